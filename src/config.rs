@@ -1,0 +1,90 @@
+//! Everything a user can tune, in one plain struct.
+//!
+//! The binary fills a [`Config`] from its flags; a library caller fills one by
+//! hand. [`Config::default`] is what `cargo run --release` serves with, so the
+//! defaults live here and nowhere else.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// The address served when none is given: the port the classic Python socket
+/// tutorial's echo client connects to, on loopback only.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 65432);
+
+/// Default cap on one connection's unsent echo bytes (64 KiB).
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024;
+
+/// Default time that pending echoes get to flush after a shutdown request.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default length of each listening socket's accept queue.
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// How the server listens, what it allows each connection and how it stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Addresses to listen on (IPv4 or IPv6). Port 0 picks a free port;
+    /// [`Server::local_addrs`](crate::Server::local_addrs) tells which.
+    pub listen: Vec<SocketAddr>,
+    /// Most connections open at once. At the limit the server stops accepting
+    /// (clients wait in the kernel's accept queue) until one closes. `None`
+    /// derives it from the open-files limit, see
+    /// [`fd_limit::connections_for`](crate::fd_limit::connections_for).
+    pub max_connections: Option<usize>,
+    /// Most unsent echo bytes one connection may hold. When a client does not
+    /// read its echoes and this fills up, the server stops reading from that
+    /// client until it catches up. Server memory is bounded by
+    /// `connections x max_pending` plus one shared 64 KiB read buffer.
+    pub max_pending: usize,
+    /// Close connections that saw no readiness event for this long. `None`
+    /// (the default) keeps them forever and costs nothing per connection.
+    pub idle_timeout: Option<Duration>,
+    /// After a shutdown request, how long pending echoes may take to flush
+    /// before every connection is closed regardless.
+    pub drain_timeout: Duration,
+    /// Length of each listening socket's accept queue (`listen(2)` backlog;
+    /// the kernel caps it at `net.core.somaxconn`).
+    pub backlog: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![DEFAULT_LISTEN],
+            max_connections: None,
+            max_pending: DEFAULT_MAX_PENDING,
+            idle_timeout: None,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            backlog: DEFAULT_BACKLOG,
+        }
+    }
+}
+
+impl Config {
+    /// A default configuration that listens on `addr` instead.
+    pub fn listening_on(addr: SocketAddr) -> Self {
+        Config {
+            listen: vec![addr],
+            ..Config::default()
+        }
+    }
+
+    /// Checks the values that have no meaning, so a bad one is reported at
+    /// start-up with its name rather than misbehaving later.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.listen.is_empty() {
+            return Err("no address to listen on".into());
+        }
+        if self.max_pending == 0 {
+            return Err("max-pending must be at least 1 byte".into());
+        }
+        if self.max_connections == Some(0) {
+            return Err("max-connections must be at least 1".into());
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return Err("idle-timeout must be longer than zero".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,472 @@
+//! One client connection: read, echo, and keep what the socket would not take.
+//!
+//! This is where a byte's trip happens. A readable event makes the reactor
+//! call [`Connection::serve`]; the connection reads into the server's shared
+//! scratch buffer and writes the same bytes straight back. Only when the
+//! kernel's send queue is full (a short write) does it copy the unsent tail
+//! into a [`Pending`] buffer of its own, which it flushes on the next
+//! writable event and frees once empty. An idle connection is therefore a
+//! socket and an empty `Option<Box<_>>`: 16 bytes in a release build.
+//!
+//! Interest is registered once, as readable + writable, edge-triggered.
+//! That replaces the usual "ask for WRITABLE after a short write, drop it
+//! when drained, drop READABLE under backpressure" dance: with edge-triggered
+//! readiness an interest that is not needed costs nothing (the kernel only
+//! reports a writable edge after the send queue was full), while every
+//! change of interest costs an `epoll_ctl` system call. Backpressure is then
+//! simply not reading: the receive queue fills, TCP's window closes, and the
+//! client stalls, not the server.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+
+use log::trace;
+use mio::net::TcpStream;
+
+use crate::stats::Stats;
+
+/// Most bytes read from one connection per turn of the loop, so one busy
+/// client cannot starve the rest (redis calls the same idea
+/// `NET_MAX_WRITES_PER_EVENT`). A connection that uses it up is served
+/// again after the next poll.
+pub(crate) const READ_BUDGET_PER_TURN: usize = 256 * 1024;
+
+/// What an event said a socket is ready for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ready {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer's FIN arrived (`EPOLLRDHUP`): read on to the end of stream,
+    /// because no further edge will come for the bytes before it.
+    pub read_closed: bool,
+}
+
+impl Ready {
+    /// Try everything: used when the reactor serves a connection on its own
+    /// initiative (at shutdown) rather than for an event. With no edge to
+    /// go by, a short read proves nothing: read until `WouldBlock`.
+    pub(crate) const ALL: Ready = Ready {
+        readable: true,
+        writable: true,
+        read_closed: true,
+    };
+
+    /// Go on reading a connection whose read budget ran out last turn. Its
+    /// FIN may have come with the edge that started the burst, so read until
+    /// `WouldBlock` or the end of stream.
+    pub(crate) const CONTINUE_READING: Ready = Ready {
+        readable: true,
+        writable: false,
+        read_closed: true,
+    };
+
+    pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
+        // An error or hang-up is reported to whichever operation runs next,
+        // so treat it as a reason to try both.
+        let failed = event.is_error() || event.is_write_closed();
+        Ready {
+            readable: event.is_readable() || failed,
+            writable: event.is_writable() || failed,
+            read_closed: event.is_read_closed(),
+        }
+    }
+}
+
+/// Why a connection closed.
+#[derive(Debug)]
+pub(crate) enum CloseReason {
+    /// The client closed its side and every echo was sent.
+    PeerClosed,
+    /// Reading or writing failed (reset, broken pipe, ...).
+    Error(io::Error),
+    /// No activity for the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// What the reactor must do with a connection after serving it.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Nothing until the next readiness event.
+    Wait,
+    /// The read budget ran out with bytes possibly still queued: serve it
+    /// again after the next poll, as edge-triggered epoll will not say so.
+    ServeAgain,
+    /// Close it.
+    Close(CloseReason),
+}
+
+/// What serving a connection needs from the server.
+pub(crate) struct Context<'a> {
+    /// The slab key, for the log.
+    pub token: usize,
+    /// The buffer every read lands in (shared by all connections).
+    pub scratch: &'a mut [u8],
+    /// Most unsent echo bytes this connection may hold.
+    pub max_pending: usize,
+    pub stats: &'a mut Stats,
+}
+
+/// Echo bytes the socket has not taken yet, in order.
+struct Pending {
+    /// `bytes[sent..]` is still to be written.
+    bytes: Vec<u8>,
+    sent: usize,
+    /// Reading stopped because `max_pending` bytes were waiting.
+    paused: bool,
+    /// The client's end of stream was read: once these bytes are out, close.
+    peer_closed: bool,
+}
+
+impl Pending {
+    fn unsent(&self) -> &[u8] {
+        &self.bytes[self.sent..]
+    }
+
+    /// Appends behind what is already waiting. Capacity never exceeds
+    /// `max_pending` as long as the caller never appends past it.
+    fn push(&mut self, data: &[u8], max_pending: usize) {
+        if self.sent > 0 && self.bytes.len() + data.len() > self.bytes.capacity() {
+            self.bytes.drain(..self.sent);
+            self.sent = 0;
+        }
+        let needed = self.bytes.len() + data.len();
+        if needed > self.bytes.capacity() {
+            let grown = (self.bytes.capacity() * 2).min(max_pending).max(needed);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(data);
+    }
+}
+
+/// A client connection: its socket, and its unsent echo bytes if any.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    /// In the reactor's serve-again queue; keeps the queue free of doubles.
+    pub(crate) queued: bool,
+    /// Shutdown sent our FIN: the rest of the client's bytes are discarded
+    /// while waiting for its end of stream.
+    fin_sent: bool,
+    /// Boxed so that an idle connection carries 8 bytes for it, not 40.
+    pending: Option<Box<Pending>>,
+}
+
+/// Outcome of flushing pending bytes.
+enum Flushed {
+    /// The send queue filled again; wait for the next writable edge.
+    Blocked,
+    /// Everything is out and the buffer is freed; `resume_reading` says
+    /// reading had stopped under backpressure and must start again.
+    Empty { resume_reading: bool },
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Connection {
+            stream,
+            queued: false,
+            fin_sent: false,
+            pending: None,
+        }
+    }
+
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Has nothing left to echo and has not said goodbye yet: at shutdown,
+    /// such a connection gets its FIN.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.pending.is_none() && !self.fin_sent && !self.queued
+    }
+
+    /// Unsent echo bytes held for this connection.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| p.unsent().len())
+    }
+
+    /// Does the work `ready` allows: flush pending bytes, then read and echo.
+    #[inline]
+    pub(crate) fn serve(&mut self, ready: Ready, cx: &mut Context<'_>) -> Next {
+        if self.fin_sent {
+            return self.discard_input(cx);
+        }
+        let mut read = ready.readable || ready.read_closed;
+        let mut read_to_end = ready.read_closed;
+        if ready.writable && self.pending.is_some() {
+            match self.flush(cx) {
+                Ok(Flushed::Blocked) => {}
+                // Reads stopped at the limit with bytes left in the queue
+                // (and maybe the FIN behind them); no new edge will say so.
+                Ok(Flushed::Empty {
+                    resume_reading: true,
+                }) => {
+                    read = true;
+                    read_to_end = true;
+                }
+                Ok(Flushed::Empty { .. }) => {}
+                Err(next) => return next,
+            }
+        }
+        if let Some(pending) = &self.pending {
+            if pending.paused || pending.peer_closed {
+                return Next::Wait;
+            }
+        }
+        if read {
+            self.read_and_echo(read_to_end, cx)
+        } else {
+            Next::Wait
+        }
+    }
+
+    /// Shutdown: tell the client we are done (FIN) while still accepting its
+    /// last bytes, so closing later does not reset the connection.
+    pub(crate) fn send_fin(&mut self) -> io::Result<()> {
+        self.fin_sent = true;
+        self.stream.shutdown(Shutdown::Write)
+    }
+
+    /// Reads until the socket is drained, the budget is spent, or pending
+    /// bytes reach the limit; echoes every chunk as it arrives.
+    #[inline]
+    fn read_and_echo(&mut self, read_to_end: bool, cx: &mut Context<'_>) -> Next {
+        let mut budget = READ_BUDGET_PER_TURN;
+        loop {
+            let room = cx.max_pending - self.pending_len();
+            if room == 0 {
+                self.pause_reading(cx);
+                return Next::Wait;
+            }
+            let want = room.min(cx.scratch.len());
+            let n = match self.stream.read(&mut cx.scratch[..want]) {
+                Ok(0) => return self.on_end_of_stream(cx),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    trace!("token {}: read would block", cx.token);
+                    return Next::Wait;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Next::Close(CloseReason::Error(e)),
+            };
+            trace!("token {}: read {n} bytes", cx.token);
+            cx.stats.bytes_in += n as u64;
+            if let Err(next) = self.echo(n, cx) {
+                return next;
+            }
+            // A short read means the receive queue is empty: skip the read
+            // that would only say EAGAIN. Not if the FIN came with this
+            // edge, though: then read on to the end of stream.
+            if n < want && !read_to_end {
+                return Next::Wait;
+            }
+            budget = budget.saturating_sub(n);
+            if budget == 0 {
+                trace!(
+                    "token {}: read budget spent, serving others first",
+                    cx.token
+                );
+                return Next::ServeAgain;
+            }
+        }
+    }
+
+    /// Sends `scratch[..n]` back, or queues it behind bytes already waiting.
+    #[inline]
+    fn echo(&mut self, n: usize, cx: &mut Context<'_>) -> Result<(), Next> {
+        if let Some(pending) = &mut self.pending {
+            // Order is sacred: never write ahead of bytes already waiting.
+            pending.push(&cx.scratch[..n], cx.max_pending);
+            note_pending(pending, cx);
+            return Ok(());
+        }
+        let data = &cx.scratch[..n];
+        let written = loop {
+            match self.stream.write(data) {
+                Ok(written) => break written,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Next::Close(CloseReason::Error(e))),
+            }
+        };
+        trace!("token {}: wrote {written} of {n} bytes", cx.token);
+        cx.stats.bytes_out += written as u64;
+        if written < n {
+            self.keep_unsent(written, n, cx);
+        }
+        Ok(())
+    }
+
+    /// A short write: the send queue is full. Keep the tail for the next
+    /// writable edge.
+    #[cold]
+    #[inline(never)]
+    fn keep_unsent(&mut self, written: usize, n: usize, cx: &mut Context<'_>) {
+        let mut pending = Box::new(Pending {
+            bytes: Vec::new(),
+            sent: 0,
+            paused: false,
+            peer_closed: false,
+        });
+        pending.push(&cx.scratch[written..n], cx.max_pending);
+        note_pending(&pending, cx);
+        self.pending = Some(pending);
+    }
+
+    /// Writes pending bytes until they are all out or the socket is full.
+    #[cold]
+    #[inline(never)]
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<Flushed, Next> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(Flushed::Empty {
+                resume_reading: false,
+            });
+        };
+        while !pending.unsent().is_empty() {
+            let unsent = pending.unsent().len();
+            match self.stream.write(pending.unsent()) {
+                Ok(written) => {
+                    trace!(
+                        "token {}: flushed {written} of {unsent} pending bytes",
+                        cx.token
+                    );
+                    cx.stats.bytes_out += written as u64;
+                    pending.sent += written;
+                    if written < unsent {
+                        return Ok(Flushed::Blocked);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Next::Close(CloseReason::Error(e))),
+            }
+        }
+        let Pending {
+            paused,
+            peer_closed,
+            ..
+        } = *self.pending.take().expect("pending checked above");
+        trace!("token {}: pending bytes all sent, buffer freed", cx.token);
+        if peer_closed {
+            return Err(self.finish());
+        }
+        if paused {
+            trace!("token {}: resuming reads", cx.token);
+        }
+        Ok(Flushed::Empty {
+            resume_reading: paused,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pause_reading(&mut self, cx: &mut Context<'_>) {
+        if let Some(pending) = &mut self.pending {
+            if !pending.paused {
+                pending.paused = true;
+                cx.stats.backpressure_pauses += 1;
+                trace!(
+                    "token {}: {} bytes pending, reads paused until the client catches up",
+                    cx.token,
+                    pending.unsent().len()
+                );
+            }
+        }
+    }
+
+    /// The client closed its side: echo what is still pending, then close.
+    #[cold]
+    #[inline(never)]
+    fn on_end_of_stream(&mut self, cx: &mut Context<'_>) -> Next {
+        trace!("token {}: read end of stream", cx.token);
+        match &mut self.pending {
+            Some(pending) => {
+                pending.peer_closed = true;
+                Next::Wait
+            }
+            None => self.finish(),
+        }
+    }
+
+    /// Every echo is out and the client is done: send our FIN and close.
+    fn finish(&mut self) -> Next {
+        match self.stream.shutdown(Shutdown::Write) {
+            Ok(()) => Next::Close(CloseReason::PeerClosed),
+            // The client may have reset after its FIN; it is gone either way.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                Next::Close(CloseReason::PeerClosed)
+            }
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
+    }
+
+    /// After our shutdown FIN: read and drop whatever the client still sends
+    /// until its end of stream, so the final close does not reset.
+    #[cold]
+    #[inline(never)]
+    fn discard_input(&mut self, cx: &mut Context<'_>) -> Next {
+        let mut budget = READ_BUDGET_PER_TURN;
+        loop {
+            match self.stream.read(cx.scratch) {
+                Ok(0) => return Next::Close(CloseReason::Shutdown),
+                Ok(n) => {
+                    trace!("token {}: discarded {n} bytes after shutdown", cx.token);
+                    cx.stats.bytes_in += n as u64;
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        return Next::ServeAgain;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Next::Close(CloseReason::Error(e)),
+            }
+        }
+    }
+}
+
+fn note_pending(pending: &Pending, cx: &mut Context<'_>) {
+    let len = pending.unsent().len() as u64;
+    trace!("token {}: {len} bytes pending (send queue full)", cx.token);
+    if len > cx.stats.peak_pending {
+        cx.stats.peak_pending = len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_keeps_order_across_partial_sends_and_stays_within_the_limit() {
+        let limit = 1000;
+        let mut pending = Pending {
+            bytes: Vec::new(),
+            sent: 0,
+            paused: false,
+            peer_closed: false,
+        };
+        let mut expected = Vec::new();
+        let mut next_byte = 0u8;
+        for round in 0..200 {
+            let room = limit - pending.unsent().len();
+            let chunk: Vec<u8> = (0..room.min(37 + round % 50))
+                .map(|_| {
+                    next_byte = next_byte.wrapping_add(1);
+                    next_byte
+                })
+                .collect();
+            pending.push(&chunk, limit);
+            expected.extend_from_slice(&chunk);
+            assert!(pending.bytes.capacity() <= limit);
+            // "send" a varying share of what waits
+            let send = pending.unsent().len() * (round % 3) / 2;
+            let sent: Vec<u8> = pending.unsent()[..send].to_vec();
+            assert_eq!(sent, expected[..send]);
+            expected.drain(..send);
+            pending.sent += send;
+            assert_eq!(pending.unsent(), &expected[..]);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The errors that stop a server from starting or running.
+//!
+//! Per-connection failures (a reset, a broken pipe) are never errors here:
+//! they close that one connection and are logged. Only what takes the whole
+//! server down reaches the caller, and each error says what was being done.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// Why the server could not start or had to stop.
+#[derive(Debug)]
+pub enum Error {
+    /// The configuration has a value with no meaning.
+    Config(String),
+    /// A listening socket could not be set up on this address.
+    Listen {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The poller, waker or signal source failed; `what` names the step.
+    Reactor {
+        /// The step that failed, e.g. "create the poller".
+        what: &'static str,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn reactor(what: &'static str) -> impl FnOnce(io::Error) -> Error {
+        move |source| Error::Reactor { what, source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(why) => write!(f, "invalid configuration: {why}"),
+            Error::Listen { addr, source } => {
+                write!(f, "cannot listen on {addr}: {source}")?;
+                match source.kind() {
+                    io::ErrorKind::AddrInUse => write!(f, " (is another server running on it?)"),
+                    io::ErrorKind::PermissionDenied => {
+                        write!(f, " (ports below 1024 need privileges)")
+                    }
+                    io::ErrorKind::AddrNotAvailable => {
+                        write!(f, " (no local interface has this address)")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Error::Reactor { what, source } => write!(f, "cannot {what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(_) => None,
+            Error::Listen { source, .. } | Error::Reactor { source, .. } => Some(source),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The `echo-reactor` binary: flags in, logging on, server run.
+//!
+//! Everything else lives in the library, so it can be tested without a
+//! process. Exit codes: 0 after a clean shutdown, 1 when the server cannot
+//! start or fails, 2 for a bad command line.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use log::{info, warn};
+
+use echo_reactor::{fd_limit, Config, Server, DEFAULT_BACKLOG};
+
+/// A TCP echo server: every byte a client sends comes back to it, in order,
+/// until the client closes. One thread, one mio poll loop.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    after_help = "Logging: RUST_LOG=info (default), debug (each connection), trace (every event, \
+                  read and write).\nSignals: SIGINT/SIGTERM shut down gracefully (a second one \
+                  closes at once); SIGUSR1 logs the counters."
+)]
+struct Cli {
+    /// Address to listen on, IPv4 or IPv6 (port 0 picks a free port).
+    /// Repeat the flag to listen on several.
+    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:65432")]
+    listen: Vec<SocketAddr>,
+
+    /// Most connections open at once [default: open-files limit minus 32]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+
+    /// Most unsent echo bytes per connection before the server stops reading
+    /// from it (backpressure). Accepts K/KiB/M/MiB suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_size)]
+    max_pending: usize,
+
+    /// Close connections idle this many seconds (fractions allowed) [default: off]
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    idle_timeout: Option<Duration>,
+
+    /// On shutdown, seconds to let pending echoes flush before closing everything
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    drain_timeout: Duration,
+
+    /// Length of each listening socket's accept queue
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG)]
+    backlog: u32,
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size in bytes"))?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("unknown unit '{unit}' (use K or M)")),
+    };
+    let bytes = number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
+    if bytes == 0 {
+        return Err("must be at least 1 byte".into());
+    }
+    Ok(bytes)
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid duration"))
+}
+
+fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        Duration::ZERO => Err("must be longer than zero".into()),
+        duration => Ok(duration),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, not clap's multi-line report: scripts read stderr.
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("echo-reactor: {message} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    match fd_limit::raise_nofile_limit() {
+        Ok((old, new)) if new > old => info!("open-files limit raised from {old} to {new}"),
+        Ok((_, limit)) => info!("open-files limit is {limit}"),
+        Err(e) => warn!("cannot raise the open-files limit: {e}"),
+    }
+
+    let config = Config {
+        listen: cli.listen,
+        max_connections: cli
+            .max_connections
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_pending: cli.max_pending,
+        idle_timeout: cli.idle_timeout,
+        drain_timeout: cli.drain_timeout,
+        backlog: cli.backlog,
+    };
+    let result = Server::bind(config).and_then(|mut server| {
+        server.handle_signals()?;
+        server.run()
+    });
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo-reactor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("2M"), Ok(2 * 1024 * 1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("-1").is_err());
+    }
+
+    #[test]
+    fn seconds_may_be_fractional_but_not_negative() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_positive_seconds("0").is_err());
+    }
+}

@@ -1,0 +1,626 @@
+//! The reactor: one thread, one `Poll`, one slab of sockets.
+//!
+//! ```text
+//!  Poll::poll ──> for each event:
+//!                   token of a listener   -> accept until WouldBlock
+//!                   token of a connection -> Connection::serve
+//!                   SIGNALS               -> shut down / log stats
+//!                   WAKER                 -> commands from a Handle
+//!                 then: connections that used up their read budget
+//!                 then: timers (idle timeout, accept retry, drain deadline)
+//! ```
+//!
+//! Every socket, listening or connected, lives in one [`Slab`]; its key is
+//! its token, so dispatch is one lookup and one `match`. The signal source
+//! and the waker have fixed tokens at the top of the token space, which slab
+//! keys never reach. The poll timeout is the nearest deadline, and with no
+//! deadline the poll blocks: an idle server makes no system calls at all.
+//!
+//! This module knows the loop and the bookkeeping around it (accepting,
+//! closing, shutting down); what happens to the bytes of one connection is
+//! in [`crate::connection`].
+
+use std::io;
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, trace, warn};
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::config::Config;
+use crate::connection::{CloseReason, Connection, Context, Next, Ready};
+use crate::error::Error;
+use crate::fd_limit;
+use crate::handle::{Command, Handle};
+use crate::idle::IdleList;
+use crate::listener::{self, AcceptFailure, AcceptGate, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
+use crate::stats::Stats;
+
+/// Size of the one read buffer all connections share.
+pub const SCRATCH_SIZE: usize = 64 * 1024;
+
+/// Events taken from the kernel per `epoll_wait`.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Token of the `mio::Waker` behind [`Handle`].
+const WAKER: Token = Token(usize::MAX);
+/// Token of the SIGINT/SIGTERM/SIGUSR1 source.
+const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// What the slab holds: every socket the reactor polls.
+pub(crate) enum Entry {
+    Listener(TcpListener),
+    Connection(Connection),
+}
+
+/// Bytes one slab slot takes: the memory an idle connection costs in user
+/// space (16 in a release build; debug builds of mio add 16 bytes per
+/// socket to check it is registered with one poll only).
+pub const fn slab_entry_size() -> usize {
+    size_of::<Entry>()
+}
+
+/// A bound echo server, ready to [`run`](Server::run).
+pub struct Server {
+    poll: Poll,
+    events: Events,
+    reactor: Reactor,
+}
+
+/// Everything but the poll and its events buffer, so the loop can iterate
+/// the events while the reactor changes itself.
+struct Reactor {
+    entries: Slab<Entry>,
+    /// The shared read buffer; reads land here and are written straight back.
+    scratch: Box<[u8]>,
+    max_pending: usize,
+    max_connections: usize,
+    drain_timeout: Duration,
+    local_addrs: Vec<SocketAddr>,
+    listeners: Vec<usize>,
+    /// Connections to serve again after the next poll (read budget spent),
+    /// and the list being served this turn (kept to reuse its allocation).
+    serve_again: Vec<usize>,
+    serving: Vec<usize>,
+    idle: Option<IdleList>,
+    accept_gate: AcceptGate,
+    /// A warning about the accept pause is out; say when it ends.
+    limit_warned: bool,
+    backoff_warned: bool,
+    /// Set once shutdown began: when everything must be closed.
+    drain_deadline: Option<Instant>,
+    /// The time of this turn, read after each poll when a timer needs it.
+    now: Instant,
+    stats: Stats,
+    commands: mpsc::Receiver<Command>,
+    handle: Handle,
+    signals: Option<Signals>,
+}
+
+impl Server {
+    /// Binds every address in `config.listen` and sets up the poll, so the
+    /// caller learns the real addresses (port 0) before running.
+    pub fn bind(config: Config) -> Result<Server, Error> {
+        config.validate().map_err(Error::Config)?;
+        let poll = Poll::new().map_err(Error::reactor("create the poller"))?;
+        let waker = Waker::new(poll.registry())?;
+        let (sender, commands) = mpsc::channel();
+
+        let max_connections = match config.max_connections {
+            Some(max) => max,
+            None => {
+                let (soft, _) = fd_limit::nofile_limit()
+                    .map_err(Error::reactor("read the open-files limit"))?;
+                fd_limit::connections_for(soft)
+            }
+        };
+
+        let mut entries = Slab::new();
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for &addr in &config.listen {
+            let listen_error = |source| Error::Listen { addr, source };
+            let mut socket = listener::bind(addr, config.backlog).map_err(listen_error)?;
+            let local = socket.local_addr().map_err(listen_error)?;
+            let key = entries.vacant_key();
+            poll.registry()
+                .register(&mut socket, Token(key), Interest::READABLE)
+                .map_err(listen_error)?;
+            entries.insert(Entry::Listener(socket));
+            listeners.push(key);
+            local_addrs.push(local);
+            info!("listening on {local}");
+        }
+
+        let now = Instant::now();
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            reactor: Reactor {
+                entries,
+                scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+                max_pending: config.max_pending,
+                max_connections,
+                drain_timeout: config.drain_timeout,
+                local_addrs,
+                listeners,
+                serve_again: Vec::new(),
+                serving: Vec::new(),
+                idle: config.idle_timeout.map(|t| IdleList::new(t, now)),
+                accept_gate: AcceptGate::Open,
+                limit_warned: false,
+                backoff_warned: false,
+                drain_deadline: None,
+                now,
+                stats: Stats::default(),
+                commands,
+                handle: Handle {
+                    commands: sender,
+                    waker: Arc::new(waker.0),
+                },
+                signals: None,
+            },
+        })
+    }
+
+    /// The addresses actually listened on, in the order of `config.listen`.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.reactor.local_addrs
+    }
+
+    /// The connection limit in force (given, or derived from the fd limit).
+    pub fn max_connections(&self) -> usize {
+        self.reactor.max_connections
+    }
+
+    /// A handle to stop the server or read its counters from another thread.
+    pub fn handle(&self) -> Handle {
+        self.reactor.handle.clone()
+    }
+
+    /// Handles SIGINT and SIGTERM (graceful shutdown; a second one closes
+    /// everything at once) and SIGUSR1 (logs the counters). Signals arrive
+    /// through a pipe registered with the poll, so they are ordinary events.
+    /// Call it once, before [`run`](Server::run); a library that embeds the
+    /// server may prefer [`Handle::stop`].
+    pub fn handle_signals(&mut self) -> Result<(), Error> {
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])
+            .map_err(Error::reactor("install signal handlers"))?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(Error::reactor("register signals with the poller"))?;
+        self.reactor.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Runs the loop on this thread until a shutdown completes, then returns
+    /// the final counters.
+    pub fn run(mut self) -> Result<Stats, Error> {
+        info!(
+            "serving: up to {} connections, {} pending bytes each, idle timeout {}",
+            self.reactor.max_connections,
+            self.reactor.max_pending,
+            match self.reactor.idle.as_ref() {
+                Some(idle) => format!("{:?}", idle.timeout()),
+                None => "off".to_string(),
+            }
+        );
+        while !self.reactor.is_finished() {
+            let timeout = self.reactor.poll_timeout();
+            trace!("poll: waiting, timeout {timeout:?}");
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Reactor {
+                        what: "wait for events",
+                        source,
+                    })
+                }
+            }
+            let registry = self.poll.registry();
+            self.reactor.begin_turn();
+            for event in self.events.iter() {
+                self.reactor.dispatch(registry, event);
+            }
+            self.reactor.serve_queued(registry);
+            self.reactor.run_timers(registry);
+        }
+        let stats = self.reactor.snapshot();
+        info!("shut down; {stats}");
+        Ok(stats)
+    }
+}
+
+/// The waker, wrapped so `bind` can use `?` with context.
+struct Waker(mio::Waker);
+
+impl Waker {
+    fn new(registry: &Registry) -> Result<Waker, Error> {
+        mio::Waker::new(registry, WAKER)
+            .map(Waker)
+            .map_err(Error::reactor("create the waker"))
+    }
+}
+
+impl Reactor {
+    fn is_finished(&self) -> bool {
+        self.drain_deadline.is_some() && self.stats.active == 0
+    }
+
+    /// Block until the nearest deadline; with none, block until an event.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.serve_again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let backoff = match self.accept_gate {
+            AcceptGate::BackingOff { until, .. } => Some(until),
+            _ => None,
+        };
+        let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
+        let nearest = [idle, backoff, self.drain_deadline]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some(nearest.saturating_duration_since(Instant::now()))
+    }
+
+    fn begin_turn(&mut self) {
+        let has_timer = self.idle.is_some()
+            || self.drain_deadline.is_some()
+            || matches!(self.accept_gate, AcceptGate::BackingOff { .. });
+        if has_timer {
+            self.now = Instant::now();
+        }
+        std::mem::swap(&mut self.serve_again, &mut self.serving);
+    }
+
+    fn dispatch(&mut self, registry: &Registry, event: &Event) {
+        trace!(
+            "event: {} readable={} writable={} read_closed={} error={}",
+            TokenName(event.token()),
+            event.is_readable(),
+            event.is_writable(),
+            event.is_read_closed(),
+            event.is_error()
+        );
+        match event.token() {
+            WAKER => self.on_commands(registry),
+            SIGNALS => self.on_signals(registry),
+            Token(key) => match self.entries.get(key) {
+                Some(Entry::Connection(_)) => self.serve(registry, key, Ready::from_event(event)),
+                // While accepting is paused, new clients wait in the queue.
+                Some(Entry::Listener(_)) if self.accept_gate == AcceptGate::Open => {
+                    self.accept_from(registry, key);
+                }
+                Some(Entry::Listener(_)) => {}
+                // A connection closed earlier in this batch of events.
+                None => {}
+            },
+        }
+    }
+
+    /// Serves one connection and carries out what it asks for next.
+    #[inline]
+    fn serve(&mut self, registry: &Registry, key: usize, ready: Ready) {
+        let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let mut cx = Context {
+            token: key,
+            scratch: &mut self.scratch,
+            max_pending: self.max_pending,
+            stats: &mut self.stats,
+        };
+        let next = conn.serve(ready, &mut cx);
+        if let Some(idle) = &mut self.idle {
+            idle.touch(key, self.now);
+        }
+        match next {
+            Next::Wait => {
+                if self.drain_deadline.is_some() && conn.is_quiet() {
+                    // Shutting down and nothing left in flight: send FIN.
+                    match conn.send_fin() {
+                        Ok(()) => trace!("token {key}: shutdown, FIN sent"),
+                        Err(e) => self.close(registry, key, CloseReason::Error(e)),
+                    }
+                }
+            }
+            Next::ServeAgain => {
+                if !conn.queued {
+                    conn.queued = true;
+                    self.serve_again.push(key);
+                }
+            }
+            Next::Close(reason) => self.close(registry, key, reason),
+        }
+    }
+
+    /// Connections whose read budget ran out last turn: their bytes are
+    /// still queued and edge-triggered epoll will not report them again.
+    fn serve_queued(&mut self, registry: &Registry) {
+        if self.serving.is_empty() {
+            return;
+        }
+        let mut serving = std::mem::take(&mut self.serving);
+        for &key in &serving {
+            if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
+                conn.queued = false;
+                self.serve(registry, key, Ready::CONTINUE_READING);
+            }
+        }
+        serving.clear();
+        self.serving = serving;
+    }
+
+    /// Accepts until the queue is empty, the limit is reached, or accept
+    /// fails for want of resources.
+    fn accept_from(&mut self, registry: &Registry, key: usize) {
+        loop {
+            if self.stats.active as usize >= self.max_connections {
+                self.pause_at_limit();
+                return;
+            }
+            let Some(Entry::Listener(listener)) = self.entries.get(key) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.add_connection(registry, stream, peer),
+                Err(e) => match AcceptFailure::of(&e) {
+                    AcceptFailure::QueueEmpty => {
+                        self.accept_queue_drained();
+                        return;
+                    }
+                    AcceptFailure::TryNext => debug!("accept: {e}; taking the next connection"),
+                    AcceptFailure::OutOfResources => {
+                        self.back_off(&e);
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn add_connection(&mut self, registry: &Registry, mut stream: TcpStream, peer: SocketAddr) {
+        // Echoes are small and latency matters more than packet count.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!("peer {peer}: cannot set TCP_NODELAY: {e}");
+        }
+        let slot = self.entries.vacant_entry();
+        let key = slot.key();
+        // Both interests, once: see the connection module for why.
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = registry.register(&mut stream, Token(key), interest) {
+            warn!("peer {peer}: cannot register the connection: {e}; closing it");
+            return;
+        }
+        slot.insert(Entry::Connection(Connection::new(stream)));
+        self.stats.accepted += 1;
+        self.stats.active += 1;
+        self.stats.peak_active = self.stats.peak_active.max(self.stats.active);
+        if let Some(idle) = &mut self.idle {
+            idle.insert(key, self.now);
+        }
+        debug!("token {key} opened: peer {peer}");
+    }
+
+    /// The one way a connection ends: deregister, forget, drop the socket.
+    fn close(&mut self, registry: &Registry, key: usize, reason: CloseReason) {
+        if let Some(idle) = &mut self.idle {
+            idle.remove(key);
+        }
+        let Some(Entry::Connection(mut conn)) = self.entries.try_remove(key) else {
+            return;
+        };
+        if let Err(e) = registry.deregister(conn.stream_mut()) {
+            debug!("token {key}: deregister failed: {e}");
+        }
+        drop(conn);
+        self.stats.active -= 1;
+        match &reason {
+            CloseReason::PeerClosed => {
+                self.stats.closed_by_peer += 1;
+                debug!("token {key} closed: client closed, every byte echoed");
+            }
+            CloseReason::Error(e) => {
+                self.stats.closed_by_error += 1;
+                debug!("token {key} closed: {e}");
+            }
+            CloseReason::Idle => {
+                self.stats.closed_idle += 1;
+                debug!("token {key} closed: idle timeout");
+            }
+            CloseReason::Shutdown => {
+                self.stats.closed_by_shutdown += 1;
+                debug!("token {key} closed: shutdown");
+            }
+        }
+        // A descriptor and a slot are free: if accepting was paused for
+        // either, try again now rather than at the next timer.
+        if matches!(
+            self.accept_gate,
+            AcceptGate::AtLimit | AcceptGate::BackingOff { .. }
+        ) {
+            self.resume_accepting(registry);
+        }
+    }
+
+    #[cold]
+    fn pause_at_limit(&mut self) {
+        if self.accept_gate != AcceptGate::AtLimit {
+            self.accept_gate = AcceptGate::AtLimit;
+            self.stats.accept_limit_pauses += 1;
+        }
+        if !self.limit_warned {
+            self.limit_warned = true;
+            warn!(
+                "connection limit reached ({} open): new clients wait in the accept queue \
+                 until one closes",
+                self.stats.active
+            );
+        }
+    }
+
+    #[cold]
+    fn back_off(&mut self, err: &io::Error) {
+        let delay = match self.accept_gate {
+            AcceptGate::BackingOff { delay, .. } => (delay * 2).min(ACCEPT_BACKOFF_MAX),
+            _ => ACCEPT_BACKOFF_MIN,
+        };
+        let until = Instant::now() + delay;
+        self.accept_gate = AcceptGate::BackingOff { until, delay };
+        self.stats.accept_backoffs += 1;
+        if !self.backoff_warned {
+            self.backoff_warned = true;
+            warn!(
+                "cannot accept: {err} ({} connections open); pausing accepts, \
+                 retrying after {delay:?} and whenever a connection closes",
+                self.stats.active
+            );
+        } else {
+            debug!("accept still failing: {err}; next retry in {delay:?}");
+        }
+    }
+
+    /// Every queued client was taken: a pause, if there was one, is over.
+    fn accept_queue_drained(&mut self) {
+        if self.limit_warned || self.backoff_warned {
+            info!(
+                "accepting normally again ({} connections open)",
+                self.stats.active
+            );
+            self.limit_warned = false;
+            self.backoff_warned = false;
+        }
+    }
+
+    #[cold]
+    fn resume_accepting(&mut self, registry: &Registry) {
+        self.accept_gate = AcceptGate::Open;
+        // Edge-triggered: clients that queued during the pause raised their
+        // edge already, so look at every listener now.
+        for i in 0..self.listeners.len() {
+            let key = self.listeners[i];
+            self.accept_from(registry, key);
+            if self.accept_gate != AcceptGate::Open {
+                break;
+            }
+        }
+    }
+
+    fn run_timers(&mut self, registry: &Registry) {
+        let now = self.now;
+        while let Some(key) = self.idle.as_ref().and_then(|idle| idle.expired(now)) {
+            self.close(registry, key, CloseReason::Idle);
+        }
+        if let AcceptGate::BackingOff { until, .. } = self.accept_gate {
+            if now >= until {
+                self.resume_accepting(registry);
+            }
+        }
+        if let Some(deadline) = self.drain_deadline {
+            if now >= deadline && self.stats.active > 0 {
+                info!(
+                    "drain timeout: closing {} connections that still had work",
+                    self.stats.active
+                );
+                self.close_all(registry);
+            }
+        }
+    }
+
+    fn on_commands(&mut self, registry: &Registry) {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Stop => self.shut_down(registry, "stop requested"),
+                Command::Stats(reply) => {
+                    let _ = reply.send(self.snapshot());
+                }
+            }
+        }
+    }
+
+    fn on_signals(&mut self, registry: &Registry) {
+        let Some(signals) = &mut self.signals else {
+            return;
+        };
+        let received: Vec<i32> = signals.pending().collect();
+        for signal in received {
+            match signal {
+                SIGUSR1 => info!("{}", self.snapshot()),
+                SIGINT => self.shut_down(registry, "SIGINT received"),
+                _ => self.shut_down(registry, "SIGTERM received"),
+            }
+        }
+    }
+
+    /// Graceful shutdown: close the listeners, say goodbye (FIN) to every
+    /// connection with nothing left to echo, and give the rest until the
+    /// drain deadline. A second request skips the wait.
+    fn shut_down(&mut self, registry: &Registry, why: &str) {
+        if self.drain_deadline.is_some() {
+            info!("{why} again: closing {} connections now", self.stats.active);
+            self.close_all(registry);
+            return;
+        }
+        self.now = Instant::now();
+        self.drain_deadline = Some(self.now + self.drain_timeout);
+        self.accept_gate = AcceptGate::Closed;
+        for key in std::mem::take(&mut self.listeners) {
+            if let Some(Entry::Listener(mut socket)) = self.entries.try_remove(key) {
+                let _ = registry.deregister(&mut socket);
+            }
+        }
+        info!(
+            "{why}: stopped accepting; draining {} connections for up to {:?}",
+            self.stats.active, self.drain_timeout
+        );
+        // Serve every connection once: echo what has arrived, and send FIN
+        // to each one that has nothing left in flight.
+        for key in self.connection_keys() {
+            self.serve(registry, key, Ready::ALL);
+        }
+    }
+
+    fn close_all(&mut self, registry: &Registry) {
+        for key in self.connection_keys() {
+            self.close(registry, key, CloseReason::Shutdown);
+        }
+    }
+
+    fn connection_keys(&self) -> Vec<usize> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| matches!(entry, Entry::Connection(_)))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    fn snapshot(&self) -> Stats {
+        Stats {
+            slab_capacity: self.entries.capacity() as u64,
+            ..self.stats
+        }
+    }
+}
+
+/// Shows a token as the log should: a slab key, or the name of a fixed one.
+struct TokenName(Token);
+
+impl std::fmt::Display for TokenName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            WAKER => f.write_str("waker"),
+            SIGNALS => f.write_str("signals"),
+            Token(key) => write!(f, "token {key}"),
+        }
+    }
+}
