@@ -55,3 +55,8 @@ pub use error::Error;
 pub use handle::Handle;
 pub use server::{slab_entry_size, Server, SCRATCH_SIZE};
 pub use stats::Stats;
+
+/// Compiles the README's Rust examples as doc tests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
