@@ -93,7 +93,6 @@ pub(crate) enum AcceptGate {
     /// connection closes and frees a descriptor.
     BackingOff {
         until: std::time::Instant,
-        delay: Duration,
     },
     /// Shutting down: the listeners are gone.
     Closed,

@@ -94,6 +94,9 @@ struct Reactor {
     /// A warning about the accept pause is out; say when it ends.
     limit_warned: bool,
     backoff_warned: bool,
+    /// The next accept pause after running out of resources: doubles with
+    /// every retry that fails again, back to the minimum once one succeeds.
+    backoff_delay: Duration,
     /// Set once shutdown began: when everything must be closed.
     drain_deadline: Option<Instant>,
     /// The time of this turn, read after each poll when a timer needs it.
@@ -157,6 +160,7 @@ impl Server {
                 accept_gate: AcceptGate::Open,
                 limit_warned: false,
                 backoff_warned: false,
+                backoff_delay: ACCEPT_BACKOFF_MIN,
                 drain_deadline: None,
                 now,
                 stats: Stats::default(),
@@ -325,15 +329,7 @@ impl Reactor {
             idle.touch(key, self.now);
         }
         match next {
-            Next::Wait => {
-                if self.drain_deadline.is_some() && conn.is_quiet() {
-                    // Shutting down and nothing left in flight: send FIN.
-                    match conn.send_fin() {
-                        Ok(()) => trace!("token {key}: shutdown, FIN sent"),
-                        Err(e) => self.close(registry, key, CloseReason::Error(e)),
-                    }
-                }
-            }
+            Next::Wait => {}
             Next::ServeAgain => {
                 if !conn.queued {
                     conn.queued = true;
@@ -403,6 +399,7 @@ impl Reactor {
             return;
         }
         slot.insert(Entry::Connection(Connection::new(stream)));
+        self.backoff_delay = ACCEPT_BACKOFF_MIN;
         self.stats.accepted += 1;
         self.stats.active += 1;
         self.stats.peak_active = self.stats.peak_active.max(self.stats.active);
@@ -471,12 +468,11 @@ impl Reactor {
 
     #[cold]
     fn back_off(&mut self, err: &io::Error) {
-        let delay = match self.accept_gate {
-            AcceptGate::BackingOff { delay, .. } => (delay * 2).min(ACCEPT_BACKOFF_MAX),
-            _ => ACCEPT_BACKOFF_MIN,
+        let delay = self.backoff_delay;
+        self.backoff_delay = (delay * 2).min(ACCEPT_BACKOFF_MAX);
+        self.accept_gate = AcceptGate::BackingOff {
+            until: Instant::now() + delay,
         };
-        let until = Instant::now() + delay;
-        self.accept_gate = AcceptGate::BackingOff { until, delay };
         self.stats.accept_backoffs += 1;
         if !self.backoff_warned {
             self.backoff_warned = true;
@@ -583,10 +579,22 @@ impl Reactor {
             "{why}: stopped accepting; draining {} connections for up to {:?}",
             self.stats.active, self.drain_timeout
         );
-        // Serve every connection once: echo what has arrived, and send FIN
-        // to each one that has nothing left in flight.
+        // Serve every connection once, to echo what has arrived. One with
+        // nothing in flight then gets our FIN. The others go on being served
+        // in full until their client closes or the drain deadline passes:
+        // a queue that is empty for a moment does not mean the client has
+        // finished sending, and bytes read after our FIN would be dropped.
         for key in self.connection_keys() {
             self.serve(registry, key, Ready::ALL);
+            let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
+                continue; // closed while being served
+            };
+            if conn.is_quiet() {
+                match conn.send_fin() {
+                    Ok(()) => trace!("token {key}: nothing in flight, FIN sent"),
+                    Err(e) => self.close(registry, key, CloseReason::Error(e)),
+                }
+            }
         }
     }
 
