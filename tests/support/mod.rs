@@ -67,7 +67,10 @@ impl InProcess {
             if done(&stats) {
                 return stats;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; stats: {stats:?}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; stats: {stats:?}"
+            );
             thread::sleep(Duration::from_millis(5));
         }
     }
@@ -92,7 +95,10 @@ impl Drop for InProcess {
 fn join_within<T: Send + 'static>(thread: JoinHandle<T>, limit: Duration) -> T {
     let deadline = Instant::now() + limit;
     while !thread.is_finished() {
-        assert!(Instant::now() < deadline, "server thread did not stop within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "server thread did not stop within {limit:?}"
+        );
         thread::sleep(Duration::from_millis(5));
     }
     thread.join().expect("server thread panicked")
@@ -121,7 +127,13 @@ impl Binary {
     /// `ulimit -n 64;`), so a limit applies to the server alone.
     pub fn start_in_shell(shell_prefix: &str, args: &[&str]) -> Binary {
         let script = format!("{shell_prefix} exec \"$0\" \"$@\"");
-        Binary::start_command(Command::new("sh").arg("-c").arg(script).arg(BINARY).args(args))
+        Binary::start_command(
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .arg(BINARY)
+                .args(args),
+        )
     }
 
     fn start_command(command: &mut Command) -> Binary {
@@ -379,4 +391,129 @@ pub fn write_until_blocked(stream: &mut TcpStream, seed: u64) -> Vec<u8> {
     }
     stream.set_nonblocking(false).unwrap();
     sent
+}
+
+// ---------------------------------------------------------------- more helpers
+
+impl Binary {
+    /// Whether the process is still running (has not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("check the binary").is_none()
+    }
+
+    /// Waits until the log so far holds a line containing `needle`, whether
+    /// or not an earlier [`wait_for_log`](Binary::wait_for_log) consumed it.
+    pub fn wait_until_logged(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.log_text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} within {PATIENCE:?}; log so far:\n{}",
+                self.log_text()
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// How many lines logged so far contain `needle`.
+    pub fn count_log_lines(&self, needle: &str) -> usize {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|line| line.contains(needle)).count()
+    }
+
+    /// Asks for the counters (SIGUSR1) and returns the line logged with them.
+    pub fn stats_line(&mut self) -> String {
+        self.signal("USR1");
+        self.wait_for_log("connections:")
+    }
+}
+
+/// The number written just before `label` in a logged counters line, as in
+/// `logged_count("connections: 3 active, ...", "active") == 3`.
+pub fn logged_count(line: &str, label: &str) -> u64 {
+    for (at, _) in line.match_indices(label) {
+        let after = line[at + label.len()..].chars().next();
+        if after.is_some_and(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        let Some(before) = line[..at].strip_suffix(' ') else {
+            continue;
+        };
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            return before[before.len() - digits..].parse().unwrap();
+        }
+    }
+    panic!("no count for {label:?} in {line:?}")
+}
+
+/// Polls `done` until it holds; panics after [`PATIENCE`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `work` on another thread and returns its result; panics if it takes
+/// longer than [`PATIENCE`] (for code with no timeouts of its own).
+pub fn within_patience<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sender, result) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    match result.recv_timeout(PATIENCE) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} took longer than {PATIENCE:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// Runs `command` to its end with stdin closed and stdout and stderr
+/// captured; kills it and panics if it runs longer than [`PATIENCE`].
+pub fn run_within_patience(command: &mut Command) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not exit within {PATIENCE:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Reads `pipe` to its end on a new thread, so a full pipe cannot block the
+/// process writing into it.
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }

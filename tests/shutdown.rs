@@ -1,0 +1,177 @@
+//! Stopping the server: SIGTERM (binary) or `Handle::stop` (library) stops
+//! accepting at once but lets every pending echo reach its client before the
+//! connection closes; idle clients get end of stream right away; a second
+//! stop, or the drain timeout, closes what is left; the process exits 0.
+//! SIGUSR1 logs the counters without disturbing anything.
+
+mod support;
+use support::*;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use echo_reactor::Config;
+
+/// Sends `message` and checks exactly it comes back.
+fn echo_once(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).expect("send");
+    assert_same_bytes(&read_exactly(stream, message.len()), message);
+}
+
+#[test]
+fn after_sigterm_a_client_still_gets_every_pending_echo_and_the_binary_exits_0() {
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0"]);
+    let mut client = connect(server.addr());
+    let sent = write_until_blocked(&mut client, 11);
+
+    server.signal("TERM");
+    server.wait_for_log("stopped accepting");
+    client.shutdown(Shutdown::Write).unwrap();
+    // Everything up to end of stream (the read timeout bounds the wait).
+    let mut echoed = Vec::with_capacity(sent.len());
+    client
+        .read_to_end(&mut echoed)
+        .expect("read the echoes to the end");
+    assert_eq!(
+        echoed.len(),
+        sent.len(),
+        "the client got {} of the {} bytes it wrote, then end of stream",
+        echoed.len(),
+        sent.len()
+    );
+    assert_same_bytes(&echoed, &sent);
+
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+    let last = server.wait_for_log("shut down;");
+    assert!(
+        logged_count(&last, "B; accept pauses") > 0,
+        "the server never held pending bytes, so nothing was tested: {last}"
+    );
+    assert_eq!(logged_count(&last, "by peer"), 1, "{last}");
+}
+
+#[test]
+fn at_sigterm_an_idle_client_gets_end_of_stream_at_once_and_new_clients_are_refused() {
+    // A drain timeout far beyond PATIENCE: only the FIN sent at once can
+    // let the client see end of stream and the process exit in time.
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--drain-timeout", "60"]);
+    let addr = server.addr();
+    let mut client = connect(addr);
+    echo_once(&mut client, b"then silence");
+
+    let signalled = Instant::now();
+    server.signal("TERM");
+    server.wait_for_log("stopped accepting");
+    let refused = TcpStream::connect(addr).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(refused, Err(ErrorKind::ConnectionRefused));
+
+    assert_eof(&mut client);
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "end of stream after {took:?}"
+    );
+    assert!(server.is_running(), "exited before the client closed");
+    drop(client);
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+    let refused = TcpStream::connect(addr).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(refused, Err(ErrorKind::ConnectionRefused));
+}
+
+#[test]
+fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
+    let server = InProcess::start_default();
+    let data = pattern(64 * 1024, 3);
+    let mut client = connect(server.addr);
+    client.write_all(&data).unwrap();
+    let head = read_exactly(&mut client, data.len() / 2);
+    server.wait_for_stats("the server to read every byte", |s| {
+        s.bytes_in == data.len() as u64
+    });
+
+    let stopper = thread::spawn(move || server.stop());
+    let tail = read_exactly(&mut client, data.len() - head.len());
+    assert_same_bytes(&[head, tail].concat(), &data);
+    assert_eof(&mut client);
+    drop(client);
+
+    // stop() returns once the server thread has ended.
+    let stats = stopper.join().expect("the server did not stop in time");
+    assert_eq!((stats.accepted, stats.active), (1, 0), "{stats:?}");
+    assert_eq!(stats.bytes_in, data.len() as u64, "{stats:?}");
+    assert_eq!(stats.bytes_out, data.len() as u64, "{stats:?}");
+    assert_eq!(stats.closed_by_shutdown, 1, "{stats:?}");
+}
+
+#[test]
+fn a_second_stop_during_the_drain_closes_a_stuck_client_at_once() {
+    let server = InProcess::start(Config {
+        drain_timeout: Duration::from_secs(60),
+        ..Config::default()
+    });
+    let mut stuck = connect(server.addr);
+    write_until_blocked(&mut stuck, 5);
+
+    server.handle.stop();
+    // Commands are handled in order, so this answer comes after the stop.
+    let draining = server.stats();
+    assert_eq!(
+        draining.active, 1,
+        "the stuck client was not kept: {draining:?}"
+    );
+    assert_eq!(draining.closed(), 0, "{draining:?}");
+
+    let stopping = Instant::now();
+    let stats = server.stop(); // the second request; waits for run() to return
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "run() returned {took:?} after the second stop; the drain timeout is 60 s"
+    );
+    assert_eq!(
+        (stats.active, stats.closed_by_shutdown),
+        (0, 1),
+        "{stats:?}"
+    );
+    drop(stuck);
+}
+
+#[test]
+fn after_the_drain_timeout_the_binary_exits_0_even_if_a_client_never_reads() {
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--drain-timeout", "0.5"]);
+    let mut stuck = connect(server.addr());
+    write_until_blocked(&mut stuck, 9);
+
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let status = server.wait_exit();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+    assert!(
+        took >= Duration::from_millis(500),
+        "exited {took:?} after SIGTERM, before the 0.5 s drain timeout"
+    );
+    server.wait_for_log("drain timeout: closing 1 connections");
+    drop(stuck);
+}
+
+#[test]
+fn sigusr1_logs_the_counters_and_the_binary_keeps_serving() {
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0"]);
+    let mut client = connect(server.addr());
+    echo_once(&mut client, b"counted");
+
+    let line = server.stats_line();
+    assert_eq!(logged_count(&line, "active"), 1, "{line}");
+    assert_eq!(logged_count(&line, "accepted"), 1, "{line}");
+    assert_eq!(logged_count(&line, "in"), 7, "{line}");
+    assert_eq!(logged_count(&line, "out"), 7, "{line}");
+
+    echo_once(&mut client, b"still serving");
+    echo_all(server.addr(), &all_byte_values(100_000, 1));
+    assert!(server.is_running());
+}
