@@ -87,7 +87,17 @@ impl Drop for InProcess {
         if let Some(thread) = self.thread.take() {
             self.handle.stop();
             self.handle.stop(); // second request: skip the drain
-            let _ = thread.join();
+                                // Bounded: a server that never stops fails its test (the thread
+                                // is left behind) instead of hanging the whole run.
+            let deadline = Instant::now() + PATIENCE;
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                eprintln!("the server thread did not stop within {PATIENCE:?}");
+            }
         }
     }
 }
