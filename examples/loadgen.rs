@@ -1,0 +1,1622 @@
+//! A load generator for any TCP echo server on this machine: it measures
+//! how many echoes per second a server gives, how long each one takes, and
+//! checks every byte that comes back.
+//!
+//! ```sh
+//! cargo run --release                                    # the server, in one terminal
+//! cargo run --release --example loadgen -- --target 127.0.0.1:65432
+//! cargo run --release --example loadgen -- --mode pipeline --depth 16 --connections 50
+//! cargo run --release --example loadgen -- --mode pingpong --rate 20000 --duration 30
+//! cargo run --release --example loadgen -- --mode bulk --bytes 1GiB
+//! cargo run --release --example loadgen -- --json ... | jq .   # one JSON object on stdout
+//! ```
+//!
+//! # Modes
+//!
+//! - **pingpong**: `--connections` connections, each sending one
+//!   `--size`-byte message and waiting for its whole echo before it sends the
+//!   next. Measures the round trip.
+//! - **pipeline**: the same, but up to `--depth` messages in flight on each
+//!   connection. Whenever echoes complete, the connection tops up to `--depth`
+//!   and writes all the new messages with one `write`. Measures throughput.
+//! - **bulk**: one connection writes `--bytes` as fast as the server takes
+//!   them while reading the echo back. Measures GB/s. `--duration` only sets
+//!   the hard timeout there (`duration x 10 + 30` s); there is no warm-up.
+//!
+//! Pingpong and pipeline are *closed loops*: a connection sends when an echo
+//! came back, so a slow server slows the load down. `--rate R` makes them an
+//! *open loop* instead (below).
+//!
+//! # Coordinated omission, and `--rate`
+//!
+//! A closed-loop client measures the latency of the messages it sent. When
+//! the server stalls for a second, the client stalls with it and sends
+//! nothing; the one message that waited a second is one sample among
+//! hundreds of thousands, and p99 looks fine. The messages that *should* have
+//! been sent during the stall, and would each have waited up to a second,
+//! were never sent, so never measured: the client coordinated with the server
+//! to omit exactly the bad samples (Gil Tene's "coordinated omission").
+//!
+//! With `--rate R` each thread follows a fixed schedule: message `k` is due at
+//! `start + k / rate`, round robin over its connections, so every connection
+//! gets `R / connections` messages per second. A message is queued at its due
+//! time whether or not earlier echoes are back (a `timerfd` wakes the thread
+//! at each due time with nanosecond precision; `epoll_wait`'s timeout counts
+//! in milliseconds), and its latency is counted from its *scheduled* time, not
+//! from when the `write` happened. If the server stalls, messages queue up
+//! behind it and every one of them reports the stall, as
+//! [wrk2](https://github.com/giltene/wrk2) does. The only cap on messages in
+//! flight is a safety bound (`IN_FLIGHT_TOTAL` spread over the connections);
+//! a message that would pass it is not sent and counts as an error.
+//!
+//! # Verification
+//!
+//! Every connection sends a stream whose byte at offset `o` is
+//! `PATTERN[(phase + o) mod 65521]`: one pseudo-random pattern of prime
+//! length, entered at a different phase by each connection (up to 65521
+//! connections), so no two connections send the same stream, and a chunk
+//! repeated, skipped or delivered to the wrong connection does not match.
+//! The pattern is stored twice in a row, so any run of up to 65521 bytes from
+//! any offset is one contiguous slice: writes are slices of it (no copying,
+//! no allocation) and each chunk read back is compared with the slice it
+//! should equal (a `memcmp`). A chunk that differs, or arrives beyond what
+//! was sent, counts as a mismatch (with how many bytes differ), and checking
+//! goes on. An end of stream or an I/O error ends that connection and counts
+//! too. After the measured time no new message is sent, and the echoes still
+//! on their way get `DRAIN` to come back; any that do not count as lost.
+//! Errors are never reset after the warm-up: a server that corrupts only
+//! early must not pass. Exit status 1 means at least one error was counted.
+//!
+//! # How it drives the load
+//!
+//! All connections are opened (blocking, `TCP_NODELAY`) before anything is
+//! measured, then spread round robin over `--threads` threads. Each thread is
+//! a small mio reactor like the server's: one `Poll`, every connection
+//! registered once for both directions, edge-triggered, so each read and
+//! write goes on until `WouldBlock` (or a short read, which means the queue
+//! is empty), at most `TURN_BUDGET` bytes per connection per turn. One
+//! `timerfd` per thread, set for its next deadline (due message, progress,
+//! end), wakes the poll, which otherwise waits without a timeout. Nothing is
+//! allocated per message: a message is a timestamp in a ring buffer and a
+//! range of the pattern; each thread reads into one reused buffer. Threads
+//! record latencies into their own `hdrhistogram`, merged at the end, and add
+//! their counters to shared atomics every `PUBLISH_EVERY` for the progress
+//! line on stderr.
+//!
+//! Warm-up: messages *sent* (or scheduled) during the first `--warmup`
+//! seconds are neither counted nor recorded. The measured messages are the
+//! ones sent in the following `--duration` seconds, each recorded when its
+//! echo completes.
+//!
+//! Only loopback targets are accepted unless `--allow-remote` is given; the
+//! target is resolved first, so a name that resolves elsewhere is refused too.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Parser, ValueEnum};
+use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+/// Length of the byte pattern every stream is cut from: the largest prime
+/// below 64 Ki, so no power-of-two message size lines up with it.
+const PATTERN_LEN: usize = 65_521;
+
+/// How long echoes may take to come back after the measured time ends.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Most bytes read, and most written, on one connection per turn of the
+/// loop; then the others get their turn and it is served again after the
+/// next (non-blocking) poll. Keeps every loop bounded, even against a server
+/// that sends without end.
+const TURN_BUDGET: usize = 1 << 20;
+
+/// With `--rate`: most messages in flight over all connections, split evenly
+/// (8 bytes of timestamp each). Passing it counts as an error.
+const IN_FLIGHT_TOTAL: usize = 1 << 22;
+
+/// With `--rate`: no connection's bound is lower than this.
+const MIN_IN_FLIGHT_BOUND: usize = 1024;
+
+/// How often threads add their counters to the shared ones.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// How long one connection may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Highest latency the histogram tells apart (one hour, in nanoseconds);
+/// anything slower is recorded as this.
+const HIGHEST_LATENCY_NS: u64 = 3_600 * NANOS_PER_SEC;
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// The thread timer's token; connection tokens are their index in the thread.
+const TIMER: Token = Token(usize::MAX);
+
+// ------------------------------------------------------------ command line
+
+/// A load generator for TCP echo servers: closed-loop pingpong or pipeline,
+/// fixed-rate open loop (--rate), or one bulk stream. Checks every echoed
+/// byte.
+#[derive(Parser, Debug)]
+#[command(
+    name = "loadgen",
+    after_help = "Progress goes to stderr once a second; the report to stdout.\n\
+                  Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
+                  an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
+                  hit) or the target could not be reached, 2 for a bad command line or a \
+                  non-loopback target without --allow-remote."
+)]
+struct Cli {
+    /// What to measure
+    #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
+    mode: Mode,
+
+    /// The echo server, HOST:PORT (resolved first; must be loopback unless
+    /// --allow-remote)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
+    target: String,
+
+    /// Connections [default: 50; bulk uses 1]
+    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    connections: Option<u32>,
+
+    /// Message size in bytes, K/M suffixes allowed [default: 64; not for bulk]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    size: Option<u64>,
+
+    /// Messages in flight per connection in pipeline mode [default: 16]
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    depth: Option<u32>,
+
+    /// Seconds measured, after the warm-up (bulk: sets the timeout,
+    /// DURATION x 10 + 30 s)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// Seconds of load before measuring; their counts and latencies are
+    /// dropped (not for bulk)
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
+    warmup: Duration,
+
+    /// Threads, each with its own poll; connections are spread over them
+    #[arg(long, value_name = "T", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+
+    /// Offered load in messages per second over all connections (open loop:
+    /// each message goes out at its scheduled time, and its latency counts
+    /// from then)
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    rate: Option<f64>,
+
+    /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    bytes: Option<u64>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    json: bool,
+
+    /// Allow a target that is not a loopback address
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// One message in flight per connection
+    Pingpong,
+    /// Up to --depth messages in flight per connection
+    Pipeline,
+    /// One connection streams --bytes and reads them back
+    Bulk,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Pingpong => "pingpong",
+            Mode::Pipeline => "pipeline",
+            Mode::Bulk => "bulk",
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size in bytes"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit '{unit}' (use K, M or G)")),
+    };
+    match number.checked_mul(multiplier) {
+        Some(0) => Err("must be at least 1 byte".into()),
+        Some(bytes) if bytes <= 1 << 40 => Ok(bytes),
+        _ => Err(format!("'{text}' is too large")),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("'{text}' is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_warmup(text: &str) -> Result<Duration, String> {
+    parse_seconds(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        d if d < Duration::from_millis(1) => Err("must be at least 0.001 seconds".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of messages per second"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
+        return Err(format!(
+            "'{text}' is not between 0 and 1e9 messages per second"
+        ));
+    }
+    Ok(rate)
+}
+
+/// What the command line asks for, checked and with the defaults filled in.
+#[derive(Debug, Clone)]
+struct Plan {
+    mode: Mode,
+    target: SocketAddr,
+    connections: usize,
+    /// Message size (bulk: 0, it has no messages).
+    size: u64,
+    /// Closed loop: messages in flight per connection. With `--rate` or in
+    /// bulk mode: 0, there is no depth.
+    depth: usize,
+    threads: usize,
+    rate: Option<f64>,
+    /// Bulk: bytes to stream (else 0).
+    bytes: u64,
+    /// Zero in bulk mode.
+    warmup: Duration,
+    duration: Duration,
+    json: bool,
+}
+
+/// A refusal to run: one line for stderr and the exit status.
+#[derive(Debug)]
+struct Refusal {
+    message: String,
+    status: u8,
+}
+
+fn refuse(message: impl Into<String>) -> Refusal {
+    Refusal {
+        message: message.into(),
+        status: 2,
+    }
+}
+
+impl Plan {
+    fn from_cli(cli: Cli) -> Result<Plan, Refusal> {
+        let bulk = cli.mode == Mode::Bulk;
+        if bulk {
+            if cli.connections.is_some_and(|c| c != 1) {
+                return Err(refuse(
+                    "bulk mode streams on one connection; drop --connections",
+                ));
+            }
+            if cli.size.is_some() || cli.depth.is_some() || cli.rate.is_some() {
+                return Err(refuse(
+                    "--size, --depth and --rate do not apply to bulk mode (use --bytes)",
+                ));
+            }
+        } else if cli.bytes.is_some() {
+            return Err(refuse("--bytes only applies to bulk mode"));
+        }
+        if cli.mode == Mode::Pingpong && cli.depth.is_some_and(|d| d != 1) {
+            return Err(refuse(
+                "pingpong has one message in flight; use --mode pipeline for --depth",
+            ));
+        }
+        if cli.rate.is_some() && cli.depth.is_some() {
+            return Err(refuse(
+                "--depth does not apply with --rate: the schedule decides when messages go out",
+            ));
+        }
+
+        let target = resolve(&cli.target)?;
+        if !is_loopback(target.ip()) && !cli.allow_remote {
+            return Err(refuse(format!(
+                "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
+                cli.target
+            )));
+        }
+
+        let connections = if bulk {
+            1
+        } else {
+            cli.connections.unwrap_or(50) as usize
+        };
+        let depth = match (cli.mode, cli.rate) {
+            (Mode::Bulk, _) | (_, Some(_)) => 0,
+            (Mode::Pingpong, None) => 1,
+            (Mode::Pipeline, None) => cli.depth.unwrap_or(16) as usize,
+        };
+        Ok(Plan {
+            mode: cli.mode,
+            target,
+            connections,
+            size: if bulk { 0 } else { cli.size.unwrap_or(64) },
+            depth,
+            threads: (cli.threads as usize).min(connections),
+            rate: cli.rate,
+            bytes: if bulk {
+                cli.bytes.unwrap_or(1 << 30)
+            } else {
+                0
+            },
+            warmup: if bulk { Duration::ZERO } else { cli.warmup },
+            duration: cli.duration,
+            json: cli.json,
+        })
+    }
+
+    /// In bulk mode: when to give up waiting for the echo.
+    fn bulk_timeout(&self) -> Duration {
+        self.duration * 10 + Duration::from_secs(30)
+    }
+}
+
+/// The first address `target` resolves to.
+fn resolve(target: &str) -> Result<SocketAddr, Refusal> {
+    let mut addrs = target
+        .to_socket_addrs()
+        .map_err(|e| refuse(format!("cannot resolve target '{target}': {e}")))?;
+    addrs
+        .next()
+        .ok_or_else(|| refuse(format!("target '{target}' resolves to no address")))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+// ------------------------------------------------------------ the streams
+
+/// The bytes every connection sends, stored twice in a row so that any run
+/// of up to `PATTERN_LEN` bytes, from any offset, is one slice.
+struct Pattern {
+    doubled: Box<[u8]>,
+}
+
+impl Pattern {
+    fn new() -> Pattern {
+        // splitmix64: deterministic, so a capture of one run can be checked
+        // against the next.
+        let mut state: u64 = 0x0123_4567_89ab_cdef;
+        let mut bytes = Vec::with_capacity(2 * PATTERN_LEN);
+        while bytes.len() < PATTERN_LEN {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            let take = (PATTERN_LEN - bytes.len()).min(8);
+            bytes.extend_from_slice(&z.to_le_bytes()[..take]);
+        }
+        bytes.extend_from_within(..PATTERN_LEN);
+        Pattern {
+            doubled: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// Where connection `id` enters the pattern. 40503 is coprime to the
+    /// prime length, so the first 65521 connections all get different phases.
+    fn phase(id: usize) -> u64 {
+        (id as u64 * 40_503) % PATTERN_LEN as u64
+    }
+
+    /// Bytes `offset..` of the stream entered at `phase`: `max_len` of them,
+    /// or `PATTERN_LEN` if that is fewer.
+    fn slice(&self, phase: u64, offset: u64, max_len: usize) -> &[u8] {
+        let start = ((phase + offset) % PATTERN_LEN as u64) as usize;
+        &self.doubled[start..start + max_len.min(PATTERN_LEN)]
+    }
+}
+
+/// Reads of the monotonic clock, in nanoseconds: the clock `Instant` uses
+/// and the `timerfd` is set on, so schedule times mean the same to both.
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists on
+    // every Linux, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * NANOS_PER_SEC + ts.tv_nsec as u64
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+// ------------------------------------------------------------ counters
+
+/// Everything that went wrong. Never reset at the end of the warm-up.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Errors {
+    /// Chunks read that differ from what was sent (or came beyond it).
+    mismatched_chunks: u64,
+    /// Bytes in those chunks that differ.
+    mismatched_bytes: u64,
+    /// Connections ended by an I/O error.
+    io_errors: u64,
+    /// Connections the server closed.
+    eofs: u64,
+    /// Connections still waiting for echoes when the run ended.
+    lost_connections: u64,
+    /// Bytes those connections were still waiting for.
+    lost_bytes: u64,
+    /// `--rate` messages not sent because the in-flight bound was reached.
+    overflows: u64,
+}
+
+impl Errors {
+    /// Events that went wrong (mismatched bytes are detail of the chunks).
+    fn total(&self) -> u64 {
+        self.mismatched_chunks + self.io_errors + self.eofs + self.lost_connections + self.overflows
+    }
+
+    fn add(&mut self, other: &Errors) {
+        self.mismatched_chunks += other.mismatched_chunks;
+        self.mismatched_bytes += other.mismatched_bytes;
+        self.io_errors += other.io_errors;
+        self.eofs += other.eofs;
+        self.lost_connections += other.lost_connections;
+        self.lost_bytes += other.lost_bytes;
+        self.overflows += other.overflows;
+    }
+}
+
+/// One thread's counters, plain integers on its hot path.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    /// Echoes completed, warm-up included (for the progress line).
+    completed: u64,
+    /// Echoes completed of messages sent in the measured time.
+    measured: u64,
+    /// Bytes echoed and checked, warm-up included.
+    received: u64,
+    errors: Errors,
+}
+
+/// What the threads publish for the progress line, in batches.
+#[derive(Default)]
+struct Shared {
+    completed: AtomicU64,
+    received: AtomicU64,
+    errors: AtomicU64,
+}
+
+// ------------------------------------------------------------ one connection
+
+/// What a connection's reading or writing left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing more until the next readiness event.
+    Wait,
+    /// The turn's budget ran out with more to do: serve it again soon.
+    Again,
+    /// The connection ended (an error or end of stream, already counted).
+    Closed,
+}
+
+/// One connection's stream: how far it has been queued, written and
+/// echoed, and the messages whose echoes are still out.
+struct Conn {
+    stream: TcpStream,
+    phase: u64,
+    /// Stream offset up to which messages were queued (bulk: the whole run).
+    queued: u64,
+    /// Bytes the kernel accepted.
+    sent: u64,
+    /// Bytes echoed back and checked.
+    received: u64,
+    /// Messages whose echo completed.
+    completed: u64,
+    /// Send (or scheduled) time of each message not fully echoed yet,
+    /// oldest first. Message `completed + i` covers stream bytes
+    /// `(completed + i) * size ..` of `size`.
+    in_flight: VecDeque<u64>,
+    alive: bool,
+    /// Already on the thread's serve-again list.
+    listed_again: bool,
+    /// Already on the thread's to-write list (`--rate`).
+    listed_dirty: bool,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, id: usize, ring: usize) -> Conn {
+        Conn {
+            stream,
+            phase: Pattern::phase(id),
+            queued: 0,
+            sent: 0,
+            received: 0,
+            completed: 0,
+            in_flight: VecDeque::with_capacity(ring),
+            alive: true,
+            listed_again: false,
+            listed_dirty: false,
+        }
+    }
+
+    fn waiting_for_echoes(&self) -> bool {
+        self.alive && self.received < self.queued
+    }
+
+    /// Reads and checks until the socket is empty. `to_eof`: the event said
+    /// the peer closed, so read on to the end of stream even after a short
+    /// read (no further edge would come for it).
+    fn read_echoes(
+        &mut self,
+        buf: &mut [u8],
+        pattern: &Pattern,
+        to_eof: bool,
+        tally: &mut Tally,
+    ) -> Step {
+        let mut budget = TURN_BUDGET;
+        loop {
+            match self.stream.read(buf) {
+                Ok(0) => {
+                    tally.errors.eofs += 1;
+                    self.alive = false;
+                    return Step::Closed;
+                }
+                Ok(n) => {
+                    self.check(&buf[..n], pattern, tally);
+                    if n < buf.len() && !to_eof {
+                        return Step::Wait; // a short read: the queue is empty
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        return Step::Again;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    tally.errors.io_errors += 1;
+                    self.alive = false;
+                    return Step::Closed;
+                }
+            }
+        }
+    }
+
+    /// Compares a chunk that came back with what was sent at its offset.
+    fn check(&mut self, chunk: &[u8], pattern: &Pattern, tally: &mut Tally) {
+        // The server can only echo what we sent; anything beyond is garbage.
+        let owed = usize::try_from(self.sent - self.received).unwrap_or(usize::MAX);
+        let (echo, excess) = chunk.split_at(chunk.len().min(owed));
+        let mut differing = excess.len() as u64;
+        let mut rest = echo;
+        while !rest.is_empty() {
+            let expected = pattern.slice(self.phase, self.received, rest.len());
+            let (got, tail) = rest.split_at(expected.len());
+            if got != expected {
+                differing += got.iter().zip(expected).filter(|(a, b)| a != b).count() as u64;
+            }
+            self.received += got.len() as u64;
+            rest = tail;
+        }
+        tally.received += echo.len() as u64;
+        if differing > 0 {
+            tally.errors.mismatched_chunks += 1;
+            tally.errors.mismatched_bytes += differing;
+        }
+    }
+
+    /// Retires every message whose last byte has come back.
+    fn complete(
+        &mut self,
+        size: u64,
+        now: u64,
+        measure_from: u64,
+        histogram: &mut Histogram<u64>,
+        tally: &mut Tally,
+    ) {
+        while let Some(&sent_at) = self.in_flight.front() {
+            if self.received < (self.completed + 1) * size {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.completed += 1;
+            tally.completed += 1;
+            if sent_at >= measure_from {
+                tally.measured += 1;
+                histogram.saturating_record(now.saturating_sub(sent_at).max(1));
+            }
+        }
+    }
+
+    /// Closed loop: queues messages sent `now` until `depth` are in flight.
+    fn top_up(&mut self, depth: usize, size: u64, now: u64) {
+        while self.in_flight.len() < depth {
+            self.in_flight.push_back(now);
+            self.queued += size;
+        }
+    }
+
+    /// Writes queued bytes until they are all out or the kernel is full.
+    fn flush(&mut self, pattern: &Pattern, tally: &mut Tally) -> Step {
+        let mut budget = TURN_BUDGET;
+        while self.sent < self.queued {
+            let want = usize::try_from(self.queued - self.sent).unwrap_or(usize::MAX);
+            let bytes = pattern.slice(self.phase, self.sent, want.min(budget));
+            match self.stream.write(bytes) {
+                Ok(0) => {
+                    tally.errors.io_errors += 1;
+                    self.alive = false;
+                    return Step::Closed;
+                }
+                Ok(n) => {
+                    self.sent += n as u64;
+                    budget -= n;
+                    if n < bytes.len() {
+                        return Step::Wait; // the send queue is full
+                    }
+                    if budget == 0 && self.sent < self.queued {
+                        return Step::Again;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    tally.errors.io_errors += 1;
+                    self.alive = false;
+                    return Step::Closed;
+                }
+            }
+        }
+        Step::Wait
+    }
+}
+
+// ------------------------------------------------------------ the thread's timer
+
+/// A `timerfd` in the thread's poll, set for the thread's next deadline:
+/// the next due message (`--rate`), the next publish, the end. It fires to
+/// the nanosecond (an `epoll_wait` timeout counts in milliseconds) and is
+/// re-armed only when that deadline changes, so the poll itself waits with
+/// no timeout. That matters more than it seems: a timeout arms and cancels a
+/// kernel timer on every wait, and in a virtual machine each timer change
+/// can exit to the hypervisor; at a few thousand waits a second this cost
+/// the load generator several times the CPU the server spent.
+/// (`mio::unix::SourceFd` needs mio's `os-ext` feature, which
+/// `signal-hook-mio`, a dependency of the server, turns on.)
+struct Timer {
+    fd: OwnedFd,
+    armed_for: u64,
+}
+
+impl Timer {
+    fn new(registry: &mio::Registry) -> io::Result<Timer> {
+        // SAFETY: plain system call; the result is checked before use.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        registry.register(&mut SourceFd(&fd.as_raw_fd()), TIMER, Interest::READABLE)?;
+        Ok(Timer { fd, armed_for: 0 })
+    }
+
+    /// Fires once at `at_ns` on the monotonic clock. Re-arming also clears
+    /// an expiry not yet read, so the descriptor never needs reading: each
+    /// expiry is a fresh edge.
+    fn arm(&mut self, at_ns: u64) -> io::Result<()> {
+        if at_ns == self.armed_for {
+            return Ok(());
+        }
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (at_ns / NANOS_PER_SEC) as libc::time_t,
+                tv_nsec: (at_ns % NANOS_PER_SEC) as libc::c_long,
+            },
+        };
+        // SAFETY: `spec` is a valid itimerspec, the old value is not asked
+        // for, and the descriptor is ours.
+        let result = unsafe {
+            libc::timerfd_settime(
+                self.fd.as_raw_fd(),
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
+        if result < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.armed_for = at_ns;
+        Ok(())
+    }
+}
+
+/// A thread's share of `--rate`: message `k` is due at
+/// `first + k * period`, on connection `k mod connections`.
+struct Schedule {
+    first: u64,
+    period_ns: f64,
+    offset_ns: f64,
+    k: u64,
+    next_due: u64,
+    next_conn: usize,
+}
+
+impl Schedule {
+    fn advance(&mut self, connections: usize) {
+        self.k += 1;
+        self.next_conn = (self.next_conn + 1) % connections;
+        self.next_due = self.first + (self.offset_ns + self.k as f64 * self.period_ns) as u64;
+    }
+}
+
+// ------------------------------------------------------------ one thread
+
+/// The run's phases on one thread, as monotonic-clock nanoseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timeline {
+    start: u64,
+    /// Messages sent from here on are measured.
+    measure_from: u64,
+    /// No message is sent from here on (bulk: everything is queued at once).
+    stop_sending: u64,
+    /// Echoes still missing now are lost.
+    give_up: u64,
+}
+
+/// What a thread hands back when it is done.
+struct ThreadReport {
+    histogram: Histogram<u64>,
+    tally: Tally,
+    timeline: Timeline,
+    /// When the last echo came back, or the thread gave up.
+    finished_at: u64,
+}
+
+/// One thread: its own poll, its share of the connections, its histogram.
+struct Worker {
+    poll: Poll,
+    conns: Vec<Conn>,
+    pattern: Arc<Pattern>,
+    buf: Vec<u8>,
+    mode: Mode,
+    size: u64,
+    /// Closed loop: the depth; `--rate`: the safety bound.
+    in_flight_limit: usize,
+    schedule: Option<Schedule>,
+    timer: Timer,
+    warmup: Duration,
+    duration: Duration,
+    bulk_bytes: u64,
+    bulk_timeout: Duration,
+    timeline: Timeline,
+    histogram: Histogram<u64>,
+    tally: Tally,
+    /// Connections not ended by an error or end of stream.
+    alive: usize,
+    /// Connections to serve again after the next poll (budget spent).
+    again: Vec<usize>,
+    /// Connections with newly scheduled messages to write (`--rate`).
+    dirty: Vec<usize>,
+    shared: Arc<Shared>,
+    published: Tally,
+    next_publish: u64,
+}
+
+impl Worker {
+    fn new(
+        index: usize,
+        streams: Vec<(usize, StdTcpStream)>,
+        plan: &Plan,
+        pattern: Arc<Pattern>,
+        shared: Arc<Shared>,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let open_loop_bound = (IN_FLIGHT_TOTAL / plan.connections).max(MIN_IN_FLIGHT_BOUND);
+        let in_flight_limit = if plan.rate.is_some() {
+            open_loop_bound
+        } else {
+            plan.depth
+        };
+        let mut conns = Vec::with_capacity(streams.len());
+        for (token, (id, stream)) in streams.into_iter().enumerate() {
+            let mut stream = TcpStream::from_std(stream);
+            poll.registry().register(
+                &mut stream,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            // The ring holds every timestamp in flight without growing, in
+            // closed loop; with --rate it grows (rarely) only if the server
+            // falls behind.
+            let ring = if plan.rate.is_some() { 64 } else { plan.depth };
+            conns.push(Conn::new(stream, id, ring));
+        }
+        let schedule = match plan.rate {
+            Some(rate) => {
+                let thread_rate = rate * conns.len() as f64 / plan.connections as f64;
+                let period_ns = 1e9 / thread_rate;
+                Some(Schedule {
+                    first: 0,
+                    period_ns,
+                    // Threads take turns within one period.
+                    offset_ns: period_ns * index as f64 / plan.threads as f64,
+                    k: 0,
+                    next_due: 0,
+                    next_conn: 0,
+                })
+            }
+            None => None,
+        };
+        let timer = Timer::new(poll.registry())?;
+        let buf_size = if plan.mode == Mode::Bulk {
+            256 << 10
+        } else {
+            64 << 10
+        };
+        let connections = conns.len();
+        Ok(Worker {
+            poll,
+            conns,
+            pattern,
+            buf: vec![0; buf_size],
+            mode: plan.mode,
+            size: plan.size,
+            in_flight_limit,
+            schedule,
+            timer,
+            warmup: plan.warmup,
+            duration: plan.duration,
+            bulk_bytes: plan.bytes,
+            bulk_timeout: plan.bulk_timeout(),
+            timeline: Timeline::default(),
+            histogram: new_histogram(),
+            tally: Tally::default(),
+            alive: connections,
+            again: Vec::with_capacity(connections),
+            dirty: Vec::with_capacity(connections),
+            shared,
+            published: Tally::default(),
+            next_publish: 0,
+        })
+    }
+
+    fn closed_loop(&self) -> bool {
+        self.mode != Mode::Bulk && self.schedule.is_none()
+    }
+
+    /// Waits at `start_line` with the other threads, then runs the load
+    /// until every echo is back or it is time to give up.
+    fn run(mut self, start_line: &Barrier) -> ThreadReport {
+        start_line.wait();
+        let start = now_ns();
+        self.timeline = if self.mode == Mode::Bulk {
+            Timeline {
+                start,
+                measure_from: start,
+                stop_sending: start,
+                give_up: start + nanos(self.bulk_timeout),
+            }
+        } else {
+            let measure_from = start + nanos(self.warmup);
+            let stop_sending = measure_from + nanos(self.duration);
+            Timeline {
+                start,
+                measure_from,
+                stop_sending,
+                give_up: stop_sending + nanos(DRAIN),
+            }
+        };
+        self.next_publish = start + nanos(PUBLISH_EVERY);
+        self.kick_off(start);
+
+        let mut events = Events::with_capacity(1024);
+        let finished_at = loop {
+            let now = now_ns();
+            self.publish(now);
+            let sending = now < self.timeline.stop_sending;
+            if !sending && !self.conns.iter().any(Conn::waiting_for_echoes) {
+                break now;
+            }
+            if now >= self.timeline.give_up || self.alive == 0 {
+                break now;
+            }
+            let timeout = if self.again.is_empty() {
+                if self.timer.arm(self.next_deadline(sending)).is_err() {
+                    self.tally.errors.io_errors += 1;
+                    break now;
+                }
+                None // the timer wakes us
+            } else {
+                Some(Duration::ZERO) // connections wait for their turn
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                self.tally.errors.io_errors += 1;
+                break now_ns();
+            }
+            for event in events.iter() {
+                let token = event.token().0;
+                if event.token() == TIMER || token >= self.conns.len() {
+                    continue; // the timer only wakes us; send_due does the work
+                }
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                self.serve(token, readable, event.is_read_closed());
+            }
+            self.serve_again();
+            if self.schedule.is_some() {
+                self.send_due(now_ns());
+            }
+        };
+        for conn in &self.conns {
+            if conn.waiting_for_echoes() {
+                self.tally.errors.lost_connections += 1;
+                self.tally.errors.lost_bytes += conn.queued - conn.received;
+            }
+        }
+        self.next_publish = 0;
+        self.publish(finished_at);
+        ThreadReport {
+            histogram: self.histogram,
+            tally: self.tally,
+            timeline: self.timeline,
+            finished_at,
+        }
+    }
+
+    /// When the loop must wake up next even if no socket is ready.
+    fn next_deadline(&self, sending: bool) -> u64 {
+        let mut deadline = self.next_publish.min(self.timeline.give_up);
+        if sending {
+            deadline = deadline.min(self.timeline.stop_sending);
+            if let Some(schedule) = &self.schedule {
+                deadline = deadline.min(schedule.next_due);
+            }
+        }
+        deadline
+    }
+
+    /// The first writes of the run.
+    fn kick_off(&mut self, now: u64) {
+        match self.mode {
+            Mode::Bulk => {
+                for conn in &mut self.conns {
+                    conn.queued = self.bulk_bytes;
+                }
+            }
+            _ if self.closed_loop() => {
+                for conn in &mut self.conns {
+                    conn.top_up(self.in_flight_limit, self.size, now);
+                }
+            }
+            _ => {
+                if let Some(schedule) = &mut self.schedule {
+                    schedule.first = now;
+                    schedule.next_due = now + schedule.offset_ns as u64;
+                }
+                self.send_due(now);
+                return;
+            }
+        }
+        for i in 0..self.conns.len() {
+            self.write(i);
+        }
+    }
+
+    /// Handles readiness of connection `i`: read and check the echoes,
+    /// retire completed messages, queue new ones (closed loop), write.
+    fn serve(&mut self, i: usize, readable: bool, to_eof: bool) {
+        let conn = &mut self.conns[i];
+        if !conn.alive {
+            return;
+        }
+        let mut again = false;
+        if readable {
+            match conn.read_echoes(&mut self.buf, &self.pattern, to_eof, &mut self.tally) {
+                Step::Closed => {
+                    self.alive -= 1;
+                    return;
+                }
+                Step::Again => again = true,
+                Step::Wait => {}
+            }
+            let now = now_ns();
+            conn.complete(
+                self.size,
+                now,
+                self.timeline.measure_from,
+                &mut self.histogram,
+                &mut self.tally,
+            );
+            if self.mode != Mode::Bulk
+                && self.schedule.is_none()
+                && now < self.timeline.stop_sending
+            {
+                conn.top_up(self.in_flight_limit, self.size, now);
+            }
+        }
+        match conn.flush(&self.pattern, &mut self.tally) {
+            Step::Closed => {
+                self.alive -= 1;
+                return;
+            }
+            Step::Again => again = true,
+            Step::Wait => {}
+        }
+        if again {
+            self.list_again(i);
+        }
+    }
+
+    /// Writes connection `i`'s queued bytes.
+    fn write(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        if !conn.alive {
+            return;
+        }
+        match conn.flush(&self.pattern, &mut self.tally) {
+            Step::Closed => self.alive -= 1,
+            Step::Again => self.list_again(i),
+            Step::Wait => {}
+        }
+    }
+
+    fn list_again(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        if !conn.listed_again {
+            conn.listed_again = true;
+            self.again.push(i);
+        }
+    }
+
+    /// Serves the connections whose budget ran out last turn.
+    fn serve_again(&mut self) {
+        let listed = self.again.len();
+        for n in 0..listed {
+            let i = self.again[n];
+            self.conns[i].listed_again = false;
+            self.serve(i, true, false);
+        }
+        self.again.drain(..listed);
+    }
+
+    /// `--rate`: queues every message due by `now` and writes them (one
+    /// write per connection however many came due).
+    fn send_due(&mut self, now: u64) {
+        let Some(schedule) = &mut self.schedule else {
+            return;
+        };
+        let connections = self.conns.len();
+        let horizon = now.min(self.timeline.stop_sending.saturating_sub(1));
+        while schedule.next_due <= horizon {
+            let conn = &mut self.conns[schedule.next_conn];
+            if conn.alive {
+                if conn.in_flight.len() >= self.in_flight_limit {
+                    self.tally.errors.overflows += 1;
+                } else {
+                    conn.in_flight.push_back(schedule.next_due);
+                    conn.queued += self.size;
+                    if !conn.listed_dirty {
+                        conn.listed_dirty = true;
+                        self.dirty.push(schedule.next_conn);
+                    }
+                }
+            }
+            schedule.advance(connections);
+        }
+        for n in 0..self.dirty.len() {
+            let i = self.dirty[n];
+            self.conns[i].listed_dirty = false;
+            self.write(i);
+        }
+        self.dirty.clear();
+    }
+
+    /// Adds what changed since the last time to the shared counters, at
+    /// most once per `PUBLISH_EVERY` (`next_publish = 0` forces it).
+    fn publish(&mut self, now: u64) {
+        if now < self.next_publish {
+            return;
+        }
+        self.next_publish = now + nanos(PUBLISH_EVERY);
+        let (new, old) = (&self.tally, &self.published);
+        let shared = &self.shared;
+        shared
+            .completed
+            .fetch_add(new.completed - old.completed, Ordering::Relaxed);
+        shared
+            .received
+            .fetch_add(new.received - old.received, Ordering::Relaxed);
+        shared
+            .errors
+            .fetch_add(new.errors.total() - old.errors.total(), Ordering::Relaxed);
+        self.published = self.tally;
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_LATENCY_NS, 3).expect("constant, valid bounds")
+}
+
+// ------------------------------------------------------------ the run
+
+/// The merged result.
+struct Summary {
+    /// Seconds measured: `--duration`, or in bulk mode until the last echo.
+    seconds: f64,
+    /// Measured echoes (bulk: none).
+    messages: u64,
+    /// Payload bytes echoed in the measured time, one direction.
+    bytes: u64,
+    histogram: Histogram<u64>,
+    errors: Errors,
+}
+
+/// Runs the load generator with `args` (the first is the program name),
+/// writing the report to `out` and progress and errors to `err`; returns
+/// the exit status. `main` is this with the process's arguments and
+/// streams; the integration tests call it directly.
+pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = write!(out, "{e}");
+            return 0;
+        }
+        Err(e) => {
+            // One line, not clap's multi-line report: scripts read stderr.
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            let _ = writeln!(err, "loadgen: {message} (see --help)");
+            return 2;
+        }
+    };
+    let plan = match Plan::from_cli(cli) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            let _ = writeln!(err, "loadgen: {}", refusal.message);
+            return refusal.status;
+        }
+    };
+    match execute(&plan, err) {
+        Ok(summary) => {
+            let _ = if plan.json {
+                write_json(out, &plan, &summary)
+            } else {
+                write_table(out, &plan, &summary)
+            };
+            u8::from(summary.errors.total() > 0)
+        }
+        Err(message) => {
+            let _ = writeln!(err, "loadgen: {message}");
+            1
+        }
+    }
+}
+
+/// Connects, runs the threads, prints progress, merges their reports.
+fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Summary, String> {
+    // Many connections need many descriptors; the soft limit is often 1024.
+    let _ = echo_reactor::fd_limit::raise_nofile_limit();
+
+    let mut groups: Vec<Vec<(usize, StdTcpStream)>> =
+        (0..plan.threads).map(|_| Vec::new()).collect();
+    for id in 0..plan.connections {
+        let stream = StdTcpStream::connect_timeout(&plan.target, CONNECT_TIMEOUT)
+            .and_then(|s| s.set_nodelay(true).and(s.set_nonblocking(true)).map(|()| s))
+            .map_err(|e| {
+                format!(
+                    "cannot connect to {} (connection {} of {}): {e}",
+                    plan.target,
+                    id + 1,
+                    plan.connections
+                )
+            })?;
+        groups[id % plan.threads].push((id, stream));
+    }
+
+    let pattern = Arc::new(Pattern::new());
+    let shared = Arc::new(Shared::default());
+    let workers = groups
+        .into_iter()
+        .enumerate()
+        .map(|(index, streams)| Worker::new(index, streams, plan, pattern.clone(), shared.clone()))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("cannot set up the poll: {e}"))?;
+
+    let threads = workers.len();
+    let start_line = Arc::new(Barrier::new(threads + 1));
+    let (reports_tx, reports) = mpsc::channel();
+    let handles: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(index, worker)| {
+            let start_line = start_line.clone();
+            let reports_tx = reports_tx.clone();
+            thread::Builder::new()
+                .name(format!("loadgen-{index}"))
+                .spawn(move || {
+                    let _ = reports_tx.send(worker.run(&start_line));
+                })
+                .expect("spawn a load thread")
+        })
+        .collect();
+    drop(reports_tx);
+    start_line.wait();
+
+    // Progress once a second until every thread has reported. Each wait is
+    // bounded; the threads end by themselves at their deadlines.
+    let start = now_ns();
+    let mut collected = Vec::with_capacity(threads);
+    let mut last = (start, 0u64, 0u64);
+    let mut next_tick = start + NANOS_PER_SEC;
+    while collected.len() < threads {
+        let wait = Duration::from_nanos(next_tick.saturating_sub(now_ns()));
+        match reports.recv_timeout(wait) {
+            Ok(report) => collected.push(report),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                last = progress(err, plan, &shared, start, last);
+                next_tick += NANOS_PER_SEC;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let mut panicked = false;
+    for handle in handles {
+        panicked |= handle.join().is_err();
+    }
+    if panicked || collected.len() < threads {
+        return Err("a load thread failed".into());
+    }
+    Ok(summarize(plan, collected))
+}
+
+/// Prints one progress line; returns the new (time, completed, received).
+fn progress(
+    err: &mut dyn Write,
+    plan: &Plan,
+    shared: &Shared,
+    start: u64,
+    (last_time, last_completed, last_received): (u64, u64, u64),
+) -> (u64, u64, u64) {
+    let now = now_ns();
+    let completed = shared.completed.load(Ordering::Relaxed);
+    let received = shared.received.load(Ordering::Relaxed);
+    let errors = shared.errors.load(Ordering::Relaxed);
+    let seconds = (now - last_time) as f64 / 1e9;
+    let elapsed = (now - start) as f64 / 1e9;
+    let rate = (received - last_received) as f64 / seconds;
+    let _ = if plan.mode == Mode::Bulk {
+        writeln!(
+            err,
+            "[{elapsed:6.1}s] {:8.3} GB/s   {:.1} of {:.1} MiB echoed   errors {errors}",
+            rate / 1e9,
+            received as f64 / (1 << 20) as f64,
+            plan.bytes as f64 / (1 << 20) as f64,
+        )
+    } else {
+        let phase = if elapsed < plan.warmup.as_secs_f64() {
+            "  (warm-up)"
+        } else {
+            ""
+        };
+        writeln!(
+            err,
+            "[{elapsed:6.1}s] {:10.0} msg/s {:9.2} MB/s   errors {errors}{phase}",
+            (completed - last_completed) as f64 / seconds,
+            rate / 1e6,
+        )
+    };
+    (now, completed, received)
+}
+
+fn summarize(plan: &Plan, reports: Vec<ThreadReport>) -> Summary {
+    let mut histogram = new_histogram();
+    let mut errors = Errors::default();
+    let mut messages = 0;
+    let mut received = 0;
+    let mut bulk_seconds: f64 = 0.0;
+    for report in &reports {
+        // Same bounds everywhere, so adding cannot fail.
+        let _ = histogram.add(&report.histogram);
+        errors.add(&report.tally.errors);
+        messages += report.tally.measured;
+        received += report.tally.received;
+        let elapsed = report.finished_at - report.timeline.start;
+        bulk_seconds = bulk_seconds.max(elapsed as f64 / 1e9);
+    }
+    if plan.mode == Mode::Bulk {
+        Summary {
+            seconds: bulk_seconds,
+            messages: 0,
+            bytes: received,
+            histogram,
+            errors,
+        }
+    } else {
+        Summary {
+            seconds: plan.duration.as_secs_f64(),
+            messages,
+            bytes: messages * plan.size,
+            histogram,
+            errors,
+        }
+    }
+}
+
+// ------------------------------------------------------------ the report
+
+fn micros(ns: u64) -> f64 {
+    ns as f64 / 1e3
+}
+
+/// (p50, p99, p99.9, max, mean) in microseconds; `None` without samples.
+fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
+    (!histogram.is_empty()).then(|| {
+        [
+            micros(histogram.value_at_quantile(0.50)),
+            micros(histogram.value_at_quantile(0.99)),
+            micros(histogram.value_at_quantile(0.999)),
+            micros(histogram.max()),
+            histogram.mean() / 1e3,
+        ]
+    })
+}
+
+fn write_table(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> {
+    let bulk = plan.mode == Mode::Bulk;
+    let dash = || "-".to_string();
+    let rows: Vec<(&str, String)> = vec![
+        ("mode", plan.mode.name().into()),
+        ("target", plan.target.to_string()),
+        ("connections", plan.connections.to_string()),
+        (
+            "size",
+            if bulk {
+                dash()
+            } else {
+                format!("{} B", plan.size)
+            },
+        ),
+        (
+            "depth",
+            if plan.depth == 0 {
+                dash()
+            } else {
+                plan.depth.to_string()
+            },
+        ),
+        ("threads", plan.threads.to_string()),
+        (
+            "rate",
+            match plan.rate {
+                Some(rate) => {
+                    format!("{rate} msg/s offered (open loop, latency from scheduled send times)")
+                }
+                None if bulk => dash(),
+                None => "closed loop".into(),
+            },
+        ),
+        (
+            "duration",
+            if bulk {
+                format!("{:.3} s, until the last byte came back", s.seconds)
+            } else {
+                format!(
+                    "{:.3} s measured, after {:.3} s warm-up",
+                    s.seconds,
+                    plan.warmup.as_secs_f64()
+                )
+            },
+        ),
+        (
+            "messages",
+            if bulk { dash() } else { s.messages.to_string() },
+        ),
+        (
+            "messages/s",
+            if bulk {
+                dash()
+            } else {
+                format!("{:.1}", s.messages as f64 / s.seconds)
+            },
+        ),
+        (
+            "bytes",
+            if bulk {
+                format!("{} of {}", s.bytes, plan.bytes)
+            } else {
+                s.bytes.to_string()
+            },
+        ),
+        ("MB/s", format!("{:.2}", s.bytes as f64 / s.seconds / 1e6)),
+        (
+            "GB/s",
+            if bulk {
+                format!("{:.3}", s.bytes as f64 / s.seconds / 1e9)
+            } else {
+                dash()
+            },
+        ),
+        (
+            "latency (µs)",
+            match latencies(&s.histogram) {
+                Some([p50, p99, p999, max, mean]) => format!(
+                    "p50 {p50:.1}   p99 {p99:.1}   p99.9 {p999:.1}   max {max:.1}   mean {mean:.1}"
+                ),
+                None if bulk => "- (a bulk stream has no messages)".into(),
+                None => "- (no message measured)".into(),
+            },
+        ),
+        (
+            "errors",
+            format!(
+                "{} (mismatched chunks {} / bytes {}, I/O errors {}, unexpected EOFs {}, \
+                 lost echoes {} connections / {} bytes, in-flight overflows {})",
+                s.errors.total(),
+                s.errors.mismatched_chunks,
+                s.errors.mismatched_bytes,
+                s.errors.io_errors,
+                s.errors.eofs,
+                s.errors.lost_connections,
+                s.errors.lost_bytes,
+                s.errors.overflows,
+            ),
+        ),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<14}{value}")?;
+    }
+    Ok(())
+}
+
+/// A JSON number, or `null` where there is none.
+fn json_number(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.3}"),
+        _ => "null".into(),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if (c as u32) < 0x20 => quoted.push_str(&format!("\\u{:04x}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// One flat JSON object on one line; `null` for what does not apply.
+fn write_json(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> {
+    let bulk = plan.mode == Mode::Bulk;
+    let lat = latencies(&s.histogram);
+    let lat_field = |i: usize| json_number(lat.map(|l| l[i]));
+    let whole = |v: u64, applies: bool| {
+        if applies {
+            v.to_string()
+        } else {
+            "null".into()
+        }
+    };
+    let fields: Vec<(&str, String)> = vec![
+        ("mode", json_string(plan.mode.name())),
+        ("target", json_string(&plan.target.to_string())),
+        ("connections", plan.connections.to_string()),
+        ("size", whole(plan.size, !bulk)),
+        ("depth", whole(plan.depth as u64, plan.depth > 0)),
+        ("threads", plan.threads.to_string()),
+        ("rate", json_number(plan.rate)),
+        ("warmup_s", json_number(Some(plan.warmup.as_secs_f64()))),
+        ("duration_s", json_number(Some(s.seconds))),
+        ("messages", whole(s.messages, !bulk)),
+        (
+            "messages_per_s",
+            json_number((!bulk).then(|| s.messages as f64 / s.seconds)),
+        ),
+        ("bytes", s.bytes.to_string()),
+        (
+            "mb_per_s",
+            json_number(Some(s.bytes as f64 / s.seconds / 1e6)),
+        ),
+        (
+            "gb_per_s",
+            json_number(Some(s.bytes as f64 / s.seconds / 1e9)),
+        ),
+        ("latency_p50_us", lat_field(0)),
+        ("latency_p99_us", lat_field(1)),
+        ("latency_p999_us", lat_field(2)),
+        ("latency_max_us", lat_field(3)),
+        ("latency_mean_us", lat_field(4)),
+        ("errors", s.errors.total().to_string()),
+        ("mismatched_chunks", s.errors.mismatched_chunks.to_string()),
+        ("mismatched_bytes", s.errors.mismatched_bytes.to_string()),
+        ("io_errors", s.errors.io_errors.to_string()),
+        ("eofs", s.errors.eofs.to_string()),
+        ("lost_connections", s.errors.lost_connections.to_string()),
+        ("lost_bytes", s.errors.lost_bytes.to_string()),
+        ("overflows", s.errors.overflows.to_string()),
+    ];
+    let body: Vec<String> = fields
+        .into_iter()
+        .map(|(name, value)| format!("{}:{value}", json_string(name)))
+        .collect();
+    writeln!(out, "{{{}}}", body.join(","))
+}
+
+fn main() -> ExitCode {
+    let status = run(
+        std::env::args_os().collect(),
+        &mut io::stdout().lock(),
+        &mut io::stderr(),
+    );
+    ExitCode::from(status)
+}
