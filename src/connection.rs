@@ -60,13 +60,15 @@ impl Ready {
         read_closed: true,
     };
 
+    #[inline(always)]
     pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
         // An error or hang-up is reported to whichever operation runs next,
-        // so treat it as a reason to try both.
-        let failed = event.is_error() || event.is_write_closed();
+        // so treat it as a reason to try both. (`|`, not `||`: each test is
+        // a bit test on the same word, and the compiler merges them.)
+        let failed = event.is_error() | event.is_write_closed();
         Ready {
-            readable: event.is_readable() || failed,
-            writable: event.is_writable() || failed,
+            readable: event.is_readable() | failed,
+            writable: event.is_writable() | failed,
             read_closed: event.is_read_closed(),
         }
     }
@@ -187,8 +189,23 @@ impl Connection {
     }
 
     /// Does the work `ready` allows: flush pending bytes, then read and echo.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn serve(&mut self, ready: Ready, cx: &mut Context<'_>) -> Next {
+        // The common case, kept short: nothing pending, not shutting down.
+        if self.pending.is_none() & !self.fin_sent {
+            return if ready.readable | ready.read_closed {
+                self.read_and_echo(ready.read_closed, cx)
+            } else {
+                Next::Wait
+            };
+        }
+        self.serve_busy(ready, cx)
+    }
+
+    /// Serving a connection with pending bytes, or one we said goodbye to.
+    #[cold]
+    #[inline(never)]
+    fn serve_busy(&mut self, ready: Ready, cx: &mut Context<'_>) -> Next {
         if self.fin_sent {
             return self.discard_input(cx);
         }
@@ -230,7 +247,7 @@ impl Connection {
 
     /// Reads until the socket is drained, the budget is spent, or pending
     /// bytes reach the limit; echoes every chunk as it arrives.
-    #[inline]
+    #[inline(always)]
     fn read_and_echo(&mut self, read_to_end: bool, cx: &mut Context<'_>) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
@@ -241,16 +258,14 @@ impl Connection {
             }
             let want = room.min(cx.scratch.len());
             let n = match self.stream.read(&mut cx.scratch[..want]) {
-                Ok(0) => return self.on_end_of_stream(cx),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    trace!("token {}: read would block", cx.token);
-                    return Next::Wait;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Next::Close(CloseReason::Error(e)),
+                Ok(n) if n > 0 => n,
+                // End of stream, WouldBlock, or an error: all rare on this
+                // path, so all handled out of line.
+                other => match self.read_stopped(other, cx) {
+                    Some(next) => return next,
+                    None => continue,
+                },
             };
-            trace!("token {}: read {n} bytes", cx.token);
             cx.stats.bytes_in += n as u64;
             if let Err(next) = self.echo(n, cx) {
                 return next;
@@ -272,8 +287,24 @@ impl Connection {
         }
     }
 
+    /// A read returned no bytes: end of stream, `WouldBlock`, or an error.
+    /// `None` means "interrupted by a signal: read again".
+    #[cold]
+    #[inline(never)]
+    fn read_stopped(&mut self, result: io::Result<usize>, cx: &mut Context<'_>) -> Option<Next> {
+        match result {
+            Ok(_) => Some(self.on_end_of_stream(cx)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                trace!("token {}: read would block", cx.token);
+                Some(Next::Wait)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(e) => Some(Next::Close(CloseReason::Error(e))),
+        }
+    }
+
     /// Sends `scratch[..n]` back, or queues it behind bytes already waiting.
-    #[inline]
+    #[inline(always)]
     fn echo(&mut self, n: usize, cx: &mut Context<'_>) -> Result<(), Next> {
         if let Some(pending) = &mut self.pending {
             // Order is sacred: never write ahead of bytes already waiting.
@@ -281,16 +312,37 @@ impl Connection {
             note_pending(pending, cx);
             return Ok(());
         }
-        let data = &cx.scratch[..n];
+        match self.stream.write(&cx.scratch[..n]) {
+            Ok(written) if written == n => {
+                trace!("token {}: read {n} bytes, wrote them back", cx.token);
+                cx.stats.bytes_out += n as u64;
+                Ok(())
+            }
+            other => self.write_fell_short(other, n, cx),
+        }
+    }
+
+    /// The socket did not take all of `scratch[..n]`: keep the rest for the
+    /// next writable edge, or close on an error.
+    #[cold]
+    #[inline(never)]
+    fn write_fell_short(
+        &mut self,
+        mut result: io::Result<usize>,
+        n: usize,
+        cx: &mut Context<'_>,
+    ) -> Result<(), Next> {
         let written = loop {
-            match self.stream.write(data) {
+            match result {
                 Ok(written) => break written,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    result = self.stream.write(&cx.scratch[..n]);
+                }
                 Err(e) => return Err(Next::Close(CloseReason::Error(e))),
             }
         };
-        trace!("token {}: wrote {written} of {n} bytes", cx.token);
+        trace!("token {}: read {n} bytes, wrote {written} back", cx.token);
         cx.stats.bytes_out += written as u64;
         if written < n {
             self.keep_unsent(written, n, cx);

@@ -101,6 +101,9 @@ struct Reactor {
     drain_deadline: Option<Instant>,
     /// The time of this turn, read after each poll when a timer needs it.
     now: Instant,
+    /// Some deadline exists (idle timeout on, accept backoff, drain): only
+    /// then does a turn read the clock and look at timers.
+    timers: bool,
     stats: Stats,
     commands: mpsc::Receiver<Command>,
     handle: Handle,
@@ -163,6 +166,7 @@ impl Server {
                 backoff_delay: ACCEPT_BACKOFF_MIN,
                 drain_deadline: None,
                 now,
+                timers: config.idle_timeout.is_some(),
                 stats: Stats::default(),
                 commands,
                 handle: Handle {
@@ -217,7 +221,7 @@ impl Server {
                 None => "off".to_string(),
             }
         );
-        while !self.reactor.is_finished() {
+        loop {
             let timeout = self.reactor.poll_timeout();
             trace!("poll: waiting, timeout {timeout:?}");
             match self.poll.poll(&mut self.events, timeout) {
@@ -231,12 +235,19 @@ impl Server {
                 }
             }
             let registry = self.poll.registry();
-            self.reactor.begin_turn();
+            let requeued = self.reactor.begin_turn();
             for event in self.events.iter() {
                 self.reactor.dispatch(registry, event);
             }
-            self.reactor.serve_queued(registry);
-            self.reactor.run_timers(registry);
+            if requeued {
+                self.reactor.serve_queued(registry);
+            }
+            if self.reactor.timers {
+                self.reactor.run_timers(registry);
+                if self.reactor.is_finished() {
+                    break;
+                }
+            }
         }
         let stats = self.reactor.snapshot();
         info!("shut down; {stats}");
@@ -261,32 +272,60 @@ impl Reactor {
     }
 
     /// Block until the nearest deadline; with none, block until an event.
+    #[inline(always)]
     fn poll_timeout(&self) -> Option<Duration> {
+        if self.serve_again.is_empty() & !self.timers {
+            return None;
+        }
+        self.poll_timeout_with_work()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn poll_timeout_with_work(&self) -> Option<Duration> {
         if !self.serve_again.is_empty() {
             return Some(Duration::ZERO);
         }
+        self.nearest_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn nearest_deadline(&self) -> Option<Instant> {
         let backoff = match self.accept_gate {
             AcceptGate::BackingOff { until, .. } => Some(until),
             _ => None,
         };
         let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
-        let nearest = [idle, backoff, self.drain_deadline]
+        [idle, backoff, self.drain_deadline]
             .into_iter()
             .flatten()
-            .min()?;
-        Some(nearest.saturating_duration_since(Instant::now()))
+            .min()
     }
 
-    fn begin_turn(&mut self) {
-        let has_timer = self.idle.is_some()
+    /// Whether a timer may be due: the idle timeout is on, accepting backs
+    /// off, or shutdown is draining. Called whenever one of those changes.
+    fn update_timers(&mut self) {
+        self.timers = self.idle.is_some()
             || self.drain_deadline.is_some()
             || matches!(self.accept_gate, AcceptGate::BackingOff { .. });
-        if has_timer {
-            self.now = Instant::now();
-        }
-        std::mem::swap(&mut self.serve_again, &mut self.serving);
     }
 
+    /// Reads the clock if a timer needs it, and takes the connections
+    /// queued last turn for serving after this turn's events. Returns
+    /// whether there are any.
+    #[inline]
+    fn begin_turn(&mut self) -> bool {
+        if self.timers {
+            self.now = Instant::now();
+        }
+        if self.serve_again.is_empty() {
+            return false;
+        }
+        std::mem::swap(&mut self.serve_again, &mut self.serving);
+        true
+    }
+
+    #[inline(always)]
     fn dispatch(&mut self, registry: &Registry, event: &Event) {
         trace!(
             "event: {} readable={} writable={} read_closed={} error={}",
@@ -296,11 +335,24 @@ impl Reactor {
             event.is_read_closed(),
             event.is_error()
         );
+        // Connections first: nearly every event is for one.
+        let key = event.token().0;
+        if let Some(Entry::Connection(_)) = self.entries.get(key) {
+            self.serve(registry, key, Ready::from_event(event));
+        } else {
+            self.dispatch_other(registry, event);
+        }
+    }
+
+    /// Events for a listener, the waker or the signal source.
+    #[cold]
+    #[inline(never)]
+    fn dispatch_other(&mut self, registry: &Registry, event: &Event) {
         match event.token() {
             WAKER => self.on_commands(registry),
             SIGNALS => self.on_signals(registry),
             Token(key) => match self.entries.get(key) {
-                Some(Entry::Connection(_)) => self.serve(registry, key, Ready::from_event(event)),
+                Some(Entry::Connection(_)) => {}
                 // While accepting is paused, new clients wait in the queue.
                 Some(Entry::Listener(_)) if self.accept_gate == AcceptGate::Open => {
                     self.accept_from(registry, key);
@@ -313,7 +365,7 @@ impl Reactor {
     }
 
     /// Serves one connection and carries out what it asks for next.
-    #[inline]
+    #[inline(always)]
     fn serve(&mut self, registry: &Registry, key: usize, ready: Ready) {
         let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
             return;
@@ -473,6 +525,7 @@ impl Reactor {
         self.accept_gate = AcceptGate::BackingOff {
             until: Instant::now() + delay,
         };
+        self.update_timers();
         self.stats.accept_backoffs += 1;
         if !self.backoff_warned {
             self.backoff_warned = true;
@@ -501,6 +554,7 @@ impl Reactor {
     #[cold]
     fn resume_accepting(&mut self, registry: &Registry) {
         self.accept_gate = AcceptGate::Open;
+        self.update_timers();
         // Edge-triggered: clients that queued during the pause raised their
         // edge already, so look at every listener now.
         for i in 0..self.listeners.len() {
@@ -570,6 +624,7 @@ impl Reactor {
         self.now = Instant::now();
         self.drain_deadline = Some(self.now + self.drain_timeout);
         self.accept_gate = AcceptGate::Closed;
+        self.update_timers();
         for key in std::mem::take(&mut self.listeners) {
             if let Some(Entry::Listener(mut socket)) = self.entries.try_remove(key) {
                 let _ = registry.deregister(&mut socket);
