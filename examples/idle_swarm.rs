@@ -21,7 +21,7 @@
 //!    accepted. With `--server-pid`, the server's RSS before and after gives
 //!    the memory each idle connection costs.
 //! 3. **Hold** for `--hold` seconds: the idle connections do nothing while
-//!    the probe measures echo latency every 100 ms; with `--server-pid`, the
+//!    the probe measures echo latency every `--probe-ms` (100 ms); with `--server-pid`, the
 //!    server's CPU time over the hold is reported (an idle server should use
 //!    next to none: the probe's 10 echoes a second are all it has to do).
 //! 4. **Check** a random sample of the idle connections: each must still
@@ -66,6 +66,11 @@ struct Args {
     /// The server's process id, to report its memory and CPU use.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Milliseconds between the probe's echoes during the hold; 0 turns the
+    /// probe off, so the server has nothing at all to do (for counting its
+    /// system calls while idle: `strace -c -p PID`).
+    #[arg(long, default_value_t = 100)]
+    probe_ms: u64,
     /// Seconds the connect phase may take before it gives up.
     #[arg(long, default_value_t = 120.0)]
     connect_timeout: f64,
@@ -169,11 +174,15 @@ fn run(args: &Args) -> io::Result<bool> {
     let mut next_probe = hold_start;
     let message = [0x5a_u8; 64];
     while hold_start.elapsed() < hold {
+        if args.probe_ms == 0 {
+            std::thread::sleep(hold);
+            break;
+        }
         let now = Instant::now();
         if now < next_probe {
             std::thread::sleep(next_probe - now);
         }
-        next_probe += Duration::from_millis(100);
+        next_probe += Duration::from_millis(args.probe_ms);
         let sent = Instant::now();
         echo_once(&mut probe, &message)?;
         latencies.push(sent.elapsed());
