@@ -60,7 +60,6 @@ impl Ready {
         read_closed: true,
     };
 
-    #[inline(always)]
     pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
         // An error or hang-up is reported to whichever operation runs next,
         // so treat it as a reason to try both. (`|`, not `||`: each test is
@@ -99,15 +98,32 @@ pub(crate) enum Next {
     Close(CloseReason),
 }
 
-/// What serving a connection needs from the server.
-pub(crate) struct Context<'a> {
-    /// The slab key, for the log.
+/// What serving a connection needs from the server: owned by the reactor
+/// and lent whole, so serving costs one pointer, not a struct to assemble.
+pub(crate) struct Context {
+    /// The slab key of the connection being served, for the log.
     pub token: usize,
     /// The buffer every read lands in (shared by all connections).
-    pub scratch: &'a mut [u8],
-    /// Most unsent echo bytes this connection may hold.
+    pub scratch: Box<[u8]>,
+    /// Most unsent echo bytes one connection may hold.
     pub max_pending: usize,
-    pub stats: &'a mut Stats,
+    /// What one read asks for when nothing is pending: the scratch buffer,
+    /// or less if `max_pending` is smaller (a short write then never leaves
+    /// more than `max_pending` behind).
+    pub read_size: usize,
+    pub stats: Stats,
+}
+
+impl Context {
+    pub(crate) fn new(scratch_size: usize, max_pending: usize) -> Context {
+        Context {
+            token: 0,
+            scratch: vec![0; scratch_size].into_boxed_slice(),
+            max_pending,
+            read_size: scratch_size.min(max_pending),
+            stats: Stats::default(),
+        }
+    }
 }
 
 /// Echo bytes the socket has not taken yet, in order.
@@ -183,15 +199,26 @@ impl Connection {
         self.pending.is_none() && !self.fin_sent && !self.queued
     }
 
-    /// Unsent echo bytes held for this connection.
-    pub(crate) fn pending_len(&self) -> usize {
-        self.pending.as_ref().map_or(0, |p| p.unsent().len())
+    /// Handles a readiness event: flush pending bytes, then read and echo.
+    #[inline(always)]
+    pub(crate) fn on_event(&mut self, event: &mio::event::Event, cx: &mut Context) -> Next {
+        // The common case, kept short: nothing pending, not shutting down,
+        // so only "can I read?" matters. (`|`, not `||`: these are bit
+        // tests on one word, which the compiler merges into one.)
+        if self.pending.is_none() & !self.fin_sent {
+            let read_closed = event.is_read_closed();
+            return if event.is_readable() | read_closed | event.is_error() {
+                self.read_and_echo(read_closed, cx)
+            } else {
+                Next::Wait
+            };
+        }
+        self.serve_busy(Ready::from_event(event), cx)
     }
 
-    /// Does the work `ready` allows: flush pending bytes, then read and echo.
-    #[inline(always)]
-    pub(crate) fn serve(&mut self, ready: Ready, cx: &mut Context<'_>) -> Next {
-        // The common case, kept short: nothing pending, not shutting down.
+    /// Does the work `ready` allows, when the reactor serves a connection on
+    /// its own initiative rather than for an event.
+    pub(crate) fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
         if self.pending.is_none() & !self.fin_sent {
             return if ready.readable | ready.read_closed {
                 self.read_and_echo(ready.read_closed, cx)
@@ -205,7 +232,7 @@ impl Connection {
     /// Serving a connection with pending bytes, or one we said goodbye to.
     #[cold]
     #[inline(never)]
-    fn serve_busy(&mut self, ready: Ready, cx: &mut Context<'_>) -> Next {
+    fn serve_busy(&mut self, ready: Ready, cx: &mut Context) -> Next {
         if self.fin_sent {
             return self.discard_input(cx);
         }
@@ -248,15 +275,20 @@ impl Connection {
     /// Reads until the socket is drained, the budget is spent, or pending
     /// bytes reach the limit; echoes every chunk as it arrives.
     #[inline(always)]
-    fn read_and_echo(&mut self, read_to_end: bool, cx: &mut Context<'_>) -> Next {
+    fn read_and_echo(&mut self, read_to_end: bool, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            let room = cx.max_pending - self.pending_len();
-            if room == 0 {
-                self.pause_reading(cx);
-                return Next::Wait;
-            }
-            let want = room.min(cx.scratch.len());
+            let want = match &self.pending {
+                None => cx.read_size,
+                Some(pending) => {
+                    let room = cx.max_pending - pending.unsent().len();
+                    if room == 0 {
+                        self.pause_reading(cx);
+                        return Next::Wait;
+                    }
+                    room.min(cx.scratch.len())
+                }
+            };
             let n = match self.stream.read(&mut cx.scratch[..want]) {
                 Ok(n) if n > 0 => n,
                 // End of stream, WouldBlock, or an error: all rare on this
@@ -291,7 +323,7 @@ impl Connection {
     /// `None` means "interrupted by a signal: read again".
     #[cold]
     #[inline(never)]
-    fn read_stopped(&mut self, result: io::Result<usize>, cx: &mut Context<'_>) -> Option<Next> {
+    fn read_stopped(&mut self, result: io::Result<usize>, cx: &mut Context) -> Option<Next> {
         match result {
             Ok(_) => Some(self.on_end_of_stream(cx)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -305,7 +337,7 @@ impl Connection {
 
     /// Sends `scratch[..n]` back, or queues it behind bytes already waiting.
     #[inline(always)]
-    fn echo(&mut self, n: usize, cx: &mut Context<'_>) -> Result<(), Next> {
+    fn echo(&mut self, n: usize, cx: &mut Context) -> Result<(), Next> {
         if let Some(pending) = &mut self.pending {
             // Order is sacred: never write ahead of bytes already waiting.
             pending.push(&cx.scratch[..n], cx.max_pending);
@@ -330,7 +362,7 @@ impl Connection {
         &mut self,
         mut result: io::Result<usize>,
         n: usize,
-        cx: &mut Context<'_>,
+        cx: &mut Context,
     ) -> Result<(), Next> {
         let written = loop {
             match result {
@@ -354,7 +386,7 @@ impl Connection {
     /// writable edge.
     #[cold]
     #[inline(never)]
-    fn keep_unsent(&mut self, written: usize, n: usize, cx: &mut Context<'_>) {
+    fn keep_unsent(&mut self, written: usize, n: usize, cx: &mut Context) {
         let mut pending = Box::new(Pending {
             bytes: Vec::new(),
             sent: 0,
@@ -369,7 +401,7 @@ impl Connection {
     /// Writes pending bytes until they are all out or the socket is full.
     #[cold]
     #[inline(never)]
-    fn flush(&mut self, cx: &mut Context<'_>) -> Result<Flushed, Next> {
+    fn flush(&mut self, cx: &mut Context) -> Result<Flushed, Next> {
         let Some(pending) = self.pending.as_mut() else {
             return Ok(Flushed::Empty {
                 resume_reading: false,
@@ -413,7 +445,7 @@ impl Connection {
 
     #[cold]
     #[inline(never)]
-    fn pause_reading(&mut self, cx: &mut Context<'_>) {
+    fn pause_reading(&mut self, cx: &mut Context) {
         if let Some(pending) = &mut self.pending {
             if !pending.paused {
                 pending.paused = true;
@@ -430,7 +462,7 @@ impl Connection {
     /// The client closed its side: echo what is still pending, then close.
     #[cold]
     #[inline(never)]
-    fn on_end_of_stream(&mut self, cx: &mut Context<'_>) -> Next {
+    fn on_end_of_stream(&mut self, cx: &mut Context) -> Next {
         trace!("token {}: read end of stream", cx.token);
         match &mut self.pending {
             Some(pending) => {
@@ -457,10 +489,10 @@ impl Connection {
     /// until its end of stream, so the final close does not reset.
     #[cold]
     #[inline(never)]
-    fn discard_input(&mut self, cx: &mut Context<'_>) -> Next {
+    fn discard_input(&mut self, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            match self.stream.read(cx.scratch) {
+            match self.stream.read(&mut cx.scratch) {
                 Ok(0) => return Next::Close(CloseReason::Shutdown),
                 Ok(n) => {
                     trace!("token {}: discarded {n} bytes after shutdown", cx.token);
@@ -478,7 +510,7 @@ impl Connection {
     }
 }
 
-fn note_pending(pending: &Pending, cx: &mut Context<'_>) {
+fn note_pending(pending: &Pending, cx: &mut Context) {
     let len = pending.unsent().len() as u64;
     trace!("token {}: {len} bytes pending (send queue full)", cx.token);
     if len > cx.stats.peak_pending {

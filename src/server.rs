@@ -78,9 +78,9 @@ pub struct Server {
 /// the events while the reactor changes itself.
 struct Reactor {
     entries: Slab<Entry>,
-    /// The shared read buffer; reads land here and are written straight back.
-    scratch: Box<[u8]>,
-    max_pending: usize,
+    /// The shared read buffer (reads land there and are written straight
+    /// back), the pending limit and the counters: what serving needs.
+    io: Context,
     max_connections: usize,
     drain_timeout: Duration,
     local_addrs: Vec<SocketAddr>,
@@ -104,7 +104,6 @@ struct Reactor {
     /// Some deadline exists (idle timeout on, accept backoff, drain): only
     /// then does a turn read the clock and look at timers.
     timers: bool,
-    stats: Stats,
     commands: mpsc::Receiver<Command>,
     handle: Handle,
     signals: Option<Signals>,
@@ -151,8 +150,7 @@ impl Server {
             events: Events::with_capacity(EVENTS_CAPACITY),
             reactor: Reactor {
                 entries,
-                scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
-                max_pending: config.max_pending,
+                io: Context::new(SCRATCH_SIZE, config.max_pending),
                 max_connections,
                 drain_timeout: config.drain_timeout,
                 local_addrs,
@@ -167,7 +165,6 @@ impl Server {
                 drain_deadline: None,
                 now,
                 timers: config.idle_timeout.is_some(),
-                stats: Stats::default(),
                 commands,
                 handle: Handle {
                     commands: sender,
@@ -215,7 +212,7 @@ impl Server {
         info!(
             "serving: up to {} connections, {} pending bytes each, idle timeout {}",
             self.reactor.max_connections,
-            self.reactor.max_pending,
+            self.reactor.io.max_pending,
             match self.reactor.idle.as_ref() {
                 Some(idle) => format!("{:?}", idle.timeout()),
                 None => "off".to_string(),
@@ -268,7 +265,7 @@ impl Waker {
 
 impl Reactor {
     fn is_finished(&self) -> bool {
-        self.drain_deadline.is_some() && self.stats.active == 0
+        self.drain_deadline.is_some() && self.io.stats.active == 0
     }
 
     /// Block until the nearest deadline; with none, block until an event.
@@ -337,8 +334,10 @@ impl Reactor {
         );
         // Connections first: nearly every event is for one.
         let key = event.token().0;
-        if let Some(Entry::Connection(_)) = self.entries.get(key) {
-            self.serve(registry, key, Ready::from_event(event));
+        if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
+            self.io.token = key;
+            let next = conn.on_event(event, &mut self.io);
+            self.after_serving(registry, key, next);
         } else {
             self.dispatch_other(registry, event);
         }
@@ -364,31 +363,37 @@ impl Reactor {
         }
     }
 
-    /// Serves one connection and carries out what it asks for next.
-    #[inline(always)]
+    /// Serves a connection on the reactor's own initiative (not for an
+    /// event): the fairness queue, and shutdown.
     fn serve(&mut self, registry: &Registry, key: usize, ready: Ready) {
         let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
             return;
         };
-        let mut cx = Context {
-            token: key,
-            scratch: &mut self.scratch,
-            max_pending: self.max_pending,
-            stats: &mut self.stats,
-        };
-        let next = conn.serve(ready, &mut cx);
+        self.io.token = key;
+        let next = conn.serve(ready, &mut self.io);
+        self.after_serving(registry, key, next);
+    }
+
+    /// Carries out what a served connection asks for next.
+    #[inline(always)]
+    fn after_serving(&mut self, registry: &Registry, key: usize, next: Next) {
         if let Some(idle) = &mut self.idle {
             idle.touch(key, self.now);
         }
         match next {
             Next::Wait => {}
-            Next::ServeAgain => {
-                if !conn.queued {
-                    conn.queued = true;
-                    self.serve_again.push(key);
-                }
-            }
+            Next::ServeAgain => self.queue_again(key),
             Next::Close(reason) => self.close(registry, key, reason),
+        }
+    }
+
+    #[cold]
+    fn queue_again(&mut self, key: usize) {
+        if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
+            if !conn.queued {
+                conn.queued = true;
+                self.serve_again.push(key);
+            }
         }
     }
 
@@ -413,7 +418,7 @@ impl Reactor {
     /// fails for want of resources.
     fn accept_from(&mut self, registry: &Registry, key: usize) {
         loop {
-            if self.stats.active as usize >= self.max_connections {
+            if self.io.stats.active as usize >= self.max_connections {
                 self.pause_at_limit();
                 return;
             }
@@ -452,9 +457,9 @@ impl Reactor {
         }
         slot.insert(Entry::Connection(Connection::new(stream)));
         self.backoff_delay = ACCEPT_BACKOFF_MIN;
-        self.stats.accepted += 1;
-        self.stats.active += 1;
-        self.stats.peak_active = self.stats.peak_active.max(self.stats.active);
+        self.io.stats.accepted += 1;
+        self.io.stats.active += 1;
+        self.io.stats.peak_active = self.io.stats.peak_active.max(self.io.stats.active);
         if let Some(idle) = &mut self.idle {
             idle.insert(key, self.now);
         }
@@ -473,22 +478,22 @@ impl Reactor {
             debug!("token {key}: deregister failed: {e}");
         }
         drop(conn);
-        self.stats.active -= 1;
+        self.io.stats.active -= 1;
         match &reason {
             CloseReason::PeerClosed => {
-                self.stats.closed_by_peer += 1;
+                self.io.stats.closed_by_peer += 1;
                 debug!("token {key} closed: client closed, every byte echoed");
             }
             CloseReason::Error(e) => {
-                self.stats.closed_by_error += 1;
+                self.io.stats.closed_by_error += 1;
                 debug!("token {key} closed: {e}");
             }
             CloseReason::Idle => {
-                self.stats.closed_idle += 1;
+                self.io.stats.closed_idle += 1;
                 debug!("token {key} closed: idle timeout");
             }
             CloseReason::Shutdown => {
-                self.stats.closed_by_shutdown += 1;
+                self.io.stats.closed_by_shutdown += 1;
                 debug!("token {key} closed: shutdown");
             }
         }
@@ -506,14 +511,14 @@ impl Reactor {
     fn pause_at_limit(&mut self) {
         if self.accept_gate != AcceptGate::AtLimit {
             self.accept_gate = AcceptGate::AtLimit;
-            self.stats.accept_limit_pauses += 1;
+            self.io.stats.accept_limit_pauses += 1;
         }
         if !self.limit_warned {
             self.limit_warned = true;
             warn!(
                 "connection limit reached ({} open): new clients wait in the accept queue \
                  until one closes",
-                self.stats.active
+                self.io.stats.active
             );
         }
     }
@@ -526,13 +531,13 @@ impl Reactor {
             until: Instant::now() + delay,
         };
         self.update_timers();
-        self.stats.accept_backoffs += 1;
+        self.io.stats.accept_backoffs += 1;
         if !self.backoff_warned {
             self.backoff_warned = true;
             warn!(
                 "cannot accept: {err} ({} connections open); pausing accepts, \
                  retrying after {delay:?} and whenever a connection closes",
-                self.stats.active
+                self.io.stats.active
             );
         } else {
             debug!("accept still failing: {err}; next retry in {delay:?}");
@@ -544,7 +549,7 @@ impl Reactor {
         if self.limit_warned || self.backoff_warned {
             info!(
                 "accepting normally again ({} connections open)",
-                self.stats.active
+                self.io.stats.active
             );
             self.limit_warned = false;
             self.backoff_warned = false;
@@ -577,10 +582,10 @@ impl Reactor {
             }
         }
         if let Some(deadline) = self.drain_deadline {
-            if now >= deadline && self.stats.active > 0 {
+            if now >= deadline && self.io.stats.active > 0 {
                 info!(
                     "drain timeout: closing {} connections that still had work",
-                    self.stats.active
+                    self.io.stats.active
                 );
                 self.close_all(registry);
             }
@@ -617,7 +622,10 @@ impl Reactor {
     /// drain deadline. A second request skips the wait.
     fn shut_down(&mut self, registry: &Registry, why: &str) {
         if self.drain_deadline.is_some() {
-            info!("{why} again: closing {} connections now", self.stats.active);
+            info!(
+                "{why} again: closing {} connections now",
+                self.io.stats.active
+            );
             self.close_all(registry);
             return;
         }
@@ -632,7 +640,7 @@ impl Reactor {
         }
         info!(
             "{why}: stopped accepting; draining {} connections for up to {:?}",
-            self.stats.active, self.drain_timeout
+            self.io.stats.active, self.drain_timeout
         );
         // Serve every connection once, to echo what has arrived. One with
         // nothing in flight then gets our FIN. The others go on being served
@@ -670,7 +678,7 @@ impl Reactor {
     fn snapshot(&self) -> Stats {
         Stats {
             slab_capacity: self.entries.capacity() as u64,
-            ..self.stats
+            ..self.io.stats
         }
     }
 }
