@@ -104,6 +104,7 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
+use echo_reactor::units;
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
@@ -173,7 +174,7 @@ struct Cli {
     connections: Option<u32>,
 
     /// Message size in bytes, K/M suffixes allowed [default: 64; not for bulk]
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     size: Option<u64>,
 
     /// Messages in flight per connection in pipeline mode [default: 16]
@@ -202,7 +203,7 @@ struct Cli {
     rate: Option<f64>,
 
     /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     bytes: Option<u64>,
 
     /// Print one JSON object on stdout instead of the table
@@ -234,38 +235,14 @@ impl Mode {
     }
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size in bytes"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("unknown unit '{unit}' (use K, M or G)")),
-    };
-    match number.checked_mul(multiplier) {
-        Some(0) => Err("must be at least 1 byte".into()),
-        Some(bytes) if bytes <= 1 << 40 => Ok(bytes),
-        _ => Err(format!("'{text}' is too large")),
-    }
-}
-
+/// Seconds, at most a day (a longer benchmark is surely a typo).
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !(0.0..=86_400.0).contains(&seconds) {
-        return Err(format!("'{text}' is not between 0 and 86400 seconds"));
+    match units::parse_seconds(text)? {
+        d if d > Duration::from_secs(86_400) => {
+            Err(format!("'{text}' is not between 0 and 86400 seconds"))
+        }
+        d => Ok(d),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn parse_warmup(text: &str) -> Result<Duration, String> {

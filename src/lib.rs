@@ -47,6 +47,7 @@ mod idle;
 mod listener;
 mod server;
 mod stats;
+pub mod units;
 
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_PENDING,

@@ -12,7 +12,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use log::{info, warn};
 
-use echo_reactor::{fd_limit, Config, Server, DEFAULT_BACKLOG};
+use echo_reactor::{fd_limit, units, Config, Server, DEFAULT_BACKLOG};
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
 /// until the client closes. One thread, one mio poll loop.
@@ -36,7 +36,7 @@ struct Cli {
 
     /// Most unsent echo bytes per connection before the server stops reading
     /// from it (backpressure). Accepts K/KiB/M/MiB suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_pending_size)]
     max_pending: usize,
 
     /// Close connections idle this many seconds (fractions allowed) [default: off]
@@ -44,7 +44,7 @@ struct Cli {
     idle_timeout: Option<Duration>,
 
     /// On shutdown, seconds to let pending echoes flush before closing everything
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = units::parse_seconds)]
     drain_timeout: Duration,
 
     /// Length of each listening socket's accept queue
@@ -52,40 +52,14 @@ struct Cli {
     backlog: u32,
 }
 
-fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: usize = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size in bytes"))?;
-    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        _ => return Err(format!("unknown unit '{unit}' (use K or M)")),
-    };
-    let bytes = number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("'{text}' is too large"))?;
-    if bytes == 0 {
-        return Err("must be at least 1 byte".into());
-    }
-    Ok(bytes)
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid duration"))
+/// `--max-pending`: a size, as a `usize`.
+fn parse_pending_size(text: &str) -> Result<usize, String> {
+    let bytes = units::parse_size(text)?;
+    usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
 }
 
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
-    match parse_seconds(text)? {
+    match units::parse_seconds(text)? {
         Duration::ZERO => Err("must be longer than zero".into()),
         duration => Ok(duration),
     }
@@ -144,21 +118,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_take_binary_suffixes() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("64k"), Ok(65536));
-        assert_eq!(parse_size("2M"), Ok(2 * 1024 * 1024));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("-1").is_err());
-    }
-
-    #[test]
-    fn seconds_may_be_fractional_but_not_negative() {
-        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
-        assert!(parse_seconds("-1").is_err());
+    fn idle_timeout_must_be_positive() {
+        assert_eq!(
+            parse_positive_seconds("0.5"),
+            Ok(Duration::from_millis(500))
+        );
         assert!(parse_positive_seconds("0").is_err());
     }
 }
