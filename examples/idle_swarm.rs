@@ -44,7 +44,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 /// Opens many idle connections to an echo server, holds them, and reports
 /// what they cost the server.
 #[derive(Parser, Debug)]
-struct Args {
+pub struct Args {
     /// The echo server (loopback only).
     #[arg(long, default_value = "127.0.0.1:65432")]
     target: SocketAddr,
@@ -138,7 +138,9 @@ fn server_usage(pid: u32) -> io::Result<ServerUsage> {
     })
 }
 
-fn run(args: &Args) -> io::Result<bool> {
+/// Runs every phase; `Ok(true)` when all connections opened and every
+/// sampled echo came back intact.
+pub fn run(args: &Args) -> io::Result<bool> {
     match echo_reactor::fd_limit::raise_nofile_limit() {
         Ok((_, limit)) if (limit as usize) < args.connections + 64 => eprintln!(
             "idle_swarm: the open-files limit is {limit}; expect to stop short of {} connections",
