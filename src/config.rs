@@ -46,6 +46,10 @@ pub struct Config {
     /// Length of each listening socket's accept queue (`listen(2)` backlog;
     /// the kernel caps it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Log the counters, with rates since the last line, at this interval.
+    /// `None` (the default) logs them only on SIGUSR1 and at shutdown, and
+    /// keeps an idle server free of timer wake-ups.
+    pub stats_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             idle_timeout: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             backlog: DEFAULT_BACKLOG,
+            stats_interval: None,
         }
     }
 }
@@ -84,6 +89,9 @@ impl Config {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err("idle-timeout must be longer than zero".into());
+        }
+        if self.stats_interval == Some(Duration::ZERO) {
+            return Err("stats-interval must be longer than zero".into());
         }
         Ok(())
     }

@@ -50,6 +50,10 @@ struct Cli {
     /// Length of each listening socket's accept queue
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG)]
     backlog: u32,
+
+    /// Log the counters and rates every SECS seconds [default: off]
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    stats_interval: Option<Duration>,
 }
 
 /// `--max-pending`: a size, as a `usize`.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         idle_timeout: cli.idle_timeout,
         drain_timeout: cli.drain_timeout,
         backlog: cli.backlog,
+        stats_interval: cli.stats_interval,
     };
     let result = Server::bind(config).and_then(|mut server| {
         server.handle_signals()?;

@@ -99,6 +99,9 @@ struct Reactor {
     backoff_delay: Duration,
     /// Set once shutdown began: when everything must be closed.
     drain_deadline: Option<Instant>,
+    /// `--stats-interval`: when the next stats line is due, and the counters
+    /// at the last one (for rates).
+    stats_log: Option<StatsLog>,
     /// The time of this turn, read after each poll when a timer needs it.
     now: Instant,
     /// Some deadline exists (idle timeout on, accept backoff, drain): only
@@ -163,8 +166,14 @@ impl Server {
                 backoff_warned: false,
                 backoff_delay: ACCEPT_BACKOFF_MIN,
                 drain_deadline: None,
+                stats_log: config.stats_interval.map(|every| StatsLog {
+                    every,
+                    due: now + every,
+                    last_at: now,
+                    last: Stats::default(),
+                }),
                 now,
-                timers: config.idle_timeout.is_some(),
+                timers: config.idle_timeout.is_some() || config.stats_interval.is_some(),
                 commands,
                 handle: Handle {
                     commands: sender,
@@ -293,7 +302,8 @@ impl Reactor {
             _ => None,
         };
         let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
-        [idle, backoff, self.drain_deadline]
+        let stats_line = self.stats_log.as_ref().map(|log| log.due);
+        [idle, backoff, self.drain_deadline, stats_line]
             .into_iter()
             .flatten()
             .min()
@@ -303,6 +313,7 @@ impl Reactor {
     /// off, or shutdown is draining. Called whenever one of those changes.
     fn update_timers(&mut self) {
         self.timers = self.idle.is_some()
+            || self.stats_log.is_some()
             || self.drain_deadline.is_some()
             || matches!(self.accept_gate, AcceptGate::BackingOff { .. });
     }
@@ -573,6 +584,9 @@ impl Reactor {
 
     fn run_timers(&mut self, registry: &Registry) {
         let now = self.now;
+        if self.stats_log.as_ref().is_some_and(|log| now >= log.due) {
+            self.log_stats_line(now);
+        }
         while let Some(key) = self.idle.as_ref().and_then(|idle| idle.expired(now)) {
             self.close(registry, key, CloseReason::Idle);
         }
@@ -589,6 +603,34 @@ impl Reactor {
                 );
                 self.close_all(registry);
             }
+        }
+    }
+
+    /// `--stats-interval`: the counters, and the rates since the last line.
+    #[cold]
+    fn log_stats_line(&mut self, now: Instant) {
+        let stats = self.snapshot();
+        let Some(log) = &mut self.stats_log else {
+            return;
+        };
+        let seconds = now
+            .saturating_duration_since(log.last_at)
+            .as_secs_f64()
+            .max(1e-9);
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
+        info!(
+            "{stats}; last {seconds:.1} s: {:.1} connections/s, {:.0} B/s in, {:.0} B/s out",
+            rate(stats.accepted, log.last.accepted),
+            rate(stats.bytes_in, log.last.bytes_in),
+            rate(stats.bytes_out, log.last.bytes_out),
+        );
+        log.last = stats;
+        log.last_at = now;
+        // The next line is due one interval after this one was, not after
+        // this turn, so lines do not drift; a long stall skips missed ones.
+        log.due += log.every;
+        if log.due <= now {
+            log.due = now + log.every;
         }
     }
 
@@ -681,6 +723,14 @@ impl Reactor {
             ..self.io.stats
         }
     }
+}
+
+/// State of `--stats-interval` logging.
+struct StatsLog {
+    every: Duration,
+    due: Instant,
+    last_at: Instant,
+    last: Stats,
 }
 
 /// Shows a token as the log should: a slab key, or the name of a fixed one.
