@@ -50,6 +50,11 @@ pub struct Config {
     /// `None` (the default) logs them only on SIGUSR1 and at shutdown, and
     /// keeps an idle server free of timer wake-ups.
     pub stats_interval: Option<Duration>,
+    /// Listen with `SO_REUSEPORT`, so that several servers (the reactors of
+    /// a [`Cluster`](crate::Cluster)) can share each address and the kernel
+    /// spreads new connections among them. Off by default: a second server
+    /// on a taken address should fail, not silently share it.
+    pub reuse_port: bool,
 }
 
 impl Default for Config {
@@ -62,6 +67,7 @@ impl Default for Config {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             backlog: DEFAULT_BACKLOG,
             stats_interval: None,
+            reuse_port: false,
         }
     }
 }

@@ -38,6 +38,7 @@
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
 
+mod cluster;
 mod config;
 mod connection;
 mod error;
@@ -49,6 +50,7 @@ mod server;
 mod stats;
 pub mod units;
 
+pub use cluster::{Cluster, ClusterHandle};
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_PENDING,
 };

@@ -16,8 +16,14 @@ pub(crate) const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(50);
 /// The pause doubles on every failed retry, up to this.
 pub(crate) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Binds a non-blocking listening socket on `addr`.
-pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<mio::net::TcpListener> {
+/// Binds a non-blocking listening socket on `addr`; with `reuse_port`,
+/// with `SO_REUSEPORT`, so several reactors can listen on the same address
+/// and the kernel spreads new connections among them.
+pub(crate) fn bind(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> io::Result<mio::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
@@ -25,6 +31,9 @@ pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<mio::net::TcpLi
     )?;
     // Restarting the server must not wait for old connections in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
@@ -116,12 +125,12 @@ mod tests {
 
     #[test]
     fn ipv4_and_ipv6_wildcards_share_a_port() {
-        let v6 = match bind("[::1]:0".parse().unwrap(), 16) {
+        let v6 = match bind("[::1]:0".parse().unwrap(), 16, false) {
             Ok(listener) => listener,
             Err(_) => return, // no IPv6 on this host
         };
         let port = v6.local_addr().unwrap().port();
-        let v4 = bind(SocketAddr::from(([127, 0, 0, 1], port)), 16);
+        let v4 = bind(SocketAddr::from(([127, 0, 0, 1], port)), 16, false);
         assert!(v4.is_ok(), "{v4:?}");
     }
 }

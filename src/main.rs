@@ -12,7 +12,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use log::{info, warn};
 
-use echo_reactor::{fd_limit, units, Config, Server, DEFAULT_BACKLOG};
+use echo_reactor::{fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
 /// until the client closes. One thread, one mio poll loop.
@@ -54,12 +54,28 @@ struct Cli {
     /// Log the counters and rates every SECS seconds [default: off]
     #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
     stats_interval: Option<Duration>,
+
+    /// Reactors (threads) sharing the listening addresses with SO_REUSEPORT:
+    /// a number, or `auto` for one per available core
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_reactors)]
+    reactors: usize,
 }
 
 /// `--max-pending`: a size, as a `usize`.
 fn parse_pending_size(text: &str) -> Result<usize, String> {
     let bytes = units::parse_size(text)?;
     usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
+}
+
+/// `--reactors`: a positive number, or `auto` for one per available core.
+fn parse_reactors(text: &str) -> Result<usize, String> {
+    if text.trim() == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match text.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("'{text}' is not a positive number or 'auto'")),
+        Ok(n) => Ok(n),
+    }
 }
 
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
@@ -104,11 +120,21 @@ fn main() -> ExitCode {
         drain_timeout: cli.drain_timeout,
         backlog: cli.backlog,
         stats_interval: cli.stats_interval,
+        reuse_port: false,
     };
-    let result = Server::bind(config).and_then(|mut server| {
-        server.handle_signals()?;
-        server.run()
-    });
+    // One reactor is the plain, single-threaded server; more are the same
+    // server N times over, with a coordinator for signals.
+    let result = if cli.reactors == 1 {
+        Server::bind(config).and_then(|mut server| {
+            server.handle_signals()?;
+            server.run()
+        })
+    } else {
+        Cluster::bind(config, cli.reactors).and_then(|mut cluster| {
+            cluster.handle_signals();
+            cluster.run()
+        })
+    };
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
@@ -129,5 +155,13 @@ mod tests {
             Ok(Duration::from_millis(500))
         );
         assert!(parse_positive_seconds("0").is_err());
+    }
+
+    #[test]
+    fn reactors_are_a_positive_number_or_auto() {
+        assert_eq!(parse_reactors("2"), Ok(2));
+        assert!(parse_reactors("auto").is_ok_and(|n| n >= 1));
+        assert!(parse_reactors("0").is_err());
+        assert!(parse_reactors("many").is_err());
     }
 }

@@ -41,7 +41,7 @@ use crate::fd_limit;
 use crate::handle::{Command, Handle};
 use crate::idle::IdleList;
 use crate::listener::{self, AcceptFailure, AcceptGate, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
-use crate::stats::Stats;
+use crate::stats::{Stats, StatsLog};
 
 /// Size of the one read buffer all connections share.
 pub const SCRATCH_SIZE: usize = 64 * 1024;
@@ -135,7 +135,8 @@ impl Server {
         let mut local_addrs = Vec::new();
         for &addr in &config.listen {
             let listen_error = |source| Error::Listen { addr, source };
-            let mut socket = listener::bind(addr, config.backlog).map_err(listen_error)?;
+            let mut socket =
+                listener::bind(addr, config.backlog, config.reuse_port).map_err(listen_error)?;
             let local = socket.local_addr().map_err(listen_error)?;
             let key = entries.vacant_key();
             poll.registry()
@@ -166,12 +167,7 @@ impl Server {
                 backoff_warned: false,
                 backoff_delay: ACCEPT_BACKOFF_MIN,
                 drain_deadline: None,
-                stats_log: config.stats_interval.map(|every| StatsLog {
-                    every,
-                    due: now + every,
-                    last_at: now,
-                    last: Stats::default(),
-                }),
+                stats_log: config.stats_interval.map(|every| StatsLog::new(every, now)),
                 now,
                 timers: config.idle_timeout.is_some() || config.stats_interval.is_some(),
                 commands,
@@ -610,27 +606,8 @@ impl Reactor {
     #[cold]
     fn log_stats_line(&mut self, now: Instant) {
         let stats = self.snapshot();
-        let Some(log) = &mut self.stats_log else {
-            return;
-        };
-        let seconds = now
-            .saturating_duration_since(log.last_at)
-            .as_secs_f64()
-            .max(1e-9);
-        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
-        info!(
-            "{stats}; last {seconds:.1} s: {:.1} connections/s, {:.0} B/s in, {:.0} B/s out",
-            rate(stats.accepted, log.last.accepted),
-            rate(stats.bytes_in, log.last.bytes_in),
-            rate(stats.bytes_out, log.last.bytes_out),
-        );
-        log.last = stats;
-        log.last_at = now;
-        // The next line is due one interval after this one was, not after
-        // this turn, so lines do not drift; a long stall skips missed ones.
-        log.due += log.every;
-        if log.due <= now {
-            log.due = now + log.every;
+        if let Some(log) = &mut self.stats_log {
+            info!("{}", log.line(stats, now));
         }
     }
 
@@ -723,14 +700,6 @@ impl Reactor {
             ..self.io.stats
         }
     }
-}
-
-/// State of `--stats-interval` logging.
-struct StatsLog {
-    every: Duration,
-    due: Instant,
-    last_at: Instant,
-    last: Stats,
 }
 
 /// Shows a token as the log should: a slab key, or the name of a fixed one.

@@ -6,6 +6,7 @@
 //! for one between two polls.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// A snapshot of the server's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +46,44 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds another reactor's counters to these, for a server with several
+    /// reactors. Peaks add up too, so a summed peak is an upper bound (the
+    /// reactors need not have peaked at the same moment); `peak_pending`,
+    /// a per-connection figure, takes the larger.
+    pub fn add(&mut self, other: &Stats) {
+        // Destructured in full, so a new counter cannot be forgotten here.
+        let Stats {
+            accepted,
+            active,
+            peak_active,
+            closed_by_peer,
+            closed_by_error,
+            closed_idle,
+            closed_by_shutdown,
+            bytes_in,
+            bytes_out,
+            backpressure_pauses,
+            peak_pending,
+            accept_backoffs,
+            accept_limit_pauses,
+            slab_capacity,
+        } = *other;
+        self.accepted += accepted;
+        self.active += active;
+        self.peak_active += peak_active;
+        self.closed_by_peer += closed_by_peer;
+        self.closed_by_error += closed_by_error;
+        self.closed_idle += closed_idle;
+        self.closed_by_shutdown += closed_by_shutdown;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.backpressure_pauses += backpressure_pauses;
+        self.peak_pending = self.peak_pending.max(peak_pending);
+        self.accept_backoffs += accept_backoffs;
+        self.accept_limit_pauses += accept_limit_pauses;
+        self.slab_capacity += slab_capacity;
+    }
+
     /// Connections closed for any reason.
     pub fn closed(&self) -> u64 {
         self.closed_by_peer + self.closed_by_error + self.closed_idle + self.closed_by_shutdown
@@ -73,5 +112,49 @@ impl fmt::Display for Stats {
             self.accept_limit_pauses,
             self.accept_backoffs,
         )
+    }
+}
+
+/// `--stats-interval`: when the next counters line is due, and the counters
+/// at the last one, for rates.
+pub(crate) struct StatsLog {
+    every: Duration,
+    pub(crate) due: Instant,
+    last_at: Instant,
+    last: Stats,
+}
+
+impl StatsLog {
+    pub(crate) fn new(every: Duration, now: Instant) -> StatsLog {
+        StatsLog {
+            every,
+            due: now + every,
+            last_at: now,
+            last: Stats::default(),
+        }
+    }
+
+    /// The line to log now: the counters, then rates since the last line.
+    pub(crate) fn line(&mut self, stats: Stats, now: Instant) -> String {
+        let seconds = now
+            .saturating_duration_since(self.last_at)
+            .as_secs_f64()
+            .max(1e-9);
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
+        let line = format!(
+            "{stats}; last {seconds:.1} s: {:.1} connections/s, {:.0} B/s in, {:.0} B/s out",
+            rate(stats.accepted, self.last.accepted),
+            rate(stats.bytes_in, self.last.bytes_in),
+            rate(stats.bytes_out, self.last.bytes_out),
+        );
+        self.last = stats;
+        self.last_at = now;
+        // The next line is due one interval after this one was, not after
+        // this moment, so lines do not drift; a long stall skips missed ones.
+        self.due += self.every;
+        if self.due <= now {
+            self.due = now + self.every;
+        }
+        line
     }
 }

@@ -1,0 +1,280 @@
+//! Several reactors, one per thread, sharing each address with `SO_REUSEPORT`.
+//!
+//! One reactor uses one core. To use more, this module runs N independent
+//! [`Server`]s, each with its own thread, `Poll`, slab and listening
+//! sockets, all bound to the same addresses with `SO_REUSEPORT`: the kernel
+//! hashes each new connection's addresses and ports to pick the listener,
+//! so connections spread over the reactors with no user-space hand-off.
+//! Nothing is shared on the hot path: no locks, no atomics per event. A
+//! connection stays on the reactor that accepted it for its whole life.
+//!
+//! What the reactors do share is handled here, off the hot path, by a small
+//! coordinator loop on the calling thread: signals (SIGINT/SIGTERM stop every
+//! reactor; SIGUSR1 logs the summed counters), `--stats-interval` lines
+//! (summed), and watching the reactor threads. A reactor thread that
+//! panics is a bug; if one does, the coordinator stops the others and
+//! returns an error, rather than serving on with fewer reactors than it
+//! claims.
+//!
+//! The spread is only as even as the hash: with few connections one reactor
+//! may get more than its share, and a connection that turns busy stays on
+//! its reactor. Limits are divided evenly: each reactor may hold
+//! `max_connections / N`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{error, info};
+use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::fd_limit;
+use crate::handle::Handle;
+use crate::server::Server;
+use crate::stats::{Stats, StatsLog};
+
+/// Token of the coordinator's waker: a reactor thread has finished.
+const REACTOR_DONE: Token = Token(0);
+/// Token of the coordinator's signal source.
+const SIGNALS: Token = Token(1);
+
+/// N bound reactors, ready to [`run`](Cluster::run).
+pub struct Cluster {
+    servers: Vec<Server>,
+    local_addrs: Vec<SocketAddr>,
+    stats_interval: Option<Duration>,
+    handle_signals: bool,
+}
+
+/// Stops every reactor of a running [`Cluster`], or reads their counters,
+/// from any thread.
+#[derive(Clone)]
+pub struct ClusterHandle {
+    handles: Vec<Handle>,
+}
+
+impl ClusterHandle {
+    /// Asks every reactor to shut down gracefully (see [`Handle::stop`]);
+    /// a second call closes everything at once.
+    pub fn stop(&self) {
+        for handle in &self.handles {
+            handle.stop();
+        }
+    }
+
+    /// Each reactor's counters, in reactor order; `None` once any has stopped.
+    pub fn stats_per_reactor(&self) -> Option<Vec<Stats>> {
+        self.handles.iter().map(Handle::stats).collect()
+    }
+
+    /// The counters of all reactors added up (see [`Stats::add`]).
+    pub fn stats(&self) -> Option<Stats> {
+        let mut total = Stats::default();
+        for stats in self.stats_per_reactor()? {
+            total.add(&stats);
+        }
+        Some(total)
+    }
+}
+
+impl Cluster {
+    /// Binds `reactors` servers on every address of `config.listen`. The
+    /// first one binds as asked (port 0 picks a free port); the others bind
+    /// to the ports it got. The connection limit (given, or derived from
+    /// the open-files limit) is divided among them.
+    pub fn bind(mut config: Config, reactors: usize) -> Result<Cluster, Error> {
+        if reactors == 0 {
+            return Err(Error::Config("at least one reactor is needed".into()));
+        }
+        let total = match config.max_connections {
+            Some(max) => max,
+            None => {
+                let (soft, _) = fd_limit::nofile_limit()
+                    .map_err(Error::reactor("read the open-files limit"))?;
+                fd_limit::connections_for(soft)
+            }
+        };
+        let each = (total / reactors).max(1);
+        config.max_connections = Some(each);
+        config.reuse_port = true;
+        // Logged here, summed over the reactors, rather than by each.
+        let stats_interval = config.stats_interval.take();
+
+        let first = Server::bind(config.clone())?;
+        let local_addrs = first.local_addrs().to_vec();
+        config.listen = local_addrs.clone();
+        let mut servers = vec![first];
+        for _ in 1..reactors {
+            servers.push(Server::bind(config.clone())?);
+        }
+        info!(
+            "{reactors} reactors share each address: up to {each} connections each \
+             ({total} divided by {reactors})"
+        );
+        Ok(Cluster {
+            servers,
+            local_addrs,
+            stats_interval,
+            handle_signals: false,
+        })
+    }
+
+    /// The addresses listened on, in the order of `config.listen`.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// A handle to stop every reactor or read their counters.
+    pub fn handle(&self) -> ClusterHandle {
+        ClusterHandle {
+            handles: self.servers.iter().map(Server::handle).collect(),
+        }
+    }
+
+    /// SIGINT and SIGTERM stop every reactor gracefully (a second one closes
+    /// everything at once); SIGUSR1 logs the summed counters. Installed
+    /// when [`run`](Cluster::run) starts.
+    pub fn handle_signals(&mut self) {
+        self.handle_signals = true;
+    }
+
+    /// Runs every reactor on a thread of its own and coordinates them from
+    /// this one until all have shut down; returns their summed counters.
+    pub fn run(self) -> Result<Stats, Error> {
+        let handle = self.handle();
+        let reactors = self.servers.len();
+        let mut poll = Poll::new().map_err(Error::reactor("create the coordinator's poller"))?;
+        let waker = Arc::new(
+            Waker::new(poll.registry(), REACTOR_DONE)
+                .map_err(Error::reactor("create the coordinator's waker"))?,
+        );
+        let mut signals = None;
+        if self.handle_signals {
+            let mut source = Signals::new([SIGINT, SIGTERM, SIGUSR1])
+                .map_err(Error::reactor("install signal handlers"))?;
+            poll.registry()
+                .register(&mut source, SIGNALS, Interest::READABLE)
+                .map_err(Error::reactor("register signals with the poller"))?;
+            signals = Some(source);
+        }
+
+        let (done, finished) = mpsc::channel();
+        let mut threads = Vec::with_capacity(reactors);
+        for (index, server) in self.servers.into_iter().enumerate() {
+            let done = done.clone();
+            let waker = Arc::clone(&waker);
+            let thread = thread::Builder::new()
+                .name(format!("reactor-{index}"))
+                .spawn(move || {
+                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| server.run()));
+                    let _ = done.send((index, outcome));
+                    let _ = waker.wake();
+                })
+                .map_err(Error::reactor("start a reactor thread"))?;
+            threads.push(thread);
+        }
+
+        let mut events = Events::with_capacity(16);
+        let mut stats_log = self
+            .stats_interval
+            .map(|every| StatsLog::new(every, Instant::now()));
+        let mut total = Stats::default();
+        let mut stopped = 0;
+        let mut failure: Option<String> = None;
+        while stopped < reactors {
+            let timeout = stats_log
+                .as_ref()
+                .map(|log| log.due.saturating_duration_since(Instant::now()));
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    handle.stop();
+                    handle.stop();
+                    return Err(Error::Reactor {
+                        what: "wait for signals",
+                        source,
+                    });
+                }
+            }
+            if let Some(signals) = &mut signals {
+                for signal in signals.pending() {
+                    match signal {
+                        SIGUSR1 => {
+                            if let Some(stats) = handle.stats() {
+                                info!("{stats}");
+                            }
+                        }
+                        SIGINT => {
+                            info!("SIGINT received: stopping {reactors} reactors");
+                            handle.stop();
+                        }
+                        _ => {
+                            info!("SIGTERM received: stopping {reactors} reactors");
+                            handle.stop();
+                        }
+                    }
+                }
+            }
+            while let Ok((index, outcome)) = finished.try_recv() {
+                stopped += 1;
+                match outcome {
+                    Ok(Ok(stats)) => total.add(&stats),
+                    Ok(Err(e)) => {
+                        error!("reactor {index} failed: {e}; stopping the others");
+                        failure.get_or_insert(format!("reactor {index} failed: {e}"));
+                        handle.stop();
+                        handle.stop();
+                    }
+                    Err(panic) => {
+                        let what = panic_message(panic.as_ref());
+                        error!("reactor {index} panicked ({what}); stopping the others");
+                        failure.get_or_insert(format!("reactor {index} panicked: {what}"));
+                        handle.stop();
+                        handle.stop();
+                    }
+                }
+            }
+            if let Some(log) = &mut stats_log {
+                let now = Instant::now();
+                if now >= log.due {
+                    match handle.stats() {
+                        Some(stats) if stopped == 0 => info!("{}", log.line(stats, now)),
+                        // A reactor has stopped: the interval lines end here.
+                        _ => stats_log = None,
+                    }
+                }
+            }
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+        match failure {
+            None => {
+                info!("all {reactors} reactors shut down; {total}");
+                Ok(total)
+            }
+            Some(what) => Err(Error::Reactor {
+                what: "keep every reactor running",
+                source: io::Error::other(what),
+            }),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "no message".to_string()
+    }
+}
