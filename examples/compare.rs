@@ -17,6 +17,10 @@
 //!
 //! - **echo-reactor**, the release binary (`RUST_LOG` keeps only warnings,
 //!   plus the `listening on` start-up line, so no logging is measured);
+//! - **echo-reactor-x2**, the same binary with `--reactors 2`: two reactor
+//!   threads sharing the port through `SO_REUSEPORT`. On a 2-core machine
+//!   the load generator needs a core too, so this shows the cost of the
+//!   second thread more than its benefit;
 //! - **epoll-echo**, the C level-triggered epoll server, when its source is
 //!   given: the floor a hand-written reactor should reach;
 //! - **tokio-current**, `examples/tokio_echo.rs` on a `current_thread`
@@ -171,6 +175,8 @@ impl Timing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Server {
     EchoReactor,
+    /// `--reactors 2`: two reactor threads sharing the port.
+    EchoReactorTwo,
     EpollEcho,
     TokioCurrent,
     TokioMulti,
@@ -180,6 +186,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::EchoReactor => "echo-reactor",
+            Server::EchoReactorTwo => "echo-reactor-x2",
             Server::EpollEcho => "epoll-echo",
             Server::TokioCurrent => "tokio-current",
             Server::TokioMulti => "tokio-multi",
@@ -189,6 +196,7 @@ impl Server {
     fn color(self) -> RGBColor {
         match self {
             Server::EchoReactor => RGBColor(214, 39, 40),
+            Server::EchoReactorTwo => RGBColor(244, 150, 140),
             Server::EpollEcho => RGBColor(110, 110, 110),
             Server::TokioCurrent => RGBColor(31, 119, 180),
             Server::TokioMulti => RGBColor(140, 190, 230),
@@ -407,6 +415,10 @@ fn server_command(
 ) -> Result<Command, String> {
     let (program, args): (&Path, Vec<String>) = match server {
         Server::EchoReactor => (&bins.echo_reactor, strings(&["--listen", "127.0.0.1:0"])),
+        Server::EchoReactorTwo => (
+            &bins.echo_reactor,
+            strings(&["--listen", "127.0.0.1:0", "--reactors", "2"]),
+        ),
         Server::TokioCurrent | Server::TokioMulti => (
             &bins.tokio_echo,
             strings(&[
@@ -1657,7 +1669,11 @@ fn run(args: Args) -> Result<(), String> {
     if bins.epoll_echo.is_some() {
         servers.push(Server::EpollEcho);
     }
-    servers.extend([Server::TokioCurrent, Server::TokioMulti]);
+    servers.extend([
+        Server::EchoReactorTwo,
+        Server::TokioCurrent,
+        Server::TokioMulti,
+    ]);
     let scenarios = scenarios(&timing, args.rate);
 
     let mut results = Results::default();
