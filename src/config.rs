@@ -55,6 +55,10 @@ pub struct Config {
     /// spreads new connections among them. Off by default: a second server
     /// on a taken address should fail, not silently share it.
     pub reuse_port: bool,
+    /// Echo UDP datagrams too (RFC 862), on the same addresses and ports as
+    /// TCP. Off by default: a UDP echo answers forged source addresses, so
+    /// it is something to ask for (see the `udp` module for its guards).
+    pub udp: bool,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             backlog: DEFAULT_BACKLOG,
             stats_interval: None,
             reuse_port: false,
+            udp: false,
         }
     }
 }

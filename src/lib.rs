@@ -30,7 +30,10 @@
 //! 3. `src/idle.rs`: idle timeouts as an intrusive list, O(1) per event.
 //! 4. `src/listener.rs`: listening sockets, and which `accept` errors mean
 //!    "pause" rather than "try the next one".
-//! 5. `src/handle.rs`, `stats.rs`, `config.rs`, `fd_limit.rs`, `error.rs`:
+//! 5. `src/udp.rs`: UDP echo (`--udp`): one more kind of slab entry, a
+//!    datagram budget per turn, and the guard that keeps two echo services
+//!    from answering each other forever.
+//! 6. `src/handle.rs`, `stats.rs`, `config.rs`, `fd_limit.rs`, `error.rs`:
 //!    the edges, where the outside talks to the loop.
 //!
 //! `cargo doc --document-private-items --open` renders all of them.
@@ -48,6 +51,7 @@ mod idle;
 mod listener;
 mod server;
 mod stats;
+mod udp;
 pub mod units;
 
 pub use cluster::{Cluster, ClusterHandle};

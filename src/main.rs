@@ -59,6 +59,12 @@ struct Cli {
     /// a number, or `auto` for one per available core
     #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_reactors)]
     reactors: usize,
+
+    /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
+    /// Datagrams from service ports (below 1024, a few known reflectors, our
+    /// own ports) get no answer, so two echo services cannot loop
+    #[arg(long)]
+    udp: bool,
 }
 
 /// `--max-pending`: a size, as a `usize`.
@@ -121,6 +127,7 @@ fn main() -> ExitCode {
         backlog: cli.backlog,
         stats_interval: cli.stats_interval,
         reuse_port: false,
+        udp: cli.udp,
     };
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.

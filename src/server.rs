@@ -4,9 +4,11 @@
 //!  Poll::poll ──> for each event:
 //!                   token of a listener   -> accept until WouldBlock
 //!                   token of a connection -> Connection::serve
+//!                   token of a UDP socket -> UdpEcho::serve (--udp)
 //!                   SIGNALS               -> shut down / log stats
 //!                   WAKER                 -> commands from a Handle
-//!                 then: connections that used up their read budget
+//!                 then: connections (and UDP sockets) that used up their
+//!                       read budget
 //!                 then: timers (idle timeout, accept retry, drain deadline)
 //! ```
 //!
@@ -18,7 +20,7 @@
 //!
 //! This module knows the loop and the bookkeeping around it (accepting,
 //! closing, shutting down); what happens to the bytes of one connection is
-//! in [`crate::connection`].
+//! in [`crate::connection`], and to a datagram in [`crate::udp`].
 
 use std::io;
 use std::mem::size_of;
@@ -42,6 +44,7 @@ use crate::handle::{Command, Handle};
 use crate::idle::IdleList;
 use crate::listener::{self, AcceptFailure, AcceptGate, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 use crate::stats::{Stats, StatsLog};
+use crate::udp::{self, UdpEcho};
 
 /// Size of the one read buffer all connections share.
 pub const SCRATCH_SIZE: usize = 64 * 1024;
@@ -58,6 +61,8 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 pub(crate) enum Entry {
     Listener(TcpListener),
     Connection(Connection),
+    /// A UDP echo socket (`--udp`), one per listening address.
+    Udp(UdpEcho),
 }
 
 /// Bytes one slab slot takes: the memory an idle connection costs in user
@@ -85,6 +90,10 @@ struct Reactor {
     drain_timeout: Duration,
     local_addrs: Vec<SocketAddr>,
     listeners: Vec<usize>,
+    /// The UDP echo sockets' keys (closed with the listeners), and the
+    /// ports they echo on (datagrams from these ports are not answered).
+    udp_sockets: Vec<usize>,
+    udp_ports: Vec<u16>,
     /// Connections to serve again after the next poll (read budget spent),
     /// and the list being served this turn (kept to reuse its allocation).
     serve_again: Vec<usize>,
@@ -133,10 +142,20 @@ impl Server {
         let mut entries = Slab::new();
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
+        let mut udp_sockets = Vec::new();
+        let mut udp_ports = Vec::new();
         for &addr in &config.listen {
             let listen_error = |source| Error::Listen { addr, source };
-            let mut socket =
-                listener::bind(addr, config.backlog, config.reuse_port).map_err(listen_error)?;
+            let (mut socket, udp_socket) = if config.udp {
+                let (socket, udp_socket) =
+                    udp::bind_with_listener(addr, config.backlog, config.reuse_port)
+                        .map_err(listen_error)?;
+                (socket, Some(udp_socket))
+            } else {
+                let socket = listener::bind(addr, config.backlog, config.reuse_port)
+                    .map_err(listen_error)?;
+                (socket, None)
+            };
             let local = socket.local_addr().map_err(listen_error)?;
             let key = entries.vacant_key();
             poll.registry()
@@ -146,6 +165,16 @@ impl Server {
             listeners.push(key);
             local_addrs.push(local);
             info!("listening on {local}");
+            if let Some(mut udp_socket) = udp_socket {
+                let key = entries.vacant_key();
+                poll.registry()
+                    .register(&mut udp_socket, Token(key), Interest::READABLE)
+                    .map_err(listen_error)?;
+                entries.insert(Entry::Udp(UdpEcho::new(udp_socket)));
+                udp_sockets.push(key);
+                udp_ports.push(local.port());
+                info!("listening on {local} (udp)");
+            }
         }
 
         let now = Instant::now();
@@ -159,6 +188,8 @@ impl Server {
                 drain_timeout: config.drain_timeout,
                 local_addrs,
                 listeners,
+                udp_sockets,
+                udp_ports,
                 serve_again: Vec::new(),
                 serving: Vec::new(),
                 idle: config.idle_timeout.map(|t| IdleList::new(t, now)),
@@ -350,7 +381,7 @@ impl Reactor {
         }
     }
 
-    /// Events for a listener, the waker or the signal source.
+    /// Events for a listener, a UDP socket, the waker or the signal source.
     #[cold]
     #[inline(never)]
     fn dispatch_other(&mut self, registry: &Registry, event: &Event) {
@@ -364,9 +395,22 @@ impl Reactor {
                     self.accept_from(registry, key);
                 }
                 Some(Entry::Listener(_)) => {}
+                Some(Entry::Udp(_)) => self.serve_udp(key),
                 // A connection closed earlier in this batch of events.
                 None => {}
             },
+        }
+    }
+
+    /// Echoes what a UDP socket has received, up to its budget for the
+    /// turn; a socket that used it up is served again after the next poll.
+    fn serve_udp(&mut self, key: usize) {
+        let Some(Entry::Udp(socket)) = self.entries.get_mut(key) else {
+            return;
+        };
+        self.io.token = key;
+        if let Next::ServeAgain = socket.serve(&self.udp_ports, &mut self.io) {
+            self.queue_again(key);
         }
     }
 
@@ -396,25 +440,36 @@ impl Reactor {
 
     #[cold]
     fn queue_again(&mut self, key: usize) {
-        if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
-            if !conn.queued {
-                conn.queued = true;
-                self.serve_again.push(key);
-            }
+        let queued = match self.entries.get_mut(key) {
+            Some(Entry::Connection(conn)) => &mut conn.queued,
+            Some(Entry::Udp(socket)) => &mut socket.queued,
+            _ => return,
+        };
+        if !*queued {
+            *queued = true;
+            self.serve_again.push(key);
         }
     }
 
-    /// Connections whose read budget ran out last turn: their bytes are
-    /// still queued and edge-triggered epoll will not report them again.
+    /// Connections (and UDP sockets) whose read budget ran out last turn:
+    /// their bytes are still queued and edge-triggered epoll will not report
+    /// them again.
     fn serve_queued(&mut self, registry: &Registry) {
         if self.serving.is_empty() {
             return;
         }
         let mut serving = std::mem::take(&mut self.serving);
         for &key in &serving {
-            if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
-                conn.queued = false;
-                self.serve(registry, key, Ready::CONTINUE_READING);
+            match self.entries.get_mut(key) {
+                Some(Entry::Connection(conn)) => {
+                    conn.queued = false;
+                    self.serve(registry, key, Ready::CONTINUE_READING);
+                }
+                Some(Entry::Udp(socket)) => {
+                    socket.queued = false;
+                    self.serve_udp(key);
+                }
+                _ => {}
             }
         }
         serving.clear();
@@ -655,6 +710,13 @@ impl Reactor {
         for key in std::mem::take(&mut self.listeners) {
             if let Some(Entry::Listener(mut socket)) = self.entries.try_remove(key) {
                 let _ = registry.deregister(&mut socket);
+            }
+        }
+        // UDP has no connections to drain: its sockets close with the
+        // listeners, and datagrams sent after this are refused.
+        for key in std::mem::take(&mut self.udp_sockets) {
+            if let Some(Entry::Udp(mut socket)) = self.entries.try_remove(key) {
+                let _ = registry.deregister(socket.socket_mut());
             }
         }
         info!(

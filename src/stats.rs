@@ -43,6 +43,24 @@ pub struct Stats {
     /// Slots the connection slab has allocated: it grows to the peak of
     /// listeners plus open connections and reuses freed slots after that.
     pub slab_capacity: u64,
+    /// UDP datagrams received (`--udp`), whatever became of them: each is
+    /// echoed (`datagrams_out`) or dropped for one of the three reasons
+    /// below, so `datagrams_in` is the sum of those four. Their bytes are
+    /// not in `bytes_in`/`bytes_out`, which count TCP.
+    pub datagrams_in: u64,
+    /// UDP datagrams echoed back to their sender.
+    pub datagrams_out: u64,
+    /// UDP datagrams not answered because of their source port (0, below
+    /// 1024, a known reflector's, or this server's own): the reflection
+    /// guard, which keeps two echo services from answering each other
+    /// forever.
+    pub udp_dropped_guarded: u64,
+    /// UDP datagrams dropped because the socket's send buffer was full
+    /// (`send_to` said `WouldBlock`); UDP keeps no queue.
+    pub udp_dropped_would_block: u64,
+    /// UDP datagrams dropped because `send_to` failed otherwise (no route,
+    /// a firewall, ...) or the datagram was truncated.
+    pub udp_dropped_errors: u64,
 }
 
 impl Stats {
@@ -67,6 +85,11 @@ impl Stats {
             accept_backoffs,
             accept_limit_pauses,
             slab_capacity,
+            datagrams_in,
+            datagrams_out,
+            udp_dropped_guarded,
+            udp_dropped_would_block,
+            udp_dropped_errors,
         } = *other;
         self.accepted += accepted;
         self.active += active;
@@ -82,16 +105,26 @@ impl Stats {
         self.accept_backoffs += accept_backoffs;
         self.accept_limit_pauses += accept_limit_pauses;
         self.slab_capacity += slab_capacity;
+        self.datagrams_in += datagrams_in;
+        self.datagrams_out += datagrams_out;
+        self.udp_dropped_guarded += udp_dropped_guarded;
+        self.udp_dropped_would_block += udp_dropped_would_block;
+        self.udp_dropped_errors += udp_dropped_errors;
     }
 
     /// Connections closed for any reason.
     pub fn closed(&self) -> u64 {
         self.closed_by_peer + self.closed_by_error + self.closed_idle + self.closed_by_shutdown
     }
+
+    /// UDP datagrams received and not echoed, for any reason.
+    pub fn udp_dropped(&self) -> u64 {
+        self.udp_dropped_guarded + self.udp_dropped_would_block + self.udp_dropped_errors
+    }
 }
 
 impl fmt::Display for Stats {
-    /// One line, for the log.
+    /// One line, for the log. The UDP part is there once a datagram came.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -111,7 +144,20 @@ impl fmt::Display for Stats {
             self.peak_pending,
             self.accept_limit_pauses,
             self.accept_backoffs,
-        )
+        )?;
+        if self.datagrams_in > 0 {
+            write!(
+                f,
+                "; udp datagrams: {} in, {} echoed, dropped {} guarded / {} send buffer full / \
+                 {} errors",
+                self.datagrams_in,
+                self.datagrams_out,
+                self.udp_dropped_guarded,
+                self.udp_dropped_would_block,
+                self.udp_dropped_errors,
+            )?;
+        }
+        Ok(())
     }
 }
 

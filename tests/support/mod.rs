@@ -122,7 +122,8 @@ pub struct Binary {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
     lines: mpsc::Receiver<String>,
-    /// Every address it logged as `listening on ADDR`.
+    /// Every address it logged as `listening on ADDR` (TCP; the
+    /// `listening on ADDR (udp)` lines of `--udp` are only in the log).
     pub addrs: Vec<SocketAddr>,
 }
 
@@ -175,7 +176,7 @@ impl Binary {
         binary.addrs.push(parse_listening(&first));
         // Further addresses are logged right after the first one.
         while let Ok(line) = binary.lines.recv_timeout(Duration::from_millis(200)) {
-            if line.contains("listening on ") {
+            if line.contains("listening on ") && !line.ends_with(" (udp)") {
                 binary.addrs.push(parse_listening(&line));
             }
             if line.contains("serving:") {
@@ -526,4 +527,23 @@ fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Ve
         }
         bytes
     })
+}
+
+// ---------------------------------------------------------------- udp
+
+impl InProcess {
+    /// Binds `config` exactly as given (no ephemeral port swapped in, so
+    /// a second server can take a port the first one got) and runs it on a
+    /// new thread.
+    pub fn start_as_given(config: Config) -> InProcess {
+        let server = Server::bind(config).expect("bind the server");
+        let addr = server.local_addrs()[0];
+        let handle = server.handle();
+        let thread = thread::spawn(move || server.run().expect("server run"));
+        InProcess {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
 }
