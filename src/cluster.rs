@@ -149,123 +149,141 @@ impl Cluster {
     /// this one until all have shut down; returns their summed counters.
     pub fn run(self) -> Result<Stats, Error> {
         let handle = self.handle();
-        let reactors = self.servers.len();
-        let mut poll = Poll::new().map_err(Error::reactor("create the coordinator's poller"))?;
-        let waker = Arc::new(
-            Waker::new(poll.registry(), REACTOR_DONE)
-                .map_err(Error::reactor("create the coordinator's waker"))?,
-        );
-        let mut signals = None;
-        if self.handle_signals {
-            let mut source = Signals::new([SIGINT, SIGTERM, SIGUSR1])
-                .map_err(Error::reactor("install signal handlers"))?;
-            poll.registry()
-                .register(&mut source, SIGNALS, Interest::READABLE)
-                .map_err(Error::reactor("register signals with the poller"))?;
-            signals = Some(source);
-        }
+        let runners = self
+            .servers
+            .into_iter()
+            .map(|server| -> Runner { Box::new(move || server.run()) })
+            .collect();
+        coordinate(runners, &handle, self.handle_signals, self.stats_interval)
+    }
+}
 
-        let (done, finished) = mpsc::channel();
-        let mut threads = Vec::with_capacity(reactors);
-        for (index, server) in self.servers.into_iter().enumerate() {
-            let done = done.clone();
-            let waker = Arc::clone(&waker);
-            let thread = thread::Builder::new()
-                .name(format!("reactor-{index}"))
-                .spawn(move || {
-                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| server.run()));
-                    let _ = done.send((index, outcome));
-                    let _ = waker.wake();
-                })
-                .map_err(Error::reactor("start a reactor thread"))?;
-            threads.push(thread);
-        }
+/// One reactor's whole life, to be run on a thread of its own.
+type Runner = Box<dyn FnOnce() -> Result<Stats, Error> + Send>;
 
-        let mut events = Events::with_capacity(16);
-        let mut stats_log = self
-            .stats_interval
-            .map(|every| StatsLog::new(every, Instant::now()));
-        let mut total = Stats::default();
-        let mut stopped = 0;
-        let mut failure: Option<String> = None;
-        while stopped < reactors {
-            let timeout = stats_log
-                .as_ref()
-                .map(|log| log.due.saturating_duration_since(Instant::now()));
-            match poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
+/// Runs each reactor on its own thread and watches them from this one:
+/// signals, summed stats lines, and a reactor that fails or panics, which
+/// stops the others. Returns once every reactor has returned.
+fn coordinate(
+    runners: Vec<Runner>,
+    handle: &ClusterHandle,
+    handle_signals: bool,
+    stats_interval: Option<Duration>,
+) -> Result<Stats, Error> {
+    let reactors = runners.len();
+    let mut poll = Poll::new().map_err(Error::reactor("create the coordinator's poller"))?;
+    let waker = Arc::new(
+        Waker::new(poll.registry(), REACTOR_DONE)
+            .map_err(Error::reactor("create the coordinator's waker"))?,
+    );
+    let mut signals = None;
+    if handle_signals {
+        let mut source = Signals::new([SIGINT, SIGTERM, SIGUSR1])
+            .map_err(Error::reactor("install signal handlers"))?;
+        poll.registry()
+            .register(&mut source, SIGNALS, Interest::READABLE)
+            .map_err(Error::reactor("register signals with the poller"))?;
+        signals = Some(source);
+    }
+
+    let (done, finished) = mpsc::channel();
+    let mut threads = Vec::with_capacity(reactors);
+    for (index, runner) in runners.into_iter().enumerate() {
+        let done = done.clone();
+        let waker = Arc::clone(&waker);
+        let thread = thread::Builder::new()
+            .name(format!("reactor-{index}"))
+            .spawn(move || {
+                let outcome = panic::catch_unwind(AssertUnwindSafe(runner));
+                let _ = done.send((index, outcome));
+                let _ = waker.wake();
+            })
+            .map_err(Error::reactor("start a reactor thread"))?;
+        threads.push(thread);
+    }
+
+    let mut events = Events::with_capacity(16);
+    let mut stats_log = stats_interval.map(|every| StatsLog::new(every, Instant::now()));
+    let mut total = Stats::default();
+    let mut stopped = 0;
+    let mut failure: Option<String> = None;
+    while stopped < reactors {
+        let timeout = stats_log
+            .as_ref()
+            .map(|log| log.due.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                handle.stop();
+                handle.stop();
+                return Err(Error::Reactor {
+                    what: "wait for signals",
+                    source,
+                });
+            }
+        }
+        if let Some(signals) = &mut signals {
+            for signal in signals.pending() {
+                match signal {
+                    SIGUSR1 => {
+                        if let Some(stats) = handle.stats() {
+                            info!("{stats}");
+                        }
+                    }
+                    SIGINT => {
+                        info!("SIGINT received: stopping {reactors} reactors");
+                        handle.stop();
+                    }
+                    _ => {
+                        info!("SIGTERM received: stopping {reactors} reactors");
+                        handle.stop();
+                    }
+                }
+            }
+        }
+        while let Ok((index, outcome)) = finished.try_recv() {
+            stopped += 1;
+            match outcome {
+                Ok(Ok(stats)) => total.add(&stats),
+                Ok(Err(e)) => {
+                    error!("reactor {index} failed: {e}; stopping the others");
+                    failure.get_or_insert(format!("reactor {index} failed: {e}"));
                     handle.stop();
                     handle.stop();
-                    return Err(Error::Reactor {
-                        what: "wait for signals",
-                        source,
-                    });
                 }
-            }
-            if let Some(signals) = &mut signals {
-                for signal in signals.pending() {
-                    match signal {
-                        SIGUSR1 => {
-                            if let Some(stats) = handle.stats() {
-                                info!("{stats}");
-                            }
-                        }
-                        SIGINT => {
-                            info!("SIGINT received: stopping {reactors} reactors");
-                            handle.stop();
-                        }
-                        _ => {
-                            info!("SIGTERM received: stopping {reactors} reactors");
-                            handle.stop();
-                        }
-                    }
-                }
-            }
-            while let Ok((index, outcome)) = finished.try_recv() {
-                stopped += 1;
-                match outcome {
-                    Ok(Ok(stats)) => total.add(&stats),
-                    Ok(Err(e)) => {
-                        error!("reactor {index} failed: {e}; stopping the others");
-                        failure.get_or_insert(format!("reactor {index} failed: {e}"));
-                        handle.stop();
-                        handle.stop();
-                    }
-                    Err(panic) => {
-                        let what = panic_message(panic.as_ref());
-                        error!("reactor {index} panicked ({what}); stopping the others");
-                        failure.get_or_insert(format!("reactor {index} panicked: {what}"));
-                        handle.stop();
-                        handle.stop();
-                    }
-                }
-            }
-            if let Some(log) = &mut stats_log {
-                let now = Instant::now();
-                if now >= log.due {
-                    match handle.stats() {
-                        Some(stats) if stopped == 0 => info!("{}", log.line(stats, now)),
-                        // A reactor has stopped: the interval lines end here.
-                        _ => stats_log = None,
-                    }
+                Err(panic) => {
+                    let what = panic_message(panic.as_ref());
+                    error!("reactor {index} panicked ({what}); stopping the others");
+                    failure.get_or_insert(format!("reactor {index} panicked: {what}"));
+                    handle.stop();
+                    handle.stop();
                 }
             }
         }
-        for thread in threads {
-            let _ = thread.join();
-        }
-        match failure {
-            None => {
-                info!("all {reactors} reactors shut down; {total}");
-                Ok(total)
+        if let Some(log) = &mut stats_log {
+            let now = Instant::now();
+            if now >= log.due {
+                match handle.stats() {
+                    Some(stats) if stopped == 0 => info!("{}", log.line(stats, now)),
+                    // A reactor has stopped: the interval lines end here.
+                    _ => stats_log = None,
+                }
             }
-            Some(what) => Err(Error::Reactor {
-                what: "keep every reactor running",
-                source: io::Error::other(what),
-            }),
         }
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+    match failure {
+        None => {
+            info!("all {reactors} reactors shut down; {total}");
+            Ok(total)
+        }
+        Some(what) => Err(Error::Reactor {
+            what: "keep every reactor running",
+            source: io::Error::other(what),
+        }),
     }
 }
 
@@ -276,5 +294,62 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         text.clone()
     } else {
         "no message".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use super::*;
+
+    /// A real reactor on an ephemeral port, as a runner, with its handle
+    /// and address.
+    fn real_reactor() -> (Runner, Handle, SocketAddr) {
+        let server =
+            Server::bind(Config::listening_on("127.0.0.1:0".parse().unwrap())).expect("bind");
+        let handle = server.handle();
+        let addr = server.local_addrs()[0];
+        (Box::new(move || server.run()), handle, addr)
+    }
+
+    #[test]
+    fn a_panicking_reactor_stops_the_others_and_fails_the_run() {
+        let (runner, real, _) = real_reactor();
+        let handle = ClusterHandle {
+            handles: vec![real.clone()],
+        };
+        let doomed: Runner = Box::new(|| panic!("reactor bug for this test"));
+        let result = coordinate(vec![runner, doomed], &handle, false, None);
+        let error = result.expect_err("a panicked reactor must fail the run");
+        assert!(error.to_string().contains("panicked"), "{error}");
+        // coordinate joins every thread before returning: the real reactor
+        // was stopped, so its handle gets no answer any more.
+        assert!(real.stats().is_none());
+    }
+
+    #[test]
+    fn reactors_that_stop_cleanly_add_up_their_counters() {
+        let (first, one, first_addr) = real_reactor();
+        let (second, two, second_addr) = real_reactor();
+        let handle = ClusterHandle {
+            handles: vec![one, two],
+        };
+        let stopper = handle.clone();
+        let clients = thread::spawn(move || {
+            for (addr, message) in [(first_addr, &b"one"[..]), (second_addr, &b"three"[..])] {
+                let mut client = TcpStream::connect(addr).unwrap();
+                client.write_all(message).unwrap();
+                let mut echo = vec![0; message.len()];
+                client.read_exact(&mut echo).unwrap();
+                assert_eq!(echo, message);
+            }
+            stopper.stop();
+        });
+        let total = coordinate(vec![first, second], &handle, false, None).expect("clean run");
+        clients.join().unwrap();
+        assert_eq!(total.accepted, 2);
+        assert_eq!((total.bytes_in, total.bytes_out), (8, 8));
     }
 }
