@@ -1,6 +1,6 @@
-//! A load generator for any TCP echo server on this machine: it measures
-//! how many echoes per second a server gives, how long each one takes, and
-//! checks every byte that comes back.
+//! A load generator for any TCP (or UDP) echo server on this machine: it
+//! measures how many echoes per second a server gives, how long each one
+//! takes, and checks every byte that comes back.
 //!
 //! ```sh
 //! cargo run --release                                    # the server, in one terminal
@@ -8,6 +8,8 @@
 //! cargo run --release --example loadgen -- --mode pipeline --depth 16 --connections 50
 //! cargo run --release --example loadgen -- --mode pingpong --rate 20000 --duration 30
 //! cargo run --release --example loadgen -- --mode bulk --bytes 1GiB
+//! cargo run --release -- --udp                           # a server that echoes UDP too
+//! cargo run --release --example loadgen -- --mode udp --size 1472 --connections 50
 //! cargo run --release --example loadgen -- --json ... | jq .   # one JSON object on stdout
 //! ```
 //!
@@ -22,10 +24,16 @@
 //! - **bulk**: one connection writes `--bytes` as fast as the server takes
 //!   them while reading the echo back. Measures GB/s. `--duration` only sets
 //!   the hard timeout there (`duration x 10 + 30` s); there is no warm-up.
+//! - **udp**: ping-pong over datagrams. Each of the `--connections` is a UDP
+//!   socket bound to an ephemeral port of loopback (`127.0.0.1:0` or
+//!   `[::1]:0`) and `connect`ed to the target, so it receives the target's
+//!   datagrams only. Each has one `--size`-byte datagram (1 to 65507 bytes)
+//!   in flight, or `--depth` of them, and sends the next when an echo comes
+//!   back or the one it waits for is declared lost (see "UDP" below).
 //!
-//! Pingpong and pipeline are *closed loops*: a connection sends when an echo
-//! came back, so a slow server slows the load down. `--rate R` makes them an
-//! *open loop* instead (below).
+//! Pingpong, pipeline and udp are *closed loops*: a connection sends when an
+//! echo came back, so a slow server slows the load down. `--rate R` makes
+//! them an *open loop* instead (below).
 //!
 //! # Coordinated omission, and `--rate`
 //!
@@ -47,7 +55,10 @@
 //! behind it and every one of them reports the stall, as
 //! [wrk2](https://github.com/giltene/wrk2) does. The only cap on messages in
 //! flight is a safety bound (`IN_FLIGHT_TOTAL` spread over the connections);
-//! a message that would pass it is not sent and counts as an error.
+//! a message that would pass it is not sent and counts as an error. In udp
+//! mode every scheduled message is one datagram, sent at once on its socket
+//! whatever is in flight there; it is declared lost `--udp-timeout-ms` after
+//! it was actually sent.
 //!
 //! # Verification
 //!
@@ -67,6 +78,53 @@
 //! Errors are never reset after the warm-up: a server that corrupts only
 //! early must not pass. Exit status 1 means at least one error was counted.
 //!
+//! # UDP: verification and loss
+//!
+//! Datagram `k` of a socket starts with `k`, its sequence number, as 8
+//! little-endian bytes, followed by pattern bytes that depend on the
+//! socket's phase and on `k`. (A datagram under 8 bytes carries only the
+//! low bytes of `k`, and the receiver takes the most recent `k` sent with
+//! those low bytes; the checks below are then only as good as that.) Every
+//! datagram that comes back is compared whole with the one its sequence
+//! number names and counted as exactly one of:
+//!
+//! - an **echo**: the datagram named is in flight. It is settled and its
+//!   latency recorded; if a later datagram of the same socket was already
+//!   echoed, it also counts as **reordered**;
+//! - **mismatched**: a byte or the length differs, or the sequence number
+//!   names no datagram sent (then all its bytes count as differing). A
+//!   mismatched echo of a datagram in flight still settles that datagram,
+//!   so it is not counted lost as well;
+//! - **duplicated**: a correct copy of a datagram already echoed;
+//! - **late**: a correct copy of a datagram already counted lost, one of
+//!   its socket's last `RECENT_LOSSES` (shown, but not an error of its own:
+//!   its loss already is);
+//!
+//! and a datagram with no echo within `--udp-timeout-ms` (default 200) of
+//! being sent is **lost** (declared up to a sixteenth of the timeout later:
+//! deadlines are rounded up, so that many share one timer wake-up): its
+//! socket sends the next one at once, so a loss costs one socket one
+//! timeout, not the run. Mismatched, duplicated,
+//! reordered and lost datagrams are all errors (exit status 1); each is
+//! counted on its own, and the losses get their own line in the report with
+//! their share of the datagrams sent.
+//!
+//! UDP is allowed to lose datagrams, but on loopback nothing but a full
+//! receive queue drops one, so a correct server at a moderate load loses
+//! none. Under overload the kernel does drop them: a datagram that finds the
+//! server's socket receive queue full (or the load generator's own, with
+//! large datagrams and a deep `--depth`; see `net.core.rmem_default`) is
+//! gone, and that counts as lost too. A loss says that the round trip
+//! failed, not whose fault it was.
+//!
+//! A socket's I/O error ends that socket and counts as an error; the first
+//! one is printed. The usual one is "Connection refused": the kernel got an
+//! ICMP port unreachable, so nothing receives UDP on the target's port (is
+//! the server running, with `--udp`?). The sockets bind port 0, so the
+//! kernel picks ephemeral source ports (32768-60999 by default on Linux):
+//! echo-reactor, like inetd, never answers source ports below 1024 or a few
+//! known reflector ports, and none of those is ephemeral.
+//!
 //! # How it drives the load
 //!
 //! All connections are opened (blocking, `TCP_NODELAY`) before anything is
@@ -76,9 +134,17 @@
 //! write goes on until `WouldBlock` (or a short read, which means the queue
 //! is empty), at most `TURN_BUDGET` bytes per connection per turn. One
 //! `timerfd` per thread, set for its next deadline (due message, progress,
-//! end), wakes the poll, which otherwise waits without a timeout. Nothing is
-//! allocated per message: a message is a timestamp in a ring buffer and a
-//! range of the pattern; each thread reads into one reused buffer. Threads
+//! end, a UDP loss deadline), wakes the poll, which otherwise waits without
+//! a timeout. Nothing is allocated per message: a message is a timestamp in
+//! a ring buffer and a range of the pattern; each thread reads into one
+//! reused buffer. UDP sockets are the same with three differences: a turn
+//! is at most `DATAGRAMS_PER_TURN` datagrams each way; a socket is
+//! registered for `READABLE` only, and for `WRITABLE` too only while a send
+//! waits for room (the kernel signals a UDP socket writable after each
+//! datagram it sends, which woke the poll up to once more per datagram:
+//! 9,036 `epoll_wait` calls against 6,610 for 5,000 datagrams); and
+//! each datagram sent puts its loss deadline at the back of the thread's
+//! queue of them, which is thus in deadline order. Threads
 //! record latencies into their own `hdrhistogram`, merged at the end, and add
 //! their counters to shared atomics every `PUBLISH_EVERY` for the progress
 //! line on stderr.
@@ -94,7 +160,10 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs,
+    UdpSocket as StdUdpSocket,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,7 +175,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use echo_reactor::units;
 use hdrhistogram::Histogram;
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
@@ -130,6 +199,24 @@ const IN_FLIGHT_TOTAL: usize = 1 << 22;
 /// With `--rate`: no connection's bound is lower than this.
 const MIN_IN_FLIGHT_BOUND: usize = 1024;
 
+/// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
+/// headers): the largest `--size` in udp mode, over IPv6 too.
+const MAX_DATAGRAM: u64 = 65_507;
+
+/// Bytes of a datagram's sequence number (fewer in a smaller datagram).
+const SEQ_LEN: usize = 8;
+
+/// The default of `--udp-timeout-ms`.
+const DEFAULT_UDP_TIMEOUT_MS: u64 = 200;
+
+/// Most datagrams received, and most sent, on one UDP socket per turn of
+/// the loop (the server's budget too).
+const DATAGRAMS_PER_TURN: usize = 64;
+
+/// Sequence numbers of a socket's latest losses kept, to tell a late echo
+/// from a duplicated one once its datagram has left the socket's window.
+const RECENT_LOSSES: usize = 16;
+
 /// How often threads add their counters to the shared ones.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
@@ -147,17 +234,18 @@ const TIMER: Token = Token(usize::MAX);
 
 // ------------------------------------------------------------ command line
 
-/// A load generator for TCP echo servers: closed-loop pingpong or pipeline,
-/// fixed-rate open loop (--rate), or one bulk stream. Checks every echoed
-/// byte.
+/// A load generator for echo servers: closed-loop pingpong or pipeline over
+/// TCP, fixed-rate open loop (--rate), one bulk stream, or ping-pong over UDP
+/// datagrams. Checks every echoed byte.
 #[derive(Parser, Debug)]
 #[command(
     name = "loadgen",
     after_help = "Progress goes to stderr once a second; the report to stdout.\n\
                   Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
-                  hit) or the target could not be reached, 2 for a bad command line or a \
-                  non-loopback target without --allow-remote."
+                  hit, a lost, duplicated or reordered datagram) or the target could not be \
+                  reached, 2 for a bad command line or a non-loopback target without \
+                  --allow-remote."
 )]
 struct Cli {
     /// What to measure
@@ -173,11 +261,13 @@ struct Cli {
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
     connections: Option<u32>,
 
-    /// Message size in bytes, K/M suffixes allowed [default: 64; not for bulk]
+    /// Message size in bytes, K/M suffixes allowed [default: 64; not for
+    /// bulk; udp: 1 to 65507]
     #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     size: Option<u64>,
 
-    /// Messages in flight per connection in pipeline mode [default: 16]
+    /// Messages in flight per connection: pipeline [default: 16], udp
+    /// [default: 1]
     #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=65_536))]
     depth: Option<u32>,
 
@@ -206,6 +296,11 @@ struct Cli {
     #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     bytes: Option<u64>,
 
+    /// udp: a datagram with no echo after this many milliseconds is lost,
+    /// and its socket sends the next [default: 200]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    udp_timeout_ms: Option<u64>,
+
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
     json: bool,
@@ -223,6 +318,8 @@ enum Mode {
     Pipeline,
     /// One connection streams --bytes and reads them back
     Bulk,
+    /// One datagram (or --depth) in flight per UDP socket
+    Udp,
 }
 
 impl Mode {
@@ -231,6 +328,7 @@ impl Mode {
             Mode::Pingpong => "pingpong",
             Mode::Pipeline => "pipeline",
             Mode::Bulk => "bulk",
+            Mode::Udp => "udp",
         }
     }
 }
@@ -287,6 +385,8 @@ struct Plan {
     /// Zero in bulk mode.
     warmup: Duration,
     duration: Duration,
+    /// udp: when a datagram with no echo is lost (else zero).
+    udp_timeout: Duration,
     json: bool,
 }
 
@@ -321,6 +421,16 @@ impl Plan {
         } else if cli.bytes.is_some() {
             return Err(refuse("--bytes only applies to bulk mode"));
         }
+        let udp = cli.mode == Mode::Udp;
+        if udp {
+            if let Some(size) = cli.size.filter(|&s| !(1..=MAX_DATAGRAM).contains(&s)) {
+                return Err(refuse(format!(
+                    "--size {size} does not fit a UDP datagram: 1 to {MAX_DATAGRAM} bytes"
+                )));
+            }
+        } else if cli.udp_timeout_ms.is_some() {
+            return Err(refuse("--udp-timeout-ms only applies to --mode udp"));
+        }
         if cli.mode == Mode::Pingpong && cli.depth.is_some_and(|d| d != 1) {
             return Err(refuse(
                 "pingpong has one message in flight; use --mode pipeline for --depth",
@@ -349,6 +459,7 @@ impl Plan {
             (Mode::Bulk, _) | (_, Some(_)) => 0,
             (Mode::Pingpong, None) => 1,
             (Mode::Pipeline, None) => cli.depth.unwrap_or(16) as usize,
+            (Mode::Udp, None) => cli.depth.unwrap_or(1) as usize,
         };
         Ok(Plan {
             mode: cli.mode,
@@ -365,6 +476,11 @@ impl Plan {
             },
             warmup: if bulk { Duration::ZERO } else { cli.warmup },
             duration: cli.duration,
+            udp_timeout: if udp {
+                Duration::from_millis(cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS))
+            } else {
+                Duration::ZERO
+            },
             json: cli.json,
         })
     }
@@ -473,12 +589,35 @@ struct Errors {
     lost_bytes: u64,
     /// `--rate` messages not sent because the in-flight bound was reached.
     overflows: u64,
+    /// udp: datagrams that came back with a byte or the length changed, or
+    /// naming no datagram sent. (Their differing bytes go to
+    /// `mismatched_bytes`.)
+    mismatched_datagrams: u64,
+    /// udp: correct copies of a datagram already echoed.
+    duplicated_datagrams: u64,
+    /// udp: echoes that came after the echo of a later datagram of their
+    /// socket.
+    reordered_datagrams: u64,
+    /// udp: datagrams with no echo within `--udp-timeout-ms`.
+    lost_datagrams: u64,
+    /// udp: correct copies of a datagram already counted lost. Not in the
+    /// total: the loss is.
+    late_datagrams: u64,
 }
 
 impl Errors {
-    /// Events that went wrong (mismatched bytes are detail of the chunks).
+    /// Events that went wrong (mismatched bytes are detail of the chunks
+    /// and datagrams, late datagrams of the losses).
     fn total(&self) -> u64 {
-        self.mismatched_chunks + self.io_errors + self.eofs + self.lost_connections + self.overflows
+        self.mismatched_chunks
+            + self.io_errors
+            + self.eofs
+            + self.lost_connections
+            + self.overflows
+            + self.mismatched_datagrams
+            + self.duplicated_datagrams
+            + self.reordered_datagrams
+            + self.lost_datagrams
     }
 
     fn add(&mut self, other: &Errors) {
@@ -489,6 +628,11 @@ impl Errors {
         self.lost_connections += other.lost_connections;
         self.lost_bytes += other.lost_bytes;
         self.overflows += other.overflows;
+        self.mismatched_datagrams += other.mismatched_datagrams;
+        self.duplicated_datagrams += other.duplicated_datagrams;
+        self.reordered_datagrams += other.reordered_datagrams;
+        self.lost_datagrams += other.lost_datagrams;
+        self.late_datagrams += other.late_datagrams;
     }
 }
 
@@ -501,6 +645,8 @@ struct Tally {
     measured: u64,
     /// Bytes echoed and checked, warm-up included.
     received: u64,
+    /// udp: datagrams sent, warm-up included.
+    datagrams_sent: u64,
     errors: Errors,
 }
 
@@ -510,6 +656,7 @@ struct Shared {
     completed: AtomicU64,
     received: AtomicU64,
     errors: AtomicU64,
+    lost_datagrams: AtomicU64,
 }
 
 // ------------------------------------------------------------ one connection
@@ -543,10 +690,18 @@ struct Conn {
     /// `(completed + i) * size ..` of `size`.
     in_flight: VecDeque<u64>,
     alive: bool,
-    /// Already on the thread's serve-again list.
-    listed_again: bool,
-    /// Already on the thread's to-write list (`--rate`).
-    listed_dirty: bool,
+    listed: Listed,
+}
+
+/// Which of the thread's lists a connection (or UDP socket) is on already,
+/// so that none is listed twice.
+#[derive(Debug, Default, Clone, Copy)]
+struct Listed {
+    /// The serve-again list.
+    again: bool,
+    /// The to-write list (new messages due with `--rate`, or a datagram
+    /// lost in a closed loop).
+    dirty: bool,
 }
 
 impl Conn {
@@ -560,8 +715,7 @@ impl Conn {
             completed: 0,
             in_flight: VecDeque::with_capacity(ring),
             alive: true,
-            listed_again: false,
-            listed_dirty: false,
+            listed: Listed::default(),
         }
     }
 
@@ -697,6 +851,282 @@ impl Conn {
     }
 }
 
+// ------------------------------------------------------------ one UDP socket
+
+/// What became of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Queued or sent; no echo yet.
+    InFlight,
+    /// An echo of it came back (correct or not).
+    Echoed,
+    /// No echo came within the timeout.
+    Lost,
+}
+
+/// One datagram in its socket's window.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Send (or scheduled) time: latency counts from here.
+    scheduled: u64,
+    fate: Fate,
+}
+
+/// What one datagram that came back turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    /// The correct echo of a datagram in flight, sent (or scheduled) at
+    /// `scheduled`; `reordered` if a later datagram was echoed before it.
+    Correct { scheduled: u64, reordered: bool },
+    /// Bytes or length differ from the datagram its sequence number names
+    /// (`differing` bytes), or it names none sent.
+    Mismatched { differing: u64 },
+    /// A correct copy of a datagram echoed before.
+    Duplicated,
+    /// A correct copy of a datagram already counted lost.
+    Late,
+}
+
+/// A datagram's loss deadline, in the thread's queue of them.
+#[derive(Debug, Clone, Copy)]
+struct Expiry {
+    /// The socket's index in the thread.
+    socket: usize,
+    seq: u64,
+    at: u64,
+}
+
+/// One UDP socket, `connect`ed to the target: its datagrams in flight and
+/// what became of the recent ones.
+struct Dgram {
+    socket: UdpSocket,
+    phase: u64,
+    /// Sequence number of `window[0]`.
+    base: u64,
+    /// Datagrams queued so far (the next one gets this sequence number).
+    queued: u64,
+    /// Datagrams handed to the kernel: every sequence number below this.
+    sent: u64,
+    /// Datagrams `base..queued`, oldest first. The front one is always in
+    /// flight: settled ones leave from the front.
+    window: VecDeque<Slot>,
+    /// Datagrams in the window still in flight.
+    in_flight: usize,
+    /// The highest sequence number echoed so far.
+    highest_echoed: Option<u64>,
+    /// The latest sequence numbers lost, oldest first: a datagram lost and
+    /// already out of the window may still come back late.
+    recent_losses: VecDeque<u64>,
+    /// Registered for `WRITABLE` too: a send found the kernel full.
+    wants_writable: bool,
+    alive: bool,
+    listed: Listed,
+}
+
+/// Bytes of sequence number at the start of a `size`-byte datagram.
+fn seq_len(size: usize) -> usize {
+    size.min(SEQ_LEN)
+}
+
+impl Dgram {
+    fn new(socket: UdpSocket, id: usize, ring: usize) -> Dgram {
+        Dgram {
+            socket,
+            phase: Pattern::phase(id),
+            base: 0,
+            queued: 0,
+            sent: 0,
+            window: VecDeque::with_capacity(ring),
+            in_flight: 0,
+            highest_echoed: None,
+            recent_losses: VecDeque::new(),
+            wants_writable: false,
+            alive: true,
+            listed: Listed::default(),
+        }
+    }
+
+    fn waiting_for_echoes(&self) -> bool {
+        self.alive && self.in_flight > 0
+    }
+
+    /// Queues one datagram, sent (or scheduled) at `scheduled`.
+    fn queue(&mut self, scheduled: u64) {
+        self.window.push_back(Slot {
+            scheduled,
+            fate: Fate::InFlight,
+        });
+        self.queued += 1;
+        self.in_flight += 1;
+    }
+
+    /// Closed loop: queues datagrams sent `now` until `depth` are in flight.
+    fn top_up(&mut self, depth: usize, now: u64) {
+        while self.in_flight < depth {
+            self.queue(now);
+        }
+    }
+
+    /// The pattern bytes of datagram `seq`, after its sequence number: the
+    /// socket's stream where datagram `seq` would sit in it, so that no two
+    /// datagrams of a socket (or of two sockets) are alike.
+    fn body<'p>(&self, pattern: &'p Pattern, seq: u64, size: usize) -> &'p [u8] {
+        let header = seq_len(size);
+        pattern.slice(self.phase, seq * size as u64 + header as u64, size - header)
+    }
+
+    /// Writes datagram `seq` into `out`, which is as long as a datagram.
+    fn build(&self, seq: u64, pattern: &Pattern, out: &mut [u8]) {
+        let size = out.len();
+        let header = seq_len(size);
+        out[..header].copy_from_slice(&seq.to_le_bytes()[..header]);
+        out[header..].copy_from_slice(self.body(pattern, seq, size));
+    }
+
+    /// The sent datagram whose sequence number `datagram` starts with, if
+    /// any: with fewer than 8 bytes of it, the most recent one sent with
+    /// those low bytes.
+    fn claimed_seq(&self, datagram: &[u8], size: usize) -> Option<u64> {
+        let header = seq_len(size);
+        if datagram.len() < header || self.sent == 0 {
+            return None;
+        }
+        let mut bytes = [0u8; SEQ_LEN];
+        bytes[..header].copy_from_slice(&datagram[..header]);
+        let tag = u64::from_le_bytes(bytes);
+        let seq = if header == SEQ_LEN {
+            tag
+        } else {
+            let mask = (1u64 << (8 * header)) - 1;
+            let last = self.sent - 1;
+            last.checked_sub(last.wrapping_sub(tag) & mask)?
+        };
+        (seq < self.sent).then_some(seq)
+    }
+
+    /// The window's slot of datagram `seq`, if it is still there.
+    fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
+        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        self.window.get_mut(index)
+    }
+
+    /// Gives datagram `seq` its `fate` if it is in flight, and returns its
+    /// send (or scheduled) time then.
+    fn settle(&mut self, seq: u64, fate: Fate) -> Option<u64> {
+        let slot = self.slot(seq).filter(|slot| slot.fate == Fate::InFlight)?;
+        slot.fate = fate;
+        let scheduled = slot.scheduled;
+        self.in_flight -= 1;
+        while self
+            .window
+            .front()
+            .is_some_and(|slot| slot.fate != Fate::InFlight)
+        {
+            self.window.pop_front();
+            self.base += 1;
+        }
+        Some(scheduled)
+    }
+
+    /// Its deadline passed: datagram `seq`, if still in flight, is lost.
+    /// Returns whether it was.
+    fn lose(&mut self, seq: u64) -> bool {
+        if self.settle(seq, Fate::Lost).is_none() {
+            return false;
+        }
+        if self.recent_losses.len() == RECENT_LOSSES {
+            self.recent_losses.pop_front();
+        }
+        self.recent_losses.push_back(seq);
+        true
+    }
+
+    /// Checks a datagram that came back against the one it names, and
+    /// settles that one if it was in flight.
+    fn receive(&mut self, datagram: &[u8], size: usize, pattern: &Pattern) -> Echo {
+        let Some(seq) = self.claimed_seq(datagram, size) else {
+            return Echo::Mismatched {
+                differing: datagram.len().max(1) as u64,
+            };
+        };
+        let got = &datagram[seq_len(size)..];
+        let expected = self.body(pattern, seq, size);
+        if got != expected {
+            let differing = got.len().abs_diff(expected.len())
+                + got.iter().zip(expected).filter(|(a, b)| a != b).count();
+            // A corrupt echo is still an echo: its datagram is not lost too.
+            self.settle(seq, Fate::Echoed);
+            return Echo::Mismatched {
+                differing: differing as u64,
+            };
+        }
+        match self.slot(seq).map(|slot| slot.fate) {
+            Some(Fate::InFlight) => {
+                let scheduled = self.settle(seq, Fate::Echoed).unwrap_or_default();
+                let reordered = self.highest_echoed.is_some_and(|highest| seq < highest);
+                self.highest_echoed = Some(self.highest_echoed.map_or(seq, |h| h.max(seq)));
+                Echo::Correct {
+                    scheduled,
+                    reordered,
+                }
+            }
+            Some(Fate::Echoed) => Echo::Duplicated,
+            Some(Fate::Lost) => Echo::Late,
+            None if self.recent_losses.contains(&seq) => Echo::Late,
+            None => Echo::Duplicated,
+        }
+    }
+}
+
+/// Counts one datagram that came back, received `now`.
+fn record(
+    echo: Echo,
+    now: u64,
+    measure_from: u64,
+    histogram: &mut Histogram<u64>,
+    tally: &mut Tally,
+) {
+    match echo {
+        Echo::Correct {
+            scheduled,
+            reordered,
+        } => {
+            tally.completed += 1;
+            tally.errors.reordered_datagrams += u64::from(reordered);
+            if scheduled >= measure_from {
+                tally.measured += 1;
+                histogram.saturating_record(now.saturating_sub(scheduled).max(1));
+            }
+        }
+        Echo::Mismatched { differing } => {
+            tally.errors.mismatched_datagrams += 1;
+            tally.errors.mismatched_bytes += differing;
+        }
+        Echo::Duplicated => tally.errors.duplicated_datagrams += 1,
+        Echo::Late => tally.errors.late_datagrams += 1,
+    }
+}
+
+/// A thread's UDP sockets, and what they share.
+struct Udp {
+    sockets: Vec<Dgram>,
+    /// The loss deadline of every datagram sent and not yet due, in send
+    /// order, which is deadline order (every datagram gets the same
+    /// timeout). One whose datagram was echoed meanwhile is dropped when
+    /// it comes up.
+    expiries: VecDeque<Expiry>,
+    timeout_ns: u64,
+    /// Deadlines are rounded up to a multiple of this, a sixteenth of the
+    /// timeout: then the entries of the datagrams echoed in time, which
+    /// stay queued until their deadline, wake the thread at most 16 times
+    /// per timeout, not once per datagram.
+    deadline_step_ns: u64,
+    /// The datagram being sent.
+    out: Vec<u8>,
+    /// The first I/O error, for the report.
+    first_error: Option<io::Error>,
+}
+
 // ------------------------------------------------------------ the thread's timer
 
 /// A `timerfd` in the thread's poll, set for the thread's next deadline:
@@ -807,12 +1237,31 @@ struct ThreadReport {
     timeline: Timeline,
     /// When the last echo came back, or the thread gave up.
     finished_at: u64,
+    /// udp: the first I/O error of a socket.
+    first_error: Option<io::Error>,
+}
+
+/// A socket handed to a thread, connected to the target.
+enum Opened {
+    Tcp(StdTcpStream),
+    Udp(StdUdpSocket),
+}
+
+/// The list flags of connection or UDP socket `i`.
+fn listed<'a>(conns: &'a mut [Conn], udp: &'a mut Option<Udp>, i: usize) -> &'a mut Listed {
+    match udp {
+        Some(udp) => &mut udp.sockets[i].listed,
+        None => &mut conns[i].listed,
+    }
 }
 
 /// One thread: its own poll, its share of the connections, its histogram.
 struct Worker {
     poll: Poll,
+    /// The TCP connections (none in udp mode).
     conns: Vec<Conn>,
+    /// udp mode: the UDP sockets and their loss deadlines.
+    udp: Option<Udp>,
     pattern: Arc<Pattern>,
     buf: Vec<u8>,
     mode: Mode,
@@ -832,7 +1281,8 @@ struct Worker {
     alive: usize,
     /// Connections to serve again after the next poll (budget spent).
     again: Vec<usize>,
-    /// Connections with newly scheduled messages to write (`--rate`).
+    /// Connections with newly queued messages to write (`--rate`, or a
+    /// UDP loss in a closed loop).
     dirty: Vec<usize>,
     shared: Arc<Shared>,
     published: Tally,
@@ -842,7 +1292,7 @@ struct Worker {
 impl Worker {
     fn new(
         index: usize,
-        streams: Vec<(usize, StdTcpStream)>,
+        opened: Vec<(usize, Opened)>,
         plan: &Plan,
         pattern: Arc<Pattern>,
         shared: Arc<Shared>,
@@ -854,23 +1304,44 @@ impl Worker {
         } else {
             plan.depth
         };
-        let mut conns = Vec::with_capacity(streams.len());
-        for (token, (id, stream)) in streams.into_iter().enumerate() {
-            let mut stream = TcpStream::from_std(stream);
-            poll.registry().register(
-                &mut stream,
-                Token(token),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            // The ring holds every timestamp in flight without growing, in
-            // closed loop; with --rate it grows (rarely) only if the server
-            // falls behind.
-            let ring = if plan.rate.is_some() { 64 } else { plan.depth };
-            conns.push(Conn::new(stream, id, ring));
+        // The ring holds every timestamp in flight without growing, in
+        // closed loop; with --rate it grows (rarely) only if the server
+        // falls behind.
+        let ring = if plan.rate.is_some() { 64 } else { plan.depth };
+        let mut conns = Vec::new();
+        let mut sockets = Vec::new();
+        for (token, (id, opened)) in opened.into_iter().enumerate() {
+            match opened {
+                Opened::Tcp(stream) => {
+                    let mut stream = TcpStream::from_std(stream);
+                    poll.registry().register(
+                        &mut stream,
+                        Token(token),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )?;
+                    conns.push(Conn::new(stream, id, ring));
+                }
+                Opened::Udp(socket) => {
+                    // WRITABLE only while a send waits (see `flush_udp`).
+                    let mut socket = UdpSocket::from_std(socket);
+                    poll.registry()
+                        .register(&mut socket, Token(token), Interest::READABLE)?;
+                    sockets.push(Dgram::new(socket, id, ring));
+                }
+            }
         }
+        let connections = conns.len() + sockets.len();
+        let udp = (plan.mode == Mode::Udp).then(|| Udp {
+            sockets,
+            expiries: VecDeque::new(),
+            timeout_ns: nanos(plan.udp_timeout),
+            deadline_step_ns: (nanos(plan.udp_timeout) / 16).max(1),
+            out: vec![0; plan.size as usize],
+            first_error: None,
+        });
         let schedule = match plan.rate {
             Some(rate) => {
-                let thread_rate = rate * conns.len() as f64 / plan.connections as f64;
+                let thread_rate = rate * connections as f64 / plan.connections as f64;
                 let period_ns = 1e9 / thread_rate;
                 Some(Schedule {
                     first: 0,
@@ -888,12 +1359,13 @@ impl Worker {
         let buf_size = if plan.mode == Mode::Bulk {
             256 << 10
         } else {
+            // Larger than any datagram, so none is ever cut short.
             64 << 10
         };
-        let connections = conns.len();
         Ok(Worker {
             poll,
             conns,
+            udp,
             pattern,
             buf: vec![0; buf_size],
             mode: plan.mode,
@@ -921,6 +1393,21 @@ impl Worker {
         self.mode != Mode::Bulk && self.schedule.is_none()
     }
 
+    /// Connections (or UDP sockets) on this thread.
+    fn connections(&self) -> usize {
+        match &self.udp {
+            Some(udp) => udp.sockets.len(),
+            None => self.conns.len(),
+        }
+    }
+
+    fn waiting_for_echoes(&self) -> bool {
+        match &self.udp {
+            Some(udp) => udp.sockets.iter().any(Dgram::waiting_for_echoes),
+            None => self.conns.iter().any(Conn::waiting_for_echoes),
+        }
+    }
+
     /// Waits at `start_line` with the other threads, then runs the load
     /// until every echo is back or it is time to give up.
     fn run(mut self, start_line: &Barrier) -> ThreadReport {
@@ -936,11 +1423,14 @@ impl Worker {
         } else {
             let measure_from = start + nanos(self.warmup);
             let stop_sending = measure_from + nanos(self.duration);
+            // A datagram sent before `stop_sending` is settled by its
+            // deadline at the latest.
+            let udp_timeout = self.udp.as_ref().map_or(0, |udp| udp.timeout_ns);
             Timeline {
                 start,
                 measure_from,
                 stop_sending,
-                give_up: stop_sending + nanos(DRAIN),
+                give_up: stop_sending + nanos(DRAIN).max(udp_timeout),
             }
         };
         self.next_publish = start + nanos(PUBLISH_EVERY);
@@ -949,9 +1439,10 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let finished_at = loop {
             let now = now_ns();
+            self.expire(now);
             self.publish(now);
             let sending = now < self.timeline.stop_sending;
-            if !sending && !self.conns.iter().any(Conn::waiting_for_echoes) {
+            if !sending && !self.waiting_for_echoes() {
                 break now;
             }
             if now >= self.timeline.give_up || self.alive == 0 {
@@ -973,9 +1464,10 @@ impl Worker {
                 self.tally.errors.io_errors += 1;
                 break now_ns();
             }
+            let connections = self.connections();
             for event in events.iter() {
                 let token = event.token().0;
-                if event.token() == TIMER || token >= self.conns.len() {
+                if event.token() == TIMER || token >= connections {
                     continue; // the timer only wakes us; send_due does the work
                 }
                 let readable = event.is_readable() || event.is_read_closed() || event.is_error();
@@ -992,6 +1484,14 @@ impl Worker {
                 self.tally.errors.lost_bytes += conn.queued - conn.received;
             }
         }
+        let mut first_error = None;
+        if let Some(udp) = self.udp.take() {
+            // Only datagrams the kernel never took can still be in flight.
+            for socket in udp.sockets.iter().filter(|s| s.waiting_for_echoes()) {
+                self.tally.errors.lost_datagrams += socket.in_flight as u64;
+            }
+            first_error = udp.first_error;
+        }
         self.next_publish = 0;
         self.publish(finished_at);
         ThreadReport {
@@ -999,6 +1499,7 @@ impl Worker {
             tally: self.tally,
             timeline: self.timeline,
             finished_at,
+            first_error,
         }
     }
 
@@ -1010,6 +1511,9 @@ impl Worker {
             if let Some(schedule) = &self.schedule {
                 deadline = deadline.min(schedule.next_due);
             }
+        }
+        if let Some(expiry) = self.udp.as_ref().and_then(|udp| udp.expiries.front()) {
+            deadline = deadline.min(expiry.at);
         }
         deadline
     }
@@ -1026,6 +1530,9 @@ impl Worker {
                 for conn in &mut self.conns {
                     conn.top_up(self.in_flight_limit, self.size, now);
                 }
+                for socket in self.udp.iter_mut().flat_map(|udp| &mut udp.sockets) {
+                    socket.top_up(self.in_flight_limit, now);
+                }
             }
             _ => {
                 if let Some(schedule) = &mut self.schedule {
@@ -1036,7 +1543,7 @@ impl Worker {
                 return;
             }
         }
-        for i in 0..self.conns.len() {
+        for i in 0..self.connections() {
             self.write(i);
         }
     }
@@ -1044,6 +1551,9 @@ impl Worker {
     /// Handles readiness of connection `i`: read and check the echoes,
     /// retire completed messages, queue new ones (closed loop), write.
     fn serve(&mut self, i: usize, readable: bool, to_eof: bool) {
+        if self.udp.is_some() {
+            return self.serve_udp(i, readable);
+        }
         let conn = &mut self.conns[i];
         if !conn.alive {
             return;
@@ -1086,13 +1596,188 @@ impl Worker {
         }
     }
 
-    /// Writes connection `i`'s queued bytes.
-    fn write(&mut self, i: usize) {
-        let conn = &mut self.conns[i];
-        if !conn.alive {
+    /// udp: handles readiness of socket `i`: receive and check datagrams
+    /// until there are none (or the turn's budget is spent), queue new ones
+    /// (closed loop), send.
+    fn serve_udp(&mut self, i: usize, readable: bool) {
+        let closed_loop = self.closed_loop();
+        let Some(udp) = &mut self.udp else { return };
+        let socket = &mut udp.sockets[i];
+        if !socket.alive {
             return;
         }
-        match conn.flush(&self.pattern, &mut self.tally) {
+        let mut again = false;
+        if readable {
+            let size = self.size as usize;
+            let mut budget = DATAGRAMS_PER_TURN;
+            loop {
+                if budget == 0 {
+                    again = true;
+                    break;
+                }
+                match socket.socket.recv(&mut self.buf) {
+                    Ok(n) => {
+                        budget -= 1;
+                        self.tally.received += n as u64;
+                        let echo = socket.receive(&self.buf[..n], size, &self.pattern);
+                        let measure_from = self.timeline.measure_from;
+                        record(
+                            echo,
+                            now_ns(),
+                            measure_from,
+                            &mut self.histogram,
+                            &mut self.tally,
+                        );
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        socket.alive = false;
+                        udp.first_error.get_or_insert(e);
+                        self.tally.errors.io_errors += 1;
+                        self.alive -= 1;
+                        return;
+                    }
+                }
+            }
+            let now = now_ns();
+            if closed_loop && now < self.timeline.stop_sending {
+                socket.top_up(self.in_flight_limit, now);
+            }
+        }
+        match self.flush_udp(i) {
+            Step::Closed => {
+                self.alive -= 1;
+                return;
+            }
+            Step::Again => again = true,
+            Step::Wait => {}
+        }
+        if again {
+            self.list_again(i);
+        }
+    }
+
+    /// udp: sends socket `i`'s queued datagrams until they are all out, the
+    /// kernel is full (then the socket asks for `WRITABLE` until they are
+    /// out), or the turn's budget is spent. A datagram goes whole or not at
+    /// all.
+    fn flush_udp(&mut self, i: usize) -> Step {
+        let Some(udp) = &mut self.udp else {
+            return Step::Wait;
+        };
+        let Udp {
+            sockets,
+            expiries,
+            timeout_ns,
+            deadline_step_ns: step_ns,
+            out,
+            first_error,
+        } = udp;
+        let socket = &mut sockets[i];
+        if !socket.alive {
+            return Step::Wait;
+        }
+        let deadline = (now_ns() + *timeout_ns).div_ceil(*step_ns) * *step_ns;
+        let mut budget = DATAGRAMS_PER_TURN;
+        let step = loop {
+            if socket.sent == socket.queued {
+                break Step::Wait;
+            }
+            if budget == 0 {
+                break Step::Again;
+            }
+            let seq = socket.sent;
+            socket.build(seq, &self.pattern, out);
+            match socket.socket.send(out) {
+                Ok(_) => {
+                    budget -= 1;
+                    socket.sent += 1;
+                    self.tally.datagrams_sent += 1;
+                    expiries.push_back(Expiry {
+                        socket: i,
+                        seq,
+                        at: deadline,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !socket.wants_writable {
+                        socket.wants_writable = true;
+                        if let Err(e) = self.poll.registry().reregister(
+                            &mut socket.socket,
+                            Token(i),
+                            Interest::READABLE | Interest::WRITABLE,
+                        ) {
+                            first_error.get_or_insert(e);
+                            break Step::Closed;
+                        }
+                    }
+                    return Step::Wait;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    break Step::Closed;
+                }
+            }
+        };
+        if step == Step::Closed {
+            socket.alive = false;
+            self.tally.errors.io_errors += 1;
+        } else if socket.wants_writable && socket.sent == socket.queued {
+            socket.wants_writable = false;
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut socket.socket, Token(i), Interest::READABLE)
+            {
+                first_error.get_or_insert(e);
+                socket.alive = false;
+                self.tally.errors.io_errors += 1;
+                return Step::Closed;
+            }
+        }
+        step
+    }
+
+    /// udp: every datagram whose deadline has passed without an echo is
+    /// lost; in a closed loop its socket sends the next one at once.
+    fn expire(&mut self, now: u64) {
+        let refill = self.closed_loop() && now < self.timeline.stop_sending;
+        let Some(udp) = &mut self.udp else { return };
+        while let Some(&Expiry { socket: i, seq, at }) = udp.expiries.front() {
+            if at > now {
+                break;
+            }
+            udp.expiries.pop_front();
+            let socket = &mut udp.sockets[i];
+            if !(socket.alive && socket.lose(seq)) {
+                continue; // echoed in time
+            }
+            self.tally.errors.lost_datagrams += 1;
+            if refill {
+                socket.top_up(self.in_flight_limit, now);
+                if !socket.listed.dirty {
+                    socket.listed.dirty = true;
+                    self.dirty.push(i);
+                }
+            }
+        }
+        self.write_dirty();
+    }
+
+    /// Writes connection `i`'s queued bytes (or datagrams).
+    fn write(&mut self, i: usize) {
+        let step = if self.udp.is_some() {
+            self.flush_udp(i)
+        } else {
+            let conn = &mut self.conns[i];
+            if !conn.alive {
+                return;
+            }
+            conn.flush(&self.pattern, &mut self.tally)
+        };
+        match step {
             Step::Closed => self.alive -= 1,
             Step::Again => self.list_again(i),
             Step::Wait => {}
@@ -1100,51 +1785,82 @@ impl Worker {
     }
 
     fn list_again(&mut self, i: usize) {
-        let conn = &mut self.conns[i];
-        if !conn.listed_again {
-            conn.listed_again = true;
+        let listed = listed(&mut self.conns, &mut self.udp, i);
+        if !listed.again {
+            listed.again = true;
             self.again.push(i);
         }
     }
 
     /// Serves the connections whose budget ran out last turn.
     fn serve_again(&mut self) {
-        let listed = self.again.len();
-        for n in 0..listed {
+        let listed_now = self.again.len();
+        for n in 0..listed_now {
             let i = self.again[n];
-            self.conns[i].listed_again = false;
+            listed(&mut self.conns, &mut self.udp, i).again = false;
             self.serve(i, true, false);
         }
-        self.again.drain(..listed);
+        self.again.drain(..listed_now);
     }
 
     /// `--rate`: queues every message due by `now` and writes them (one
     /// write per connection however many came due).
     fn send_due(&mut self, now: u64) {
-        let Some(schedule) = &mut self.schedule else {
+        let Some(mut schedule) = self.schedule.take() else {
             return;
         };
-        let connections = self.conns.len();
+        let connections = self.connections();
         let horizon = now.min(self.timeline.stop_sending.saturating_sub(1));
         while schedule.next_due <= horizon {
-            let conn = &mut self.conns[schedule.next_conn];
-            if conn.alive {
-                if conn.in_flight.len() >= self.in_flight_limit {
-                    self.tally.errors.overflows += 1;
-                } else {
-                    conn.in_flight.push_back(schedule.next_due);
-                    conn.queued += self.size;
-                    if !conn.listed_dirty {
-                        conn.listed_dirty = true;
-                        self.dirty.push(schedule.next_conn);
-                    }
-                }
-            }
+            self.queue_due(schedule.next_conn, schedule.next_due);
             schedule.advance(connections);
         }
+        self.schedule = Some(schedule);
+        self.write_dirty();
+    }
+
+    /// `--rate`: queues one message due at `due` on connection `i`, unless
+    /// that would pass the in-flight bound.
+    fn queue_due(&mut self, i: usize, due: u64) {
+        let limit = self.in_flight_limit;
+        let listed = match &mut self.udp {
+            Some(udp) => {
+                let socket = &mut udp.sockets[i];
+                if !socket.alive {
+                    return;
+                }
+                if socket.in_flight >= limit {
+                    self.tally.errors.overflows += 1;
+                    return;
+                }
+                socket.queue(due);
+                &mut socket.listed
+            }
+            None => {
+                let conn = &mut self.conns[i];
+                if !conn.alive {
+                    return;
+                }
+                if conn.in_flight.len() >= limit {
+                    self.tally.errors.overflows += 1;
+                    return;
+                }
+                conn.in_flight.push_back(due);
+                conn.queued += self.size;
+                &mut conn.listed
+            }
+        };
+        if !listed.dirty {
+            listed.dirty = true;
+            self.dirty.push(i);
+        }
+    }
+
+    /// Writes every connection on the to-write list.
+    fn write_dirty(&mut self) {
         for n in 0..self.dirty.len() {
             let i = self.dirty[n];
-            self.conns[i].listed_dirty = false;
+            listed(&mut self.conns, &mut self.udp, i).dirty = false;
             self.write(i);
         }
         self.dirty.clear();
@@ -1168,6 +1884,10 @@ impl Worker {
         shared
             .errors
             .fetch_add(new.errors.total() - old.errors.total(), Ordering::Relaxed);
+        shared.lost_datagrams.fetch_add(
+            new.errors.lost_datagrams - old.errors.lost_datagrams,
+            Ordering::Relaxed,
+        );
         self.published = self.tally;
     }
 }
@@ -1188,6 +1908,10 @@ struct Summary {
     bytes: u64,
     histogram: Histogram<u64>,
     errors: Errors,
+    /// udp: datagrams sent, warm-up included.
+    datagrams_sent: u64,
+    /// udp: the first I/O error of a socket.
+    first_error: Option<io::Error>,
 }
 
 /// Runs the load generator with `args` (the first is the program name),
@@ -1224,6 +1948,18 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 
             } else {
                 write_table(out, &plan, &summary)
             };
+            if let Some(e) = &summary.first_error {
+                let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+                    " (nothing receives UDP there: is the server running, and with --udp?)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    err,
+                    "loadgen: {} of {} UDP sockets failed; the first: {e}{hint}",
+                    summary.errors.io_errors, plan.connections
+                );
+            }
             u8::from(summary.errors.total() > 0)
         }
         Err(message) => {
@@ -1238,20 +1974,31 @@ fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Summary, String> {
     // Many connections need many descriptors; the soft limit is often 1024.
     let _ = echo_reactor::fd_limit::raise_nofile_limit();
 
-    let mut groups: Vec<Vec<(usize, StdTcpStream)>> =
-        (0..plan.threads).map(|_| Vec::new()).collect();
+    let mut groups: Vec<Vec<(usize, Opened)>> = (0..plan.threads).map(|_| Vec::new()).collect();
     for id in 0..plan.connections {
-        let stream = StdTcpStream::connect_timeout(&plan.target, CONNECT_TIMEOUT)
-            .and_then(|s| s.set_nodelay(true).and(s.set_nonblocking(true)).map(|()| s))
-            .map_err(|e| {
+        let opened = if plan.mode == Mode::Udp {
+            open_udp(plan.target).map(Opened::Udp).map_err(|e| {
                 format!(
-                    "cannot connect to {} (connection {} of {}): {e}",
+                    "cannot open a UDP socket to {} (socket {} of {}): {e}",
                     plan.target,
                     id + 1,
                     plan.connections
                 )
-            })?;
-        groups[id % plan.threads].push((id, stream));
+            })?
+        } else {
+            StdTcpStream::connect_timeout(&plan.target, CONNECT_TIMEOUT)
+                .and_then(|s| s.set_nodelay(true).and(s.set_nonblocking(true)).map(|()| s))
+                .map(Opened::Tcp)
+                .map_err(|e| {
+                    format!(
+                        "cannot connect to {} (connection {} of {}): {e}",
+                        plan.target,
+                        id + 1,
+                        plan.connections
+                    )
+                })?
+        };
+        groups[id % plan.threads].push((id, opened));
     }
 
     let pattern = Arc::new(Pattern::new());
@@ -1310,6 +2057,23 @@ fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Summary, String> {
     Ok(summarize(plan, collected))
 }
 
+/// A non-blocking UDP socket on an ephemeral port (port 0: the kernel
+/// picks one), `connect`ed to `target` so that it receives only the
+/// target's datagrams. Bound to the loopback address of the target's
+/// family when the target is loopback, else to any address.
+fn open_udp(target: SocketAddr) -> io::Result<StdUdpSocket> {
+    let local: SocketAddr = match target.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => (Ipv4Addr::LOCALHOST, 0).into(),
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(ip) if ip.is_loopback() => (Ipv6Addr::LOCALHOST, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = StdUdpSocket::bind(local)?;
+    socket.connect(target)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
 /// Prints one progress line; returns the new (time, completed, received).
 fn progress(
     err: &mut dyn Write,
@@ -1339,9 +2103,15 @@ fn progress(
         } else {
             ""
         };
+        let lost = if plan.mode == Mode::Udp {
+            let lost = shared.lost_datagrams.load(Ordering::Relaxed);
+            format!(" (lost datagrams {lost})")
+        } else {
+            String::new()
+        };
         writeln!(
             err,
-            "[{elapsed:6.1}s] {:10.0} msg/s {:9.2} MB/s   errors {errors}{phase}",
+            "[{elapsed:6.1}s] {:10.0} msg/s {:9.2} MB/s   errors {errors}{lost}{phase}",
             (completed - last_completed) as f64 / seconds,
             rate / 1e6,
         )
@@ -1354,13 +2124,17 @@ fn summarize(plan: &Plan, reports: Vec<ThreadReport>) -> Summary {
     let mut errors = Errors::default();
     let mut messages = 0;
     let mut received = 0;
+    let mut datagrams_sent = 0;
+    let mut first_error = None;
     let mut bulk_seconds: f64 = 0.0;
-    for report in &reports {
+    for report in reports {
         // Same bounds everywhere, so adding cannot fail.
         let _ = histogram.add(&report.histogram);
         errors.add(&report.tally.errors);
         messages += report.tally.measured;
         received += report.tally.received;
+        datagrams_sent += report.tally.datagrams_sent;
+        first_error = first_error.or(report.first_error);
         let elapsed = report.finished_at - report.timeline.start;
         bulk_seconds = bulk_seconds.max(elapsed as f64 / 1e9);
     }
@@ -1371,6 +2145,8 @@ fn summarize(plan: &Plan, reports: Vec<ThreadReport>) -> Summary {
             bytes: received,
             histogram,
             errors,
+            datagrams_sent,
+            first_error,
         }
     } else {
         Summary {
@@ -1379,6 +2155,8 @@ fn summarize(plan: &Plan, reports: Vec<ThreadReport>) -> Summary {
             bytes: messages * plan.size,
             histogram,
             errors,
+            datagrams_sent,
+            first_error,
         }
     }
 }
@@ -1404,11 +2182,19 @@ fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
 
 fn write_table(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> {
     let bulk = plan.mode == Mode::Bulk;
+    let udp = plan.mode == Mode::Udp;
     let dash = || "-".to_string();
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("mode", plan.mode.name().into()),
         ("target", plan.target.to_string()),
-        ("connections", plan.connections.to_string()),
+        (
+            "connections",
+            if udp {
+                format!("{} (UDP sockets)", plan.connections)
+            } else {
+                plan.connections.to_string()
+            },
+        ),
         (
             "size",
             if bulk {
@@ -1487,7 +2273,37 @@ fn write_table(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> 
                 None => "- (no message measured)".into(),
             },
         ),
-        (
+    ];
+    if udp {
+        let e = &s.errors;
+        rows.push((
+            "lost",
+            format!(
+                "{} of {} datagrams sent ({:.3}%), no echo within {} ms; {} came back later",
+                e.lost_datagrams,
+                s.datagrams_sent,
+                100.0 * e.lost_datagrams as f64 / s.datagrams_sent.max(1) as f64,
+                plan.udp_timeout.as_millis(),
+                e.late_datagrams,
+            ),
+        ));
+        rows.push((
+            "errors",
+            format!(
+                "{} (mismatched datagrams {} / bytes {}, duplicated {}, reordered {}, \
+                 lost {}, I/O errors {}, in-flight overflows {})",
+                e.total(),
+                e.mismatched_datagrams,
+                e.mismatched_bytes,
+                e.duplicated_datagrams,
+                e.reordered_datagrams,
+                e.lost_datagrams,
+                e.io_errors,
+                e.overflows,
+            ),
+        ));
+    } else {
+        rows.push((
             "errors",
             format!(
                 "{} (mismatched chunks {} / bytes {}, I/O errors {}, unexpected EOFs {}, \
@@ -1501,8 +2317,8 @@ fn write_table(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> 
                 s.errors.lost_bytes,
                 s.errors.overflows,
             ),
-        ),
-    ];
+        ));
+    }
     for (name, value) in rows {
         writeln!(out, "{name:<14}{value}")?;
     }
@@ -1535,6 +2351,7 @@ fn json_string(text: &str) -> String {
 /// One flat JSON object on one line; `null` for what does not apply.
 fn write_json(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> {
     let bulk = plan.mode == Mode::Bulk;
+    let udp = plan.mode == Mode::Udp;
     let lat = latencies(&s.histogram);
     let lat_field = |i: usize| json_number(lat.map(|l| l[i]));
     let whole = |v: u64, applies: bool| {
@@ -1574,13 +2391,32 @@ fn write_json(out: &mut dyn Write, plan: &Plan, s: &Summary) -> io::Result<()> {
         ("latency_max_us", lat_field(3)),
         ("latency_mean_us", lat_field(4)),
         ("errors", s.errors.total().to_string()),
-        ("mismatched_chunks", s.errors.mismatched_chunks.to_string()),
+        ("mismatched_chunks", whole(s.errors.mismatched_chunks, !udp)),
         ("mismatched_bytes", s.errors.mismatched_bytes.to_string()),
         ("io_errors", s.errors.io_errors.to_string()),
-        ("eofs", s.errors.eofs.to_string()),
-        ("lost_connections", s.errors.lost_connections.to_string()),
-        ("lost_bytes", s.errors.lost_bytes.to_string()),
+        ("eofs", whole(s.errors.eofs, !udp)),
+        ("lost_connections", whole(s.errors.lost_connections, !udp)),
+        ("lost_bytes", whole(s.errors.lost_bytes, !udp)),
         ("overflows", s.errors.overflows.to_string()),
+        (
+            "udp_timeout_ms",
+            whole(nanos(plan.udp_timeout) / 1_000_000, udp),
+        ),
+        ("datagrams_sent", whole(s.datagrams_sent, udp)),
+        ("lost_datagrams", whole(s.errors.lost_datagrams, udp)),
+        ("late_datagrams", whole(s.errors.late_datagrams, udp)),
+        (
+            "mismatched_datagrams",
+            whole(s.errors.mismatched_datagrams, udp),
+        ),
+        (
+            "duplicated_datagrams",
+            whole(s.errors.duplicated_datagrams, udp),
+        ),
+        (
+            "reordered_datagrams",
+            whole(s.errors.reordered_datagrams, udp),
+        ),
     ];
     let body: Vec<String> = fields
         .into_iter()

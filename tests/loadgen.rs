@@ -1,7 +1,9 @@
 //! The load generator (`examples/loadgen.rs`), run in this process through
 //! its `run` function, exactly as its `main` runs it: against the real
-//! server, against echo servers that corrupt or drop bytes (it must notice
-//! and exit 1), and with targets and flags it must refuse (exit 2).
+//! server (TCP, and UDP with `--mode udp`), against echo servers that
+//! corrupt, drop, duplicate, reorder or delay bytes or datagrams (it must
+//! notice, count each as what it is, and exit 1), and with targets and
+//! flags it must refuse (exit 2).
 //!
 //! The example is compiled into this test as a module, so
 //! `cargo test --test loadgen` needs no prior `cargo build --examples`.
@@ -15,7 +17,7 @@ mod loadgen;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -151,8 +153,19 @@ struct RealServer {
 
 impl RealServer {
     fn start() -> RealServer {
-        let server = Server::bind(Config::listening_on("127.0.0.1:0".parse().unwrap()))
-            .expect("bind the server");
+        RealServer::start_with(Config::listening_on("127.0.0.1:0".parse().unwrap()))
+    }
+
+    /// The real server echoing UDP too, on the same port.
+    fn start_udp() -> RealServer {
+        RealServer::start_with(Config {
+            udp: true,
+            ..Config::listening_on("127.0.0.1:0".parse().unwrap())
+        })
+    }
+
+    fn start_with(config: Config) -> RealServer {
+        let server = Server::bind(config).expect("bind the server");
         let addr = server.local_addrs()[0];
         let handle = server.handle();
         let thread = thread::spawn(move || {
@@ -279,6 +292,113 @@ fn serve_faulty(mut stream: TcpStream, fault: Fault) {
         offset += n as u64;
         if stream.write_all(chunk).is_err() {
             return;
+        }
+    }
+}
+
+/// How a faulty UDP echo server misbehaves, with every `n`th datagram it
+/// receives (counting from 1, over all clients).
+#[derive(Clone, Copy)]
+enum UdpFault {
+    /// Flips every bit of the middle byte.
+    Flip(u64),
+    /// Echoes nothing.
+    Drop(u64),
+    /// Echoes it twice.
+    Duplicate(u64),
+    /// Holds it back until the next datagram from the same client is
+    /// echoed (at most 5 ms), so its echo comes second.
+    Swap(u64),
+    /// Echoes it this long after receiving it.
+    Delay(u64, Duration),
+}
+
+/// A UDP echo server that breaks its promise: one thread with a plain
+/// `std::net::UdpSocket`, bounded in time. Stops when dropped.
+struct FaultyUdpServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FaultyUdpServer {
+    fn start(fault: UdpFault) -> FaultyUdpServer {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || serve_faulty_udp(&socket, fault, &stopping));
+        FaultyUdpServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn target(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for FaultyUdpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve_faulty_udp(socket: &UdpSocket, fault: UdpFault, stop: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = vec![0u8; 65_536];
+    let mut received = 0u64;
+    // Datagrams held back: when they are due, to whom, what.
+    let mut held: Vec<(Instant, SocketAddr, Vec<u8>)> = Vec::new();
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        let now = Instant::now();
+        held.retain(|(due, peer, datagram)| {
+            let keep = *due > now;
+            if !keep {
+                let _ = socket.send_to(datagram, peer);
+            }
+            keep
+        });
+        let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+            continue; // the read timeout: look at the held ones again
+        };
+        received += 1;
+        let datagram = &mut buf[..n];
+        let nth = |every: u64| received % every == 0;
+        match fault {
+            UdpFault::Flip(every) if nth(every) => datagram[n / 2] = !datagram[n / 2],
+            UdpFault::Drop(every) if nth(every) => continue,
+            UdpFault::Duplicate(every) if nth(every) => {
+                let _ = socket.send_to(datagram, peer);
+            }
+            UdpFault::Swap(every) if nth(every) => {
+                held.push((now + Duration::from_millis(5), peer, datagram.to_vec()));
+                continue;
+            }
+            UdpFault::Delay(every, delay) if nth(every) => {
+                held.push((now + delay, peer, datagram.to_vec()));
+                continue;
+            }
+            _ => {}
+        }
+        let _ = socket.send_to(datagram, peer);
+        if let UdpFault::Swap(_) = fault {
+            // The one held back from this client follows the one just sent.
+            held.retain(|(_, to, datagram)| {
+                let keep = *to != peer;
+                if !keep {
+                    let _ = socket.send_to(datagram, to);
+                }
+                keep
+            });
         }
     }
 }
@@ -519,6 +639,11 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "bulk", "--rate", "100"],
         &["--mode", "pingpong", "--depth", "4"],
         &["--rate", "-5"],
+        &["--udp-timeout-ms", "100"],
+        &["--mode", "udp", "--size", "0"],
+        &["--mode", "udp", "--udp-timeout-ms", "0"],
+        &["--mode", "udp", "--rate", "100", "--depth", "2"],
+        &["--mode", "udp", "--bytes", "1M"],
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);
@@ -535,4 +660,226 @@ fn bad_flags_get_one_line_and_status_2() {
             outcome.stderr
         );
     }
+}
+
+// ------------------------------------------------------------ udp mode
+
+/// The UDP error counters of a report: (mismatched, duplicated, reordered,
+/// lost, late).
+fn udp_counts(report: &HashMap<String, Json>) -> [f64; 5] {
+    [
+        "mismatched_datagrams",
+        "duplicated_datagrams",
+        "reordered_datagrams",
+        "lost_datagrams",
+        "late_datagrams",
+    ]
+    .map(|field| report[field].number())
+}
+
+/// Runs `--mode udp` against `target` with `extra` flags, the short timing.
+fn loadgen_udp(target: &str, extra: &[&str]) -> (u8, HashMap<String, Json>, String) {
+    let mut args = vec!["--mode", "udp", "--target", target];
+    args.extend(SHORT);
+    args.extend(extra);
+    loadgen_json(&args)
+}
+
+#[test]
+fn udp_pingpong_against_the_real_server_has_no_errors_and_no_losses() {
+    let server = RealServer::start_udp();
+    let target = server.target();
+    let (status, report, stderr) = loadgen_udp(&target, &["--connections", "8"]);
+    server.stop();
+    assert_clean_run(status, &report, &stderr);
+    assert_eq!(report["mode"], Json::Text("udp".into()));
+    assert_eq!(report["depth"].number(), 1.0);
+    assert_eq!(udp_counts(&report), [0.0; 5], "{report:?}");
+    let messages = report["messages"].number();
+    assert!(messages > 0.0, "{report:?}");
+    assert!(report["datagrams_sent"].number() >= messages, "{report:?}");
+    assert_eq!(report["bytes"].number(), messages * 64.0);
+    assert!(report["latency_p50_us"].number() > 0.0, "{report:?}");
+    assert_eq!(report["udp_timeout_ms"].number(), 200.0);
+    // TCP's own counters do not apply.
+    assert_eq!(report["lost_connections"], Json::Null);
+}
+
+#[test]
+fn udp_with_depth_and_threads_against_the_real_server_has_no_errors() {
+    let server = RealServer::start_udp();
+    let target = server.target();
+    let (status, report, stderr) = loadgen_udp(
+        &target,
+        &[
+            "--connections",
+            "6",
+            "--depth",
+            "4",
+            "--threads",
+            "2",
+            "--size",
+            "1472",
+        ],
+    );
+    server.stop();
+    assert_clean_run(status, &report, &stderr);
+    assert_eq!(report["depth"].number(), 4.0);
+    assert_eq!(report["threads"].number(), 2.0);
+    assert!(report["messages"].number() > 0.0, "{report:?}");
+    assert_eq!(udp_counts(&report), [0.0; 5], "{report:?}");
+}
+
+#[test]
+fn udp_at_a_fixed_rate_sends_on_schedule() {
+    let server = RealServer::start_udp();
+    let target = server.target();
+    let (status, report, stderr) = loadgen_udp(&target, &["--rate", "1000", "--connections", "10"]);
+    server.stop();
+    assert_clean_run(status, &report, &stderr);
+    assert_eq!(report["rate"].number(), 1000.0);
+    assert_eq!(report["depth"], Json::Null);
+    let messages = report["messages"].number();
+    assert!((990.0..=1010.0).contains(&messages), "{report:?}");
+    assert_eq!(udp_counts(&report), [0.0; 5], "{report:?}");
+}
+
+#[test]
+fn a_udp_server_that_flips_bytes_is_caught_and_nothing_counts_as_lost() {
+    let server = FaultyUdpServer::start(UdpFault::Flip(10));
+    let (status, report, stderr) = loadgen_udp(&server.target(), &["--connections", "4"]);
+    drop(server);
+    let [mismatched, duplicated, reordered, lost, _] = udp_counts(&report);
+    assert!(mismatched > 0.0, "{report:?}\n{stderr}");
+    assert!(
+        report["mismatched_bytes"].number() >= mismatched,
+        "{report:?}"
+    );
+    // A corrupt echo is still an echo: its datagram is not lost as well.
+    assert_eq!([duplicated, reordered, lost], [0.0; 3], "{report:?}");
+    assert_eq!(report["errors"].number(), mismatched, "{report:?}");
+    assert_eq!(status, 1, "a corrupting server fails the run");
+}
+
+#[test]
+fn a_udp_server_that_drops_datagrams_is_caught_and_the_run_goes_on() {
+    let server = FaultyUdpServer::start(UdpFault::Drop(10));
+    let (status, report, stderr) = loadgen_udp(
+        &server.target(),
+        &["--connections", "4", "--udp-timeout-ms", "50"],
+    );
+    drop(server);
+    let [mismatched, duplicated, reordered, lost, late] = udp_counts(&report);
+    assert!(lost > 0.0, "{report:?}\n{stderr}");
+    assert_eq!(
+        [mismatched, duplicated, reordered, late],
+        [0.0; 4],
+        "{report:?}"
+    );
+    assert_eq!(report["errors"].number(), lost, "{report:?}");
+    // Each loss stalls its socket for 50 ms only: many more datagrams than
+    // the first 10 came back.
+    assert!(report["messages"].number() > 100.0, "{report:?}");
+    assert_eq!(status, 1, "a server that loses datagrams fails the run");
+}
+
+#[test]
+fn a_udp_server_that_duplicates_datagrams_is_caught() {
+    let server = FaultyUdpServer::start(UdpFault::Duplicate(10));
+    let (status, report, stderr) = loadgen_udp(&server.target(), &["--connections", "4"]);
+    drop(server);
+    let [mismatched, duplicated, reordered, lost, late] = udp_counts(&report);
+    assert!(duplicated > 0.0, "{report:?}\n{stderr}");
+    assert_eq!([mismatched, reordered, lost, late], [0.0; 4], "{report:?}");
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_udp_server_that_reorders_datagrams_is_caught() {
+    let server = FaultyUdpServer::start(UdpFault::Swap(10));
+    let (status, report, stderr) =
+        loadgen_udp(&server.target(), &["--connections", "4", "--depth", "2"]);
+    drop(server);
+    let [mismatched, duplicated, reordered, lost, late] = udp_counts(&report);
+    assert!(reordered > 0.0, "{report:?}\n{stderr}");
+    assert_eq!([mismatched, duplicated, lost, late], [0.0; 4], "{report:?}");
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_udp_echo_after_the_timeout_is_lost_and_then_late_not_duplicated() {
+    let server = FaultyUdpServer::start(UdpFault::Delay(10, Duration::from_millis(80)));
+    let (status, report, stderr) = loadgen_udp(
+        &server.target(),
+        &["--connections", "4", "--udp-timeout-ms", "20"],
+    );
+    drop(server);
+    let [mismatched, duplicated, reordered, lost, late] = udp_counts(&report);
+    assert!(lost > 0.0 && late > 0.0, "{report:?}\n{stderr}");
+    assert_eq!([mismatched, duplicated, reordered], [0.0; 3], "{report:?}");
+    // A late echo is not an error of its own: its loss is.
+    assert_eq!(report["errors"].number(), lost, "{report:?}");
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn udp_datagrams_up_to_65507_bytes_pass_and_larger_are_refused() {
+    let started = Instant::now();
+    let outcome = loadgen(&["--mode", "udp", "--size", "65508", "--duration", "1"]);
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("65507"), "{}", outcome.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+
+    let server = RealServer::start_udp();
+    let target = server.target();
+    let (status, report, stderr) = loadgen_json(&[
+        "--mode",
+        "udp",
+        "--size",
+        "65507",
+        "--connections",
+        "1",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--target",
+        &target,
+    ]);
+    server.stop();
+    assert_clean_run(status, &report, &stderr);
+    assert!(report["messages"].number() > 0.0, "{report:?}");
+}
+
+#[test]
+fn udp_to_a_port_where_nothing_receives_udp_fails_at_once_with_a_hint() {
+    // The real server without --udp: its port answers TCP only, so the
+    // kernel refuses the datagrams (ICMP port unreachable).
+    let server = RealServer::start();
+    let target = server.target();
+    let started = Instant::now();
+    let outcome = loadgen(&[
+        "--mode",
+        "udp",
+        "--connections",
+        "3",
+        "--duration",
+        "5",
+        "--target",
+        &target,
+    ]);
+    server.stop();
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("--udp"), "{}", outcome.stderr);
+    assert!(
+        outcome.stdout.contains("I/O errors 3"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "no waiting");
 }
