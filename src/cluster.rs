@@ -35,7 +35,6 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::fd_limit;
 use crate::handle::Handle;
 use crate::server::Server;
 use crate::stats::{Stats, StatsLog};
@@ -93,14 +92,7 @@ impl Cluster {
         if reactors == 0 {
             return Err(Error::Config("at least one reactor is needed".into()));
         }
-        let total = match config.max_connections {
-            Some(max) => max,
-            None => {
-                let (soft, _) = fd_limit::nofile_limit()
-                    .map_err(Error::reactor("read the open-files limit"))?;
-                fd_limit::connections_for(soft)
-            }
-        };
+        let total = config.connection_limit()?;
         let each = (total / reactors).max(1);
         config.max_connections = Some(each);
         config.reuse_port = true;

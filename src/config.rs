@@ -86,6 +86,19 @@ impl Config {
         }
     }
 
+    /// The connection limit in force: `max_connections` if given, else what
+    /// fits in the current open-files limit.
+    pub fn connection_limit(&self) -> Result<usize, crate::Error> {
+        match self.max_connections {
+            Some(max) => Ok(max),
+            None => {
+                let (soft, _) = crate::fd_limit::nofile_limit()
+                    .map_err(crate::Error::reactor("read the open-files limit"))?;
+                Ok(crate::fd_limit::connections_for(soft))
+            }
+        }
+    }
+
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up with its name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), String> {

@@ -39,7 +39,6 @@ use slab::Slab;
 use crate::config::Config;
 use crate::connection::{CloseReason, Connection, Context, Next, Ready};
 use crate::error::Error;
-use crate::fd_limit;
 use crate::handle::{Command, Handle};
 use crate::idle::IdleList;
 use crate::listener::{self, AcceptFailure, AcceptGate, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
@@ -130,14 +129,7 @@ impl Server {
         let waker = Waker::new(poll.registry())?;
         let (sender, commands) = mpsc::channel();
 
-        let max_connections = match config.max_connections {
-            Some(max) => max,
-            None => {
-                let (soft, _) = fd_limit::nofile_limit()
-                    .map_err(Error::reactor("read the open-files limit"))?;
-                fd_limit::connections_for(soft)
-            }
-        };
+        let max_connections = config.connection_limit()?;
 
         let mut entries = Slab::new();
         let mut listeners = Vec::new();

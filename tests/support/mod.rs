@@ -39,15 +39,7 @@ impl InProcess {
         if config.listen.iter().all(|a| a.port() != 0) {
             config.listen = vec!["127.0.0.1:0".parse().unwrap()];
         }
-        let server = Server::bind(config).expect("bind the server");
-        let addr = server.local_addrs()[0];
-        let handle = server.handle();
-        let thread = thread::spawn(move || server.run().expect("server run"));
-        InProcess {
-            addr,
-            handle,
-            thread: Some(thread),
-        }
+        InProcess::start_as_given(config)
     }
 
     /// Defaults, on an ephemeral port.
