@@ -6,18 +6,10 @@
 mod support;
 use support::*;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_reactor::Config;
-
-/// Sends `message` and checks exactly it comes back.
-fn echo_once(stream: &mut TcpStream, message: &[u8]) {
-    stream.write_all(message).expect("send");
-    assert_same_bytes(&read_exactly(stream, message.len()), message);
-}
 
 #[test]
 fn an_idle_client_is_closed_after_the_timeout_while_a_busy_one_keeps_its_echoes() {
@@ -70,17 +62,7 @@ fn without_an_idle_timeout_a_connection_silent_for_a_second_stays_open_and_echoe
     echo_once(&mut client, b"before the silence");
 
     // The silent second itself: nothing, and no end of stream, may arrive.
-    client
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    match client.read(&mut buf) {
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        Ok(0) => panic!("the server closed a connection idle for 1 s"),
-        Ok(n) => panic!("unexpected bytes from the server: {:?}", &buf[..n]),
-        Err(e) => panic!("the connection failed while idle: {e}"),
-    }
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert_silent_for(&mut client, Duration::from_secs(1));
 
     echo_once(&mut client, b"after a second of silence");
     let stats = server.stats();

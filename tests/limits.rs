@@ -8,32 +8,16 @@
 mod support;
 use support::*;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
 use echo_reactor::{fd_limit, Config};
 
-/// Sends `message` and checks exactly it comes back.
-fn echo_once(stream: &mut TcpStream, message: &[u8]) {
-    stream.write_all(message).expect("send");
-    assert_same_bytes(&read_exactly(stream, message.len()), message);
-}
-
 /// An extra check, never the proof: nothing arrives on `stream` for 300 ms.
 fn assert_nothing_arrives(stream: &mut TcpStream) {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        Ok(0) => panic!("the waiting client was closed"),
-        Ok(n) => panic!("the waiting client got {n} bytes: {:?}", &buf[..n]),
-        Err(e) => panic!("the waiting client failed: {e}"),
-    }
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert_silent_for(stream, Duration::from_millis(300));
 }
 
 #[test]

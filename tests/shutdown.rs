@@ -14,12 +14,6 @@ use std::time::{Duration, Instant};
 
 use echo_reactor::Config;
 
-/// Sends `message` and checks exactly it comes back.
-fn echo_once(stream: &mut TcpStream, message: &[u8]) {
-    stream.write_all(message).expect("send");
-    assert_same_bytes(&read_exactly(stream, message.len()), message);
-}
-
 #[test]
 fn after_sigterm_a_client_still_gets_every_pending_echo_and_the_binary_exits_0() {
     let mut server = Binary::start(&["--listen", "127.0.0.1:0"]);

@@ -539,3 +539,30 @@ impl InProcess {
         }
     }
 }
+
+// ---------------------------------------------------------------- echoes
+
+/// Sends `message` and checks that exactly it comes back.
+pub fn echo_once(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).expect("send");
+    assert_same_bytes(&read_exactly(stream, message.len()), message);
+}
+
+/// Asserts that for `quiet` nothing arrives on `stream`: no byte, no end of
+/// stream, no error. (A time window, so only ever an extra check beside a
+/// counter that proves the point.)
+pub fn assert_silent_for(stream: &mut TcpStream, quiet: Duration) {
+    stream.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        Ok(0) => panic!("the server closed the connection during {quiet:?} of silence"),
+        Ok(n) => panic!("unexpected bytes from the server: {:?}", &buf[..n]),
+        Err(e) => panic!("the connection failed during {quiet:?} of silence: {e}"),
+    }
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+}
