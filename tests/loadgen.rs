@@ -203,8 +203,8 @@ enum Fault {
 }
 
 /// An echo server that breaks its promise or is slow about it: plain
-/// `std::net`, a thread per connection, bounded in time. Stops accepting
-/// when dropped.
+/// `std::net` on a thread (TCP: a thread per connection too), bounded in
+/// time. Stops when dropped.
 struct FaultyServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -212,13 +212,24 @@ struct FaultyServer {
 }
 
 impl FaultyServer {
+    /// Runs `serve` on a thread until the server is dropped.
+    fn spawn(addr: SocketAddr, serve: impl FnOnce(&AtomicBool) + Send + 'static) -> FaultyServer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || serve(&stopping));
+        FaultyServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// A TCP echo server with `fault`.
     fn start(fault: Fault) -> FaultyServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
+        FaultyServer::spawn(addr, move |stopping| {
             let deadline = Instant::now() + Duration::from_secs(30);
             let mut clients = Vec::new();
             while !stopping.load(Ordering::Relaxed) && Instant::now() < deadline {
@@ -232,12 +243,19 @@ impl FaultyServer {
             for client in clients {
                 let _ = client.join();
             }
-        });
-        FaultyServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
+        })
+    }
+
+    /// A UDP echo server with `fault`, on one thread.
+    fn start_udp(fault: UdpFault) -> FaultyServer {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        FaultyServer::spawn(addr, move |stopping| {
+            serve_faulty_udp(&socket, fault, stopping)
+        })
     }
 
     fn target(&self) -> String {
@@ -311,45 +329,6 @@ enum UdpFault {
     Swap(u64),
     /// Echoes it this long after receiving it.
     Delay(u64, Duration),
-}
-
-/// A UDP echo server that breaks its promise: one thread with a plain
-/// `std::net::UdpSocket`, bounded in time. Stops when dropped.
-struct FaultyUdpServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FaultyUdpServer {
-    fn start(fault: UdpFault) -> FaultyUdpServer {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(1)))
-            .unwrap();
-        let addr = socket.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || serve_faulty_udp(&socket, fault, &stopping));
-        FaultyUdpServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn target(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-impl Drop for FaultyUdpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 fn serve_faulty_udp(socket: &UdpSocket, fault: UdpFault, stop: &AtomicBool) {
@@ -746,7 +725,7 @@ fn udp_at_a_fixed_rate_sends_on_schedule() {
 
 #[test]
 fn a_udp_server_that_flips_bytes_is_caught_and_nothing_counts_as_lost() {
-    let server = FaultyUdpServer::start(UdpFault::Flip(10));
+    let server = FaultyServer::start_udp(UdpFault::Flip(10));
     let (status, report, stderr) = loadgen_udp(&server.target(), &["--connections", "4"]);
     drop(server);
     let [mismatched, duplicated, reordered, lost, _] = udp_counts(&report);
@@ -763,7 +742,7 @@ fn a_udp_server_that_flips_bytes_is_caught_and_nothing_counts_as_lost() {
 
 #[test]
 fn a_udp_server_that_drops_datagrams_is_caught_and_the_run_goes_on() {
-    let server = FaultyUdpServer::start(UdpFault::Drop(10));
+    let server = FaultyServer::start_udp(UdpFault::Drop(10));
     let (status, report, stderr) = loadgen_udp(
         &server.target(),
         &["--connections", "4", "--udp-timeout-ms", "50"],
@@ -785,7 +764,7 @@ fn a_udp_server_that_drops_datagrams_is_caught_and_the_run_goes_on() {
 
 #[test]
 fn a_udp_server_that_duplicates_datagrams_is_caught() {
-    let server = FaultyUdpServer::start(UdpFault::Duplicate(10));
+    let server = FaultyServer::start_udp(UdpFault::Duplicate(10));
     let (status, report, stderr) = loadgen_udp(&server.target(), &["--connections", "4"]);
     drop(server);
     let [mismatched, duplicated, reordered, lost, late] = udp_counts(&report);
@@ -796,7 +775,7 @@ fn a_udp_server_that_duplicates_datagrams_is_caught() {
 
 #[test]
 fn a_udp_server_that_reorders_datagrams_is_caught() {
-    let server = FaultyUdpServer::start(UdpFault::Swap(10));
+    let server = FaultyServer::start_udp(UdpFault::Swap(10));
     let (status, report, stderr) =
         loadgen_udp(&server.target(), &["--connections", "4", "--depth", "2"]);
     drop(server);
@@ -808,7 +787,7 @@ fn a_udp_server_that_reorders_datagrams_is_caught() {
 
 #[test]
 fn a_udp_echo_after_the_timeout_is_lost_and_then_late_not_duplicated() {
-    let server = FaultyUdpServer::start(UdpFault::Delay(10, Duration::from_millis(80)));
+    let server = FaultyServer::start_udp(UdpFault::Delay(10, Duration::from_millis(80)));
     let (status, report, stderr) = loadgen_udp(
         &server.target(),
         &["--connections", "4", "--udp-timeout-ms", "20"],
