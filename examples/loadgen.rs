@@ -705,6 +705,13 @@ struct Listed {
 }
 
 impl Conn {
+    /// Counts a failure in `counter` and ends this connection.
+    fn fail(&mut self, counter: &mut u64) -> Step {
+        *counter += 1;
+        self.alive = false;
+        Step::Closed
+    }
+
     fn new(stream: TcpStream, id: usize, ring: usize) -> Conn {
         Conn {
             stream,
@@ -737,9 +744,7 @@ impl Conn {
         loop {
             match self.stream.read(buf) {
                 Ok(0) => {
-                    tally.errors.eofs += 1;
-                    self.alive = false;
-                    return Step::Closed;
+                    return self.fail(&mut tally.errors.eofs);
                 }
                 Ok(n) => {
                     self.check(&buf[..n], pattern, tally);
@@ -754,9 +759,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    tally.errors.io_errors += 1;
-                    self.alive = false;
-                    return Step::Closed;
+                    return self.fail(&mut tally.errors.io_errors);
                 }
             }
         }
@@ -824,9 +827,7 @@ impl Conn {
             let bytes = pattern.slice(self.phase, self.sent, want.min(budget));
             match self.stream.write(bytes) {
                 Ok(0) => {
-                    tally.errors.io_errors += 1;
-                    self.alive = false;
-                    return Step::Closed;
+                    return self.fail(&mut tally.errors.io_errors);
                 }
                 Ok(n) => {
                     self.sent += n as u64;
@@ -841,9 +842,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    tally.errors.io_errors += 1;
-                    self.alive = false;
-                    return Step::Closed;
+                    return self.fail(&mut tally.errors.io_errors);
                 }
             }
         }
