@@ -51,6 +51,8 @@ mod idle;
 mod listener;
 mod server;
 mod stats;
+#[cfg(feature = "tools")]
+pub mod tools;
 mod udp;
 pub mod units;
 

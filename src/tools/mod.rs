@@ -1,0 +1,16 @@
+//! What the load tools share with each other, the comparison and the tests.
+//!
+//! Not part of the server: this module exists only with the `tools` cargo
+//! feature (on by default), so a program that embeds the reactor with
+//! `default-features = false` compiles neither it nor its dependencies
+//! (serde, serde_json, hdrhistogram). The tools themselves are binaries of
+//! this package, `echo-loadgen` and `echo-idle-swarm` (`src/bin/`).
+//!
+//! - [`report`]: the JSON reports the tools write, one serde type each, so
+//!   whoever reads a report (the comparison, a test, a user's script) reads
+//!   the same type the tool wrote.
+//! - [`process`]: a process's CPU time, memory and descriptors from
+//!   `/proc`, for reporting what a load cost the server.
+
+pub mod process;
+pub mod report;

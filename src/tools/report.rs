@@ -1,0 +1,128 @@
+//! The reports the load tools write with `--json`, one serde type each.
+//!
+//! A tool fills one of these, prints it as its human table and, with
+//! `--json`, as one JSON object on one line (`serde_json`); the comparison,
+//! the tests and users' scripts read it back with `serde_json` into the
+//! same type. The field names are the JSON keys; a field that does not
+//! apply to the run's mode is `None`, written as `null`, so every report
+//! has every key and a script need not know the mode to read one.
+
+use serde::{Deserialize, Serialize};
+
+/// What `echo-loadgen` measured in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// `pingpong`, `pipeline`, `bulk` or `udp`.
+    pub mode: String,
+    /// The server, as `IP:PORT`.
+    pub target: String,
+    /// Connections (UDP: sockets) that carried the load.
+    pub connections: u64,
+    /// Bytes per message (`None` in bulk mode).
+    pub size: Option<u64>,
+    /// Messages in flight per connection (`None` without pipelining).
+    pub depth: Option<u64>,
+    /// Threads that drove the connections.
+    pub threads: u64,
+    /// Offered messages/s over all connections (`None`: closed loop).
+    pub rate: Option<f64>,
+    /// Seconds of warm-up before measuring.
+    pub warmup_s: Option<f64>,
+    /// Seconds measured (bulk: until the last echo).
+    pub duration_s: Option<f64>,
+    /// Echoes measured (`None` in bulk mode).
+    pub messages: Option<u64>,
+    /// `messages / duration_s`.
+    pub messages_per_s: Option<f64>,
+    /// Payload bytes echoed in the measured time, one direction.
+    pub bytes: u64,
+    /// `bytes / duration_s`, in MB/s (10^6).
+    pub mb_per_s: Option<f64>,
+    /// `bytes / duration_s`, in GB/s (10^9).
+    pub gb_per_s: Option<f64>,
+    /// Latency percentiles and mean, µs (`None` without samples).
+    pub latency_p50_us: Option<f64>,
+    /// 99th percentile, µs.
+    pub latency_p99_us: Option<f64>,
+    /// 99.9th percentile, µs.
+    pub latency_p999_us: Option<f64>,
+    /// Highest, µs.
+    pub latency_max_us: Option<f64>,
+    /// Mean, µs.
+    pub latency_mean_us: Option<f64>,
+    /// Every error of every kind below, summed: non-zero means exit 1.
+    pub errors: u64,
+    /// Chunks read back that differed from what was sent (TCP).
+    pub mismatched_chunks: Option<u64>,
+    /// Bytes that differed.
+    pub mismatched_bytes: u64,
+    /// Reads, writes or connects that failed.
+    pub io_errors: u64,
+    /// Connections the server closed before the run ended (TCP).
+    pub eofs: Option<u64>,
+    /// Connections that ended with echoes outstanding (TCP).
+    pub lost_connections: Option<u64>,
+    /// Bytes sent and never echoed (TCP).
+    pub lost_bytes: Option<u64>,
+    /// Messages not sent because too many were in flight (`--rate`).
+    pub overflows: u64,
+    /// How long a datagram may take before it counts as lost (UDP).
+    pub udp_timeout_ms: Option<u64>,
+    /// Datagrams sent, warm-up included (UDP).
+    pub datagrams_sent: Option<u64>,
+    /// Datagrams never answered in time (UDP).
+    pub lost_datagrams: Option<u64>,
+    /// Answers that came after their datagram was declared lost (UDP).
+    pub late_datagrams: Option<u64>,
+    /// Answers whose bytes differed from the datagram (UDP).
+    pub mismatched_datagrams: Option<u64>,
+    /// Datagrams answered more than once (UDP).
+    pub duplicated_datagrams: Option<u64>,
+    /// Answers that overtook an earlier datagram's (UDP).
+    pub reordered_datagrams: Option<u64>,
+}
+
+/// What `echo-idle-swarm` measured: idle connections held and what they
+/// cost the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleReport {
+    /// The server, as `IP:PORT`.
+    pub target: String,
+    /// Connections asked for.
+    pub requested: u64,
+    /// Connections opened and held.
+    pub connected: u64,
+    /// Seconds the connect phase took.
+    pub connect_s: f64,
+    /// Seconds the connections were held idle.
+    pub hold_s: f64,
+    /// The server's cost, when its pid was given.
+    pub server: Option<ServerCost>,
+    /// Echo latency of the probe connection during the hold, µs (`None`
+    /// with the probe off).
+    pub probe_p50_us: Option<f64>,
+    /// 99th percentile, µs.
+    pub probe_p99_us: Option<f64>,
+    /// Highest, µs.
+    pub probe_max_us: Option<f64>,
+    /// Echoes the probe made.
+    pub probe_echoes: u64,
+    /// Idle connections checked for an intact echo at the end.
+    pub sampled: u64,
+    /// Of those, how many failed: non-zero (or `connected < requested`)
+    /// means exit 1.
+    pub sample_failures: u64,
+}
+
+/// What the held connections cost the server process.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServerCost {
+    /// Server RSS before the first connect.
+    pub rss_before_bytes: u64,
+    /// Server RSS with every connection open, settled.
+    pub rss_held_bytes: u64,
+    /// `(rss_held - rss_before) / connected`.
+    pub rss_per_connection_bytes: f64,
+    /// Server CPU time during the hold, ms (probe echoes included).
+    pub hold_cpu_ms: u64,
+}
