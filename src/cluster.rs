@@ -29,14 +29,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{error, info};
-use mio::{Events, Interest, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
-use signal_hook_mio::v1_0::Signals;
+use mio::{Events, Poll, Token, Waker};
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, ReactorFailure};
 use crate::handle::Handle;
 use crate::server::Server;
+use crate::signals::{Request, SignalSource};
 use crate::stats::{Stats, StatsLog};
 
 /// Token of the coordinator's waker: a reactor thread has finished.
@@ -66,6 +65,14 @@ impl ClusterHandle {
         for handle in &self.handles {
             handle.stop();
         }
+    }
+
+    /// Closes every connection of every reactor at once, without a drain:
+    /// a graceful stop followed by the second request that skips the wait
+    /// (as a second SIGTERM does).
+    pub fn stop_now(&self) {
+        self.stop();
+        self.stop();
     }
 
     /// Each reactor's counters, in reactor order; `None` once any has stopped.
@@ -168,15 +175,11 @@ fn coordinate(
         Waker::new(poll.registry(), REACTOR_DONE)
             .map_err(Error::reactor("create the coordinator's waker"))?,
     );
-    let mut signals = None;
-    if handle_signals {
-        let mut source = Signals::new([SIGINT, SIGTERM, SIGUSR1])
-            .map_err(Error::reactor("install signal handlers"))?;
-        poll.registry()
-            .register(&mut source, SIGNALS, Interest::READABLE)
-            .map_err(Error::reactor("register signals with the poller"))?;
-        signals = Some(source);
-    }
+    let mut signals = if handle_signals {
+        Some(SignalSource::register(poll.registry(), SIGNALS)?)
+    } else {
+        None
+    };
 
     let (done, finished) = mpsc::channel();
     let mut threads = Vec::with_capacity(reactors);
@@ -198,17 +201,16 @@ fn coordinate(
     let mut stats_log = stats_interval.map(|every| StatsLog::new(every, Instant::now()));
     let mut total = Stats::default();
     let mut stopped = 0;
-    let mut failure: Option<String> = None;
+    let mut failure: Option<Error> = None;
     while stopped < reactors {
         let timeout = stats_log
             .as_ref()
-            .map(|log| log.due.saturating_duration_since(Instant::now()));
+            .map(|log| log.due().saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(source) => {
-                handle.stop();
-                handle.stop();
+                handle.stop_now();
                 return Err(Error::Reactor {
                     what: "wait for signals",
                     source,
@@ -216,19 +218,15 @@ fn coordinate(
             }
         }
         if let Some(signals) = &mut signals {
-            for signal in signals.pending() {
-                match signal {
-                    SIGUSR1 => {
+            for request in signals.requests() {
+                match request {
+                    Request::LogStats => {
                         if let Some(stats) = handle.stats() {
                             info!("{stats}");
                         }
                     }
-                    SIGINT => {
-                        info!("SIGINT received: stopping {reactors} reactors");
-                        handle.stop();
-                    }
-                    _ => {
-                        info!("SIGTERM received: stopping {reactors} reactors");
+                    Request::ShutDown(signal) => {
+                        info!("{signal} received: stopping {reactors} reactors");
                         handle.stop();
                     }
                 }
@@ -236,26 +234,22 @@ fn coordinate(
         }
         while let Ok((index, outcome)) = finished.try_recv() {
             stopped += 1;
-            match outcome {
-                Ok(Ok(stats)) => total.add(&stats),
-                Ok(Err(e)) => {
-                    error!("reactor {index} failed: {e}; stopping the others");
-                    failure.get_or_insert(format!("reactor {index} failed: {e}"));
-                    handle.stop();
-                    handle.stop();
+            let cause = match outcome {
+                Ok(Ok(stats)) => {
+                    total.add(&stats);
+                    continue;
                 }
-                Err(panic) => {
-                    let what = panic_message(panic.as_ref());
-                    error!("reactor {index} panicked ({what}); stopping the others");
-                    failure.get_or_insert(format!("reactor {index} panicked: {what}"));
-                    handle.stop();
-                    handle.stop();
-                }
-            }
+                Ok(Err(e)) => ReactorFailure::Error(Box::new(e)),
+                Err(panic) => ReactorFailure::Panic(panic_message(panic.as_ref())),
+            };
+            let failed = Error::ReactorFailed { index, cause };
+            error!("{failed}; stopping the others");
+            failure.get_or_insert(failed);
+            handle.stop_now();
         }
         if let Some(log) = &mut stats_log {
             let now = Instant::now();
-            if now >= log.due {
+            if now >= log.due() {
                 match handle.stats() {
                     Some(stats) if stopped == 0 => info!("{}", log.line(stats, now)),
                     // A reactor has stopped: the interval lines end here.
@@ -265,6 +259,8 @@ fn coordinate(
         }
     }
     for thread in threads {
+        // Each thread caught its reactor's panic and reported it above;
+        // what is left to join cannot panic.
         let _ = thread.join();
     }
     match failure {
@@ -272,10 +268,7 @@ fn coordinate(
             info!("all {reactors} reactors shut down; {total}");
             Ok(total)
         }
-        Some(what) => Err(Error::Reactor {
-            what: "keep every reactor running",
-            source: io::Error::other(what),
-        }),
+        Some(failed) => Err(failed),
     }
 }
 
@@ -315,7 +308,20 @@ mod tests {
         let doomed: Runner = Box::new(|| panic!("reactor bug for this test"));
         let result = coordinate(vec![runner, doomed], &handle, false, None);
         let error = result.expect_err("a panicked reactor must fail the run");
-        assert!(error.to_string().contains("panicked"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                Error::ReactorFailed {
+                    index: 1,
+                    cause: ReactorFailure::Panic(what),
+                } if what == "reactor bug for this test"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "reactor 1 panicked: reactor bug for this test"
+        );
         // coordinate joins every thread before returning: the real reactor
         // was stopped, so its handle gets no answer any more.
         assert!(real.stats().is_none());

@@ -1,8 +1,10 @@
 //! One client connection: read, echo, and keep what the socket would not take.
 //!
-//! This is where a byte's trip happens. A readable event makes the reactor
-//! call [`Connection::serve`]; the connection reads into the server's shared
-//! scratch buffer and writes the same bytes straight back. Only when the
+//! This is where a byte's trip happens. The reactor hands each event for a
+//! connection to [`Connection::on_event`] (and calls [`Connection::serve`]
+//! when it serves one on its own initiative: the fairness queue, shutdown).
+//! The connection reads into the server's shared scratch buffer
+//! ([`Context::scratch`]) and writes the same bytes straight back. Only when the
 //! kernel's send queue is full (a short write) does it copy the unsent tail
 //! into a [`Pending`] buffer of its own, which it flushes on the next
 //! writable event and frees once empty. An idle connection is therefore a
@@ -23,146 +25,14 @@ use std::net::Shutdown;
 use log::trace;
 use mio::net::TcpStream;
 
-use crate::stats::Stats;
-
-/// Most bytes read from one connection per turn of the loop, so one busy
-/// client cannot starve the rest (redis calls the same idea
-/// `NET_MAX_WRITES_PER_EVENT`). A connection that uses it up is served
-/// again after the next poll.
-pub(crate) const READ_BUDGET_PER_TURN: usize = 256 * 1024;
-
-/// What an event said a socket is ready for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ready {
-    pub readable: bool,
-    pub writable: bool,
-    /// The peer's FIN arrived (`EPOLLRDHUP`): read on to the end of stream,
-    /// because no further edge will come for the bytes before it.
-    pub read_closed: bool,
-}
-
-impl Ready {
-    /// Try everything: used when the reactor serves a connection on its own
-    /// initiative (at shutdown) rather than for an event. With no edge to
-    /// go by, a short read proves nothing: read until `WouldBlock`.
-    pub(crate) const ALL: Ready = Ready {
-        readable: true,
-        writable: true,
-        read_closed: true,
-    };
-
-    /// Go on reading a connection whose read budget ran out last turn. Its
-    /// FIN may have come with the edge that started the burst, so read until
-    /// `WouldBlock` or the end of stream.
-    pub(crate) const CONTINUE_READING: Ready = Ready {
-        readable: true,
-        writable: false,
-        read_closed: true,
-    };
-
-    pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
-        // An error or hang-up is reported to whichever operation runs next,
-        // so treat it as a reason to try both. (`|`, not `||`: each test is
-        // a bit test on the same word, and the compiler merges them.)
-        let failed = event.is_error() | event.is_write_closed();
-        Ready {
-            readable: event.is_readable() | failed,
-            writable: event.is_writable() | failed,
-            read_closed: event.is_read_closed(),
-        }
-    }
-}
-
-/// Why a connection closed.
-#[derive(Debug)]
-pub(crate) enum CloseReason {
-    /// The client closed its side and every echo was sent.
-    PeerClosed,
-    /// Reading or writing failed (reset, broken pipe, ...).
-    Error(io::Error),
-    /// No activity for the idle timeout.
-    Idle,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-/// What the reactor must do with a connection after serving it.
-#[derive(Debug)]
-pub(crate) enum Next {
-    /// Nothing until the next readiness event.
-    Wait,
-    /// The read budget ran out with bytes possibly still queued: serve it
-    /// again after the next poll, as edge-triggered epoll will not say so.
-    ServeAgain,
-    /// Close it.
-    Close(CloseReason),
-}
-
-/// What serving a connection needs from the server: owned by the reactor
-/// and lent whole, so serving costs one pointer, not a struct to assemble.
-pub(crate) struct Context {
-    /// The slab key of the connection being served, for the log.
-    pub token: usize,
-    /// The buffer every read lands in (shared by all connections).
-    pub scratch: Box<[u8]>,
-    /// Most unsent echo bytes one connection may hold.
-    pub max_pending: usize,
-    /// What one read asks for when nothing is pending: the scratch buffer,
-    /// or less if `max_pending` is smaller (a short write then never leaves
-    /// more than `max_pending` behind).
-    pub read_size: usize,
-    pub stats: Stats,
-}
-
-impl Context {
-    pub(crate) fn new(scratch_size: usize, max_pending: usize) -> Context {
-        Context {
-            token: 0,
-            scratch: vec![0; scratch_size].into_boxed_slice(),
-            max_pending,
-            read_size: scratch_size.min(max_pending),
-            stats: Stats::default(),
-        }
-    }
-}
-
-/// Echo bytes the socket has not taken yet, in order.
-struct Pending {
-    /// `bytes[sent..]` is still to be written.
-    bytes: Vec<u8>,
-    sent: usize,
-    /// Reading stopped because `max_pending` bytes were waiting.
-    paused: bool,
-    /// The client's end of stream was read: once these bytes are out, close.
-    peer_closed: bool,
-}
-
-impl Pending {
-    fn unsent(&self) -> &[u8] {
-        &self.bytes[self.sent..]
-    }
-
-    /// Appends behind what is already waiting. Capacity never exceeds
-    /// `max_pending` as long as the caller never appends past it.
-    fn push(&mut self, data: &[u8], max_pending: usize) {
-        if self.sent > 0 && self.bytes.len() + data.len() > self.bytes.capacity() {
-            self.bytes.drain(..self.sent);
-            self.sent = 0;
-        }
-        let needed = self.bytes.len() + data.len();
-        if needed > self.bytes.capacity() {
-            let grown = (self.bytes.capacity() * 2).min(max_pending).max(needed);
-            self.bytes.reserve_exact(grown - self.bytes.len());
-        }
-        self.bytes.extend_from_slice(data);
-    }
-}
+use crate::pending::Pending;
+use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
 
 /// A client connection: its socket, and its unsent echo bytes if any.
-pub(crate) struct Connection {
+pub struct Connection {
     stream: TcpStream,
     /// In the reactor's serve-again queue; keeps the queue free of doubles.
-    pub(crate) queued: bool,
+    pub queued: bool,
     /// Shutdown sent our FIN: the rest of the client's bytes are discarded
     /// while waiting for its end of stream.
     fin_sent: bool,
@@ -180,7 +50,8 @@ enum Flushed {
 }
 
 impl Connection {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    /// A connection just accepted, with nothing pending.
+    pub fn new(stream: TcpStream) -> Self {
         Connection {
             stream,
             queued: false,
@@ -189,19 +60,20 @@ impl Connection {
         }
     }
 
-    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
+    /// The socket, to deregister it before closing.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
     }
 
     /// Has nothing left to echo and has not said goodbye yet: at shutdown,
     /// such a connection gets its FIN.
-    pub(crate) fn is_quiet(&self) -> bool {
+    pub fn is_quiet(&self) -> bool {
         self.pending.is_none() && !self.fin_sent && !self.queued
     }
 
     /// Handles a readiness event: flush pending bytes, then read and echo.
     #[inline(always)]
-    pub(crate) fn on_event(&mut self, event: &mio::event::Event, cx: &mut Context) -> Next {
+    pub fn on_event(&mut self, event: &mio::event::Event, cx: &mut Context) -> Next {
         // The common case, kept short: nothing pending, not shutting down,
         // so only "can I read?" matters. (`|`, not `||`: these are bit
         // tests on one word, which the compiler merges into one.)
@@ -218,7 +90,7 @@ impl Connection {
 
     /// Does the work `ready` allows, when the reactor serves a connection on
     /// its own initiative rather than for an event.
-    pub(crate) fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
+    pub fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
         if self.pending.is_none() & !self.fin_sent {
             return if ready.readable | ready.read_closed {
                 self.read_and_echo(ready.read_closed, cx)
@@ -267,7 +139,7 @@ impl Connection {
 
     /// Shutdown: tell the client we are done (FIN) while still accepting its
     /// last bytes, so closing later does not reset the connection.
-    pub(crate) fn send_fin(&mut self) -> io::Result<()> {
+    pub fn send_fin(&mut self) -> io::Result<()> {
         self.fin_sent = true;
         self.stream.shutdown(Shutdown::Write)
     }
@@ -310,10 +182,7 @@ impl Connection {
             }
             budget = budget.saturating_sub(n);
             if budget == 0 {
-                trace!(
-                    "token {}: read budget spent, serving others first",
-                    cx.token
-                );
+                trace!("token {}: read budget spent, serving others first", cx.key);
                 return Next::ServeAgain;
             }
         }
@@ -327,7 +196,7 @@ impl Connection {
         match result {
             Ok(_) => Some(self.on_end_of_stream(cx)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                trace!("token {}: read would block", cx.token);
+                trace!("token {}: read would block", cx.key);
                 Some(Next::Wait)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
@@ -346,7 +215,7 @@ impl Connection {
         }
         match self.stream.write(&cx.scratch[..n]) {
             Ok(written) if written == n => {
-                trace!("token {}: read {n} bytes, wrote them back", cx.token);
+                trace!("token {}: read {n} bytes, wrote them back", cx.key);
                 cx.stats.bytes_out += n as u64;
                 Ok(())
             }
@@ -374,7 +243,7 @@ impl Connection {
                 Err(e) => return Err(Next::Close(CloseReason::Error(e))),
             }
         };
-        trace!("token {}: read {n} bytes, wrote {written} back", cx.token);
+        trace!("token {}: read {n} bytes, wrote {written} back", cx.key);
         cx.stats.bytes_out += written as u64;
         if written < n {
             self.keep_unsent(written, n, cx);
@@ -387,13 +256,7 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn keep_unsent(&mut self, written: usize, n: usize, cx: &mut Context) {
-        let mut pending = Box::new(Pending {
-            bytes: Vec::new(),
-            sent: 0,
-            paused: false,
-            peer_closed: false,
-        });
-        pending.push(&cx.scratch[written..n], cx.max_pending);
+        let pending = Box::new(Pending::holding(&cx.scratch[written..n], cx.max_pending));
         note_pending(&pending, cx);
         self.pending = Some(pending);
     }
@@ -413,10 +276,10 @@ impl Connection {
                 Ok(written) => {
                     trace!(
                         "token {}: flushed {written} of {unsent} pending bytes",
-                        cx.token
+                        cx.key
                     );
                     cx.stats.bytes_out += written as u64;
-                    pending.sent += written;
+                    pending.consume(written);
                     if written < unsent {
                         return Ok(Flushed::Blocked);
                     }
@@ -431,12 +294,12 @@ impl Connection {
             peer_closed,
             ..
         } = *self.pending.take().expect("pending checked above");
-        trace!("token {}: pending bytes all sent, buffer freed", cx.token);
+        trace!("token {}: pending bytes all sent, buffer freed", cx.key);
         if peer_closed {
             return Err(self.finish());
         }
         if paused {
-            trace!("token {}: resuming reads", cx.token);
+            trace!("token {}: resuming reads", cx.key);
         }
         Ok(Flushed::Empty {
             resume_reading: paused,
@@ -452,7 +315,7 @@ impl Connection {
                 cx.stats.backpressure_pauses += 1;
                 trace!(
                     "token {}: {} bytes pending, reads paused until the client catches up",
-                    cx.token,
+                    cx.key,
                     pending.unsent().len()
                 );
             }
@@ -463,7 +326,7 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn on_end_of_stream(&mut self, cx: &mut Context) -> Next {
-        trace!("token {}: read end of stream", cx.token);
+        trace!("token {}: read end of stream", cx.key);
         match &mut self.pending {
             Some(pending) => {
                 pending.peer_closed = true;
@@ -495,7 +358,7 @@ impl Connection {
             match self.stream.read(&mut cx.scratch) {
                 Ok(0) => return Next::Close(CloseReason::Shutdown),
                 Ok(n) => {
-                    trace!("token {}: discarded {n} bytes after shutdown", cx.token);
+                    trace!("token {}: discarded {n} bytes after shutdown", cx.key);
                     cx.stats.bytes_in += n as u64;
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
@@ -512,45 +375,8 @@ impl Connection {
 
 fn note_pending(pending: &Pending, cx: &mut Context) {
     let len = pending.unsent().len() as u64;
-    trace!("token {}: {len} bytes pending (send queue full)", cx.token);
+    trace!("token {}: {len} bytes pending (send queue full)", cx.key);
     if len > cx.stats.peak_pending {
         cx.stats.peak_pending = len;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pending_keeps_order_across_partial_sends_and_stays_within_the_limit() {
-        let limit = 1000;
-        let mut pending = Pending {
-            bytes: Vec::new(),
-            sent: 0,
-            paused: false,
-            peer_closed: false,
-        };
-        let mut expected = Vec::new();
-        let mut next_byte = 0u8;
-        for round in 0..200 {
-            let room = limit - pending.unsent().len();
-            let chunk: Vec<u8> = (0..room.min(37 + round % 50))
-                .map(|_| {
-                    next_byte = next_byte.wrapping_add(1);
-                    next_byte
-                })
-                .collect();
-            pending.push(&chunk, limit);
-            expected.extend_from_slice(&chunk);
-            assert!(pending.bytes.capacity() <= limit);
-            // "send" a varying share of what waits
-            let send = pending.unsent().len() * (round % 3) / 2;
-            let sent: Vec<u8> = pending.unsent()[..send].to_vec();
-            assert_eq!(sent, expected[..send]);
-            expected.drain(..send);
-            pending.sent += send;
-            assert_eq!(pending.unsent(), &expected[..]);
-        }
     }
 }

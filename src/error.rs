@@ -27,9 +27,27 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// One of several reactors ([`Cluster`](crate::Cluster)) failed or
+    /// panicked; the others were stopped.
+    ReactorFailed {
+        /// Which reactor: its thread is named `reactor-{index}`.
+        index: usize,
+        /// What became of it.
+        cause: ReactorFailure,
+    },
+}
+
+/// How a reactor of a [`Cluster`](crate::Cluster) ended badly.
+#[derive(Debug)]
+pub enum ReactorFailure {
+    /// Its [`Server::run`](crate::Server::run) returned an error.
+    Error(Box<Error>),
+    /// It panicked (a bug); the panic's message.
+    Panic(String),
 }
 
 impl Error {
+    /// Wraps an I/O error of the step `what`, for `map_err`.
     pub(crate) fn reactor(what: &'static str) -> impl FnOnce(io::Error) -> Error {
         move |source| Error::Reactor { what, source }
     }
@@ -53,6 +71,14 @@ impl fmt::Display for Error {
                 }
             }
             Error::Reactor { what, source } => write!(f, "cannot {what}: {source}"),
+            Error::ReactorFailed {
+                index,
+                cause: ReactorFailure::Error(e),
+            } => write!(f, "reactor {index} failed: {e}"),
+            Error::ReactorFailed {
+                index,
+                cause: ReactorFailure::Panic(what),
+            } => write!(f, "reactor {index} panicked: {what}"),
         }
     }
 }
@@ -62,6 +88,11 @@ impl std::error::Error for Error {
         match self {
             Error::Config(_) => None,
             Error::Listen { source, .. } | Error::Reactor { source, .. } => Some(source),
+            Error::ReactorFailed {
+                cause: ReactorFailure::Error(e),
+                ..
+            } => Some(e.as_ref()),
+            Error::ReactorFailed { .. } => None,
         }
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! The links live in a side table indexed by token, not in the connection,
 //! so a server without `--idle-timeout` pays nothing for them: the reactor
-//! holds `Option<IdleList>` and it is `None`.
+//! holds an `Option<IdleList>` (in [`crate::timers::Timers`]) and it is
+//! `None`.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ const UNLINKED: Link = Link {
 };
 
 /// Connections ordered by last activity, oldest first.
-pub(crate) struct IdleList {
+pub struct IdleList {
     timeout: Duration,
     timeout_ms: u64,
     epoch: Instant,
@@ -41,7 +42,9 @@ pub(crate) struct IdleList {
 }
 
 impl IdleList {
-    pub(crate) fn new(timeout: Duration, epoch: Instant) -> Self {
+    /// An empty list for connections closed after `timeout` without
+    /// activity; times are kept as milliseconds since `epoch`.
+    pub fn new(timeout: Duration, epoch: Instant) -> Self {
         IdleList {
             timeout,
             // Rounded up, so nothing is closed before its full timeout.
@@ -53,7 +56,8 @@ impl IdleList {
         }
     }
 
-    pub(crate) fn timeout(&self) -> Duration {
+    /// The timeout every connection has.
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
@@ -62,7 +66,7 @@ impl IdleList {
     }
 
     /// Starts tracking a new connection as active now.
-    pub(crate) fn insert(&mut self, token: usize, now: Instant) {
+    pub fn insert(&mut self, token: usize, now: Instant) {
         let index = token as u32;
         if token >= self.links.len() {
             self.links.resize(token + 1, UNLINKED);
@@ -72,7 +76,7 @@ impl IdleList {
     }
 
     /// Records activity on a tracked connection.
-    pub(crate) fn touch(&mut self, token: usize, now: Instant) {
+    pub fn touch(&mut self, token: usize, now: Instant) {
         let now_ms = self.millis(now);
         let Some(link) = self.links.get_mut(token) else {
             return;
@@ -88,7 +92,7 @@ impl IdleList {
     }
 
     /// Stops tracking a connection (it is closing).
-    pub(crate) fn remove(&mut self, token: usize) {
+    pub fn remove(&mut self, token: usize) {
         if token < self.links.len() {
             self.unlink(token as u32);
             self.links[token] = UNLINKED;
@@ -96,13 +100,13 @@ impl IdleList {
     }
 
     /// The connection idle longest, if its timeout has run out at `now`.
-    pub(crate) fn expired(&self, now: Instant) -> Option<usize> {
+    pub fn expired(&self, now: Instant) -> Option<usize> {
         let head = self.links.get(self.head as usize)?;
         (self.millis(now) >= head.last_active_ms + self.timeout_ms).then_some(self.head as usize)
     }
 
     /// When the connection idle longest will time out.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         let head = self.links.get(self.head as usize)?;
         Some(self.epoch + Duration::from_millis(head.last_active_ms + self.timeout_ms))
     }

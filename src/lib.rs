@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # echo-reactor
 //!
 //! A TCP echo server built as a hand-written, single-threaded
@@ -41,28 +42,34 @@
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
 
-mod cluster;
-mod config;
-mod connection;
-mod error;
+pub mod accept;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod error;
 pub mod fd_limit;
-mod handle;
-mod idle;
-mod listener;
-mod server;
-mod stats;
+pub mod handle;
+pub mod idle;
+pub mod pending;
+pub mod serve;
+pub mod server;
+pub mod signals;
+pub mod socket;
+pub mod stats;
+pub mod timers;
 #[cfg(feature = "tools")]
 pub mod tools;
-mod udp;
+pub mod udp;
 pub mod units;
 
 pub use cluster::{Cluster, ClusterHandle};
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_PENDING,
 };
-pub use error::Error;
+pub use error::{Error, ReactorFailure};
 pub use handle::Handle;
-pub use server::{slab_entry_size, Server, SCRATCH_SIZE};
+pub use serve::SCRATCH_SIZE;
+pub use server::{slab_entry_size, Server};
 pub use stats::Stats;
 
 /// Compiles the README's Rust examples as doc tests, so they cannot rot.

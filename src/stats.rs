@@ -163,15 +163,16 @@ impl fmt::Display for Stats {
 
 /// `--stats-interval`: when the next counters line is due, and the counters
 /// at the last one, for rates.
-pub(crate) struct StatsLog {
+pub struct StatsLog {
     every: Duration,
-    pub(crate) due: Instant,
+    due: Instant,
     last_at: Instant,
     last: Stats,
 }
 
 impl StatsLog {
-    pub(crate) fn new(every: Duration, now: Instant) -> StatsLog {
+    /// The first line is due `every` after `now`.
+    pub fn new(every: Duration, now: Instant) -> StatsLog {
         StatsLog {
             every,
             due: now + every,
@@ -180,8 +181,13 @@ impl StatsLog {
         }
     }
 
+    /// When the next line is due.
+    pub fn due(&self) -> Instant {
+        self.due
+    }
+
     /// The line to log now: the counters, then rates since the last line.
-    pub(crate) fn line(&mut self, stats: Stats, now: Instant) -> String {
+    pub fn line(&mut self, stats: Stats, now: Instant) -> String {
         let seconds = now
             .saturating_duration_since(self.last_at)
             .as_secs_f64()

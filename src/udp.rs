@@ -105,22 +105,19 @@ use std::net::SocketAddr;
 
 use log::{debug, trace};
 use mio::net::UdpSocket;
-use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::connection::{Context, Next};
-use crate::listener;
-use crate::server::SCRATCH_SIZE;
+use crate::serve::{Context, Next, SCRATCH_SIZE};
 
 /// Most datagrams read from one UDP socket per turn of the loop; then the
 /// socket is served again after the next poll. Each costs two system calls
 /// (`recvfrom`, `sendto`) and a copy of at most 64 KiB, so a turn costs
 /// about what a TCP connection's 256 KiB read budget does: well under a
 /// millisecond.
-pub(crate) const DATAGRAMS_PER_TURN: usize = 64;
+pub const DATAGRAMS_PER_TURN: usize = 64;
 
 /// The largest payload a UDP datagram can carry: 65,535 bytes of IPv6
 /// payload minus the 8-byte UDP header. (Over IPv4 it is 65,507.)
-pub(crate) const MAX_DATAGRAM: usize = 65_527;
+pub const MAX_DATAGRAM: usize = 65_527;
 
 // Every datagram fits in the scratch buffer with room to spare, so a read
 // that fills it can only mean truncation.
@@ -129,11 +126,11 @@ const _: () = assert!(SCRATCH_SIZE > MAX_DATAGRAM);
 /// Source ports above 1023 whose datagrams are never answered: services
 /// that answer unauthenticated datagrams and are known reflectors, none in
 /// an ephemeral port range. See the module docs for each.
-pub(crate) const GUARDED_HIGH_PORTS: [u16; 8] = [1900, 2049, 3283, 3702, 5353, 5683, 10001, 11211];
+pub const GUARDED_HIGH_PORTS: [u16; 8] = [1900, 2049, 3283, 3702, 5353, 5683, 10001, 11211];
 
 /// Why a datagram from `port` must not be answered, or `None` if it may be.
 /// `own_ports` are the ports this server echoes on.
-pub(crate) fn guarded(port: u16, own_ports: &[u16]) -> Option<&'static str> {
+pub fn guarded(port: u16, own_ports: &[u16]) -> Option<&'static str> {
     if port == 0 {
         Some("source port 0")
     } else if port < 1024 {
@@ -148,27 +145,29 @@ pub(crate) fn guarded(port: u16, own_ports: &[u16]) -> Option<&'static str> {
 }
 
 /// A UDP echo socket, as the slab holds it.
-pub(crate) struct UdpEcho {
+pub struct UdpEcho {
     socket: UdpSocket,
     /// In the reactor's serve-again queue; keeps the queue free of doubles.
-    pub(crate) queued: bool,
+    pub queued: bool,
 }
 
 impl UdpEcho {
-    pub(crate) fn new(socket: UdpSocket) -> UdpEcho {
+    /// Echoes on `socket`, which must be registered for `READABLE`.
+    pub fn new(socket: UdpSocket) -> UdpEcho {
         UdpEcho {
             socket,
             queued: false,
         }
     }
 
-    pub(crate) fn socket_mut(&mut self) -> &mut UdpSocket {
+    /// The socket, to deregister it at shutdown.
+    pub fn socket_mut(&mut self) -> &mut UdpSocket {
         &mut self.socket
     }
 
     /// Echoes datagrams until the socket has none left (`Next::Wait`) or
     /// the turn's budget is spent (`Next::ServeAgain`).
-    pub(crate) fn serve(&mut self, own_ports: &[u16], cx: &mut Context) -> Next {
+    pub fn serve(&mut self, own_ports: &[u16], cx: &mut Context) -> Next {
         let mut failed_before = false;
         for _ in 0..DATAGRAMS_PER_TURN {
             let (n, peer) = match self.socket.recv_from(&mut cx.scratch) {
@@ -179,7 +178,7 @@ impl UdpEcho {
                 // shortage of memory: try once more, but never spin on an
                 // error that repeats; the next datagram brings a new event.
                 Err(e) => {
-                    debug!("token {}: udp receive failed: {e}", cx.token);
+                    debug!("token {}: udp receive failed: {e}", cx.key);
                     if failed_before {
                         return Next::Wait;
                     }
@@ -193,25 +192,19 @@ impl UdpEcho {
                 // Cannot happen (see "No truncation"), but a cut copy is
                 // not an echo.
                 cx.stats.udp_dropped_errors += 1;
-                debug!(
-                    "token {}: dropped a truncated datagram from {peer}",
-                    cx.token
-                );
+                debug!("token {}: dropped a truncated datagram from {peer}", cx.key);
                 continue;
             }
             if let Some(why) = guarded(peer.port(), own_ports) {
                 cx.stats.udp_dropped_guarded += 1;
-                trace!(
-                    "token {}: no echo for {n} bytes from {peer}: {why}",
-                    cx.token
-                );
+                trace!("token {}: no echo for {n} bytes from {peer}: {why}", cx.key);
                 continue;
             }
             self.echo(n, peer, cx);
         }
         trace!(
             "token {}: datagram budget spent, serving others first",
-            cx.token
+            cx.key
         );
         Next::ServeAgain
     }
@@ -222,78 +215,23 @@ impl UdpEcho {
             match self.socket.send_to(&cx.scratch[..n], peer) {
                 // A datagram goes whole or not at all.
                 Ok(_) => {
-                    trace!("token {}: echoed {n} bytes to {peer}", cx.token);
+                    trace!("token {}: echoed {n} bytes to {peer}", cx.key);
                     cx.stats.datagrams_out += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     trace!(
                         "token {}: send buffer full, dropped {n} bytes for {peer}",
-                        cx.token
+                        cx.key
                     );
                     cx.stats.udp_dropped_would_block += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    trace!("token {}: cannot echo {n} bytes to {peer}: {e}", cx.token);
+                    trace!("token {}: cannot echo {n} bytes to {peer}: {e}", cx.key);
                     cx.stats.udp_dropped_errors += 1;
                 }
             }
             return;
-        }
-    }
-}
-
-/// Binds a non-blocking UDP socket on `addr`. Not `SO_REUSEADDR`: for UDP
-/// it would let a second server bind the same port and silently share its
-/// datagrams. `SO_REUSEPORT` only with `reuse_port`, as for the TCP
-/// listeners (the reactors of a [`Cluster`](crate::Cluster) share the port,
-/// and the kernel spreads datagrams among them by source address and port).
-/// `IPV6_V6ONLY`, as for the TCP listeners, so `[::]:P` and `0.0.0.0:P`
-/// can both be served.
-pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::DGRAM.nonblocking(),
-        Some(Protocol::UDP),
-    )?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&addr.into())?;
-    Ok(UdpSocket::from_std(socket.into()))
-}
-
-/// Times a port-0 address is tried again when the port the TCP listener got
-/// turns out to be taken for UDP by someone else.
-const PORT_ZERO_ATTEMPTS: usize = 16;
-
-/// Binds the TCP listener and the UDP socket of one listening address, on
-/// the same port: with port 0, the UDP socket takes the port the listener
-/// got (and if another program holds that port for UDP, both are bound
-/// again on a new one).
-pub(crate) fn bind_with_listener(
-    addr: SocketAddr,
-    backlog: u32,
-    reuse_port: bool,
-) -> io::Result<(mio::net::TcpListener, UdpSocket)> {
-    let mut attempts = if addr.port() == 0 {
-        PORT_ZERO_ATTEMPTS
-    } else {
-        1
-    };
-    loop {
-        let listener = listener::bind(addr, backlog, reuse_port)?;
-        let local = listener.local_addr()?;
-        match bind(local, reuse_port) {
-            Ok(udp) => return Ok((listener, udp)),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempts > 1 => {
-                attempts -= 1;
-                debug!("{local}: port taken for UDP, trying another");
-            }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("UDP: {e}"))),
         }
     }
 }
@@ -326,7 +264,7 @@ mod tests {
     #[test]
     fn a_socket_echoes_at_most_a_budget_of_datagrams_per_turn_then_asks_to_be_served_again() {
         const SENT: usize = 150;
-        let socket = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let socket = crate::socket::udp_socket("127.0.0.1:0".parse().unwrap(), false).unwrap();
         socket2::SockRef::from(&socket)
             .set_recv_buffer_size(1 << 20)
             .unwrap();
@@ -341,7 +279,7 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(20)); // all queued
 
-        let mut cx = Context::new(SCRATCH_SIZE, 64 * 1024);
+        let mut cx = Context::new(64 * 1024);
         let mut turns = Vec::new();
         loop {
             let next = echo.serve(&[], &mut cx);

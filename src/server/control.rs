@@ -1,0 +1,161 @@
+//! What the outside asks of the loop, and when it asks: deadlines, commands
+//! from a [`Handle`](crate::Handle), signals, and graceful shutdown.
+//!
+//! None of this is on the path of a byte. It runs when a timer is due (the
+//! loop looks only when one exists), when the waker or the signal pipe
+//! raises an event, and once at shutdown.
+
+use std::time::Instant;
+
+use log::{info, trace};
+use mio::Registry;
+
+use super::{Entry, Reactor};
+use crate::handle::Command;
+use crate::serve::{CloseReason, Ready};
+use crate::signals::Request;
+use crate::stats::Stats;
+
+impl Reactor {
+    /// Fires what is due at this turn's time: a stats line, idle timeouts,
+    /// the end of an accept pause, the end of the drain.
+    pub(super) fn run_timers(&mut self, registry: &Registry) {
+        let now = self.now;
+        if self.timers.stats_log().is_some_and(|log| now >= log.due()) {
+            self.log_stats_line(now);
+        }
+        while let Some(key) = self.timers.idle().and_then(|idle| idle.expired(now)) {
+            self.close(registry, key, CloseReason::Idle);
+        }
+        if self.timers.accept_retry().is_some_and(|at| now >= at) {
+            self.resume_accepting(registry);
+        }
+        if let Some(deadline) = self.timers.drain() {
+            if now >= deadline && self.cx.stats.active > 0 {
+                info!(
+                    "drain timeout: closing {} connections that still had work",
+                    self.cx.stats.active
+                );
+                self.close_all(registry);
+            }
+        }
+    }
+
+    /// Shutdown began and every connection is closed: the loop ends.
+    pub(super) fn is_finished(&self) -> bool {
+        self.timers.drain().is_some() && self.cx.stats.active == 0
+    }
+
+    /// `--stats-interval`: the counters, and the rates since the last line.
+    #[cold]
+    fn log_stats_line(&mut self, now: Instant) {
+        let stats = self.snapshot();
+        if let Some(log) = self.timers.stats_log() {
+            info!("{}", log.line(stats, now));
+        }
+    }
+
+    /// Commands queued by [`Handle`](crate::Handle)s, which woke the poll.
+    pub(super) fn on_commands(&mut self, registry: &Registry) {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Stop => self.shut_down(registry, "stop requested"),
+                Command::Stats(reply) => {
+                    // The asker may have given up waiting: nothing to do.
+                    let _ = reply.send(self.snapshot());
+                }
+            }
+        }
+    }
+
+    /// Signals received since the last event of the signal pipe.
+    pub(super) fn on_signals(&mut self, registry: &Registry) {
+        let Some(signals) = &mut self.signals else {
+            return;
+        };
+        for request in signals.requests() {
+            match request {
+                Request::LogStats => info!("{}", self.snapshot()),
+                Request::ShutDown(signal) => {
+                    self.shut_down(registry, &format!("{signal} received"))
+                }
+            }
+        }
+    }
+
+    /// Graceful shutdown: close the listeners, say goodbye (FIN) to every
+    /// connection with nothing left to echo, and give the rest until the
+    /// drain deadline. A second request skips the wait.
+    fn shut_down(&mut self, registry: &Registry, why: &str) {
+        if self.timers.drain().is_some() {
+            info!(
+                "{why} again: closing {} connections now",
+                self.cx.stats.active
+            );
+            self.close_all(registry);
+            return;
+        }
+        self.now = Instant::now();
+        self.timers.set_drain(self.now + self.drain_timeout);
+        self.timers.set_accept_retry(None);
+        self.acceptor.close();
+        // UDP has no connections to drain: its sockets close with the
+        // listeners, and datagrams sent after this are refused.
+        let sockets = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .chain(std::mem::take(&mut self.udp_sockets));
+        for key in sockets {
+            let deregistered = match self.entries.try_remove(key) {
+                Some(Entry::Listener(mut socket)) => registry.deregister(&mut socket),
+                Some(Entry::Udp(mut socket)) => registry.deregister(socket.socket_mut()),
+                _ => Ok(()),
+            };
+            if let Err(e) = deregistered {
+                trace!("token {key}: deregister failed: {e}");
+            }
+        }
+        info!(
+            "{why}: stopped accepting; draining {} connections for up to {:?}",
+            self.cx.stats.active, self.drain_timeout
+        );
+        // Serve every connection once, to echo what has arrived. One with
+        // nothing in flight then gets our FIN. The others go on being served
+        // in full until their client closes or the drain deadline passes:
+        // a queue that is empty for a moment does not mean the client has
+        // finished sending, and bytes read after our FIN would be dropped.
+        for key in self.connection_keys() {
+            self.serve(registry, key, Ready::ALL);
+            let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
+                continue; // closed while being served
+            };
+            if conn.is_quiet() {
+                match conn.send_fin() {
+                    Ok(()) => trace!("token {key}: nothing in flight, FIN sent"),
+                    Err(e) => self.close(registry, key, CloseReason::Error(e)),
+                }
+            }
+        }
+    }
+
+    fn close_all(&mut self, registry: &Registry) {
+        for key in self.connection_keys() {
+            self.close(registry, key, CloseReason::Shutdown);
+        }
+    }
+
+    fn connection_keys(&self) -> Vec<usize> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| matches!(entry, Entry::Connection(_)))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// The counters as they stand.
+    pub(super) fn snapshot(&self) -> Stats {
+        Stats {
+            slab_capacity: self.entries.capacity() as u64,
+            ..self.cx.stats
+        }
+    }
+}

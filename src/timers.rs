@@ -1,0 +1,142 @@
+//! Every deadline the loop keeps, and the nearest one as the poll timeout.
+//!
+//! The loop blocks in `Poll::poll` until an event comes or the nearest
+//! deadline passes. There are four kinds: the idle timeout of the least
+//! recently active connection (`--idle-timeout`), the next stats line
+//! (`--stats-interval`), the end of an accept pause, and the end of the
+//! drain at shutdown. With none of them, the poll blocks: an idle server
+//! makes no system calls at all, not even to read the clock.
+//!
+//! [`Timers`] owns all four. Whether any exists is asked on every turn, so
+//! it is kept as one flag, and only this type's own setters change what it
+//! derives from: no other code can forget to update it.
+
+use std::time::{Duration, Instant};
+
+use crate::idle::IdleList;
+use crate::stats::StatsLog;
+
+/// The loop's deadlines.
+pub struct Timers {
+    idle: Option<IdleList>,
+    stats_log: Option<StatsLog>,
+    accept_retry: Option<Instant>,
+    drain: Option<Instant>,
+    /// Some deadline above exists: only then does a turn read the clock
+    /// and look at timers.
+    armed: bool,
+}
+
+impl Timers {
+    /// The timers a configuration asks for from the start (idle timeout,
+    /// stats interval); the others come and go with the server's state.
+    pub fn new(
+        idle_timeout: Option<Duration>,
+        stats_interval: Option<Duration>,
+        now: Instant,
+    ) -> Timers {
+        let mut timers = Timers {
+            idle: idle_timeout.map(|timeout| IdleList::new(timeout, now)),
+            stats_log: stats_interval.map(|every| StatsLog::new(every, now)),
+            accept_retry: None,
+            drain: None,
+            armed: false,
+        };
+        timers.rearm();
+        timers
+    }
+
+    /// Some deadline exists.
+    #[inline(always)]
+    pub fn armed(&self) -> bool {
+        self.armed
+    }
+
+    /// The nearest deadline, if any.
+    pub fn nearest(&self) -> Option<Instant> {
+        let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
+        let stats_line = self.stats_log.as_ref().map(StatsLog::due);
+        [idle, stats_line, self.accept_retry, self.drain]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The idle list, when `--idle-timeout` is on.
+    #[inline(always)]
+    pub fn idle(&mut self) -> Option<&mut IdleList> {
+        self.idle.as_mut()
+    }
+
+    /// The idle timeout, when on.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle.as_ref().map(IdleList::timeout)
+    }
+
+    /// The stats-line schedule, when `--stats-interval` is on.
+    pub fn stats_log(&mut self) -> Option<&mut StatsLog> {
+        self.stats_log.as_mut()
+    }
+
+    /// When a paused accept loop tries again.
+    pub fn accept_retry(&self) -> Option<Instant> {
+        self.accept_retry
+    }
+
+    /// Sets or clears the accept retry.
+    pub fn set_accept_retry(&mut self, at: Option<Instant>) {
+        self.accept_retry = at;
+        self.rearm();
+    }
+
+    /// When the drain ends, once shutdown has begun.
+    pub fn drain(&self) -> Option<Instant> {
+        self.drain
+    }
+
+    /// Shutdown began: everything must be closed by `deadline`.
+    pub fn set_drain(&mut self, deadline: Instant) {
+        self.drain = Some(deadline);
+        self.rearm();
+    }
+
+    fn rearm(&mut self) {
+        self.armed = self.idle.is_some()
+            || self.stats_log.is_some()
+            || self.accept_retry.is_some()
+            || self.drain.is_some();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_configured_timer_means_no_deadline_until_one_is_set() {
+        let now = Instant::now();
+        let mut timers = Timers::new(None, None, now);
+        assert!(!timers.armed());
+        assert_eq!(timers.nearest(), None);
+        let retry = now + Duration::from_millis(50);
+        timers.set_accept_retry(Some(retry));
+        assert!(timers.armed());
+        timers.set_drain(now + Duration::from_secs(5));
+        assert_eq!(timers.nearest(), Some(retry));
+        timers.set_accept_retry(None);
+        assert_eq!(timers.nearest(), Some(now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn the_idle_timeout_and_stats_interval_arm_from_the_start() {
+        let now = Instant::now();
+        let timers = Timers::new(None, Some(Duration::from_secs(1)), now);
+        assert!(timers.armed());
+        assert_eq!(timers.nearest(), Some(now + Duration::from_secs(1)));
+        let mut timers = Timers::new(Some(Duration::from_secs(2)), None, now);
+        assert!(timers.armed());
+        assert_eq!(timers.nearest(), None, "no connection, no idle deadline");
+        timers.idle().unwrap().insert(3, now);
+        assert!(timers.nearest().is_some());
+    }
+}
