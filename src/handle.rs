@@ -1,7 +1,7 @@
 //! Talking to a running server from another thread.
 //!
 //! The reactor owns all its state on one thread. Another thread asks for
-//! something by queueing a [`Command`] and waking the poll through a
+//! something by queueing a `Command` and waking the poll through a
 //! `mio::Waker` (an eventfd registered under a fixed token); the reactor
 //! answers between two polls. Nothing is shared that the hot path touches.
 

@@ -1,4 +1,3 @@
-#![warn(missing_docs)]
 //! # echo-reactor
 //!
 //! A TCP echo server built as a hand-written, single-threaded
@@ -20,27 +19,49 @@
 //!
 //! ## Reading order
 //!
-//! The code is meant to be read; each module does one job:
+//! Start with the [`guide`]: its chapters walk through the code below with
+//! links to each part. The modules, each with one job, in the order a
+//! newcomer needs them:
 //!
-//! 1. `src/server.rs`: the loop. One `Poll`, one slab holding the listening
-//!    sockets and every connection (the slab key is the token), fixed tokens
-//!    for signals and the waker. Accepting, closing, timers, shutdown.
-//! 2. `src/connection.rs`: one connection's bytes. Read into the shared scratch
+//! 1. [`server`]: the loop. One `Poll`, one slab holding every socket (the
+//!    slab key is the token), dispatch, closing, and (in its submodules)
+//!    accepting, timers, commands, signals and shutdown.
+//! 2. [`serve`]: the contract between the loop and a socket's handler: the
+//!    serving [`Context`](serve::Context), [`Ready`](serve::Ready),
+//!    [`Next`](serve::Next), [`CloseReason`](serve::CloseReason), the
+//!    scratch buffer's size and the read budget.
+//! 3. [`connection`]: one connection's bytes. Read into the shared scratch
 //!    buffer, write straight back, keep what a short write left behind,
 //!    flush it when writable, stop reading when too much waits.
-//! 3. `src/idle.rs`: idle timeouts as an intrusive list, O(1) per event.
-//! 4. `src/listener.rs`: listening sockets, and which `accept` errors mean
-//!    "pause" rather than "try the next one".
-//! 5. `src/udp.rs`: UDP echo (`--udp`): one more kind of slab entry, a
-//!    datagram budget per turn, and the guard that keeps two echo services
-//!    from answering each other forever.
-//! 6. `src/handle.rs`, `stats.rs`, `config.rs`, `fd_limit.rs`, `error.rs`:
-//!    the edges, where the outside talks to the loop.
-//!
-//! `cargo doc --document-private-items --open` renders all of them.
+//! 4. [`pending`]: the bytes a short write left behind, a connection's only
+//!    heap memory.
+//! 5. [`accept`]: when to accept, and what a failed `accept` means (pause,
+//!    back off, or take the next).
+//! 6. [`socket`]: opening listening sockets, TCP and UDP, with their options.
+//! 7. [`timers`]: every deadline, and the nearest as the poll timeout.
+//! 8. [`idle`]: idle timeouts as an intrusive list, O(1) per event.
+//! 9. [`udp`]: UDP echo (`--udp`) and the guard that keeps two echo
+//!    services from answering each other forever.
+//! 10. [`signals`] and [`handle`]: how signals and other threads reach the
+//!     loop.
+//! 11. [`cluster`]: several reactors, one per thread, sharing each address.
+//! 12. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
+//! 13. `tools` (feature `tools`): the load tools' reports and `/proc`
+//!     reader, shared with the comparison and the tests.
 //!
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
+//!
+//! ## Features
+//!
+//! - `cli` (default): the `echo-reactor` binary's command line and logger.
+//! - `tools` (default): the load tools `echo-loadgen` and
+//!   `echo-idle-swarm`, and the `tools` module.
+//!
+//! A program that only embeds the server can depend on the crate with
+//! `default-features = false` and compile neither.
+
+#![warn(missing_docs)]
 
 pub mod accept;
 pub mod cluster;
@@ -48,6 +69,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod fd_limit;
+pub mod guide;
 pub mod handle;
 pub mod idle;
 pub mod pending;
