@@ -4,9 +4,7 @@
 //! however much such clients try to send, other clients keep being served,
 //! and a stalled client that starts reading gets every byte back in order.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};

@@ -3,8 +3,7 @@
 //! stderr that scripts can show as is; repeated `--listen` flags serve on
 //! every address.
 
-mod support;
-use support::*;
+use crate::support::*;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};

@@ -3,9 +3,7 @@
 //! 64 KiB read buffer, 32 MiB that forces short writes), however many
 //! connections share the reactor, and over IPv6 as over IPv4.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};

@@ -5,9 +5,7 @@
 //! holding back under backpressure) still returns every byte before the
 //! end of stream.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -3,8 +3,7 @@
 //! talking keeps its connection and every echo; without it, silence never
 //! closes a connection.
 
-mod support;
-use support::*;
+use crate::support::*;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -5,8 +5,7 @@
 //! when descriptors free up; and with no `--max-connections` the limit is
 //! derived from the open-files limit and logged.
 
-mod support;
-use support::*;
+use crate::support::*;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -2,14 +2,12 @@
 //! spreads connections over them, each echoes its own exactly, and a stop
 //! drains all of them without losing a byte.
 
-mod support;
-
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 
+use crate::support::*;
 use echo_reactor::{Cluster, ClusterHandle, Config, Stats};
-use support::*;
 
 /// Two reactors on an ephemeral loopback port, running on a thread.
 fn start_two_reactors() -> (SocketAddr, ClusterHandle, JoinHandle<Stats>) {

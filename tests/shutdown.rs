@@ -4,8 +4,7 @@
 //! stop, or the drain timeout, closes what is left; the process exits 0.
 //! SIGUSR1 logs the counters without disturbing anything.
 
-mod support;
-use support::*;
+use crate::support::*;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};

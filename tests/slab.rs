@@ -3,9 +3,7 @@
 //! their slot (their token) back, so thousands of short connections one
 //! after another never grow the slab past the peak of open sockets.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use std::io::Write;
 use std::net::Shutdown;

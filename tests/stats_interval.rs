@@ -1,11 +1,9 @@
 //! `--stats-interval`: the binary logs its counters, with rates, on a
 //! schedule, and the numbers in the line are the server's real counters.
 
-mod support;
-
 use std::io::Write;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn with_a_stats_interval_the_binary_logs_counters_and_rates_on_schedule() {

@@ -3,8 +3,7 @@
 //! `b'Hello, world'` back, and its multi-connection client gets both
 //! messages back on every one of 20 concurrent connections.
 
-mod support;
-use support::*;
+use crate::support::*;
 
 #[path = "../examples/echo_client.rs"]
 #[allow(dead_code)]

@@ -11,8 +11,6 @@
 //! go through a raw socket, which needs root (CAP_NET_RAW): without it
 //! those tests say so and skip.
 
-mod support;
-
 use std::io::{self, ErrorKind, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,9 +18,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use echo_reactor::{Cluster, Config, Server, Stats};
 use socket2::{Domain, Protocol, Socket, Type};
-use support::*;
 
 /// An in-process server echoing TCP and UDP on an ephemeral loopback port.
 fn start_udp() -> InProcess {

@@ -1,0 +1,120 @@
+//! Plain blocking clients with read and write timeouts, so no test can
+//! hang on a socket, and the checks built on them: an exact echo, the end
+//! of stream, silence, and writing until the server stops reading.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::data::pattern;
+use super::wait::PATIENCE;
+
+/// A blocking client with read and write timeouts, so no test can hang.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// Reads exactly `len` bytes.
+pub fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    stream
+        .read_exact(&mut buf)
+        .unwrap_or_else(|e| panic!("reading {len} echoed bytes: {e}"));
+    buf
+}
+
+/// Asserts the server closed its side: the next read returns 0 bytes.
+pub fn assert_eof(stream: &mut TcpStream) {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => {}
+        Ok(_) => panic!("expected end of stream, got a byte: {:?}", byte[0]),
+        Err(e) => panic!("expected end of stream, got an error: {e}"),
+    }
+}
+
+/// Sends `message` and checks that exactly it comes back.
+pub fn echo_once(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).expect("send");
+    assert_same_bytes(&read_exactly(stream, message.len()), message);
+}
+
+/// Sends `data` from a second thread while this one reads the echo, then
+/// half-closes and checks that exactly `data` came back, followed by EOF.
+pub fn echo_all(addr: SocketAddr, data: &[u8]) {
+    let mut stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let outgoing = data.to_vec();
+    let sender = thread::spawn(move || {
+        for chunk in outgoing.chunks(61_440) {
+            writer.write_all(chunk).expect("send");
+        }
+        writer.shutdown(Shutdown::Write).expect("half-close");
+    });
+    let echoed = read_exactly(&mut stream, data.len());
+    sender.join().unwrap();
+    assert_same_bytes(&echoed, data);
+    assert_eof(&mut stream);
+}
+
+/// Compares two byte strings and reports the first difference, not a
+/// megabyte-long dump.
+pub fn assert_same_bytes(got: &[u8], expected: &[u8]) {
+    if let Some(at) = got.iter().zip(expected).position(|(a, b)| a != b) {
+        panic!(
+            "echo differs at byte {at}: got {:#04x}, expected {:#04x}",
+            got[at], expected[at]
+        );
+    }
+    assert_eq!(got.len(), expected.len(), "echo has the wrong length");
+}
+
+/// Asserts that for `quiet` nothing arrives on `stream`: no byte, no end of
+/// stream, no error. (A time window, so only ever an extra check beside a
+/// counter that proves the point.)
+pub fn assert_silent_for(stream: &mut TcpStream, quiet: Duration) {
+    stream.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        Ok(0) => panic!("the server closed the connection during {quiet:?} of silence"),
+        Ok(n) => panic!("unexpected bytes from the server: {:?}", &buf[..n]),
+        Err(e) => panic!("the connection failed during {quiet:?} of silence: {e}"),
+    }
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+}
+
+/// Writes until the kernel will not take more without the peer reading
+/// (the socket's send and the server's receive queues are full, and so is
+/// everything between), and returns what was written.
+pub fn write_until_blocked(stream: &mut TcpStream, seed: u64) -> Vec<u8> {
+    stream.set_nonblocking(true).unwrap();
+    let chunk = pattern(64 * 1024, seed);
+    let mut sent = Vec::new();
+    let mut quiet_since = Instant::now();
+    let deadline = Instant::now() + PATIENCE;
+    // Blocked means: nothing accepted for 200 ms in a row.
+    while quiet_since.elapsed() < Duration::from_millis(200) {
+        assert!(Instant::now() < deadline, "writes never blocked");
+        match stream.write(&chunk) {
+            Ok(n) => {
+                sent.extend_from_slice(&chunk[..n]);
+                quiet_since = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    sent
+}

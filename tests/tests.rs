@@ -1,0 +1,23 @@
+//! The integration suite, as one test binary: each file beside this one is
+//! a module of it, so cargo compiles and links the suite once rather than
+//! once per file (`autotests = false` in Cargo.toml). Run one file's tests
+//! with `cargo test --test tests echo::`, one test by its name.
+//!
+//! Every test drives a real server, in this process (`support::InProcess`)
+//! or as the `echo-reactor` binary (`support::Binary`), over loopback only.
+//! `support` is their shared toolkit.
+
+mod support;
+
+mod backpressure;
+mod cli;
+mod echo;
+mod hostile_clients;
+mod idle_timeout;
+mod limits;
+mod reactors;
+mod shutdown;
+mod slab;
+mod stats_interval;
+mod tutorial;
+mod udp;
