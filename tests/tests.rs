@@ -16,6 +16,7 @@ mod hostile_clients;
 mod idle_timeout;
 mod limits;
 mod reactors;
+mod readme;
 mod shutdown;
 mod slab;
 mod stats_interval;
