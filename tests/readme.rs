@@ -9,16 +9,12 @@
 //! - Every name in the README's "Where each rule lives" table must still
 //!   name something in `src/`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
-/// Longest any step may take; the whole exchange takes well under a second.
-const PATIENCE: Duration = Duration::from_secs(20);
+use crate::support::{Binary, PATIENCE};
 
 const README: &str = include_str!("../README.md");
 
@@ -58,67 +54,6 @@ fn shape(line: &str) -> Option<String> {
     Some(shaped)
 }
 
-/// The server binary with `RUST_LOG=trace`, its stderr read line by line.
-struct TracedServer {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl TracedServer {
-    fn start() -> TracedServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-reactor"))
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the echo-reactor binary");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        TracedServer {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a line containing `needle`, keeping every line.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no log line with {needle:?} within {PATIENCE:?}; log:\n{}",
-                    self.log.join("\n")
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for TracedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_readme_trace_excerpt_is_what_the_server_logs() {
     let excerpt = block_after("Watch it with `RUST_LOG=trace");
@@ -132,14 +67,8 @@ fn the_readme_trace_excerpt_is_what_the_server_logs() {
         "the excerpt is too short: {excerpt:?}"
     );
 
-    let mut server = TracedServer::start();
-    let listening = server.wait_for("listening on ");
-    let addr: SocketAddr = listening
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .parse()
-        .expect("an address in the listening line");
+    let mut server = Binary::start_logging("trace", &["--listen", "127.0.0.1:0"]);
+    let addr = server.addr();
 
     // The README's client: 8 MiB sent before it reads a byte, then its end
     // of stream; it starts reading once the server has paused reading it.
@@ -153,16 +82,16 @@ fn the_readme_trace_excerpt_is_what_the_server_logs() {
         writer.write_all(&to_send).expect("send 8 MiB");
         writer.shutdown(Shutdown::Write).expect("half-close");
     });
-    server.wait_for("reads paused until the client catches up");
+    server.wait_for_log("reads paused until the client catches up");
     let mut echoed = Vec::with_capacity(sent.len());
     client
         .read_to_end(&mut echoed)
         .expect("read the echo to its end");
     sending.join().expect("the sending thread");
     assert!(echoed == sent, "the echo differs from what was sent");
-    server.wait_for("closed: client closed, every byte echoed");
+    server.wait_for_log("closed: client closed, every byte echoed");
 
-    let logged: Vec<String> = server.log.iter().filter_map(|line| shape(line)).collect();
+    let logged: Vec<String> = server.log_text().lines().filter_map(shape).collect();
     let mut from = 0;
     for line in &expected {
         match logged[from..].iter().position(|logged| logged == line) {

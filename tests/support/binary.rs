@@ -33,7 +33,12 @@ impl Binary {
     /// Starts the binary with `args` (include `--listen 127.0.0.1:0`) and
     /// waits until it logged each listening address.
     pub fn start(args: &[&str]) -> Binary {
-        Binary::start_command(Command::new(BINARY).args(args))
+        Binary::start_command(Command::new(BINARY).args(args).env("RUST_LOG", "debug"))
+    }
+
+    /// Like [`Binary::start`], with `RUST_LOG` at `level` instead of `debug`.
+    pub fn start_logging(level: &str, args: &[&str]) -> Binary {
+        Binary::start_command(Command::new(BINARY).args(args).env("RUST_LOG", level))
     }
 
     /// Starts the binary through `sh -c`, after `shell_prefix` (for example
@@ -45,13 +50,13 @@ impl Binary {
                 .arg("-c")
                 .arg(script)
                 .arg(BINARY)
-                .args(args),
+                .args(args)
+                .env("RUST_LOG", "debug"),
         )
     }
 
     fn start_command(command: &mut Command) -> Binary {
         let mut child = command
-            .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
