@@ -9,10 +9,15 @@ use std::thread::{self, JoinHandle};
 use crate::support::*;
 use echo_reactor::{Cluster, ClusterHandle, Config, Stats};
 
-/// Two reactors on an ephemeral loopback port, running on a thread.
+/// Two reactors on an ephemeral loopback port, running on a thread. The
+/// drain may take as long as the test's patience: these tests are about
+/// bytes, not about how long a drain takes on a loaded machine.
 fn start_two_reactors() -> (SocketAddr, ClusterHandle, JoinHandle<Stats>) {
-    let cluster = Cluster::bind(Config::listening_on("127.0.0.1:0".parse().unwrap()), 2)
-        .expect("bind two reactors");
+    let config = Config {
+        drain_timeout: PATIENCE,
+        ..Config::listening_on("127.0.0.1:0".parse().unwrap())
+    };
+    let cluster = Cluster::bind(config, 2).expect("bind two reactors");
     let addr = cluster.local_addrs()[0];
     let handle = cluster.handle();
     let runner = thread::spawn(move || cluster.run().expect("cluster run"));
