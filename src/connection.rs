@@ -336,16 +336,15 @@ impl Connection {
         }
     }
 
-    /// Every echo is out and the client is done: send our FIN and close.
+    /// Every echo is out and the client is done: close. No `shutdown`
+    /// first, which would cost a system call and buy nothing: the end of
+    /// stream was read, so nothing is left unread, and closing a socket with
+    /// nothing unread sends the FIN itself, after any bytes still in the
+    /// send queue. (An unread byte would turn the close into a reset; that
+    /// is why shutdown, which closes connections whose client may still be
+    /// sending, does send its FIN with `shutdown`, see [`Connection::send_fin`].)
     fn finish(&mut self) -> Next {
-        match self.stream.shutdown(Shutdown::Write) {
-            Ok(()) => Next::Close(CloseReason::PeerClosed),
-            // The client may have reset after its FIN; it is gone either way.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                Next::Close(CloseReason::PeerClosed)
-            }
-            Err(e) => Next::Close(CloseReason::Error(e)),
-        }
+        Next::Close(CloseReason::PeerClosed)
     }
 
     /// After our shutdown FIN: read and drop whatever the client still sends

@@ -27,6 +27,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub fn tcp_listener(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = open(addr, Type::STREAM, Protocol::TCP, reuse_port)?;
     socket.set_reuse_address(true)?;
+    // Echoes are small and latency matters more than packet count. On Linux
+    // an accepted socket inherits the option from its listener, which saves
+    // a `setsockopt` per connection (see `inherits_nodelay`).
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(TcpListener::from_std(socket.into()))
@@ -38,6 +42,12 @@ pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     socket.bind(&addr.into())?;
     Ok(UdpSocket::from_std(socket.into()))
 }
+
+/// Accepted sockets inherit `TCP_NODELAY` from the listening socket (Linux
+/// copies the listener's TCP options into each new connection; a test
+/// below holds the kernel to it). Elsewhere the accept loop sets it on
+/// each connection.
+pub const INHERITS_NODELAY: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Times a port-0 address is tried again when the port the TCP listener got
 /// turns out to be taken for UDP by someone else.
@@ -109,6 +119,31 @@ mod tests {
         let port = tcp.local_addr().unwrap().port();
         assert_eq!(udp.local_addr().unwrap().port(), port);
         assert!(tcp_and_udp(SocketAddr::from(([0, 0, 0, 0], port)), 16, false).is_ok());
+    }
+
+    #[test]
+    fn inherits_nodelay() {
+        let listener = tcp_listener("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert!(
+            !client.nodelay().unwrap(),
+            "a new client socket has Nagle on"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let accepted = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no connection to accept"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        assert_eq!(accepted.nodelay().unwrap(), INHERITS_NODELAY);
     }
 
     #[test]

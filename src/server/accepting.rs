@@ -88,9 +88,12 @@ impl Reactor {
     }
 
     fn add_connection(&mut self, registry: &Registry, mut stream: TcpStream, peer: SocketAddr) {
-        // Echoes are small and latency matters more than packet count.
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!("peer {peer}: cannot set TCP_NODELAY: {e}");
+        // Echoes are small and latency matters more than packet count;
+        // where the listener's TCP_NODELAY is not inherited, set it here.
+        if !socket::INHERITS_NODELAY {
+            if let Err(e) = stream.set_nodelay(true) {
+                debug!("peer {peer}: cannot set TCP_NODELAY: {e}");
+            }
         }
         let slot = self.entries.vacant_entry();
         let key = slot.key();
