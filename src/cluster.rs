@@ -102,6 +102,11 @@ impl Cluster {
         let total = config.connection_limit()?;
         let each = (total / reactors).max(1);
         config.max_connections = Some(each);
+        // The memory budget is divided too, so the reactors share nothing
+        // on the hot path and together stay within the whole.
+        let (memory, memory_source) = config.memory_budget();
+        let memory_each = (memory / reactors).max(1);
+        config.max_memory = Some(memory_each);
         config.reuse_port = true;
         // Logged here, summed over the reactors, rather than by each.
         let stats_interval = config.stats_interval.take();
@@ -115,7 +120,8 @@ impl Cluster {
         }
         info!(
             "{reactors} reactors share each address: up to {each} connections each \
-             ({total} divided by {reactors})"
+             ({total} divided by {reactors}), a memory budget of {memory_each} B each \
+             ({memory} B from {memory_source}, divided by {reactors})"
         );
         Ok(Cluster {
             servers,

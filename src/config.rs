@@ -7,6 +7,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::budget::{self, BudgetSource};
+
 /// The address served when none is given: the port the classic Python socket
 /// tutorial's echo client connects to, on loopback only.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -59,6 +61,15 @@ pub struct Config {
     /// TCP. Off by default: a UDP echo answers forged source addresses, so
     /// it is something to ask for (see the `udp` module for its guards).
     pub udp: bool,
+    /// One budget, in bytes, for every buffer the server holds for its
+    /// clients (pending echoes). When it is spent, connections that would
+    /// need more stop reading until memory frees, and connections with
+    /// nothing pending echo through the kernel: no byte is dropped and no
+    /// client closed for it (see [`budget`](crate::budget)). `None` (the
+    /// default) takes a quarter of the cgroup's memory limit, or 1 GiB
+    /// without one ([`budget::default_limit`](crate::budget::default_limit)).
+    /// With several reactors, each gets an equal share.
+    pub max_memory: Option<usize>,
 }
 
 impl Default for Config {
@@ -73,6 +84,7 @@ impl Default for Config {
             stats_interval: None,
             reuse_port: false,
             udp: false,
+            max_memory: None,
         }
     }
 }
@@ -99,6 +111,18 @@ impl Config {
         }
     }
 
+    /// The memory budget in force, and where it came from: `max_memory` if
+    /// given, else the cgroup's or the stated default.
+    pub fn memory_budget(&self) -> (usize, BudgetSource) {
+        match self.max_memory {
+            Some(limit) => (limit, BudgetSource::Given),
+            None => {
+                let (limit, source) = budget::default_limit();
+                (usize::try_from(limit).unwrap_or(usize::MAX), source)
+            }
+        }
+    }
+
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up with its name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), String> {
@@ -113,6 +137,9 @@ impl Config {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err("idle-timeout must be longer than zero".into());
+        }
+        if self.max_memory == Some(0) {
+            return Err("max-memory must be at least 1 byte".into());
         }
         if self.stats_interval == Some(Duration::ZERO) {
             return Err("stats-interval must be longer than zero".into());

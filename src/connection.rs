@@ -25,6 +25,7 @@ use std::net::Shutdown;
 use log::trace;
 use mio::net::TcpStream;
 
+use crate::budget::PENDING_OVERHEAD;
 use crate::pending::Pending;
 use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
 
@@ -33,12 +34,23 @@ pub struct Connection {
     stream: TcpStream,
     /// In the reactor's serve-again queue; keeps the queue free of doubles.
     pub queued: bool,
-    /// Shutdown sent our FIN: the rest of the client's bytes are discarded
-    /// while waiting for its end of stream.
-    fin_sent: bool,
+    /// In the memory budget's queue of connections waiting for memory.
+    pub parked: bool,
+    /// What sends an event off the short path even with nothing pending
+    /// ([`FIN_SENT`], [`WRITE_BLOCKED`]); zero for a connection that is
+    /// simply echoing.
+    flags: u8,
     /// Boxed so that an idle connection carries 8 bytes for it, not 40.
     pending: Option<Box<Pending>>,
 }
+
+/// Shutdown sent our FIN: the rest of the client's bytes are discarded
+/// while waiting for its end of stream.
+const FIN_SENT: u8 = 1;
+/// Echoing through the kernel (the memory budget is short) left bytes in
+/// the receive queue that the send queue would not take: read again on the
+/// next writable edge, which is the only edge that will come.
+const WRITE_BLOCKED: u8 = 2;
 
 /// Outcome of flushing pending bytes.
 enum Flushed {
@@ -55,7 +67,8 @@ impl Connection {
         Connection {
             stream,
             queued: false,
-            fin_sent: false,
+            parked: false,
+            flags: 0,
             pending: None,
         }
     }
@@ -68,7 +81,13 @@ impl Connection {
     /// Has nothing left to echo and has not said goodbye yet: at shutdown,
     /// such a connection gets its FIN.
     pub fn is_quiet(&self) -> bool {
-        self.pending.is_none() && !self.fin_sent && !self.queued
+        self.pending.is_none() && self.flags == 0 && !self.queued
+    }
+
+    /// Bytes this connection holds for its client, as charged to the
+    /// memory budget; released by whoever drops the connection.
+    pub fn memory(&self) -> usize {
+        self.pending.as_ref().map_or(0, |pending| pending.footprint())
     }
 
     /// Handles a readiness event: flush pending bytes, then read and echo.
@@ -77,7 +96,7 @@ impl Connection {
         // The common case, kept short: nothing pending, not shutting down,
         // so only "can I read?" matters. (`|`, not `||`: these are bit
         // tests on one word, which the compiler merges into one.)
-        if self.pending.is_none() & !self.fin_sent {
+        if self.pending.is_none() & (self.flags == 0) {
             let read_closed = event.is_read_closed();
             return if event.is_readable() | read_closed | event.is_error() {
                 self.read_and_echo(read_closed, cx)
@@ -91,7 +110,7 @@ impl Connection {
     /// Does the work `ready` allows, when the reactor serves a connection on
     /// its own initiative rather than for an event.
     pub fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        if self.pending.is_none() & !self.fin_sent {
+        if self.pending.is_none() & (self.flags == 0) {
             return if ready.readable | ready.read_closed {
                 self.read_and_echo(ready.read_closed, cx)
             } else {
@@ -105,11 +124,23 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn serve_busy(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        if self.fin_sent {
+        if self.flags & FIN_SENT != 0 {
             return self.discard_input(cx);
         }
         let mut read = ready.readable || ready.read_closed;
         let mut read_to_end = ready.read_closed;
+        if ready.writable && self.flags & WRITE_BLOCKED != 0 {
+            // Bytes wait in the receive queue (and maybe the FIN behind
+            // them), reported by an edge long gone: read them now.
+            self.flags &= !WRITE_BLOCKED;
+            read = true;
+            read_to_end = true;
+        }
+        if self.flags & WRITE_BLOCKED != 0 {
+            // The client still has not read: reading now would only peek
+            // at the same bytes again.
+            return Next::Wait;
+        }
         if ready.writable && self.pending.is_some() {
             match self.flush(cx) {
                 Ok(Flushed::Blocked) => {}
@@ -140,7 +171,7 @@ impl Connection {
     /// Shutdown: tell the client we are done (FIN) while still accepting its
     /// last bytes, so closing later does not reset the connection.
     pub fn send_fin(&mut self) -> io::Result<()> {
-        self.fin_sent = true;
+        self.flags |= FIN_SENT;
         self.stream.shutdown(Shutdown::Write)
     }
 
@@ -151,15 +182,12 @@ impl Connection {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
             let want = match &self.pending {
+                None if cx.budget.is_tight() => return self.echo_through_kernel(read_to_end, cx),
                 None => cx.read_size,
-                Some(pending) => {
-                    let room = cx.max_pending - pending.unsent().len();
-                    if room == 0 {
-                        self.pause_reading(cx);
-                        return Next::Wait;
-                    }
-                    room.min(cx.scratch.len())
-                }
+                Some(pending) => match self.room(pending, cx) {
+                    0 => return self.stop_reading(cx),
+                    room => room.min(cx.scratch.len()),
+                },
             };
             let n = match self.stream.read(&mut cx.scratch[..want]) {
                 Ok(n) if n > 0 => n,
@@ -209,7 +237,10 @@ impl Connection {
     fn echo(&mut self, n: usize, cx: &mut Context) -> Result<(), Next> {
         if let Some(pending) = &mut self.pending {
             // Order is sacred: never write ahead of bytes already waiting.
-            pending.push(&cx.scratch[..n], cx.max_pending);
+            let before = pending.footprint();
+            let limit = cx.max_pending.min(before + cx.budget.available() - PENDING_OVERHEAD);
+            pending.push(&cx.scratch[..n], limit);
+            cx.budget.charge(pending.footprint() - before);
             note_pending(pending, cx);
             return Ok(());
         }
@@ -257,6 +288,7 @@ impl Connection {
     #[inline(never)]
     fn keep_unsent(&mut self, written: usize, n: usize, cx: &mut Context) {
         let pending = Box::new(Pending::holding(&cx.scratch[written..n], cx.max_pending));
+        cx.budget.charge(pending.footprint());
         note_pending(&pending, cx);
         self.pending = Some(pending);
     }
@@ -289,11 +321,13 @@ impl Connection {
                 Err(e) => return Err(Next::Close(CloseReason::Error(e))),
             }
         }
+        let drained = self.pending.take().expect("pending checked above");
+        cx.budget.release(drained.footprint());
         let Pending {
             paused,
             peer_closed,
             ..
-        } = *self.pending.take().expect("pending checked above");
+        } = *drained;
         trace!("token {}: pending bytes all sent, buffer freed", cx.key);
         if peer_closed {
             return Err(self.finish());
@@ -306,10 +340,25 @@ impl Connection {
         })
     }
 
+    /// How many more bytes a connection with pending bytes may read: what
+    /// `max_pending` leaves, and no more than the memory budget can hold
+    /// beside what the buffer already has room for.
+    #[inline]
+    fn room(&self, pending: &Pending, cx: &Context) -> usize {
+        let unsent = pending.unsent().len();
+        (cx.max_pending - unsent).min(pending.spare() + cx.budget.available())
+    }
+
+    /// No room to read into: pause until the client catches up, because it
+    /// has `max_pending` bytes waiting (backpressure), or because the memory
+    /// budget is spent (parked, and resumed when memory frees).
     #[cold]
     #[inline(never)]
-    fn pause_reading(&mut self, cx: &mut Context) {
-        if let Some(pending) = &mut self.pending {
+    fn stop_reading(&mut self, cx: &mut Context) -> Next {
+        let Some(pending) = &mut self.pending else {
+            return Next::Wait;
+        };
+        if pending.unsent().len() >= cx.max_pending {
             if !pending.paused {
                 pending.paused = true;
                 cx.stats.backpressure_pauses += 1;
@@ -318,6 +367,81 @@ impl Connection {
                     cx.key,
                     pending.unsent().len()
                 );
+            }
+        } else {
+            pending.paused = true;
+            if !self.parked {
+                self.parked = true;
+                cx.budget.park(cx.key);
+                cx.stats.memory_parks += 1;
+                trace!(
+                    "token {}: {} bytes pending, memory budget spent: reads parked until memory frees",
+                    cx.key,
+                    pending.unsent().len()
+                );
+            }
+        }
+        Next::Wait
+    }
+
+    /// A parked connection's turn has come: memory was freed. It reads again
+    /// if its budget allows (otherwise it parks again, at the back).
+    pub fn unpark(&mut self, cx: &mut Context) -> Next {
+        self.parked = false;
+        if let Some(pending) = &mut self.pending {
+            if pending.unsent().len() < cx.max_pending {
+                pending.paused = false;
+            }
+        }
+        self.serve(Ready::CONTINUE_READING, cx)
+    }
+
+    /// Echo with no memory of our own: the budget cannot hold a read's
+    /// leftovers, so peek at the received bytes, send what the socket takes,
+    /// and only then consume exactly that many from the receive queue. What
+    /// the send queue would not take stays in the kernel; a client that
+    /// reads its echoes is served at once, one that does not stalls itself.
+    #[cold]
+    #[inline(never)]
+    fn echo_through_kernel(&mut self, read_to_end: bool, cx: &mut Context) -> Next {
+        let mut budget = READ_BUDGET_PER_TURN;
+        loop {
+            let peeked = match self.stream.peek(&mut cx.scratch) {
+                Ok(0) => return self.on_end_of_stream(cx),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Next::Close(CloseReason::Error(e)),
+            };
+            let written = match self.stream.write(&cx.scratch[..peeked]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Next::Close(CloseReason::Error(e)),
+            };
+            if written > 0 {
+                // The bytes are queued, so this read returns all of them.
+                if let Err(e) = self.stream.read_exact(&mut cx.scratch[..written]) {
+                    return Next::Close(CloseReason::Error(e));
+                }
+                cx.stats.bytes_in += written as u64;
+                cx.stats.bytes_out += written as u64;
+            }
+            trace!(
+                "token {}: memory budget spent: echoed {written} of {peeked} queued bytes \
+                 through the kernel",
+                cx.key
+            );
+            if written < peeked {
+                self.flags |= WRITE_BLOCKED;
+                return Next::Wait;
+            }
+            if peeked < cx.scratch.len() && !read_to_end {
+                return Next::Wait;
+            }
+            budget = budget.saturating_sub(written);
+            if budget == 0 {
+                return Next::ServeAgain;
             }
         }
     }

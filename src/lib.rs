@@ -39,7 +39,8 @@
 //!    back off, or take the next).
 //! 6. [`socket`]: opening listening sockets, TCP and UDP, with their options.
 //! 7. [`timers`]: every deadline, and the nearest as the poll timeout.
-//! 8. [`idle`]: idle timeouts as an intrusive list, O(1) per event.
+//! 8. [`idle`]: idle timeouts as an intrusive list, O(1) per event;
+//!    [`budget`]: one memory budget for every client's buffers.
 //! 9. [`udp`]: UDP echo (`--udp`) and the guard that keeps two echo
 //!    services from answering each other forever.
 //! 10. [`signals`] and [`handle`]: how signals and other threads reach the
@@ -64,6 +65,7 @@
 #![warn(missing_docs)]
 
 pub mod accept;
+pub mod budget;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -36,8 +36,15 @@ struct Cli {
 
     /// Most unsent echo bytes per connection before the server stops reading
     /// from it (backpressure). Accepts K/KiB/M/MiB suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_pending_size)]
+    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_byte_count)]
     max_pending: usize,
+
+    /// One budget for every byte held for clients (pending echoes), K/M/G
+    /// suffixes. When spent, connections that would need more stop reading
+    /// until memory frees; none is closed and no byte dropped [default: a
+    /// quarter of the cgroup's memory.max, or 1GiB outside a cgroup]
+    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count)]
+    max_memory: Option<usize>,
 
     /// Close connections idle this many seconds (fractions allowed) [default: off]
     #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
@@ -67,8 +74,8 @@ struct Cli {
     udp: bool,
 }
 
-/// `--max-pending`: a size, as a `usize`.
-fn parse_pending_size(text: &str) -> Result<usize, String> {
+/// `--max-pending`, `--max-memory`: a size, as a `usize`.
+fn parse_byte_count(text: &str) -> Result<usize, String> {
     let bytes = units::parse_size(text)?;
     usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
 }
@@ -128,6 +135,7 @@ fn main() -> ExitCode {
         stats_interval: cli.stats_interval,
         reuse_port: false,
         udp: cli.udp,
+        max_memory: cli.max_memory,
     };
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.

@@ -15,7 +15,8 @@ pub struct Pending {
     /// `bytes[sent..]` is still to be written.
     bytes: Vec<u8>,
     sent: usize,
-    /// Reading stopped because `max_pending` bytes were waiting.
+    /// Reading stopped because `max_pending` bytes were waiting, or because
+    /// the memory budget refused more: resume once these are out.
     pub paused: bool,
     /// The client's end of stream was read: once these bytes are out, close.
     pub peer_closed: bool,
@@ -39,23 +40,35 @@ impl Pending {
         &self.bytes[self.sent..]
     }
 
+    /// Bytes that can be appended without growing the buffer.
+    pub fn spare(&self) -> usize {
+        self.bytes.capacity() - self.unsent().len()
+    }
+
+    /// The memory this buffer holds: its box and its capacity, whatever is
+    /// in use (what the [memory budget](crate::budget) charges).
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Pending>() + self.bytes.capacity()
+    }
+
     /// The socket took the first `n` unsent bytes.
     pub fn consume(&mut self, n: usize) {
         self.sent += n;
     }
 
     /// Appends behind what is already waiting. Capacity never exceeds
-    /// `max_pending` as long as the caller never appends past it: the
+    /// `limit` (the per-connection `max_pending`, or less when the memory
+    /// budget is short) as long as the caller never appends past it: the
     /// buffer doubles up to that limit, and moves its unsent bytes to the
     /// front rather than grow when that makes room.
-    pub fn push(&mut self, data: &[u8], max_pending: usize) {
+    pub fn push(&mut self, data: &[u8], limit: usize) {
         if self.sent > 0 && self.bytes.len() + data.len() > self.bytes.capacity() {
             self.bytes.drain(..self.sent);
             self.sent = 0;
         }
         let needed = self.bytes.len() + data.len();
         if needed > self.bytes.capacity() {
-            let grown = (self.bytes.capacity() * 2).min(max_pending).max(needed);
+            let grown = (self.bytes.capacity() * 2).min(limit).max(needed);
             self.bytes.reserve_exact(grown - self.bytes.len());
         }
         self.bytes.extend_from_slice(data);

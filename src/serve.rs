@@ -16,6 +16,7 @@
 
 use std::io;
 
+use crate::budget::MemoryBudget;
 use crate::stats::Stats;
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -44,18 +45,22 @@ pub struct Context {
     pub read_size: usize,
     /// The counters, updated as bytes move.
     pub stats: Stats,
+    /// The memory budget every connection's buffers are charged to.
+    pub budget: MemoryBudget,
 }
 
 impl Context {
-    /// A context with a scratch buffer of [`SCRATCH_SIZE`] and zeroed
-    /// counters.
-    pub fn new(max_pending: usize) -> Context {
+    /// A context with a scratch buffer of [`SCRATCH_SIZE`], zeroed
+    /// counters and a memory budget of `memory_limit` bytes.
+    pub fn new(max_pending: usize, memory_limit: usize) -> Context {
+        let read_size = SCRATCH_SIZE.min(max_pending);
         Context {
             key: 0,
             scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
             max_pending,
-            read_size: SCRATCH_SIZE.min(max_pending),
+            read_size,
             stats: Stats::default(),
+            budget: MemoryBudget::new(memory_limit, read_size),
         }
     }
 }

@@ -101,6 +101,9 @@ impl Server {
             if requeued {
                 self.reactor.serve_queued(registry);
             }
+            if self.reactor.cx.budget.has_parked() {
+                self.reactor.resume_parked(registry);
+            }
             if self.reactor.timers.armed() {
                 self.reactor.run_timers(registry);
                 if self.reactor.is_finished() {
@@ -122,9 +125,10 @@ impl Server {
             mio::Waker::new(poll.registry(), WAKER).map_err(Error::reactor("create the waker"))?;
         let (sender, commands) = mpsc::channel();
         let max_connections = config.connection_limit()?;
+        let (memory_limit, memory_source) = config.memory_budget();
         let mut reactor = Reactor {
             entries: Slab::new(),
-            cx: Context::new(config.max_pending),
+            cx: Context::new(config.max_pending, memory_limit),
             max_connections,
             drain_timeout: config.drain_timeout,
             local_addrs: Vec::new(),
@@ -143,6 +147,7 @@ impl Server {
             },
             signals: None,
         };
+        info!("memory budget for client buffers: {memory_limit} B ({memory_source})");
         for &addr in &config.listen {
             reactor
                 .listen(poll.registry(), addr, &config)
@@ -356,6 +361,30 @@ impl Reactor {
         self.serving = serving;
     }
 
+    /// Connections parked for want of memory, oldest first, while memory is
+    /// free: each reads what the budget now allows, or parks again at the
+    /// back. Each is looked at once per turn at most.
+    #[cold]
+    #[inline(never)]
+    fn resume_parked(&mut self, registry: &Registry) {
+        for _ in 0..self.cx.budget.parked() {
+            let Some(key) = self.cx.budget.next_to_resume() else {
+                return;
+            };
+            // The key may have closed, and even been reused, since it parked.
+            let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
+                continue;
+            };
+            if !conn.parked {
+                continue;
+            }
+            self.cx.key = key;
+            trace!("token {key}: memory freed, resuming reads");
+            let next = conn.unpark(&mut self.cx);
+            self.after_serving(registry, key, next);
+        }
+    }
+
     /// Block until the nearest deadline; with none, block until an event.
     #[inline(always)]
     fn poll_timeout(&self) -> Option<Duration> {
@@ -384,6 +413,7 @@ impl Reactor {
         let Some(Entry::Connection(conn)) = self.entries.try_remove(key) else {
             return;
         };
+        self.cx.budget.release(conn.memory());
         forget_registration(registry, key, conn);
         let stats = &mut self.cx.stats;
         stats.active -= 1;

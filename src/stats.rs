@@ -61,6 +61,15 @@ pub struct Stats {
     /// UDP datagrams dropped because `send_to` failed otherwise (no route,
     /// a firewall, ...) or the datagram was truncated.
     pub udp_dropped_errors: u64,
+    /// Bytes held for clients now (pending echoes), as charged to the
+    /// memory budget: what is allocated, not what is used.
+    pub memory_in_use: u64,
+    /// The most bytes held for clients at once.
+    pub memory_peak: u64,
+    /// Times a connection stopped reading because the memory budget could
+    /// not cover more pending bytes (resumed, oldest first, when memory
+    /// frees).
+    pub memory_parks: u64,
 }
 
 impl Stats {
@@ -90,6 +99,9 @@ impl Stats {
             udp_dropped_guarded,
             udp_dropped_would_block,
             udp_dropped_errors,
+            memory_in_use,
+            memory_peak,
+            memory_parks,
         } = *other;
         self.accepted += accepted;
         self.active += active;
@@ -110,6 +122,9 @@ impl Stats {
         self.udp_dropped_guarded += udp_dropped_guarded;
         self.udp_dropped_would_block += udp_dropped_would_block;
         self.udp_dropped_errors += udp_dropped_errors;
+        self.memory_in_use += memory_in_use;
+        self.memory_peak += memory_peak;
+        self.memory_parks += memory_parks;
     }
 
     /// Connections closed for any reason.
@@ -130,7 +145,8 @@ impl fmt::Display for Stats {
             f,
             "connections: {} active, {} peak, {} accepted, closed {} by peer / {} by error / \
              {} idle / {} at shutdown; bytes: {} in, {} out; backpressure pauses: {}, \
-             peak pending: {} B; accept pauses: {} at limit, {} out of fds",
+             peak pending: {} B; accept pauses: {} at limit, {} out of fds; memory: {} B held, \
+             {} B peak, {} parks",
             self.active,
             self.peak_active,
             self.accepted,
@@ -144,6 +160,9 @@ impl fmt::Display for Stats {
             self.peak_pending,
             self.accept_limit_pauses,
             self.accept_backoffs,
+            self.memory_in_use,
+            self.memory_peak,
+            self.memory_parks,
         )?;
         if self.datagrams_in > 0 {
             write!(

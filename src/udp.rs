@@ -279,7 +279,7 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(20)); // all queued
 
-        let mut cx = Context::new(64 * 1024);
+        let mut cx = Context::new(64 * 1024, 1 << 20);
         let mut turns = Vec::new();
         loop {
             let next = echo.serve(&[], &mut cx);

@@ -155,6 +155,8 @@ impl Reactor {
     pub(super) fn snapshot(&self) -> Stats {
         Stats {
             slab_capacity: self.entries.capacity() as u64,
+            memory_in_use: self.cx.budget.in_use() as u64,
+            memory_peak: self.cx.budget.peak() as u64,
             ..self.cx.stats
         }
     }
