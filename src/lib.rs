@@ -41,6 +41,8 @@
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
 
+#[cfg(feature = "cli")]
+pub mod cli_support;
 mod cluster;
 mod config;
 mod connection;
