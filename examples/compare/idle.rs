@@ -44,7 +44,7 @@ fn idle_run(
         ],
     );
     eprintln!(
-        "compare:   idle       {:<14} {per_connection:>7.1} B RSS per idle connection ({} held{})",
+        "compare:   idle       {:<21} {per_connection:>7.1} B RSS per idle connection ({} held{})",
         server.name(),
         report.connected,
         match failures {

@@ -149,7 +149,7 @@ impl Traced<'_> {
             ],
         );
         eprintln!(
-        "compare:   strace     {:<14} {:>7.3} syscalls/echo, {:.3} epoll_wait/echo, {writes_per_echo:.3} writes/echo ({messages} echoes, p99 {p99:.0} µs{})",
+        "compare:   strace     {:<21} {:>7.3} syscalls/echo, {:.3} epoll_wait/echo, {writes_per_echo:.3} writes/echo ({messages} echoes, p99 {p99:.0} µs{})",
         server.name(),
         per_echo(total),
         per_echo(epoll_waits),
@@ -191,7 +191,7 @@ impl Traced<'_> {
             ],
         );
         eprintln!(
-        "compare:   callgrind  {:<14} {per_echo:>7.0} instructions/echo ({} echoes, p99 {:.0} µs{})",
+        "compare:   callgrind  {:<21} {per_echo:>7.0} instructions/echo ({} echoes, p99 {:.0} µs{})",
         server.name(),
         full.messages,
         full.p99_us,

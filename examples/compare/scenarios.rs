@@ -122,7 +122,7 @@ pub fn repeated_runs(
         for scenario in scenarios {
             for &server in servers {
                 let what = format!(
-                    "[repeat {repeat}/{}] {:<26} {:<14}",
+                    "[repeat {repeat}/{}] {:<26} {:<21}",
                     args.repeats,
                     scenario.label,
                     server.name()
