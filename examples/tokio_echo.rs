@@ -1,7 +1,7 @@
 //! The echo server most Rust users would write instead: tokio, one task per
 //! connection, a 64 KiB buffer each, `read` then `write_all`, and the write
 //! side shut down at end of stream. The side-by-side comparison
-//! (`examples/compare.rs`) measures echo-reactor against it.
+//! (`examples/compare/`) measures echo-reactor against it.
 //!
 //! ```sh
 //! cargo run --release --example tokio_echo -- --listen 127.0.0.1:7000 --flavor current

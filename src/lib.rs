@@ -66,6 +66,8 @@
 
 pub mod accept;
 pub mod budget;
+#[cfg(feature = "cli")]
+pub mod cli_support;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -36,6 +36,10 @@ pub struct LoadReport {
     pub messages_per_s: Option<f64>,
     /// Payload bytes echoed in the measured time, one direction.
     pub bytes: u64,
+    /// Bytes the bulk stream was to carry, `--bytes` (`None` in the other
+    /// modes; missing from reports written before it existed).
+    #[serde(default)]
+    pub bulk_bytes: Option<u64>,
     /// `bytes / duration_s`, in MB/s (10^6).
     pub mb_per_s: Option<f64>,
     /// `bytes / duration_s`, in GB/s (10^9).

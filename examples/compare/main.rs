@@ -1,0 +1,279 @@
+//! Side-by-side benchmark: echo-reactor against the servers it should be
+//! measured by, on this machine, in one run.
+//!
+//! ```sh
+//! cargo run --release --example compare                   # echo-reactor vs tokio
+//! cargo run --release --example compare -- --epoll-echo PATH/epoll-echo.c
+//! cargo run --release --example compare -- --baseline /tmp/echo-reactor-before
+//! cargo run --release --example compare -- --quick --repeats 1   # a smoke test
+//! ```
+//!
+//! It builds what it runs (`cargo build --release --bins` for the server
+//! and the load tools `echo-loadgen` and `echo-idle-swarm`, the tokio peer
+//! as an example; `cc -O2` of `epoll-echo.c` when given), so it works on a
+//! fresh clone. All traffic stays on 127.0.0.1, servers run one at a time,
+//! every child process is bounded in time and killed if this program fails
+//! or panics.
+//!
+//! # The servers
+//!
+//! - **echo-reactor**, the release binary (`RUST_LOG` keeps only warnings,
+//!   plus the `listening on` start-up line, so no logging is measured);
+//! - **echo-reactor-baseline**, with `--baseline PATH`: an echo-reactor
+//!   binary from an earlier build (a copy of `target/release/echo-reactor`
+//!   taken before a change), run with the same flags in every scenario,
+//!   interleaved with the others. The table then has a column
+//!   `ER/echo-reactor-baseline`, this build's figure over the earlier one's
+//!   for every metric, so one run shows whether a change made anything
+//!   slower;
+//! - **echo-reactor-x2**, the same binary with `--reactors 2`: two reactor
+//!   threads sharing the port through `SO_REUSEPORT`. On a 2-core machine
+//!   the load generator needs a core too, so this shows the cost of the
+//!   second thread more than its benefit;
+//! - **epoll-echo**, the C level-triggered epoll server, when its source is
+//!   given: the floor a hand-written reactor should reach;
+//! - **tokio-current**, `examples/tokio_echo.rs` on a `current_thread`
+//!   runtime: what most Rust users would write instead, also on one thread;
+//! - **tokio-multi**, the same on the multi-thread runtime, as an extra column.
+//!
+//! # What is measured, and why
+//!
+//! 1. **Closed-loop throughput** (`echo-loadgen`, repeated): ping-pong with
+//!    1 and 50 connections, 16-deep pipelining, 4 KiB messages, and one
+//!    1 GiB bulk stream. Each repeat runs every scenario against every
+//!    server, started fresh each time, *interleaved* (for repeat, for
+//!    scenario, for server), so a slow minute on the machine hits all
+//!    servers alike; the table shows medians. Beware: on a 2-core machine
+//!    the load generator and the server share the cores, and a good server
+//!    is waiting for the load generator most of the time, so these figures
+//!    mostly measure the load generator and the kernel. They tell a bad
+//!    server from a good one, not two good ones apart.
+//! 2. **Server CPU per echo at a fixed rate** (repeated): an open-loop
+//!    ping-pong at `--rate` messages/s (50 connections, 64 B), with the
+//!    server's CPU time (user + system, all threads) read just inside the
+//!    measured window: the scheduler's nanosecond run time from
+//!    `/proc/PID/task/*/schedstat`, and utime + stime from `/proc/PID/stat`
+//!    (10 ms ticks, too coarse for `--quick`; in `raw.csv`). Every server
+//!    does the same work in the same time, so the CPU it spends per echo is
+//!    the fairest speed figure there is; p99 latency at that rate comes with
+//!    it. (A server that falls behind reads several messages per wake-up and
+//!    so spends less per echo: check the p99.)
+//! 3. **Noise-free figures** (once per server; they do not move with load on
+//!    the machine): under `strace -c -f`, *system calls per echo* and
+//!    `epoll_wait` calls per echo; under `valgrind --tool=callgrind`,
+//!    *user-space instructions per echo* (the instructions of a short
+//!    baseline run, start-up and 50 connects, are subtracted). Each runs a
+//!    fixed-rate ping-pong, 50 connections, 64 B, with no warm-up, so the
+//!    load generator's `messages` is every echo the server made: 100,000 at
+//!    5,000/s for 20 s. The rate is low because tracing makes every system
+//!    call (strace) or instruction (callgrind) many times slower, and a
+//!    server that falls behind batches messages, which changes what is
+//!    counted; a strace run with fewer successful writes than echoes is
+//!    flagged.
+//! 4. **Idle memory**: `echo-idle-swarm` holds 19,000 idle connections and
+//!    reports the server's RSS growth per connection.
+//!
+//! # Output
+//!
+//! The table on stdout (progress on stderr); in the out dir (default
+//! `target/compare/`): `raw.csv` with every number measured, `summary.txt`
+//! with the table, `compare.svg` with each server's throughput normalized to
+//! epoll-echo (to tokio-current without it), and the strace and callgrind
+//! files.
+//!
+//! # The code
+//!
+//! [`binaries`] builds what runs, [`servers`] starts and stops a server
+//! (plain, under strace or valgrind), [`tools`] runs the load tools and
+//! [`parse`] reads what they and the tracers write; [`scenarios`],
+//! [`noise_free`] and [`idle`] are the measurements 1 and 2, 3 and 4;
+//! [`report`] and [`chart`] tell the results. [`children`] keeps every
+//! child process bounded in time and dying with this one.
+
+mod binaries;
+mod chart;
+mod children;
+mod idle;
+mod noise_free;
+mod parse;
+mod report;
+mod scenarios;
+mod servers;
+mod tools;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::report::Results;
+use crate::servers::Server;
+
+/// Benchmarks echo-reactor side by side with tokio (and epoll-echo.c when
+/// given): closed-loop throughput, CPU per echo at a fixed rate, syscalls
+/// and instructions per echo, idle memory per connection.
+#[derive(Parser, Debug)]
+#[command(name = "compare")]
+pub struct Args {
+    /// Source of the C epoll-echo reference server, compiled with cc -O2
+    /// into the out dir [default: not compared]
+    #[arg(long, value_name = "SRC.c")]
+    epoll_echo: Option<PathBuf>,
+
+    /// An echo-reactor binary from an earlier build, measured in every
+    /// scenario like this build's as `echo-reactor-baseline` [default: not
+    /// compared]
+    #[arg(long, value_name = "PATH")]
+    baseline: Option<PathBuf>,
+
+    /// How many times the whole set of scenarios runs (interleaved); the
+    /// table shows medians
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeats: u32,
+
+    /// Smoke test: 0.3 s warm-up + 1 s measured, 64 MiB bulk, shorter
+    /// noise-free and idle runs
+    #[arg(long)]
+    quick: bool,
+
+    /// Where the results, the chart and the epoll-echo binary go
+    /// [default: target/compare]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Offered load of the fixed-rate scenario, messages/s over 50
+    /// connections
+    #[arg(long, value_name = "R", default_value_t = 50_000.0)]
+    rate: f64,
+
+    /// Skip the strace and callgrind runs
+    #[arg(long)]
+    skip_tools: bool,
+
+    /// Skip the idle-connections memory run
+    #[arg(long)]
+    skip_idle: bool,
+}
+
+/// How long each kind of run lasts; `--quick` shrinks them all.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    warmup: f64,
+    duration: f64,
+    bulk_bytes: &'static str,
+    /// (rate, seconds) of the strace run.
+    strace: (u32, f64),
+    /// (rate, seconds) of the callgrind run.
+    callgrind: (u32, f64),
+    /// (connections, hold seconds) of the idle run.
+    idle: (u32, f64),
+}
+
+impl Timing {
+    fn new(quick: bool) -> Timing {
+        // Traced runs go at a rate a traced server keeps up with (see the
+        // top doc); --quick only shortens them.
+        const TRACED_RATE: u32 = 5_000;
+        let (warmup, duration, bulk_bytes, traced_seconds, idle) = if quick {
+            (0.3, 1.0, "64MiB", 2.0, (2_000, 0.5))
+        } else {
+            (1.0, 5.0, "1GiB", 20.0, (19_000, 2.0))
+        };
+        Timing {
+            warmup,
+            duration,
+            bulk_bytes,
+            strace: (TRACED_RATE, traced_seconds),
+            callgrind: (TRACED_RATE, traced_seconds),
+            idle,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == children::EXEC_SHIM) {
+        return children::exec_shim(&argv[2..]);
+    }
+    let args = Args::parse_from(argv);
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 1e7) {
+        return Err(format!("--rate {} is not between 0 and 1e7", args.rate));
+    }
+    let timing = Timing::new(args.quick);
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => binaries::target_dir()?.join("compare"),
+    };
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let out = out.canonicalize().unwrap_or(out);
+    // echo-idle-swarm's 19,000 connections need descriptors in the server
+    // too; children inherit the raised limit.
+    let _ = echo_reactor::fd_limit::raise_nofile_limit();
+
+    let bins = binaries::build(&args, &out)?;
+    let mut servers = vec![Server::EchoReactor];
+    if bins.baseline.is_some() {
+        servers.push(Server::EchoReactorBaseline);
+    }
+    if bins.epoll_echo.is_some() {
+        servers.push(Server::EpollEcho);
+    }
+    servers.extend([
+        Server::EchoReactorTwo,
+        Server::TokioCurrent,
+        Server::TokioMulti,
+    ]);
+    let scenarios = scenarios::scenarios(&timing, args.rate);
+
+    let mut results = Results::default();
+    scenarios::repeated_runs(&args, &bins, &servers, &scenarios, &timing, &mut results);
+    if args.skip_tools {
+        results
+            .notes
+            .push("strace and callgrind runs skipped (--skip-tools)".into());
+    } else {
+        noise_free::noise_free_runs(&bins, &servers, &timing, &out, &mut results);
+    }
+    if args.skip_idle {
+        results
+            .notes
+            .push("idle memory run skipped (--skip-idle)".into());
+    } else {
+        idle::idle_runs(&bins, &servers, &timing, &mut results);
+    }
+
+    let svg = out.join("compare.svg");
+    let result = chart::draw_chart(&svg, &args, &servers, &scenarios, &results.samples);
+    results.check("chart", result.map_err(|e| e.to_string()));
+    let report = report::render_report(&args, &timing, &servers, &scenarios, &mut results);
+    let csv = out.join("raw.csv");
+    report::write_csv(&csv, &results.samples)?;
+    let summary = out.join("summary.txt");
+    std::fs::write(&summary, &report)
+        .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
+
+    println!("{report}");
+    println!("raw numbers: {}", csv.display());
+    println!("this table:  {}", summary.display());
+    if svg.exists() {
+        println!("chart:       {}", svg.display());
+    }
+    if !args.skip_tools {
+        println!("strace and callgrind outputs: {}", out.display());
+    }
+    match results.failures.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} run(s) failed (listed above)")),
+    }
+}

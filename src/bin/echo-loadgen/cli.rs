@@ -1,0 +1,371 @@
+//! The command line, and the [`Plan`] it becomes once checked: the load
+//! shape with exactly the settings that shape has, defaults filled in.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use echo_reactor::units;
+
+/// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
+/// headers): the largest `--size` in udp mode, over IPv6 too.
+const MAX_DATAGRAM: u64 = 65_507;
+
+/// The default of `--udp-timeout-ms`.
+const DEFAULT_UDP_TIMEOUT_MS: u64 = 200;
+
+/// A load generator for echo servers: closed-loop pingpong or pipeline over
+/// TCP, fixed-rate open loop (--rate), one bulk stream, or ping-pong over UDP
+/// datagrams. Checks every echoed byte.
+#[derive(Parser, Debug)]
+#[command(
+    name = "echo-loadgen",
+    after_help = "Progress goes to stderr once a second; the report to stdout.\n\
+                  Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
+                  an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
+                  hit, a lost, duplicated or reordered datagram) or the target could not be \
+                  reached, 2 for a bad command line or a non-loopback target without \
+                  --allow-remote."
+)]
+pub struct Cli {
+    /// What to measure
+    #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
+    mode: Mode,
+
+    /// The echo server, HOST:PORT (resolved first; must be loopback unless
+    /// --allow-remote)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
+    target: String,
+
+    /// Connections [default: 50; bulk uses 1]
+    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    connections: Option<u32>,
+
+    /// Message size in bytes, K/M suffixes allowed [default: 64; not for
+    /// bulk; udp: 1 to 65507]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    size: Option<u64>,
+
+    /// Messages in flight per connection: pipeline [default: 16], udp
+    /// [default: 1]
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    depth: Option<u32>,
+
+    /// Seconds measured, after the warm-up (bulk: sets the timeout,
+    /// DURATION x 10 + 30 s)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// Seconds of load before measuring; their counts and latencies are
+    /// dropped (not for bulk)
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
+    warmup: Duration,
+
+    /// Threads, each with its own poll; connections are spread over them
+    #[arg(long, value_name = "T", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+
+    /// Offered load in messages per second over all connections (open loop:
+    /// each message goes out at its scheduled time, and its latency counts
+    /// from then)
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    rate: Option<f64>,
+
+    /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    bytes: Option<u64>,
+
+    /// udp: a datagram with no echo after this many milliseconds is lost,
+    /// and its socket sends the next [default: 200]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    udp_timeout_ms: Option<u64>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    json: bool,
+
+    /// Allow a target that is not a loopback address
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// One message in flight per connection
+    Pingpong,
+    /// Up to --depth messages in flight per connection
+    Pipeline,
+    /// One connection streams --bytes and reads them back
+    Bulk,
+    /// One datagram (or --depth) in flight per UDP socket
+    Udp,
+}
+
+/// Seconds, at most a day (a longer benchmark is surely a typo).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match units::parse_seconds(text)? {
+        d if d > Duration::from_secs(86_400) => {
+            Err(format!("'{text}' is not between 0 and 86400 seconds"))
+        }
+        d => Ok(d),
+    }
+}
+
+fn parse_warmup(text: &str) -> Result<Duration, String> {
+    parse_seconds(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        d if d < Duration::from_millis(1) => Err("must be at least 0.001 seconds".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of messages per second"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
+        return Err(format!(
+            "'{text}' is not between 0 and 1e9 messages per second"
+        ));
+    }
+    Ok(rate)
+}
+
+/// What the command line asks for, checked and with the defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub target: SocketAddr,
+    /// Connections, or UDP sockets (bulk: 1).
+    pub connections: usize,
+    /// Threads, at most one per connection.
+    pub threads: usize,
+    pub load: Load,
+    /// Print the report as JSON instead of the table.
+    pub json: bool,
+}
+
+/// The shape of the load, each with the settings it has and no others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// TCP messages, one in flight per connection (or `--rate`).
+    PingPong(Messages),
+    /// TCP messages, up to a depth in flight per connection (or `--rate`).
+    Pipeline(Messages),
+    /// One TCP connection streams `bytes` and reads them back; no messages,
+    /// no warm-up. Gives up waiting for the echo after `timeout`.
+    Bulk { bytes: u64, timeout: Duration },
+    /// Datagrams over UDP sockets; one with no echo `timeout` after it was
+    /// sent is lost.
+    Udp {
+        messages: Messages,
+        timeout: Duration,
+    },
+}
+
+/// A load of messages: how big, how paced, for how long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Messages {
+    /// Bytes per message (udp: per datagram, 1 to 65507).
+    pub size: u64,
+    pub pace: Pace,
+    /// Messages sent before this much time has passed are not measured.
+    pub warmup: Duration,
+    /// How long messages are sent and measured after the warm-up.
+    pub duration: Duration,
+}
+
+/// When a connection sends its next message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Closed loop: whenever an echo completes, keeping `depth` in flight.
+    ClosedLoop { depth: usize },
+    /// Open loop: on a fixed schedule of this many messages per second over
+    /// all connections, whatever is in flight.
+    Rate(f64),
+}
+
+impl Load {
+    /// The mode's name, as `--mode` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Load::PingPong(_) => "pingpong",
+            Load::Pipeline(_) => "pipeline",
+            Load::Bulk { .. } => "bulk",
+            Load::Udp { .. } => "udp",
+        }
+    }
+
+    /// The messages of every mode but bulk.
+    pub fn messages(&self) -> Option<&Messages> {
+        match self {
+            Load::PingPong(messages) | Load::Pipeline(messages) => Some(messages),
+            Load::Udp { messages, .. } => Some(messages),
+            Load::Bulk { .. } => None,
+        }
+    }
+
+    /// udp: when a datagram with no echo counts as lost.
+    pub fn udp_timeout(&self) -> Option<Duration> {
+        match self {
+            Load::Udp { timeout, .. } => Some(*timeout),
+            _ => None,
+        }
+    }
+}
+
+impl Plan {
+    /// Checks the command line: combinations that make no sense and
+    /// non-loopback targets (without `--allow-remote`) are refused, with
+    /// one line for stderr (exit status 2).
+    pub fn from_cli(cli: Cli) -> Result<Plan, String> {
+        if cli.mode == Mode::Bulk {
+            if cli.connections.is_some_and(|c| c != 1) {
+                return Err("bulk mode streams on one connection; drop --connections".into());
+            }
+            if cli.size.is_some() || cli.depth.is_some() || cli.rate.is_some() {
+                return Err(
+                    "--size, --depth and --rate do not apply to bulk mode (use --bytes)".into(),
+                );
+            }
+        } else if cli.bytes.is_some() {
+            return Err("--bytes only applies to bulk mode".into());
+        }
+        if cli.mode == Mode::Udp {
+            if let Some(size) = cli.size.filter(|&s| !(1..=MAX_DATAGRAM).contains(&s)) {
+                return Err(format!(
+                    "--size {size} does not fit a UDP datagram: 1 to {MAX_DATAGRAM} bytes"
+                ));
+            }
+        } else if cli.udp_timeout_ms.is_some() {
+            return Err("--udp-timeout-ms only applies to --mode udp".into());
+        }
+        if cli.mode == Mode::Pingpong && cli.depth.is_some_and(|d| d != 1) {
+            return Err(
+                "pingpong has one message in flight; use --mode pipeline for --depth".into(),
+            );
+        }
+        if cli.rate.is_some() && cli.depth.is_some() {
+            return Err(
+                "--depth does not apply with --rate: the schedule decides when messages go out"
+                    .into(),
+            );
+        }
+
+        let target = resolve(&cli.target)?;
+        if !is_loopback(target.ip()) && !cli.allow_remote {
+            return Err(format!(
+                "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
+                cli.target
+            ));
+        }
+
+        let messages = |default_depth: usize| Messages {
+            size: cli.size.unwrap_or(64),
+            pace: match cli.rate {
+                Some(rate) => Pace::Rate(rate),
+                None => Pace::ClosedLoop {
+                    depth: cli.depth.map_or(default_depth, |d| d as usize),
+                },
+            },
+            warmup: cli.warmup,
+            duration: cli.duration,
+        };
+        let load = match cli.mode {
+            Mode::Pingpong => Load::PingPong(messages(1)),
+            Mode::Pipeline => Load::Pipeline(messages(16)),
+            Mode::Bulk => Load::Bulk {
+                bytes: cli.bytes.unwrap_or(1 << 30),
+                timeout: cli.duration * 10 + Duration::from_secs(30),
+            },
+            Mode::Udp => Load::Udp {
+                messages: messages(1),
+                timeout: Duration::from_millis(
+                    cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS),
+                ),
+            },
+        };
+        let connections = match load {
+            Load::Bulk { .. } => 1,
+            _ => cli.connections.unwrap_or(50) as usize,
+        };
+        Ok(Plan {
+            target,
+            connections,
+            threads: (cli.threads as usize).min(connections),
+            load,
+            json: cli.json,
+        })
+    }
+}
+
+/// The first address `target` resolves to.
+fn resolve(target: &str) -> Result<SocketAddr, String> {
+    let mut addrs = target
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve target '{target}': {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("target '{target}' resolves to no address"))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(args: &[&str]) -> Result<Plan, String> {
+        let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
+        Plan::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn each_mode_gets_its_defaults_and_nothing_else() {
+        let pingpong = plan(&[]).unwrap();
+        assert_eq!(pingpong.connections, 50);
+        let Load::PingPong(messages) = pingpong.load else {
+            panic!("{pingpong:?}")
+        };
+        assert_eq!(messages.size, 64);
+        assert_eq!(messages.pace, Pace::ClosedLoop { depth: 1 });
+
+        let pipeline = plan(&["--mode", "pipeline"]).unwrap().load;
+        let depth = pipeline.messages().map(|m| m.pace);
+        assert_eq!(depth, Some(Pace::ClosedLoop { depth: 16 }));
+
+        let bulk = plan(&["--mode", "bulk", "--duration", "2"]).unwrap();
+        assert_eq!(bulk.connections, 1);
+        let expected = Load::Bulk {
+            bytes: 1 << 30,
+            timeout: Duration::from_secs(50),
+        };
+        assert_eq!(bulk.load, expected);
+
+        let udp = plan(&["--mode", "udp", "--rate", "100"]).unwrap().load;
+        assert_eq!(udp.udp_timeout(), Some(Duration::from_millis(200)));
+        assert_eq!(udp.messages().map(|m| m.pace), Some(Pace::Rate(100.0)));
+    }
+
+    #[test]
+    fn loopback_targets_pass_and_others_need_allow_remote() {
+        assert!(is_loopback("127.1.2.3".parse().unwrap()));
+        assert!(is_loopback("::1".parse().unwrap()));
+        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_loopback("192.0.2.1".parse().unwrap()));
+        let refused = plan(&["--target", "192.0.2.1:7"]).unwrap_err();
+        assert!(refused.contains("--allow-remote"), "{refused}");
+        assert!(plan(&["--target", "192.0.2.1:7", "--allow-remote"]).is_ok());
+    }
+}

@@ -1,0 +1,185 @@
+//! What a thread counts: its errors, its echoes and their latencies, and
+//! the batches of them it publishes for the progress line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::timer::{nanos, NANOS_PER_SEC};
+
+/// Highest latency the histogram tells apart (one hour, in nanoseconds);
+/// anything slower is recorded as this.
+const HIGHEST_LATENCY_NS: u64 = 3_600 * NANOS_PER_SEC;
+
+/// How often threads add their counters to the shared ones.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// Everything that went wrong. Never reset at the end of the warm-up.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Errors {
+    /// Chunks read that differ from what was sent (or came beyond it).
+    pub mismatched_chunks: u64,
+    /// Bytes in those chunks (or datagrams) that differ.
+    pub mismatched_bytes: u64,
+    /// Connections ended by an I/O error.
+    pub io_errors: u64,
+    /// Connections the server closed.
+    pub eofs: u64,
+    /// Connections still waiting for echoes when the run ended.
+    pub lost_connections: u64,
+    /// Bytes those connections were still waiting for.
+    pub lost_bytes: u64,
+    /// `--rate` messages not sent because the in-flight bound was reached.
+    pub overflows: u64,
+    /// udp: datagrams that came back with a byte or the length changed, or
+    /// naming no datagram sent. (Their differing bytes go to
+    /// `mismatched_bytes`.)
+    pub mismatched_datagrams: u64,
+    /// udp: correct copies of a datagram already echoed.
+    pub duplicated_datagrams: u64,
+    /// udp: echoes that came after the echo of a later datagram of their
+    /// socket.
+    pub reordered_datagrams: u64,
+    /// udp: datagrams with no echo within `--udp-timeout-ms`.
+    pub lost_datagrams: u64,
+    /// udp: correct copies of a datagram already counted lost. Not in the
+    /// total: the loss is.
+    pub late_datagrams: u64,
+}
+
+impl Errors {
+    /// Events that went wrong (mismatched bytes are detail of the chunks
+    /// and datagrams, late datagrams of the losses).
+    pub fn total(&self) -> u64 {
+        self.mismatched_chunks
+            + self.io_errors
+            + self.eofs
+            + self.lost_connections
+            + self.overflows
+            + self.mismatched_datagrams
+            + self.duplicated_datagrams
+            + self.reordered_datagrams
+            + self.lost_datagrams
+    }
+
+    pub fn add(&mut self, other: &Errors) {
+        self.mismatched_chunks += other.mismatched_chunks;
+        self.mismatched_bytes += other.mismatched_bytes;
+        self.io_errors += other.io_errors;
+        self.eofs += other.eofs;
+        self.lost_connections += other.lost_connections;
+        self.lost_bytes += other.lost_bytes;
+        self.overflows += other.overflows;
+        self.mismatched_datagrams += other.mismatched_datagrams;
+        self.duplicated_datagrams += other.duplicated_datagrams;
+        self.reordered_datagrams += other.reordered_datagrams;
+        self.lost_datagrams += other.lost_datagrams;
+        self.late_datagrams += other.late_datagrams;
+    }
+}
+
+/// One thread's counters, plain integers on its hot path.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    /// Echoes completed, warm-up included (for the progress line).
+    pub completed: u64,
+    /// Echoes completed of messages sent in the measured time.
+    pub measured: u64,
+    /// Bytes echoed and checked, warm-up included.
+    pub received: u64,
+    /// udp: datagrams sent, warm-up included.
+    pub datagrams_sent: u64,
+    pub errors: Errors,
+}
+
+/// A thread's tally and latency histogram.
+pub struct Recorder {
+    pub tally: Tally,
+    pub histogram: Histogram<u64>,
+    /// Messages sent (or scheduled) from here on are measured.
+    pub measure_from: u64,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder {
+            tally: Tally::default(),
+            histogram: new_histogram(),
+            measure_from: 0,
+        }
+    }
+
+    /// A message sent (or scheduled) at `sent_at` was echoed whole at
+    /// `now`: counted, and measured unless it was sent in the warm-up.
+    pub fn echoed(&mut self, sent_at: u64, now: u64) {
+        self.tally.completed += 1;
+        if sent_at >= self.measure_from {
+            self.tally.measured += 1;
+            self.histogram
+                .saturating_record(now.saturating_sub(sent_at).max(1));
+        }
+    }
+}
+
+/// An empty latency histogram, nanoseconds from 1 to an hour, 3 digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_LATENCY_NS, 3).expect("constant, valid bounds")
+}
+
+/// What the threads publish for the progress line, in batches.
+#[derive(Default)]
+pub struct Shared {
+    pub completed: AtomicU64,
+    pub received: AtomicU64,
+    pub errors: AtomicU64,
+    pub lost_datagrams: AtomicU64,
+}
+
+/// A thread's side of [`Shared`]: what it published last, and when next.
+pub struct Publisher {
+    shared: Arc<Shared>,
+    published: Tally,
+    next: u64,
+}
+
+impl Publisher {
+    pub fn new(shared: Arc<Shared>) -> Publisher {
+        Publisher {
+            shared,
+            published: Tally::default(),
+            next: 0,
+        }
+    }
+
+    /// When the next batch is due.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Adds what changed in `tally` since the last time to the shared
+    /// counters, at most once per `PUBLISH_EVERY` unless `force`d.
+    pub fn publish(&mut self, tally: &Tally, now: u64, force: bool) {
+        if now < self.next && !force {
+            return;
+        }
+        self.next = now + nanos(PUBLISH_EVERY);
+        let (new, old) = (tally, &self.published);
+        let shared = &self.shared;
+        shared
+            .completed
+            .fetch_add(new.completed - old.completed, Ordering::Relaxed);
+        shared
+            .received
+            .fetch_add(new.received - old.received, Ordering::Relaxed);
+        shared
+            .errors
+            .fetch_add(new.errors.total() - old.errors.total(), Ordering::Relaxed);
+        shared.lost_datagrams.fetch_add(
+            new.errors.lost_datagrams - old.errors.lost_datagrams,
+            Ordering::Relaxed,
+        );
+        self.published = *tally;
+    }
+}

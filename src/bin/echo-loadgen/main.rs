@@ -1,0 +1,240 @@
+//! A load generator for any TCP (or UDP) echo server on this machine: it
+//! measures how many echoes per second a server gives, how long each one
+//! takes, and checks every byte that comes back.
+//!
+//! ```sh
+//! cargo run --release                                    # the server, in one terminal
+//! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:65432
+//! cargo run --release --bin echo-loadgen -- --mode pipeline --depth 16 --connections 50
+//! cargo run --release --bin echo-loadgen -- --mode pingpong --rate 20000 --duration 30
+//! cargo run --release --bin echo-loadgen -- --mode bulk --bytes 1GiB
+//! cargo run --release -- --udp                           # a server that echoes UDP too
+//! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
+//! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
+//! ```
+//!
+//! # Modes
+//!
+//! - **pingpong**: `--connections` connections, each sending one
+//!   `--size`-byte message and waiting for its whole echo before it sends the
+//!   next. Measures the round trip.
+//! - **pipeline**: the same, but up to `--depth` messages in flight on each
+//!   connection. Whenever echoes complete, the connection tops up to `--depth`
+//!   and writes all the new messages with one `write`. Measures throughput.
+//! - **bulk**: one connection writes `--bytes` as fast as the server takes
+//!   them while reading the echo back. Measures GB/s. `--duration` only sets
+//!   the hard timeout there (`duration x 10 + 30` s); there is no warm-up.
+//! - **udp**: ping-pong over datagrams. Each of the `--connections` is a UDP
+//!   socket bound to an ephemeral port of loopback (`127.0.0.1:0` or
+//!   `[::1]:0`) and `connect`ed to the target, so it receives the target's
+//!   datagrams only. Each has one `--size`-byte datagram (1 to 65507 bytes)
+//!   in flight, or `--depth` of them, and sends the next when an echo comes
+//!   back or the one it waits for is declared lost (see "UDP" below).
+//!
+//! Pingpong, pipeline and udp are *closed loops*: a connection sends when an
+//! echo came back, so a slow server slows the load down. `--rate R` makes
+//! them an *open loop* instead (below).
+//!
+//! # Coordinated omission, and `--rate`
+//!
+//! A closed-loop client measures the latency of the messages it sent. When
+//! the server stalls for a second, the client stalls with it and sends
+//! nothing; the one message that waited a second is one sample among
+//! hundreds of thousands, and p99 looks fine. The messages that *should* have
+//! been sent during the stall, and would each have waited up to a second,
+//! were never sent, so never measured: the client coordinated with the server
+//! to omit exactly the bad samples (Gil Tene's "coordinated omission").
+//!
+//! With `--rate R` each thread follows a fixed schedule: message `k` is due at
+//! `start + k / rate`, round robin over its connections, so every connection
+//! gets `R / connections` messages per second. A message is queued at its due
+//! time whether or not earlier echoes are back (a `timerfd` wakes the thread
+//! at each due time with nanosecond precision; `epoll_wait`'s timeout counts
+//! in milliseconds), and its latency is counted from its *scheduled* time, not
+//! from when the `write` happened. If the server stalls, messages queue up
+//! behind it and every one of them reports the stall, as
+//! [wrk2](https://github.com/giltene/wrk2) does. The only cap on messages in
+//! flight is a safety bound (`IN_FLIGHT_TOTAL` spread over the connections);
+//! a message that would pass it is not sent and counts as an error. In udp
+//! mode every scheduled message is one datagram, sent at once on its socket
+//! whatever is in flight there; it is declared lost `--udp-timeout-ms` after
+//! it was actually sent.
+//!
+//! # Verification
+//!
+//! Every connection sends a stream whose byte at offset `o` is
+//! `PATTERN[(phase + o) mod 65521]`: one pseudo-random pattern of prime
+//! length, entered at a different phase by each connection (up to 65521
+//! connections), so no two connections send the same stream, and a chunk
+//! repeated, skipped or delivered to the wrong connection does not match.
+//! The pattern is stored twice in a row, so any run of up to 65521 bytes from
+//! any offset is one contiguous slice: writes are slices of it (no copying,
+//! no allocation) and each chunk read back is compared with the slice it
+//! should equal (a `memcmp`). A chunk that differs, or arrives beyond what
+//! was sent, counts as a mismatch (with how many bytes differ), and checking
+//! goes on. An end of stream or an I/O error ends that connection and counts
+//! too. After the measured time no new message is sent, and the echoes still
+//! on their way get `DRAIN` to come back; any that do not count as lost.
+//! Errors are never reset after the warm-up: a server that corrupts only
+//! early must not pass. Exit status 1 means at least one error was counted.
+//!
+//! # UDP: verification and loss
+//!
+//! Datagram `k` of a socket starts with `k`, its sequence number, as 8
+//! little-endian bytes, followed by pattern bytes that depend on the
+//! socket's phase and on `k`. (A datagram under 8 bytes carries only the
+//! low bytes of `k`, and the receiver takes the most recent `k` sent with
+//! those low bytes; the checks below are then only as good as that.) Every
+//! datagram that comes back is compared whole with the one its sequence
+//! number names and counted as exactly one of:
+//!
+//! - an **echo**: the datagram named is in flight. It is settled and its
+//!   latency recorded; if a later datagram of the same socket was already
+//!   echoed, it also counts as **reordered**;
+//! - **mismatched**: a byte or the length differs, or the sequence number
+//!   names no datagram sent (then all its bytes count as differing). A
+//!   mismatched echo of a datagram in flight still settles that datagram,
+//!   so it is not counted lost as well;
+//! - **duplicated**: a correct copy of a datagram already echoed;
+//! - **late**: a correct copy of a datagram already counted lost, one of
+//!   its socket's last `RECENT_LOSSES` (shown, but not an error of its own:
+//!   its loss already is);
+//!
+//! and a datagram with no echo within `--udp-timeout-ms` (default 200) of
+//! being sent is **lost** (declared up to a sixteenth of the timeout later:
+//! deadlines are rounded up, so that many share one timer wake-up): its
+//! socket sends the next one at once, so a loss costs one socket one
+//! timeout, not the run. Mismatched, duplicated,
+//! reordered and lost datagrams are all errors (exit status 1); each is
+//! counted on its own, and the losses get their own line in the report with
+//! their share of the datagrams sent.
+//!
+//! UDP is allowed to lose datagrams, but on loopback nothing but a full
+//! receive queue drops one, so a correct server at a moderate load loses
+//! none. Under overload the kernel does drop them: a datagram that finds the
+//! server's socket receive queue full (or the load generator's own, with
+//! large datagrams and a deep `--depth`; see `net.core.rmem_default`) is
+//! gone, and that counts as lost too. A loss says that the round trip
+//! failed, not whose fault it was.
+//!
+//! A socket's I/O error ends that socket and counts as an error; the first
+//! one is printed. The usual one is "Connection refused": the kernel got an
+//! ICMP port unreachable, so nothing receives UDP on the target's port (is
+//! the server running, with `--udp`?). The sockets bind port 0, so the
+//! kernel picks ephemeral source ports (32768-60999 by default on Linux):
+//! echo-reactor, like inetd, never answers source ports below 1024 or a few
+//! known reflector ports, and none of those is ephemeral.
+//!
+//! # How it drives the load
+//!
+//! All connections are opened (blocking, `TCP_NODELAY`) before anything is
+//! measured, then spread round robin over `--threads` threads. Each thread is
+//! a small mio reactor like the server's: one `Poll`, every connection
+//! registered once for both directions, edge-triggered, so each read and
+//! write goes on until `WouldBlock` (or a short read, which means the queue
+//! is empty), at most `TURN_BUDGET` bytes per connection per turn. One
+//! `timerfd` per thread, set for its next deadline (due message, progress,
+//! end, a UDP loss deadline), wakes the poll, which otherwise waits without
+//! a timeout. Nothing is allocated per message: a message is a timestamp in
+//! a ring buffer and a range of the pattern; each thread reads into one
+//! reused buffer. UDP sockets are the same with three differences: a turn
+//! is at most `DATAGRAMS_PER_TURN` datagrams each way; a socket is
+//! registered for `READABLE` only, and for `WRITABLE` too only while a send
+//! waits for room (the kernel signals a UDP socket writable after each
+//! datagram it sends, which woke the poll up to once more per datagram:
+//! 9,036 `epoll_wait` calls against 6,610 for 5,000 datagrams); and
+//! each datagram sent puts its loss deadline at the back of the thread's
+//! queue of them, which is thus in deadline order. Threads
+//! record latencies into their own `hdrhistogram`, merged at the end, and add
+//! their counters to shared atomics every `PUBLISH_EVERY` for the progress
+//! line on stderr.
+//!
+//! Warm-up: messages *sent* (or scheduled) during the first `--warmup`
+//! seconds are neither counted nor recorded. The measured messages are the
+//! ones sent in the following `--duration` seconds, each recorded when its
+//! echo completes.
+//!
+//! Only loopback targets are accepted unless `--allow-remote` is given; the
+//! target is resolved first, so a name that resolves elsewhere is refused too.
+//!
+//! # The code
+//!
+//! - `cli.rs`: the command line, and the [`Plan`](cli::Plan) it becomes:
+//!   the load's shape with exactly the settings that shape has;
+//! - `run.rs`: opening the connections, starting the threads, progress;
+//! - `worker.rs`: one thread's loop; `channel.rs`: what the loop and a
+//!   connection say to each other;
+//! - `tcp.rs`: one TCP connection; `udp.rs`: one UDP socket;
+//!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
+//! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
+//!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
+//!   latencies;
+//! - `report.rs`: the threads' counts merged into one
+//!   [`LoadReport`], printed as a table or, with `--json`, by serde.
+
+mod channel;
+mod cli;
+mod counters;
+mod pattern;
+mod report;
+mod run;
+mod tcp;
+mod timer;
+mod udp;
+mod udp_sockets;
+mod worker;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use echo_reactor::cli_support::parse_or_exit;
+use echo_reactor::tools::report::LoadReport;
+
+use crate::cli::{Cli, Plan};
+
+/// How this program names itself in its messages.
+const PROGRAM: &str = "echo-loadgen";
+
+fn main() -> ExitCode {
+    let plan = match Plan::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            eprintln!("{PROGRAM}: {refusal}");
+            return ExitCode::from(2);
+        }
+    };
+    let threads = match run::execute(&plan, &mut io::stderr()) {
+        Ok(threads) => threads,
+        Err(message) => {
+            eprintln!("{PROGRAM}: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = report::summarize(&plan, threads);
+    if let Err(e) = print(&outcome.report, plan.json) {
+        eprintln!("{PROGRAM}: cannot print the report: {e}");
+    }
+    if let Some(e) = &outcome.first_error {
+        let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+            " (nothing receives UDP there: is the server running, and with --udp?)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "{PROGRAM}: {} of {} UDP sockets failed; the first: {e}{hint}",
+            outcome.report.io_errors, outcome.report.connections
+        );
+    }
+    ExitCode::from(u8::from(outcome.report.errors > 0))
+}
+
+/// The report on stdout: one JSON object on one line, or the table.
+fn print(report: &LoadReport, json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let line = serde_json::to_string(report).map_err(io::Error::other)?;
+        writeln!(out, "{line}")
+    } else {
+        report::write_table(&mut out, report)
+    }
+}

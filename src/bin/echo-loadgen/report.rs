@@ -1,0 +1,256 @@
+//! The end of a run: the threads' reports merged into one
+//! [`LoadReport`], and that report printed as the human table (`--json`
+//! prints the same struct with serde).
+
+use std::io::{self, Write};
+
+use echo_reactor::tools::report::LoadReport;
+use hdrhistogram::Histogram;
+
+use crate::cli::{Load, Pace, Plan};
+use crate::counters::{new_histogram, Errors};
+use crate::timer::nanos;
+use crate::worker::ThreadReport;
+
+/// The merged report, and the first I/O error of a UDP socket (printed
+/// beside the report, with a hint).
+pub struct Outcome {
+    pub report: LoadReport,
+    pub first_error: Option<io::Error>,
+}
+
+/// Merges the threads' reports into one.
+pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
+    let mut histogram = new_histogram();
+    let mut errors = Errors::default();
+    let (mut measured, mut received, mut datagrams_sent) = (0, 0, 0);
+    let mut first_error = None;
+    let mut longest_ns = 0;
+    for thread in threads {
+        let tally = thread.recorder.tally;
+        // Same bounds everywhere, so adding cannot fail.
+        let _ = histogram.add(&thread.recorder.histogram);
+        errors.add(&tally.errors);
+        measured += tally.measured;
+        received += tally.received;
+        datagrams_sent += tally.datagrams_sent;
+        first_error = first_error.or(thread.first_error);
+        longest_ns = longest_ns.max(thread.finished_at - thread.timeline.start);
+    }
+    let messages = plan.load.messages();
+    // Bulk: the time the stream took; else the measured time.
+    let (seconds, bytes) = match messages {
+        Some(m) => (m.duration.as_secs_f64(), measured * m.size),
+        None => (longest_ns as f64 / 1e9, received),
+    };
+    let latencies = latencies(&histogram);
+    let latency = |i: usize| latencies.map(|l| l[i]);
+    let udp = plan.load.udp_timeout();
+    let tcp_only = |count: u64| udp.is_none().then_some(count);
+    let udp_only = |count: u64| udp.map(|_| count);
+    let report = LoadReport {
+        mode: plan.load.name().into(),
+        target: plan.target.to_string(),
+        connections: plan.connections as u64,
+        size: messages.map(|m| m.size),
+        depth: messages.and_then(|m| match m.pace {
+            Pace::ClosedLoop { depth } => Some(depth as u64),
+            Pace::Rate(_) => None,
+        }),
+        threads: plan.threads as u64,
+        rate: messages.and_then(|m| match m.pace {
+            Pace::Rate(rate) => Some(rate),
+            Pace::ClosedLoop { .. } => None,
+        }),
+        warmup_s: Some(messages.map_or(0.0, |m| m.warmup.as_secs_f64())),
+        duration_s: finite(seconds),
+        messages: messages.map(|_| measured),
+        messages_per_s: messages.and_then(|_| finite(measured as f64 / seconds)),
+        bytes,
+        bulk_bytes: match plan.load {
+            Load::Bulk { bytes, .. } => Some(bytes),
+            _ => None,
+        },
+        mb_per_s: finite(bytes as f64 / seconds / 1e6),
+        gb_per_s: finite(bytes as f64 / seconds / 1e9),
+        latency_p50_us: latency(0),
+        latency_p99_us: latency(1),
+        latency_p999_us: latency(2),
+        latency_max_us: latency(3),
+        latency_mean_us: latency(4),
+        errors: errors.total(),
+        mismatched_chunks: tcp_only(errors.mismatched_chunks),
+        mismatched_bytes: errors.mismatched_bytes,
+        io_errors: errors.io_errors,
+        eofs: tcp_only(errors.eofs),
+        lost_connections: tcp_only(errors.lost_connections),
+        lost_bytes: tcp_only(errors.lost_bytes),
+        overflows: errors.overflows,
+        udp_timeout_ms: udp.map(|timeout| nanos(timeout) / 1_000_000),
+        datagrams_sent: udp_only(datagrams_sent),
+        lost_datagrams: udp_only(errors.lost_datagrams),
+        late_datagrams: udp_only(errors.late_datagrams),
+        mismatched_datagrams: udp_only(errors.mismatched_datagrams),
+        duplicated_datagrams: udp_only(errors.duplicated_datagrams),
+        reordered_datagrams: udp_only(errors.reordered_datagrams),
+    };
+    Outcome {
+        report,
+        first_error,
+    }
+}
+
+/// `value`, unless it is infinite or not a number (a run of no time).
+fn finite(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
+}
+
+fn micros(ns: u64) -> f64 {
+    ns as f64 / 1e3
+}
+
+/// (p50, p99, p99.9, max, mean) in microseconds; `None` without samples.
+fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
+    (!histogram.is_empty()).then(|| {
+        [
+            micros(histogram.value_at_quantile(0.50)),
+            micros(histogram.value_at_quantile(0.99)),
+            micros(histogram.value_at_quantile(0.999)),
+            micros(histogram.max()),
+            histogram.mean() / 1e3,
+        ]
+    })
+}
+
+/// `value` with `decimals`, or `-` where there is none.
+fn fixed(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+/// `value`, or `-` where there is none.
+fn count(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// The report as a table, one `name value` row per line.
+pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
+    let bulk = r.mode == "bulk";
+    let udp = r.mode == "udp";
+    let mut rows: Vec<(&str, String)> = vec![
+        ("mode", r.mode.clone()),
+        ("target", r.target.clone()),
+        (
+            "connections",
+            if udp {
+                format!("{} (UDP sockets)", r.connections)
+            } else {
+                r.connections.to_string()
+            },
+        ),
+        (
+            "size",
+            r.size.map_or_else(|| "-".into(), |s| format!("{s} B")),
+        ),
+        ("depth", count(r.depth)),
+        ("threads", r.threads.to_string()),
+        (
+            "rate",
+            match r.rate {
+                Some(rate) => {
+                    format!("{rate} msg/s offered (open loop, latency from scheduled send times)")
+                }
+                None if bulk => "-".into(),
+                None => "closed loop".into(),
+            },
+        ),
+        (
+            "duration",
+            if bulk {
+                format!(
+                    "{} s, until the last byte came back",
+                    fixed(r.duration_s, 3)
+                )
+            } else {
+                format!(
+                    "{} s measured, after {} s warm-up",
+                    fixed(r.duration_s, 3),
+                    fixed(r.warmup_s, 3)
+                )
+            },
+        ),
+        ("messages", count(r.messages)),
+        ("messages/s", fixed(r.messages_per_s, 1)),
+        (
+            "bytes",
+            match r.bulk_bytes {
+                Some(of) => format!("{} of {of}", r.bytes),
+                None => r.bytes.to_string(),
+            },
+        ),
+        ("MB/s", fixed(r.mb_per_s, 2)),
+        ("GB/s", fixed(r.gb_per_s.filter(|_| bulk), 3)),
+        (
+            "latency (µs)",
+            match (
+                r.latency_p50_us,
+                r.latency_p99_us,
+                r.latency_p999_us,
+                r.latency_max_us,
+                r.latency_mean_us,
+            ) {
+                (Some(p50), Some(p99), Some(p999), Some(max), Some(mean)) => format!(
+                    "p50 {p50:.1}   p99 {p99:.1}   p99.9 {p999:.1}   max {max:.1}   mean {mean:.1}"
+                ),
+                _ if bulk => "- (a bulk stream has no messages)".into(),
+                _ => "- (no message measured)".into(),
+            },
+        ),
+    ];
+    if udp {
+        let [lost, sent, late] =
+            [r.lost_datagrams, r.datagrams_sent, r.late_datagrams].map(Option::unwrap_or_default);
+        rows.push((
+            "lost",
+            format!(
+                "{lost} of {sent} datagrams sent ({:.3}%), no echo within {} ms; {late} came back later",
+                100.0 * lost as f64 / sent.max(1) as f64,
+                count(r.udp_timeout_ms),
+            ),
+        ));
+        rows.push((
+            "errors",
+            format!(
+                "{} (mismatched datagrams {} / bytes {}, duplicated {}, reordered {}, \
+                 lost {}, I/O errors {}, in-flight overflows {})",
+                r.errors,
+                count(r.mismatched_datagrams),
+                r.mismatched_bytes,
+                count(r.duplicated_datagrams),
+                count(r.reordered_datagrams),
+                lost,
+                r.io_errors,
+                r.overflows,
+            ),
+        ));
+    } else {
+        rows.push((
+            "errors",
+            format!(
+                "{} (mismatched chunks {} / bytes {}, I/O errors {}, unexpected EOFs {}, \
+                 lost echoes {} connections / {} bytes, in-flight overflows {})",
+                r.errors,
+                count(r.mismatched_chunks),
+                r.mismatched_bytes,
+                r.io_errors,
+                count(r.eofs),
+                count(r.lost_connections),
+                count(r.lost_bytes),
+                r.overflows,
+            ),
+        ));
+    }
+    for (name, value) in rows {
+        writeln!(out, "{name:<14}{value}")?;
+    }
+    Ok(())
+}

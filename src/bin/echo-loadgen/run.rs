@@ -1,0 +1,185 @@
+//! The run itself: open every connection (or UDP socket) before anything
+//! is measured, hand them round robin to the threads, start the threads
+//! together, and print progress until each has reported.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use crate::cli::{Load, Plan};
+use crate::counters::Shared;
+use crate::pattern::Pattern;
+use crate::timer::{now_ns, NANOS_PER_SEC};
+use crate::worker::{Group, ThreadReport, Worker};
+
+/// How long one connection may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects, runs the threads, prints progress to `err`, and returns every
+/// thread's report.
+pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, String> {
+    // Many connections need many descriptors; the soft limit is often 1024.
+    let _ = echo_reactor::fd_limit::raise_nofile_limit();
+
+    let groups: Vec<Group> = if let Load::Udp { .. } = plan.load {
+        open_all(plan, "open a UDP socket to", "socket", open_udp)?
+            .into_iter()
+            .map(Group::Udp)
+            .collect()
+    } else {
+        open_all(plan, "connect to", "connection", open_tcp)?
+            .into_iter()
+            .map(Group::Tcp)
+            .collect()
+    };
+
+    let pattern = Arc::new(Pattern::new());
+    let shared = Arc::new(Shared::default());
+    let workers = groups
+        .into_iter()
+        .enumerate()
+        .map(|(index, group)| Worker::new(index, group, plan, pattern.clone(), shared.clone()))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("cannot set up the poll: {e}"))?;
+
+    let threads = workers.len();
+    let start_line = Arc::new(Barrier::new(threads + 1));
+    let (reports_tx, reports) = mpsc::channel();
+    let handles: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(index, worker)| {
+            let start_line = start_line.clone();
+            let reports_tx = reports_tx.clone();
+            thread::Builder::new()
+                .name(format!("loadgen-{index}"))
+                .spawn(move || {
+                    let _ = reports_tx.send(worker.run(&start_line));
+                })
+                .expect("spawn a load thread")
+        })
+        .collect();
+    drop(reports_tx);
+    start_line.wait();
+
+    // Progress once a second until every thread has reported. Each wait is
+    // bounded; the threads end by themselves at their deadlines.
+    let start = now_ns();
+    let mut collected = Vec::with_capacity(threads);
+    let mut last = (start, 0u64, 0u64);
+    let mut next_tick = start + NANOS_PER_SEC;
+    while collected.len() < threads {
+        let wait = Duration::from_nanos(next_tick.saturating_sub(now_ns()));
+        match reports.recv_timeout(wait) {
+            Ok(report) => collected.push(report),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                last = progress(err, plan, &shared, start, last);
+                next_tick += NANOS_PER_SEC;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let mut panicked = false;
+    for handle in handles {
+        panicked |= handle.join().is_err();
+    }
+    if panicked || collected.len() < threads {
+        return Err("a load thread failed".into());
+    }
+    Ok(collected)
+}
+
+/// Opens the plan's connections with `open`, each numbered, spread round
+/// robin over its threads. A failure ends the run before it starts:
+/// "cannot `verb` TARGET (`noun` N of M): ERROR".
+fn open_all<S>(
+    plan: &Plan,
+    verb: &str,
+    noun: &str,
+    open: fn(SocketAddr) -> io::Result<S>,
+) -> Result<Vec<Vec<(usize, S)>>, String> {
+    let mut groups: Vec<Vec<(usize, S)>> = (0..plan.threads).map(|_| Vec::new()).collect();
+    for id in 0..plan.connections {
+        let socket = open(plan.target).map_err(|e| {
+            format!(
+                "cannot {verb} {} ({noun} {} of {}): {e}",
+                plan.target,
+                id + 1,
+                plan.connections
+            )
+        })?;
+        groups[id % plan.threads].push((id, socket));
+    }
+    Ok(groups)
+}
+
+/// A non-blocking TCP connection to `target`, with `TCP_NODELAY`.
+fn open_tcp(target: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT)?;
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
+/// A non-blocking UDP socket on an ephemeral port (port 0: the kernel
+/// picks one), `connect`ed to `target` so that it receives only the
+/// target's datagrams. Bound to the loopback address of the target's
+/// family when the target is loopback, else to any address.
+fn open_udp(target: SocketAddr) -> io::Result<UdpSocket> {
+    let local: SocketAddr = match target.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => (Ipv4Addr::LOCALHOST, 0).into(),
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(ip) if ip.is_loopback() => (Ipv6Addr::LOCALHOST, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(target)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// Prints one progress line; returns the new (time, completed, received).
+fn progress(
+    err: &mut dyn Write,
+    plan: &Plan,
+    shared: &Shared,
+    start: u64,
+    (last_time, last_completed, last_received): (u64, u64, u64),
+) -> (u64, u64, u64) {
+    let now = now_ns();
+    let completed = shared.completed.load(Ordering::Relaxed);
+    let received = shared.received.load(Ordering::Relaxed);
+    let errors = shared.errors.load(Ordering::Relaxed);
+    let seconds = (now - last_time) as f64 / 1e9;
+    let elapsed = (now - start) as f64 / 1e9;
+    let rate = (received - last_received) as f64 / seconds;
+    let _ = match (&plan.load, plan.load.messages()) {
+        (Load::Bulk { bytes, .. }, _) => writeln!(
+            err,
+            "[{elapsed:6.1}s] {:8.3} GB/s   {:.1} of {:.1} MiB echoed   errors {errors}",
+            rate / 1e9,
+            received as f64 / (1 << 20) as f64,
+            *bytes as f64 / (1 << 20) as f64,
+        ),
+        (load, messages) => {
+            let warming_up = messages.is_some_and(|m| elapsed < m.warmup.as_secs_f64());
+            let phase = if warming_up { "  (warm-up)" } else { "" };
+            let lost = if let Load::Udp { .. } = load {
+                let lost = shared.lost_datagrams.load(Ordering::Relaxed);
+                format!(" (lost datagrams {lost})")
+            } else {
+                String::new()
+            };
+            writeln!(
+                err,
+                "[{elapsed:6.1}s] {:10.0} msg/s {:9.2} MB/s   errors {errors}{lost}{phase}",
+                (completed - last_completed) as f64 / seconds,
+                rate / 1e6,
+            )
+        }
+    };
+    (now, completed, received)
+}

@@ -1,0 +1,221 @@
+//! One TCP connection of the load: the bytes it queued, wrote and had
+//! echoed, its messages in flight, and the checking of every echoed chunk.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use mio::net::TcpStream;
+
+use crate::channel::{Channel, Listed, Step, Turn};
+use crate::counters::{Recorder, Tally};
+use crate::pattern::{differing_bytes, Pattern};
+use crate::timer::now_ns;
+
+/// Most bytes read, and most written, on one connection per turn of the
+/// loop; then the others get their turn and it is served again after the
+/// next (non-blocking) poll. Keeps every loop bounded, even against a server
+/// that sends without end.
+const TURN_BUDGET: usize = 1 << 20;
+
+/// One connection's stream: how far it has been queued, written and
+/// echoed, and the messages whose echoes are still out.
+pub struct Conn {
+    stream: TcpStream,
+    phase: u64,
+    /// Bytes per message (bulk: unused, the stream is queued whole).
+    size: u64,
+    /// Stream offset up to which bytes were queued.
+    queued: u64,
+    /// Bytes the kernel accepted.
+    sent: u64,
+    /// Bytes echoed back and checked.
+    received: u64,
+    /// Messages whose echo completed.
+    completed: u64,
+    /// Send (or scheduled) time of each message not fully echoed yet,
+    /// oldest first. Message `completed + i` covers stream bytes
+    /// `(completed + i) * size ..` of `size`.
+    in_flight: VecDeque<u64>,
+    alive: bool,
+    listed: Listed,
+}
+
+impl Channel for Conn {
+    fn alive(&self) -> bool {
+        self.alive
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    fn queue(&mut self, at: u64) {
+        self.in_flight.push_back(at);
+        self.queued += self.size;
+    }
+
+    fn listed(&mut self) -> &mut Listed {
+        &mut self.listed
+    }
+
+    fn waiting_for_echoes(&self) -> bool {
+        self.alive && self.received < self.queued
+    }
+}
+
+impl Conn {
+    /// Connection `id` of the run, sending `size`-byte messages, with room
+    /// for `ring` timestamps before its queue of them grows.
+    pub fn new(stream: TcpStream, id: usize, size: u64, ring: usize) -> Conn {
+        Conn {
+            stream,
+            phase: Pattern::phase(id),
+            size,
+            queued: 0,
+            sent: 0,
+            received: 0,
+            completed: 0,
+            in_flight: VecDeque::with_capacity(ring),
+            alive: true,
+            listed: Listed::default(),
+        }
+    }
+
+    /// The stream itself, to register it.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Bulk: queues the whole stream at once, no messages.
+    pub fn queue_stream(&mut self, bytes: u64) {
+        self.queued = bytes;
+    }
+
+    /// Bytes sent and never echoed, if the connection is still waiting.
+    pub fn missing_echo(&self) -> Option<u64> {
+        self.waiting_for_echoes()
+            .then(|| self.queued - self.received)
+    }
+
+    /// Handles readiness: reads and checks the echoes, retires completed
+    /// messages, queues new ones (closed loop), writes. `to_eof`: the event
+    /// said the peer closed, so read on to the end of stream even after a
+    /// short read (no further edge would come for it).
+    pub fn serve(&mut self, turn: &mut Turn, readable: bool, to_eof: bool) -> Step {
+        if !self.alive {
+            return Step::Wait;
+        }
+        let mut step = Step::Wait;
+        if readable {
+            step = self.read_echoes(turn.buf, turn.pattern, to_eof, &mut turn.recorder.tally);
+            if step == Step::Closed {
+                return step;
+            }
+            let now = now_ns();
+            self.complete(now, turn.recorder);
+            if let Some(depth) = turn.refill_depth(now) {
+                self.top_up(depth, now);
+            }
+        }
+        step.and(self.flush(turn.pattern, &mut turn.recorder.tally))
+    }
+
+    /// Counts a failure in `counter` and ends this connection.
+    fn fail(&mut self, counter: &mut u64) -> Step {
+        *counter += 1;
+        self.alive = false;
+        Step::Closed
+    }
+
+    /// Reads and checks until the socket is empty (or the turn's budget is
+    /// spent).
+    fn read_echoes(
+        &mut self,
+        buf: &mut [u8],
+        pattern: &Pattern,
+        to_eof: bool,
+        tally: &mut Tally,
+    ) -> Step {
+        let mut budget = TURN_BUDGET;
+        loop {
+            match self.stream.read(buf) {
+                Ok(0) => return self.fail(&mut tally.errors.eofs),
+                Ok(n) => {
+                    self.check(&buf[..n], pattern, tally);
+                    if n < buf.len() && !to_eof {
+                        return Step::Wait; // a short read: the queue is empty
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        return Step::Again;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.fail(&mut tally.errors.io_errors),
+            }
+        }
+    }
+
+    /// Compares a chunk that came back with what was sent at its offset.
+    fn check(&mut self, chunk: &[u8], pattern: &Pattern, tally: &mut Tally) {
+        // The server can only echo what we sent; anything beyond is garbage.
+        let owed = usize::try_from(self.sent - self.received).unwrap_or(usize::MAX);
+        let (echo, excess) = chunk.split_at(chunk.len().min(owed));
+        let mut differing = excess.len() as u64;
+        let mut rest = echo;
+        while !rest.is_empty() {
+            let expected = pattern.slice(self.phase, self.received, rest.len());
+            let (got, tail) = rest.split_at(expected.len());
+            differing += differing_bytes(got, expected);
+            self.received += got.len() as u64;
+            rest = tail;
+        }
+        tally.received += echo.len() as u64;
+        if differing > 0 {
+            tally.errors.mismatched_chunks += 1;
+            tally.errors.mismatched_bytes += differing;
+        }
+    }
+
+    /// Retires every message whose last byte has come back.
+    fn complete(&mut self, now: u64, recorder: &mut Recorder) {
+        while let Some(&sent_at) = self.in_flight.front() {
+            if self.received < (self.completed + 1) * self.size {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.completed += 1;
+            recorder.echoed(sent_at, now);
+        }
+    }
+
+    /// Writes queued bytes until they are all out or the kernel is full.
+    pub fn flush(&mut self, pattern: &Pattern, tally: &mut Tally) -> Step {
+        if !self.alive {
+            return Step::Wait;
+        }
+        let mut budget = TURN_BUDGET;
+        while self.sent < self.queued {
+            let want = usize::try_from(self.queued - self.sent).unwrap_or(usize::MAX);
+            let bytes = pattern.slice(self.phase, self.sent, want.min(budget));
+            match self.stream.write(bytes) {
+                Ok(0) => return self.fail(&mut tally.errors.io_errors),
+                Ok(n) => {
+                    self.sent += n as u64;
+                    budget -= n;
+                    if n < bytes.len() {
+                        return Step::Wait; // the send queue is full
+                    }
+                    if budget == 0 && self.sent < self.queued {
+                        return Step::Again;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.fail(&mut tally.errors.io_errors),
+            }
+        }
+        Step::Wait
+    }
+}

@@ -1,0 +1,441 @@
+//! One load thread: a small mio reactor like the server's, with its share
+//! of the connections (or UDP sockets), its timer and its counters, running
+//! the load from the start line until every echo is back or it is time to
+//! give up. See "How it drives the load" in the crate doc.
+
+use std::io;
+use std::net::{TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use mio::net::{TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::channel::{Channel, Refill, Step, Turn};
+use crate::cli::{Load, Pace, Plan};
+use crate::counters::{Publisher, Recorder, Shared, Tally};
+use crate::pattern::Pattern;
+use crate::tcp::Conn;
+use crate::timer::{now_ns, Schedule, Timeline, Timer, TIMER};
+use crate::udp::Dgram;
+use crate::udp_sockets::UdpSockets;
+
+/// With `--rate`: most messages in flight over all connections, split evenly
+/// (8 bytes of timestamp each). Passing it counts as an error.
+const IN_FLIGHT_TOTAL: usize = 1 << 22;
+
+/// With `--rate`: no connection's bound is lower than this.
+const MIN_IN_FLIGHT_BOUND: usize = 1024;
+
+/// The sockets handed to a thread, connected to the target, each with its
+/// number in the run.
+pub enum Group {
+    Tcp(Vec<(usize, StdTcpStream)>),
+    Udp(Vec<(usize, StdUdpSocket)>),
+}
+
+/// What a thread hands back when it is done.
+pub struct ThreadReport {
+    pub recorder: Recorder,
+    pub timeline: Timeline,
+    /// When the last echo came back, or the thread gave up.
+    pub finished_at: u64,
+    /// udp: the first I/O error of a socket.
+    pub first_error: Option<io::Error>,
+}
+
+/// A thread's connections: all TCP or all UDP.
+enum Sockets {
+    Tcp(Vec<Conn>),
+    Udp(UdpSockets),
+}
+
+impl Sockets {
+    fn len(&self) -> usize {
+        match self {
+            Sockets::Tcp(conns) => conns.len(),
+            Sockets::Udp(udp) => udp.len(),
+        }
+    }
+
+    fn channel(&mut self, i: usize) -> &mut dyn Channel {
+        match self {
+            Sockets::Tcp(conns) => &mut conns[i],
+            Sockets::Udp(udp) => udp.socket(i),
+        }
+    }
+
+    fn waiting_for_echoes(&self) -> bool {
+        match self {
+            Sockets::Tcp(conns) => conns.iter().any(Conn::waiting_for_echoes),
+            Sockets::Udp(udp) => udp.waiting_for_echoes(),
+        }
+    }
+
+    fn serve(&mut self, i: usize, turn: &mut Turn, readable: bool, to_eof: bool) -> Step {
+        match self {
+            Sockets::Tcp(conns) => conns[i].serve(turn, readable, to_eof),
+            Sockets::Udp(udp) => udp.serve(i, turn, readable),
+        }
+    }
+
+    fn flush(&mut self, i: usize, turn: &mut Turn) -> Step {
+        match self {
+            Sockets::Tcp(conns) => conns[i].flush(turn.pattern, &mut turn.recorder.tally),
+            Sockets::Udp(udp) => udp.flush(i, turn),
+        }
+    }
+
+    /// udp: the next socket that lost a datagram by `now` (see
+    /// [`UdpSockets::next_loss`]).
+    fn next_loss(&mut self, now: u64, tally: &mut Tally) -> Option<usize> {
+        match self {
+            Sockets::Tcp(_) => None,
+            Sockets::Udp(udp) => udp.next_loss(now, tally),
+        }
+    }
+}
+
+/// How this thread decides when to send.
+enum Sending {
+    /// Bulk: the whole stream is queued from the start.
+    Bulk,
+    /// A new message whenever an echo completes, `depth` in flight.
+    ClosedLoop { depth: usize },
+    /// `--rate`: the schedule decides; `bound` caps the messages in flight
+    /// per connection, for safety.
+    Scheduled { schedule: Schedule, bound: usize },
+}
+
+/// One thread: its own poll, its share of the connections, its histogram.
+pub struct Worker {
+    poll: Poll,
+    sockets: Sockets,
+    pattern: Arc<Pattern>,
+    buf: Vec<u8>,
+    load: Load,
+    sending: Sending,
+    timer: Timer,
+    timeline: Timeline,
+    recorder: Recorder,
+    /// Connections not ended by an error or end of stream.
+    alive: usize,
+    /// Connections to serve again after the next poll (budget spent).
+    again: Vec<usize>,
+    /// Connections with newly queued messages to write (`--rate`, or a
+    /// UDP loss in a closed loop).
+    dirty: Vec<usize>,
+    publisher: Publisher,
+}
+
+impl Worker {
+    /// Thread `index` of the plan's, with `group` of its connections.
+    pub fn new(
+        index: usize,
+        group: Group,
+        plan: &Plan,
+        pattern: Arc<Pattern>,
+        shared: Arc<Shared>,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let connections = match &group {
+            Group::Tcp(streams) => streams.len(),
+            Group::Udp(sockets) => sockets.len(),
+        };
+        let sending = match plan.load.messages().map(|messages| messages.pace) {
+            None => Sending::Bulk,
+            Some(Pace::ClosedLoop { depth }) => Sending::ClosedLoop { depth },
+            Some(Pace::Rate(rate)) => Sending::Scheduled {
+                schedule: Schedule::new(rate, connections, plan.connections, index, plan.threads),
+                bound: (IN_FLIGHT_TOTAL / plan.connections).max(MIN_IN_FLIGHT_BOUND),
+            },
+        };
+        // The ring holds every timestamp in flight without growing, in
+        // closed loop; with --rate it grows (rarely) only if the server
+        // falls behind.
+        let ring = match sending {
+            Sending::Bulk => 0,
+            Sending::ClosedLoop { depth } => depth,
+            Sending::Scheduled { .. } => 64,
+        };
+        let registry = poll.registry();
+        let sockets = match (group, &plan.load) {
+            (Group::Udp(sockets), Load::Udp { messages, timeout }) => {
+                let mut dgrams = Vec::with_capacity(connections);
+                for (token, (id, socket)) in sockets.into_iter().enumerate() {
+                    let mut dgram = Dgram::new(UdpSocket::from_std(socket), id, ring);
+                    // WRITABLE only while a send waits (see `Dgram::send_queued`).
+                    registry.register(dgram.socket(), Token(token), Interest::READABLE)?;
+                    dgrams.push(dgram);
+                }
+                Sockets::Udp(UdpSockets::new(dgrams, messages.size as usize, *timeout))
+            }
+            (Group::Tcp(streams), load) => {
+                let mut conns = Vec::with_capacity(connections);
+                for (token, (id, stream)) in streams.into_iter().enumerate() {
+                    let size = load.messages().map_or(0, |messages| messages.size);
+                    let mut conn = Conn::new(TcpStream::from_std(stream), id, size, ring);
+                    if let Load::Bulk { bytes, .. } = load {
+                        conn.queue_stream(*bytes);
+                    }
+                    let both = Interest::READABLE | Interest::WRITABLE;
+                    registry.register(conn.stream(), Token(token), both)?;
+                    conns.push(conn);
+                }
+                Sockets::Tcp(conns)
+            }
+            (Group::Udp(_), _) => unreachable!("UDP sockets are opened for udp mode only"),
+        };
+        let timer = Timer::new(poll.registry())?;
+        let buf_size = if matches!(sending, Sending::Bulk) {
+            256 << 10
+        } else {
+            // Larger than any datagram, so none is ever cut short.
+            64 << 10
+        };
+        Ok(Worker {
+            poll,
+            sockets,
+            pattern,
+            buf: vec![0; buf_size],
+            load: plan.load,
+            sending,
+            timer,
+            timeline: Timeline::default(),
+            recorder: Recorder::new(),
+            alive: connections,
+            again: Vec::with_capacity(connections),
+            dirty: Vec::with_capacity(connections),
+            publisher: Publisher::new(shared),
+        })
+    }
+
+    /// Waits at `start_line` with the other threads, then runs the load
+    /// until every echo is back or it is time to give up.
+    pub fn run(mut self, start_line: &Barrier) -> ThreadReport {
+        start_line.wait();
+        let start = now_ns();
+        self.timeline = Timeline::new(&self.load, start);
+        self.recorder.measure_from = self.timeline.measure_from;
+        self.publisher.publish(&self.recorder.tally, start, true);
+        self.kick_off(start);
+
+        let mut events = Events::with_capacity(1024);
+        let finished_at = loop {
+            let now = now_ns();
+            self.expire(now);
+            self.publisher.publish(&self.recorder.tally, now, false);
+            let sending = now < self.timeline.stop_sending;
+            if !sending && !self.sockets.waiting_for_echoes() {
+                break now;
+            }
+            if now >= self.timeline.give_up || self.alive == 0 {
+                break now;
+            }
+            let timeout = if self.again.is_empty() {
+                if self.timer.arm(self.next_deadline(sending)).is_err() {
+                    self.recorder.tally.errors.io_errors += 1;
+                    break now;
+                }
+                None // the timer wakes us
+            } else {
+                Some(Duration::ZERO) // connections wait for their turn
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                self.recorder.tally.errors.io_errors += 1;
+                break now_ns();
+            }
+            let connections = self.sockets.len();
+            for event in events.iter() {
+                let token = event.token().0;
+                if event.token() == TIMER || token >= connections {
+                    continue; // the timer only wakes us; send_due does the work
+                }
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                self.serve(token, readable, event.is_read_closed());
+            }
+            self.serve_again();
+            self.send_due(now_ns());
+        };
+        let tally = &mut self.recorder.tally;
+        let first_error = match self.sockets {
+            Sockets::Tcp(conns) => {
+                for missing in conns.iter().filter_map(Conn::missing_echo) {
+                    tally.errors.lost_connections += 1;
+                    tally.errors.lost_bytes += missing;
+                }
+                None
+            }
+            Sockets::Udp(udp) => udp.finish(tally),
+        };
+        self.publisher
+            .publish(&self.recorder.tally, finished_at, true);
+        ThreadReport {
+            recorder: self.recorder,
+            timeline: self.timeline,
+            finished_at,
+            first_error,
+        }
+    }
+
+    /// When the loop must wake up next even if no socket is ready.
+    fn next_deadline(&self, sending: bool) -> u64 {
+        let mut deadline = self.publisher.next().min(self.timeline.give_up);
+        if sending {
+            deadline = deadline.min(self.timeline.stop_sending);
+            if let Sending::Scheduled { schedule, .. } = &self.sending {
+                deadline = deadline.min(schedule.next_due);
+            }
+        }
+        if let Sockets::Udp(udp) = &self.sockets {
+            deadline = udp.next_expiry().map_or(deadline, |at| deadline.min(at));
+        }
+        deadline
+    }
+
+    /// The first writes of the run.
+    fn kick_off(&mut self, now: u64) {
+        match &mut self.sending {
+            Sending::Bulk => {} // queued when the connection was made
+            Sending::ClosedLoop { depth } => {
+                for i in 0..self.sockets.len() {
+                    self.sockets.channel(i).top_up(*depth, now);
+                }
+            }
+            Sending::Scheduled { schedule, .. } => {
+                schedule.start(now);
+                return self.send_due(now);
+            }
+        }
+        for i in 0..self.sockets.len() {
+            self.write(i);
+        }
+    }
+
+    /// The closed loop's rule for new messages, if this is one.
+    fn refill(&self) -> Option<Refill> {
+        match self.sending {
+            Sending::ClosedLoop { depth } => Some(Refill {
+                depth,
+                until: self.timeline.stop_sending,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Does `work` on connection `i` with the thread's state, then notes
+    /// what that left to do.
+    fn turn(&mut self, i: usize, work: impl FnOnce(&mut Sockets, &mut Turn) -> Step) {
+        let mut turn = Turn {
+            refill: self.refill(),
+            pattern: &self.pattern,
+            buf: &mut self.buf,
+            recorder: &mut self.recorder,
+            registry: self.poll.registry(),
+        };
+        match work(&mut self.sockets, &mut turn) {
+            Step::Closed => self.alive -= 1,
+            Step::Again => self.list_again(i),
+            Step::Wait => {}
+        }
+    }
+
+    /// Handles readiness of connection `i`: read and check the echoes,
+    /// retire completed messages, queue new ones (closed loop), write.
+    fn serve(&mut self, i: usize, readable: bool, to_eof: bool) {
+        self.turn(i, |sockets, turn| sockets.serve(i, turn, readable, to_eof));
+    }
+
+    /// Writes connection `i`'s queued bytes (or datagrams).
+    fn write(&mut self, i: usize) {
+        self.turn(i, |sockets, turn| sockets.flush(i, turn));
+    }
+
+    fn list_again(&mut self, i: usize) {
+        let listed = self.sockets.channel(i).listed();
+        if !listed.again {
+            listed.again = true;
+            self.again.push(i);
+        }
+    }
+
+    fn list_dirty(&mut self, i: usize) {
+        let listed = self.sockets.channel(i).listed();
+        if !listed.dirty {
+            listed.dirty = true;
+            self.dirty.push(i);
+        }
+    }
+
+    /// Serves the connections whose budget ran out last turn.
+    fn serve_again(&mut self) {
+        let listed_now = self.again.len();
+        for n in 0..listed_now {
+            let i = self.again[n];
+            self.sockets.channel(i).listed().again = false;
+            self.serve(i, true, false);
+        }
+        self.again.drain(..listed_now);
+    }
+
+    /// Writes every connection on the to-write list.
+    fn write_dirty(&mut self) {
+        for n in 0..self.dirty.len() {
+            let i = self.dirty[n];
+            self.sockets.channel(i).listed().dirty = false;
+            self.write(i);
+        }
+        self.dirty.clear();
+    }
+
+    /// udp: every datagram whose deadline has passed without an echo is
+    /// lost; in a closed loop its socket sends the next one at once.
+    fn expire(&mut self, now: u64) {
+        let refill = self.refill().filter(|refill| now < refill.until);
+        while let Some(i) = self.sockets.next_loss(now, &mut self.recorder.tally) {
+            if let Some(Refill { depth, .. }) = refill {
+                self.sockets.channel(i).top_up(depth, now);
+                self.list_dirty(i);
+            }
+        }
+        self.write_dirty();
+    }
+
+    /// `--rate`: queues every message due by `now` and writes them (one
+    /// write per connection however many came due).
+    fn send_due(&mut self, now: u64) {
+        let Sending::Scheduled {
+            mut schedule,
+            bound,
+        } = self.sending
+        else {
+            return;
+        };
+        let connections = self.sockets.len();
+        let horizon = now.min(self.timeline.stop_sending.saturating_sub(1));
+        while schedule.next_due <= horizon {
+            self.queue_due(schedule.next_conn, schedule.next_due, bound);
+            schedule.advance(connections);
+        }
+        self.sending = Sending::Scheduled { schedule, bound };
+        self.write_dirty();
+    }
+
+    /// `--rate`: queues one message due at `due` on connection `i`, unless
+    /// that would pass the in-flight `bound`.
+    fn queue_due(&mut self, i: usize, due: u64, bound: usize) {
+        let channel = self.sockets.channel(i);
+        if !channel.alive() {
+            return;
+        }
+        if channel.in_flight() >= bound {
+            self.recorder.tally.errors.overflows += 1;
+            return;
+        }
+        channel.queue(due);
+        self.list_dirty(i);
+    }
+}
