@@ -1,23 +1,22 @@
-//! The idle-connection swarm (`examples/idle_swarm.rs`) against the real
-//! server: it opens its connections over several source addresses, holds
-//! them, and finds every sampled one still echoing.
+//! The idle-connection swarm (`echo-idle-swarm`), run as the binary cargo
+//! built, against the real server: it opens its connections over several
+//! source addresses, holds them, finds every sampled one still echoing,
+//! and reports it all as the library's `IdleReport` with `--json`.
 
 mod support;
 
-#[path = "../examples/idle_swarm.rs"]
-#[allow(dead_code)]
-mod idle_swarm;
+use std::process::Command;
 
-use clap::Parser;
+use echo_reactor::tools::report::IdleReport;
 use support::*;
 
 #[test]
 fn the_swarm_opens_holds_and_checks_its_idle_connections() {
     let server = InProcess::start_default();
     let target = server.addr.to_string();
+    // The server runs in this process.
     let pid = std::process::id().to_string();
-    let args = idle_swarm::Args::try_parse_from([
-        "idle_swarm",
+    let output = run_within_patience(Command::new(env!("CARGO_BIN_EXE_echo-idle-swarm")).args([
         "--target",
         &target,
         "--connections",
@@ -32,13 +31,35 @@ fn the_swarm_opens_holds_and_checks_its_idle_connections() {
         "60",
         "--server-pid",
         &pid,
-    ])
-    .expect("valid arguments");
-    let all_good = idle_swarm::run(&args).expect("the swarm runs");
-    assert!(all_good, "some connections failed to open or to echo");
+        "--json",
+    ]));
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "some connections failed to open or to echo: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert_eq!(stdout.lines().count(), 1, "one JSON line: {stdout}");
+    let report: IdleReport = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not an IdleReport ({e}): {stdout}"));
+    assert_eq!(
+        (report.requested, report.connected),
+        (300, 300),
+        "{report:?}"
+    );
+    assert_eq!(
+        (report.sampled, report.sample_failures),
+        (60, 0),
+        "{report:?}"
+    );
+    assert!(report.probe_echoes > 0, "{report:?}");
+    assert!(report.probe_max_us >= report.probe_p50_us, "{report:?}");
+    let cost = report.server.expect("the server's cost, with its pid");
+    assert!(cost.rss_held_bytes > 0, "{report:?}");
 
     // 300 idle connections and the probe, each echoed by the server; the
-    // swarm's sockets are closed when it returns.
+    // swarm's sockets are closed when it exits.
     let stats = server.wait_for_stats("the swarm's connections to close", |s| {
         s.accepted == 301 && s.active == 0
     });

@@ -159,7 +159,7 @@
 //!
 //! # The code
 //!
-//! - `cli.rs`: the command line, and the [`Plan`](cli::Plan) it becomes:
+//! - `cli.rs`: the command line, and the [`Plan`] it becomes:
 //!   the load's shape with exactly the settings that shape has;
 //! - `run.rs`: opening the connections, starting the threads, progress;
 //! - `worker.rs`: one thread's loop; `channel.rs`: what the loop and a

@@ -24,16 +24,21 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
     // Many connections need many descriptors; the soft limit is often 1024.
     let _ = echo_reactor::fd_limit::raise_nofile_limit();
 
-    let groups: Vec<Group> = if let Load::Udp { .. } = plan.load {
-        open_all(plan, "open a UDP socket to", "socket", open_udp)?
-            .into_iter()
-            .map(Group::Udp)
-            .collect()
-    } else {
-        open_all(plan, "connect to", "connection", open_tcp)?
+    let groups: Vec<Group> = match plan.load {
+        Load::Udp { messages, timeout } => {
+            open_all(plan, "open a UDP socket to", "socket", open_udp)?
+                .into_iter()
+                .map(|sockets| Group::Udp {
+                    sockets,
+                    size: messages.size as usize,
+                    timeout,
+                })
+                .collect()
+        }
+        _ => open_all(plan, "connect to", "connection", open_tcp)?
             .into_iter()
             .map(Group::Tcp)
-            .collect()
+            .collect(),
     };
 
     let pattern = Arc::new(Pattern::new());

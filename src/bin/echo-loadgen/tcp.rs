@@ -22,7 +22,8 @@ const TURN_BUDGET: usize = 1 << 20;
 pub struct Conn {
     stream: TcpStream,
     phase: u64,
-    /// Bytes per message (bulk: unused, the stream is queued whole).
+    /// Bytes per message (bulk: 0, there are none: the stream is queued
+    /// whole and not timed).
     size: u64,
     /// Stream offset up to which bytes were queued.
     queued: u64,
@@ -64,8 +65,8 @@ impl Channel for Conn {
 }
 
 impl Conn {
-    /// Connection `id` of the run, sending `size`-byte messages, with room
-    /// for `ring` timestamps before its queue of them grows.
+    /// Connection `id` of the run, sending `size`-byte messages (bulk: 0),
+    /// with room for `ring` timestamps before its queue of them grows.
     pub fn new(stream: TcpStream, id: usize, size: u64, ring: usize) -> Conn {
         Conn {
             stream,

@@ -31,7 +31,13 @@ const MIN_IN_FLIGHT_BOUND: usize = 1024;
 /// number in the run.
 pub enum Group {
     Tcp(Vec<(usize, StdTcpStream)>),
-    Udp(Vec<(usize, StdUdpSocket)>),
+    /// With what the thread's UDP sockets share: their datagrams' size,
+    /// and the time after which one with no echo is lost.
+    Udp {
+        sockets: Vec<(usize, StdUdpSocket)>,
+        size: usize,
+        timeout: Duration,
+    },
 }
 
 /// What a thread hands back when it is done.
@@ -140,7 +146,7 @@ impl Worker {
         let poll = Poll::new()?;
         let connections = match &group {
             Group::Tcp(streams) => streams.len(),
-            Group::Udp(sockets) => sockets.len(),
+            Group::Udp { sockets, .. } => sockets.len(),
         };
         let sending = match plan.load.messages().map(|messages| messages.pace) {
             None => Sending::Bulk,
@@ -159,8 +165,12 @@ impl Worker {
             Sending::Scheduled { .. } => 64,
         };
         let registry = poll.registry();
-        let sockets = match (group, &plan.load) {
-            (Group::Udp(sockets), Load::Udp { messages, timeout }) => {
+        let sockets = match group {
+            Group::Udp {
+                sockets,
+                size,
+                timeout,
+            } => {
                 let mut dgrams = Vec::with_capacity(connections);
                 for (token, (id, socket)) in sockets.into_iter().enumerate() {
                     let mut dgram = Dgram::new(UdpSocket::from_std(socket), id, ring);
@@ -168,15 +178,15 @@ impl Worker {
                     registry.register(dgram.socket(), Token(token), Interest::READABLE)?;
                     dgrams.push(dgram);
                 }
-                Sockets::Udp(UdpSockets::new(dgrams, messages.size as usize, *timeout))
+                Sockets::Udp(UdpSockets::new(dgrams, size, timeout))
             }
-            (Group::Tcp(streams), load) => {
+            Group::Tcp(streams) => {
+                let size = plan.load.messages().map_or(0, |messages| messages.size);
                 let mut conns = Vec::with_capacity(connections);
                 for (token, (id, stream)) in streams.into_iter().enumerate() {
-                    let size = load.messages().map_or(0, |messages| messages.size);
                     let mut conn = Conn::new(TcpStream::from_std(stream), id, size, ring);
-                    if let Load::Bulk { bytes, .. } = load {
-                        conn.queue_stream(*bytes);
+                    if let Load::Bulk { bytes, .. } = plan.load {
+                        conn.queue_stream(bytes);
                     }
                     let both = Interest::READABLE | Interest::WRITABLE;
                     registry.register(conn.stream(), Token(token), both)?;
@@ -184,7 +194,6 @@ impl Worker {
                 }
                 Sockets::Tcp(conns)
             }
-            (Group::Udp(_), _) => unreachable!("UDP sockets are opened for udp mode only"),
         };
         let timer = Timer::new(poll.registry())?;
         let buf_size = if matches!(sending, Sending::Bulk) {
