@@ -73,10 +73,9 @@ impl fmt::Display for BudgetSource {
                 f,
                 "1/{CGROUP_SHARE_DIVISOR} of the cgroup's memory.max of {limit} B"
             ),
-            BudgetSource::Default => write!(
-                f,
-                "default: no cgroup memory limit in {CGROUP_MEMORY_MAX}"
-            ),
+            BudgetSource::Default => {
+                write!(f, "default: no cgroup memory limit in {CGROUP_MEMORY_MAX}")
+            }
         }
     }
 }
@@ -93,7 +92,10 @@ pub fn limit_from_cgroup_file(path: &Path) -> (u64, BudgetSource) {
         .ok()
         .and_then(|text| parse_memory_max(&text))
     {
-        Some(limit) => ((limit / CGROUP_SHARE_DIVISOR).max(1), BudgetSource::Cgroup(limit)),
+        Some(limit) => (
+            (limit / CGROUP_SHARE_DIVISOR).max(1),
+            BudgetSource::Cgroup(limit),
+        ),
         None => (DEFAULT_OUTSIDE_CGROUP, BudgetSource::Default),
     }
 }
@@ -259,7 +261,11 @@ mod tests {
         budget.park(7);
         budget.park(3);
         budget.charge(budget.available());
-        assert_eq!(budget.next_to_resume(), None, "nothing free, nobody resumes");
+        assert_eq!(
+            budget.next_to_resume(),
+            None,
+            "nothing free, nobody resumes"
+        );
         budget.release(100);
         assert_eq!(budget.next_to_resume(), Some(7));
         assert_eq!(budget.next_to_resume(), Some(3));

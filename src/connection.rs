@@ -87,7 +87,9 @@ impl Connection {
     /// Bytes this connection holds for its client, as charged to the
     /// memory budget; released by whoever drops the connection.
     pub fn memory(&self) -> usize {
-        self.pending.as_ref().map_or(0, |pending| pending.footprint())
+        self.pending
+            .as_ref()
+            .map_or(0, |pending| pending.footprint())
     }
 
     /// Handles a readiness event: flush pending bytes, then read and echo.
@@ -238,7 +240,9 @@ impl Connection {
         if let Some(pending) = &mut self.pending {
             // Order is sacred: never write ahead of bytes already waiting.
             let before = pending.footprint();
-            let limit = cx.max_pending.min(before + cx.budget.available() - PENDING_OVERHEAD);
+            let limit = cx
+                .max_pending
+                .min(before + cx.budget.available() - PENDING_OVERHEAD);
             pending.push(&cx.scratch[..n], limit);
             cx.budget.charge(pending.footprint() - before);
             note_pending(pending, cx);

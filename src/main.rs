@@ -8,11 +8,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
 use clap::Parser;
 use log::{info, warn};
 
-use echo_reactor::{fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
+use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
 /// until the client closes. One thread, one mio poll loop.
@@ -99,21 +98,7 @@ fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // One line, not clap's multi-line report: scripts read stderr.
-            let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("echo-reactor: {message} (see --help)");
-            return ExitCode::from(2);
-        }
-    };
+    let cli: Cli = cli_support::parse_or_exit("echo-reactor");
 
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 

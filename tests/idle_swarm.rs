@@ -3,12 +3,10 @@
 //! source addresses, holds them, finds every sampled one still echoing,
 //! and reports it all as the library's `IdleReport` with `--json`.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::*;
 use echo_reactor::tools::report::IdleReport;
-use support::*;
 
 #[test]
 fn the_swarm_opens_holds_and_checks_its_idle_connections() {

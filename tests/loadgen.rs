@@ -9,8 +9,6 @@
 //! three with the drain of a broken server), and every run and wait is
 //! bounded: a run that outlives its patience is killed.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -19,10 +17,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::support::{run_within_patience, InProcess};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
 use serde_json::{Map, Value};
-use support::{run_within_patience, InProcess};
 
 // ------------------------------------------------------------ running it
 
