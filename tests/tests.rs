@@ -17,6 +17,7 @@ mod idle_swarm;
 mod idle_timeout;
 mod limits;
 mod loadgen;
+mod memory_budget;
 mod reactors;
 mod readme;
 mod shutdown;

@@ -1,0 +1,209 @@
+//! One memory budget for every client's buffers (`--max-memory`): clients
+//! that write and never read are parked once the budget is spent, so the
+//! server's memory stays within it however many of them come, while
+//! well-behaved clients keep getting every echo, and every parked client
+//! gets all its bytes back, in order, once it reads.
+//!
+//! Why the numbers are what they are. Each hostile client may hold up to
+//! `--max-pending` = 1 MiB in the server, so 40 of them could hold 40 MiB;
+//! the budget is 4 MiB. Far more clients would show the same, but on
+//! loopback each one also fills several MiB of kernel socket buffers
+//! (autotuned) before the server's send queue is full and its pending
+//! bytes grow, and about a thousand of them push a machine into TCP memory
+//! pressure (`tcp_mem`), where the kernel stalls and aborts sockets
+//! whatever the server does. 40 clients with a small receive buffer each
+//! hold about 10 MiB of kernel memory in all: far from that.
+
+use crate::support::*;
+
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+
+use echo_reactor::{Cluster, Config};
+
+const HOSTILE: usize = 40;
+const MAX_PENDING: usize = 1 << 20;
+const BUDGET: usize = 4 << 20;
+/// What the server's RSS may grow beyond the budget: the slab and the
+/// parked queue for 40 connections, and the allocator's slack around
+/// freed and regrown buffers (measured: 0.14 MiB).
+const RSS_SLACK: u64 = 4 << 20;
+
+/// A client with a 16 KiB receive buffer, so what the server sends it
+/// fills its queue soon and the server's pending bytes start to grow.
+fn small_window_client(addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// `count` clients that write until the server stops taking their bytes,
+/// all at once; each with what it sent.
+fn hostile_clients(addr: SocketAddr, count: usize) -> Vec<(TcpStream, Vec<u8>)> {
+    let writers: Vec<_> = (0..count)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut client = small_window_client(addr);
+                let sent = write_until_blocked(&mut client, 1000 + i as u64);
+                (client, sent)
+            })
+        })
+        .collect();
+    writers
+        .into_iter()
+        .map(|writer| join_within("a hostile writer", writer, PATIENCE))
+        .collect()
+}
+
+/// Every hostile client reads its echo to the end: all of it, in order.
+fn read_back(clients: Vec<(TcpStream, Vec<u8>)>) {
+    for (mut client, sent) in clients {
+        client.shutdown(Shutdown::Write).unwrap();
+        assert_same_bytes(&read_exactly(&mut client, sent.len()), &sent);
+        assert_eof(&mut client);
+    }
+}
+
+#[test]
+fn hostile_clients_hold_no_more_than_the_budget_and_get_every_byte_back() {
+    let mut server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--max-pending",
+        "1MiB",
+        "--max-memory",
+        "4MiB",
+    ]);
+    server.wait_until_logged("memory budget for client buffers: 4194304 B (--max-memory)");
+    echo_all(server.addr(), b"warm up the scratch buffer");
+    let before = server.rss_bytes();
+
+    let hostile = hostile_clients(server.addr(), HOSTILE);
+    // A newcomer is served at once, through the kernel if need be.
+    let mut fresh = connect(server.addr());
+    echo_once(&mut fresh, b"still served");
+
+    let line = server.stats_line();
+    let held = logged_count(&line, "B held");
+    let peak = logged_count(&line, "B peak");
+    assert!(peak <= BUDGET as u64, "peak {peak} over the budget: {line}");
+    assert!(
+        held > (BUDGET / 2) as u64,
+        "the hostile clients should have spent the budget: {line}"
+    );
+    assert!(logged_count(&line, "parks") >= 1, "{line}");
+    let growth = server.rss_bytes().saturating_sub(before);
+    assert!(
+        growth <= BUDGET as u64 + RSS_SLACK,
+        "RSS grew {growth} B with {HOSTILE} hostile clients, budget {BUDGET} B"
+    );
+
+    read_back(hostile);
+    echo_once(&mut fresh, b"and after");
+}
+
+#[test]
+fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
+    let budget = 2 << 20;
+    let server = InProcess::start(Config {
+        max_pending: MAX_PENDING,
+        max_memory: Some(budget),
+        ..Config::default()
+    });
+    let hostile = hostile_clients(server.addr, 12);
+    let parked = server.wait_for_stats("the budget to be spent", |s| s.memory_parks >= 1);
+    assert!(parked.memory_peak <= budget as u64, "{parked:?}");
+
+    let polite: Vec<_> = (0..20u64)
+        .map(|i| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let mut client = connect(addr);
+                for round in 0..50 {
+                    let message = pattern(1000 + round, i * 100 + round as u64);
+                    client.write_all(&message).unwrap();
+                    assert_same_bytes(&read_exactly(&mut client, message.len()), &message);
+                }
+                client.shutdown(Shutdown::Write).unwrap();
+                assert_eof(&mut client);
+            })
+        })
+        .collect();
+    for client in polite {
+        join_within("a well-behaved client", client, PATIENCE);
+    }
+    let during = server.stats();
+    assert!(during.memory_peak <= budget as u64, "{during:?}");
+    assert_eq!(during.closed_by_error, 0, "{during:?}");
+
+    read_back(hostile);
+    let end = server.wait_for_stats("every client to close", |s| s.active == 0);
+    assert_eq!(end.memory_in_use, 0, "memory still charged: {end:?}");
+    assert_eq!(end.closed_by_peer, 12 + 20, "{end:?}");
+}
+
+#[test]
+fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
+    let budget = 4 << 20;
+    let cluster = Cluster::bind(
+        Config {
+            max_pending: MAX_PENDING,
+            max_memory: Some(budget),
+            drain_timeout: PATIENCE,
+            ..Config::listening_on("127.0.0.1:0".parse().unwrap())
+        },
+        2,
+    )
+    .expect("bind two reactors");
+    let addr = cluster.local_addrs()[0];
+    let handle = cluster.handle();
+    let runner = thread::spawn(move || cluster.run().expect("cluster run"));
+
+    let hostile = hostile_clients(addr, HOSTILE);
+    let per = handle.stats_per_reactor().expect("both reactors answer");
+    for stats in &per {
+        assert!(
+            stats.memory_peak <= (budget / 2) as u64,
+            "a reactor held more than its half: {per:?}"
+        );
+    }
+    assert!(
+        per.iter().any(|s| s.memory_parks > 0),
+        "40 hostile clients should spend at least one half: {per:?}"
+    );
+
+    read_back(hostile);
+    handle.stop();
+    join_within("the cluster", runner, PATIENCE);
+}
+
+#[test]
+fn the_default_budget_and_where_it_came_from_are_logged() {
+    let server = Binary::start(&["--listen", "127.0.0.1:0"]);
+    server.wait_until_logged("memory budget for client buffers: ");
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("memory budget for client buffers: "))
+        .unwrap();
+    let expected = match std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|text| echo_reactor::budget::parse_memory_max(&text))
+    {
+        Some(limit) => format!(
+            "{} B (1/4 of the cgroup's memory.max of {limit} B)",
+            limit / 4
+        ),
+        None => "1073741824 B (default: no cgroup memory limit in /sys/fs/cgroup/memory.max)"
+            .to_string(),
+    };
+    assert!(
+        line.ends_with(&expected),
+        "{line:?} should end with {expected:?}"
+    );
+}
