@@ -36,6 +36,7 @@ use crate::error::{Error, ReactorFailure};
 use crate::handle::Handle;
 use crate::server::Server;
 use crate::signals::{Request, SignalSource};
+use crate::socket;
 use crate::stats::{Stats, StatsLog};
 
 /// Token of the coordinator's waker: a reactor thread has finished.
@@ -43,12 +44,17 @@ const REACTOR_DONE: Token = Token(0);
 /// Token of the coordinator's signal source.
 const SIGNALS: Token = Token(1);
 
+mod endpoint;
+use endpoint::Endpoint;
+
 /// N bound reactors, ready to [`run`](Cluster::run).
 pub struct Cluster {
     servers: Vec<Server>,
     local_addrs: Vec<SocketAddr>,
     stats_interval: Option<Duration>,
     handle_signals: bool,
+    /// `--metrics`, served by the coordinator with the summed counters.
+    metrics: Option<mio::net::TcpListener>,
 }
 
 /// Stops every reactor of a running [`Cluster`], or reads their counters,
@@ -110,6 +116,14 @@ impl Cluster {
         config.reuse_port = true;
         // Logged here, summed over the reactors, rather than by each.
         let stats_interval = config.stats_interval.take();
+        // Served here, with the counters summed, rather than by each.
+        let metrics = match config.metrics.take() {
+            Some(addr) => Some(
+                socket::tcp_listener(addr, 64, false)
+                    .map_err(|source| Error::Listen { addr, source })?,
+            ),
+            None => None,
+        };
 
         let first = Server::bind(config.clone())?;
         let local_addrs = first.local_addrs().to_vec();
@@ -123,17 +137,26 @@ impl Cluster {
              ({total} divided by {reactors}), a memory budget of {memory_each} B each \
              ({memory} B from {memory_source}, divided by {reactors})"
         );
+        if let Some(local) = metrics.as_ref().and_then(|l| l.local_addr().ok()) {
+            info!("metrics on http://{local}/metrics, health on http://{local}/healthz");
+        }
         Ok(Cluster {
             servers,
             local_addrs,
             stats_interval,
             handle_signals: false,
+            metrics,
         })
     }
 
     /// The addresses listened on, in the order of `config.listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Where the metrics endpoint listens (`--metrics`), if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// A handle to stop every reactor or read their counters.
@@ -159,22 +182,40 @@ impl Cluster {
             .into_iter()
             .map(|server| -> Runner { Box::new(move || server.run()) })
             .collect();
-        coordinate(runners, &handle, self.handle_signals, self.stats_interval)
+        let settings = Coordination {
+            handle_signals: self.handle_signals,
+            stats_interval: self.stats_interval,
+            metrics: self.metrics,
+        };
+        coordinate(runners, &handle, settings)
     }
 }
 
 /// One reactor's whole life, to be run on a thread of its own.
 type Runner = Box<dyn FnOnce() -> Result<Stats, Error> + Send>;
 
+/// What the coordinator does besides watching the reactors.
+#[derive(Default)]
+struct Coordination {
+    handle_signals: bool,
+    stats_interval: Option<Duration>,
+    metrics: Option<mio::net::TcpListener>,
+}
+
 /// Runs each reactor on its own thread and watches them from this one:
-/// signals, summed stats lines, and a reactor that fails or panics, which
-/// stops the others. Returns once every reactor has returned.
+/// signals, summed stats lines, the metrics endpoint, and a reactor that
+/// fails or panics, which stops the others. Returns once every reactor has
+/// returned.
 fn coordinate(
     runners: Vec<Runner>,
     handle: &ClusterHandle,
-    handle_signals: bool,
-    stats_interval: Option<Duration>,
+    settings: Coordination,
 ) -> Result<Stats, Error> {
+    let Coordination {
+        handle_signals,
+        stats_interval,
+        metrics,
+    } = settings;
     let reactors = runners.len();
     let mut poll = Poll::new().map_err(Error::reactor("create the coordinator's poller"))?;
     let waker = Arc::new(
@@ -186,6 +227,14 @@ fn coordinate(
     } else {
         None
     };
+    let mut endpoint = match metrics {
+        Some(listener) => Some(
+            Endpoint::register(poll.registry(), listener)
+                .map_err(Error::reactor("register the metrics endpoint"))?,
+        ),
+        None => None,
+    };
+    let mut draining = false;
 
     let (done, finished) = mpsc::channel();
     let mut threads = Vec::with_capacity(reactors);
@@ -209,9 +258,14 @@ fn coordinate(
     let mut stopped = 0;
     let mut failure: Option<Error> = None;
     while stopped < reactors {
-        let timeout = stats_log
-            .as_ref()
-            .map(|log| log.due().saturating_duration_since(Instant::now()));
+        let timeout = [
+            stats_log.as_ref().map(StatsLog::due),
+            endpoint.as_ref().and_then(Endpoint::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|due| due.saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -233,10 +287,17 @@ fn coordinate(
                     }
                     Request::ShutDown(signal) => {
                         info!("{signal} received: stopping {reactors} reactors");
+                        draining = true;
                         handle.stop();
                     }
                 }
             }
+        }
+        if let Some(endpoint) = &mut endpoint {
+            for event in events.iter().filter(|e| Endpoint::owns(e.token())) {
+                endpoint.on_event(poll.registry(), event.token(), handle, draining);
+            }
+            endpoint.expire(Instant::now());
         }
         while let Ok((index, outcome)) = finished.try_recv() {
             stopped += 1;
@@ -312,7 +373,7 @@ mod tests {
             handles: vec![real.clone()],
         };
         let doomed: Runner = Box::new(|| panic!("reactor bug for this test"));
-        let result = coordinate(vec![runner, doomed], &handle, false, None);
+        let result = coordinate(vec![runner, doomed], &handle, Coordination::default());
         let error = result.expect_err("a panicked reactor must fail the run");
         assert!(
             matches!(
@@ -351,7 +412,8 @@ mod tests {
             }
             stopper.stop();
         });
-        let total = coordinate(vec![first, second], &handle, false, None).expect("clean run");
+        let total =
+            coordinate(vec![first, second], &handle, Coordination::default()).expect("clean run");
         clients.join().unwrap();
         assert_eq!(total.accepted, 2);
         assert_eq!((total.bytes_in, total.bytes_out), (8, 8));

@@ -70,7 +70,28 @@ pub struct Config {
     /// without one ([`budget::default_limit`](crate::budget::default_limit)).
     /// With several reactors, each gets an equal share.
     pub max_memory: Option<usize>,
+    /// Expect a PROXY protocol header (v1 or v2) before any payload on
+    /// every TCP listener, as load balancers send it (see
+    /// [`proxy_protocol`](crate::proxy_protocol)). Off by default.
+    pub proxy_protocol: bool,
+    /// How long a client has to send its whole PROXY protocol header.
+    pub proxy_header_timeout: Duration,
+    /// Serve `/metrics` (Prometheus) and `/healthz` over HTTP on this
+    /// address (see [`metrics`](crate::metrics)). `None` (the default): no
+    /// endpoint.
+    pub metrics: Option<SocketAddr>,
+    /// Send this text to each new TCP client before any echo, with
+    /// `{hostname}` and `{local_addr}` replaced (see
+    /// [`banner`](crate::banner)). `None` (the default): no banner.
+    pub banner: Option<String>,
 }
+
+/// Default time a client has to send its PROXY protocol header.
+pub const DEFAULT_PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest banner template accepted (it is sent through the shared
+/// scratch buffer, with room to spare for its expansions).
+pub const MAX_BANNER: usize = 2048;
 
 impl Default for Config {
     fn default() -> Self {
@@ -85,6 +106,10 @@ impl Default for Config {
             reuse_port: false,
             udp: false,
             max_memory: None,
+            proxy_protocol: false,
+            proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
+            metrics: None,
+            banner: None,
         }
     }
 }
@@ -137,6 +162,12 @@ impl Config {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err("idle-timeout must be longer than zero".into());
+        }
+        if self.proxy_header_timeout == Duration::ZERO {
+            return Err("proxy-header-timeout must be longer than zero".into());
+        }
+        if self.banner.as_ref().is_some_and(|b| b.len() > MAX_BANNER) {
+            return Err(format!("banner must be at most {MAX_BANNER} bytes"));
         }
         if self.max_memory == Some(0) {
             return Err("max-memory must be at least 1 byte".into());

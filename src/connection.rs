@@ -170,6 +170,19 @@ impl Connection {
         }
     }
 
+    /// Sends the `n` bytes at the start of the scratch buffer as the
+    /// connection's first bytes (a banner, and what followed a PROXY
+    /// header), through the echo's own path: a short write keeps the rest
+    /// pending, ahead of everything echoed later.
+    #[cold]
+    #[inline(never)]
+    pub fn send_initial(&mut self, n: usize, cx: &mut Context) -> Next {
+        match self.echo(n, cx) {
+            Ok(()) => Next::Wait,
+            Err(next) => next,
+        }
+    }
+
     /// Shutdown: tell the client we are done (FIN) while still accepting its
     /// last bytes, so closing later does not reset the connection.
     pub fn send_fin(&mut self) -> io::Result<()> {

@@ -45,9 +45,12 @@
 //!    services from answering each other forever.
 //! 10. [`signals`] and [`handle`]: how signals and other threads reach the
 //!     loop.
-//! 11. [`cluster`]: several reactors, one per thread, sharing each address.
-//! 12. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
-//! 13. `tools` (feature `tools`): the load tools' reports and `/proc`
+//! 11. For load balancers, each optional and off by default:
+//!     [`proxy_protocol`] (the PROXY header before the echo), [`banner`]
+//!     (who answered), [`metrics`] and [`http`] (`/metrics`, `/healthz`).
+//! 12. [`cluster`]: several reactors, one per thread, sharing each address.
+//! 13. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
+//! 14. `tools` (feature `tools`): the load tools' reports and `/proc`
 //!     reader, shared with the comparison and the tests.
 //!
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
@@ -65,6 +68,7 @@
 #![warn(missing_docs)]
 
 pub mod accept;
+pub mod banner;
 pub mod budget;
 #[cfg(feature = "cli")]
 pub mod cli_support;
@@ -75,8 +79,11 @@ pub mod error;
 pub mod fd_limit;
 pub mod guide;
 pub mod handle;
+pub mod http;
 pub mod idle;
+pub mod metrics;
 pub mod pending;
+pub mod proxy_protocol;
 pub mod serve;
 pub mod server;
 pub mod signals;

@@ -66,6 +66,26 @@ struct Cli {
     #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_reactors)]
     reactors: usize,
 
+    /// Expect a PROXY protocol header (v1 or v2) before any payload on every
+    /// TCP listener, as load balancers send it; its addresses are logged at
+    /// debug, and it is never echoed
+    #[arg(long)]
+    proxy_protocol: bool,
+
+    /// Seconds a client has to send its whole PROXY protocol header
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
+    proxy_header_timeout: Duration,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
+    /// http://ADDR/healthz (503 once a shutdown begins) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+
+    /// Send TEXT to each new TCP client before any echo; {hostname} and
+    /// {local_addr} are replaced [default: off]
+    #[arg(long, value_name = "TEXT")]
+    banner: Option<String>,
+
     /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
     /// Datagrams from service ports (below 1024, a few known reflectors, our
     /// own ports) get no answer, so two echo services cannot loop
@@ -121,6 +141,10 @@ fn main() -> ExitCode {
         reuse_port: false,
         udp: cli.udp,
         max_memory: cli.max_memory,
+        proxy_protocol: cli.proxy_protocol,
+        proxy_header_timeout: cli.proxy_header_timeout,
+        metrics: cli.metrics,
+        banner: cli.banner,
     };
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.

@@ -17,6 +17,7 @@
 use std::io;
 
 use crate::budget::MemoryBudget;
+use crate::proxy_protocol::HeaderFailure;
 use crate::stats::Stats;
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -133,4 +134,6 @@ pub enum CloseReason {
     Idle,
     /// The server is shutting down.
     Shutdown,
+    /// No acceptable PROXY protocol header came first (`--proxy-protocol`).
+    ProxyHeader(HeaderFailure),
 }

@@ -39,10 +39,13 @@ use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
 use crate::accept::Acceptor;
+use crate::banner::Banner;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::handle::{Command, Handle};
+use crate::http::HttpConn;
+use crate::proxy_protocol::HeaderStage;
 use crate::serve::{CloseReason, Context, Next, Ready};
 use crate::signals::SignalSource;
 use crate::stats::Stats;
@@ -51,6 +54,7 @@ use crate::udp::UdpEcho;
 
 mod accepting;
 mod control;
+mod stages;
 
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
@@ -139,6 +143,10 @@ impl Server {
             serving: Vec::new(),
             acceptor: Acceptor::default(),
             timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
+            proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
+            banner: config.banner.as_deref().map(Banner::new),
+            metrics_addr: None,
+            http_open: 0,
             now: Instant::now(),
             commands,
             handle: Handle {
@@ -153,6 +161,11 @@ impl Server {
                 .listen(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        if let Some(addr) = config.metrics {
+            reactor
+                .listen_metrics(poll.registry(), addr)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
         Ok(Server {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -163,6 +176,11 @@ impl Server {
     /// The addresses actually listened on, in the order of `config.listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.reactor.local_addrs
+    }
+
+    /// Where the metrics endpoint listens (`--metrics`), if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.reactor.metrics_addr
     }
 
     /// The connection limit in force (given, or derived from the fd limit).
@@ -192,6 +210,13 @@ pub(crate) enum Entry {
     Listener(TcpListener),
     /// A UDP echo socket (`--udp`), one per listening address.
     Udp(UdpEcho),
+    /// A connection whose PROXY protocol header is still in progress
+    /// (`--proxy-protocol`); boxed, so the stage costs the slab nothing.
+    Header(Box<HeaderStage>),
+    /// The metrics endpoint's listener (`--metrics`).
+    MetricsListener(TcpListener),
+    /// A request to the metrics endpoint.
+    Http(Box<HttpConn>),
 }
 
 /// Bytes one slab slot takes: the memory an idle connection costs in user
@@ -222,6 +247,13 @@ struct Reactor {
     serving: Vec<usize>,
     acceptor: Acceptor,
     timers: Timers,
+    /// `--proxy-protocol`: how long a new connection has for its header.
+    proxy_header_timeout: Option<std::time::Duration>,
+    /// `--banner`.
+    banner: Option<Banner>,
+    /// `--metrics`: where the endpoint listens, and its connections open now.
+    metrics_addr: Option<SocketAddr>,
+    http_open: usize,
     /// The time of this turn, read after each poll when a timer needs it.
     now: Instant,
     commands: mpsc::Receiver<Command>,
@@ -267,6 +299,9 @@ impl Reactor {
                 }
                 Some(Entry::Listener(_)) => {}
                 Some(Entry::Udp(_)) => self.serve_udp(key),
+                Some(Entry::Header(_)) => self.serve_header(registry, key),
+                Some(Entry::MetricsListener(_)) => self.accept_metrics(registry, key),
+                Some(Entry::Http(_)) => self.serve_http(registry, key),
                 // A socket closed earlier in this batch of events.
                 None => {}
             },
@@ -405,16 +440,27 @@ impl Reactor {
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
-    /// The one way a connection ends: deregister, forget, drop the socket.
+    /// The one way a connection ends, whatever its stage: forget its
+    /// deadlines, remove it, release what it held, close the socket, count
+    /// the reason.
     fn close(&mut self, registry: &Registry, key: usize, reason: CloseReason) {
+        let memory = match self.entries.get_mut(key) {
+            Some(Entry::Connection(conn)) => {
+                forget_registration(registry, key, conn.stream_mut());
+                conn.memory()
+            }
+            Some(Entry::Header(stage)) => {
+                forget_registration(registry, key, stage.stream_mut());
+                stage.memory()
+            }
+            _ => return,
+        };
         if let Some(idle) = self.timers.idle() {
             idle.remove(key);
         }
-        let Some(Entry::Connection(conn)) = self.entries.try_remove(key) else {
-            return;
-        };
-        self.cx.budget.release(conn.memory());
-        forget_registration(registry, key, conn);
+        // Dropping the entry closes the socket.
+        drop(self.entries.remove(key));
+        self.cx.budget.release(memory);
         let stats = &mut self.cx.stats;
         stats.active -= 1;
         match &reason {
@@ -434,6 +480,10 @@ impl Reactor {
                 stats.closed_by_shutdown += 1;
                 debug!("token {key} closed: shutdown");
             }
+            CloseReason::ProxyHeader(failure) => {
+                *stats.proxy_failure_count(*failure) += 1;
+                debug!("token {key} closed: {failure}");
+            }
         }
         // A descriptor and a slot are free: if accepting was paused for
         // either, try again now rather than at the next timer.
@@ -443,7 +493,7 @@ impl Reactor {
     }
 }
 
-/// Closes a connection's socket, and makes sure the poll forgets it.
+/// Makes sure the poll forgets a socket about to be closed.
 ///
 /// On Linux (and Android) closing the descriptor removes it from every
 /// epoll set it is in, as long as no other descriptor refers to the same
@@ -452,13 +502,13 @@ impl Reactor {
 /// per connection. Elsewhere (kqueue, event ports) mio's documentation asks
 /// for a `deregister` before the close, so it is kept there.
 #[inline]
-fn forget_registration(registry: &Registry, key: usize, mut conn: Connection) {
+fn forget_registration(registry: &Registry, key: usize, socket: &mut impl mio::event::Source) {
     if cfg!(any(target_os = "linux", target_os = "android")) {
-        let _ = (registry, key);
-    } else if let Err(e) = registry.deregister(conn.stream_mut()) {
+        return;
+    }
+    if let Err(e) = registry.deregister(socket) {
         debug!("token {key}: deregister failed: {e}");
     }
-    drop(conn);
 }
 
 /// Shows a token as the log should: a slab key, or the name of a fixed one.

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::proxy_protocol::HeaderFailure;
+
 /// A snapshot of the server's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -70,6 +72,21 @@ pub struct Stats {
     /// not cover more pending bytes (resumed, oldest first, when memory
     /// frees).
     pub memory_parks: u64,
+    /// PROXY protocol headers read and accepted (`--proxy-protocol`).
+    pub proxy_accepted: u64,
+    /// Connections closed because their first bytes were not a PROXY
+    /// protocol header.
+    pub proxy_not_proxy: u64,
+    /// Connections closed for a malformed PROXY protocol header.
+    pub proxy_invalid: u64,
+    /// Connections closed for a PROXY protocol header over the size limit.
+    pub proxy_too_long: u64,
+    /// Connections closed for sending no complete PROXY protocol header
+    /// within the header timeout.
+    pub proxy_timeout: u64,
+    /// Connections whose client closed before its PROXY protocol header
+    /// was complete.
+    pub proxy_closed: u64,
 }
 
 impl Stats {
@@ -102,6 +119,12 @@ impl Stats {
             memory_in_use,
             memory_peak,
             memory_parks,
+            proxy_accepted,
+            proxy_not_proxy,
+            proxy_invalid,
+            proxy_too_long,
+            proxy_timeout,
+            proxy_closed,
         } = *other;
         self.accepted += accepted;
         self.active += active;
@@ -125,11 +148,42 @@ impl Stats {
         self.memory_in_use += memory_in_use;
         self.memory_peak += memory_peak;
         self.memory_parks += memory_parks;
+        self.proxy_accepted += proxy_accepted;
+        self.proxy_not_proxy += proxy_not_proxy;
+        self.proxy_invalid += proxy_invalid;
+        self.proxy_too_long += proxy_too_long;
+        self.proxy_timeout += proxy_timeout;
+        self.proxy_closed += proxy_closed;
     }
 
     /// Connections closed for any reason.
     pub fn closed(&self) -> u64 {
-        self.closed_by_peer + self.closed_by_error + self.closed_idle + self.closed_by_shutdown
+        self.closed_by_peer
+            + self.closed_by_error
+            + self.closed_idle
+            + self.closed_by_shutdown
+            + self.proxy_failures()
+    }
+
+    /// The counter of connections closed for `failure`.
+    pub fn proxy_failure_count(&mut self, failure: HeaderFailure) -> &mut u64 {
+        match failure {
+            HeaderFailure::NotProxy => &mut self.proxy_not_proxy,
+            HeaderFailure::Invalid => &mut self.proxy_invalid,
+            HeaderFailure::TooLong => &mut self.proxy_too_long,
+            HeaderFailure::Timeout => &mut self.proxy_timeout,
+            HeaderFailure::Closed => &mut self.proxy_closed,
+        }
+    }
+
+    /// Connections closed before their PROXY protocol header was complete,
+    /// for any reason.
+    pub fn proxy_failures(&self) -> u64 {
+        self.proxy_not_proxy
+            + self.proxy_invalid
+            + self.proxy_too_long
+            + self.proxy_timeout
+            + self.proxy_closed
     }
 
     /// UDP datagrams received and not echoed, for any reason.
@@ -164,6 +218,19 @@ impl fmt::Display for Stats {
             self.memory_peak,
             self.memory_parks,
         )?;
+        if self.proxy_accepted + self.proxy_failures() > 0 {
+            write!(
+                f,
+                "; proxy headers: {} accepted, refused {} not proxy / {} invalid / {} too long / \
+                 {} timeout / {} closed",
+                self.proxy_accepted,
+                self.proxy_not_proxy,
+                self.proxy_invalid,
+                self.proxy_too_long,
+                self.proxy_timeout,
+                self.proxy_closed,
+            )?;
+        }
         if self.datagrams_in > 0 {
             write!(
                 f,

@@ -7,10 +7,17 @@
 //! drain at shutdown. With none of them, the poll blocks: an idle server
 //! makes no system calls at all, not even to read the clock.
 //!
-//! [`Timers`] owns all four. Whether any exists is asked on every turn, so
+//! Two more kinds exist only with their features: the end of each PROXY
+//! protocol header's allowance (`--proxy-protocol`) and of each metrics
+//! request's (`--metrics`). Every deadline of one kind is the same length
+//! after its start, so each kind is a [`DeadlineQueue`]: first in, first
+//! due, no heap.
+//!
+//! [`Timers`] owns them all. Whether any exists is asked on every turn, so
 //! it is kept as one flag, and only this type's own setters change what it
 //! derives from: no other code can forget to update it.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::idle::IdleList;
@@ -22,6 +29,10 @@ pub struct Timers {
     stats_log: Option<StatsLog>,
     accept_retry: Option<Instant>,
     drain: Option<Instant>,
+    /// PROXY protocol headers in progress.
+    pub headers: DeadlineQueue,
+    /// Metrics requests in progress.
+    pub requests: DeadlineQueue,
     /// Some deadline above exists: only then does a turn read the clock
     /// and look at timers.
     armed: bool,
@@ -40,6 +51,8 @@ impl Timers {
             stats_log: stats_interval.map(|every| StatsLog::new(every, now)),
             accept_retry: None,
             drain: None,
+            headers: DeadlineQueue::default(),
+            requests: DeadlineQueue::default(),
             armed: false,
         };
         timers.rearm();
@@ -56,10 +69,17 @@ impl Timers {
     pub fn nearest(&self) -> Option<Instant> {
         let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
         let stats_line = self.stats_log.as_ref().map(StatsLog::due);
-        [idle, stats_line, self.accept_retry, self.drain]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            idle,
+            stats_line,
+            self.accept_retry,
+            self.drain,
+            self.headers.next(),
+            self.requests.next(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The idle list, when `--idle-timeout` is on.
@@ -100,11 +120,59 @@ impl Timers {
         self.rearm();
     }
 
-    fn rearm(&mut self) {
+    /// A deadline for the stage of the socket `key` was queued.
+    pub fn push_header(&mut self, deadline: Instant, key: usize) {
+        self.headers.push(deadline, key);
+        self.rearm();
+    }
+
+    /// A deadline for the metrics request on `key` was queued.
+    pub fn push_request(&mut self, deadline: Instant, key: usize) {
+        self.requests.push(deadline, key);
+        self.rearm();
+    }
+
+    /// After deadlines were taken from the queues.
+    pub fn rearm(&mut self) {
         self.armed = self.idle.is_some()
             || self.stats_log.is_some()
             || self.accept_retry.is_some()
-            || self.drain.is_some();
+            || self.drain.is_some()
+            || !self.headers.is_empty()
+            || !self.requests.is_empty();
+    }
+}
+
+/// Deadlines of one length, in the order they were set, which is the order
+/// they fall due. An entry names a slab key and its deadline; the stage at
+/// that key may have ended (or the key been reused) since, which the owner
+/// checks by comparing the deadline with the stage's own.
+#[derive(Debug, Default)]
+pub struct DeadlineQueue(VecDeque<(Instant, usize)>);
+
+impl DeadlineQueue {
+    /// Queues `key`'s deadline; it must not be earlier than the last one.
+    pub fn push(&mut self, deadline: Instant, key: usize) {
+        debug_assert!(self.0.back().map_or(true, |&(last, _)| last <= deadline));
+        self.0.push_back((deadline, key));
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.0.front().map(|&(deadline, _)| deadline)
+    }
+
+    /// The earliest entry, if it is due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize)> {
+        match self.0.front() {
+            Some(&(deadline, _)) if deadline <= now => self.0.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// No deadline is queued.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

@@ -103,7 +103,15 @@ impl Reactor {
             warn!("peer {peer}: cannot register the connection: {e}; closing it");
             return;
         }
-        slot.insert(Entry::Connection(Connection::new(stream)));
+        // A plain connection echoes at once; one with a stage first
+        // (`--proxy-protocol`, `--banner`) starts it once it is counted.
+        let staged = self.proxy_header_timeout.is_some() || self.banner.is_some();
+        let staged_stream = if staged {
+            Some(stream)
+        } else {
+            slot.insert(Entry::Connection(Connection::new(stream)));
+            None
+        };
         self.acceptor.accepted();
         let stats = &mut self.cx.stats;
         stats.accepted += 1;
@@ -114,6 +122,9 @@ impl Reactor {
             idle.insert(key, now);
         }
         debug!("token {key} opened: peer {peer}");
+        if let Some(stream) = staged_stream {
+            self.start_connection(registry, key, stream);
+        }
     }
 
     /// Accepting was paused and may go on: look at every listener.

@@ -27,6 +27,12 @@ impl Reactor {
         while let Some(key) = self.timers.idle().and_then(|idle| idle.expired(now)) {
             self.close(registry, key, CloseReason::Idle);
         }
+        if self.timers.headers.next().is_some_and(|at| now >= at) {
+            self.expire_headers(registry);
+        }
+        if self.timers.requests.next().is_some_and(|at| now >= at) {
+            self.expire_requests(registry);
+        }
         if self.timers.accept_retry().is_some_and(|at| now >= at) {
             self.resume_accepting(registry);
         }

@@ -1,0 +1,216 @@
+//! The metrics endpoint's HTTP/1.1 connections: one request, one answer,
+//! closed.
+//!
+//! `--metrics ADDR` opens a second kind of listener in the same loop. What
+//! comes to it is a scraper (Prometheus) or a load balancer's health check,
+//! but it is still a socket anyone can reach, so an [`HttpConn`] is bounded
+//! the way echo clients are: a request larger than [`MAX_REQUEST`] is
+//! refused, one not complete within the request timeout is closed, and at
+//! most [`MAX_HTTP_CONNECTIONS`] are open at once (the rest are closed as
+//! soon as they are accepted). A connection answers one request and
+//! closes (`Connection: close`), so no state outlives a request. Parsing is
+//! `httparse`'s.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use log::debug;
+use mio::net::TcpStream;
+
+/// The largest request accepted, headers included.
+pub const MAX_REQUEST: usize = 8 * 1024;
+/// Most metrics connections open at once.
+pub const MAX_HTTP_CONNECTIONS: usize = 16;
+/// How long a client has to send its whole request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Headers parsed at most; a request with more is refused.
+const MAX_HEADERS: usize = 32;
+
+/// An answer: status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code, e.g. 200.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+impl Response {
+    /// A plain-text answer.
+    pub fn text(status: u16, body: impl Into<String>) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let reason = match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            503 => "Service Unavailable",
+            _ => "",
+        };
+        let allow = if self.status == 405 {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}\
+             Connection: close\r\n\r\n{}",
+            self.status,
+            self.content_type,
+            self.body.len(),
+            self.body
+        )
+        .into_bytes()
+    }
+}
+
+/// What serving an HTTP connection came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HttpProgress {
+    /// The request (or the answer) is not complete yet.
+    Waiting,
+    /// Done, or failed: close it.
+    Finished,
+}
+
+/// One metrics connection.
+pub struct HttpConn {
+    stream: TcpStream,
+    request: Vec<u8>,
+    /// The answer's bytes not yet sent, once there is one.
+    answer: Option<(Vec<u8>, usize)>,
+    /// When the request must be complete; also names this connection in
+    /// the timers' queue.
+    pub deadline: Instant,
+}
+
+impl HttpConn {
+    /// A connection just accepted.
+    pub fn new(stream: TcpStream, now: Instant) -> HttpConn {
+        HttpConn {
+            stream,
+            request: Vec::new(),
+            answer: None,
+            deadline: now + REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The socket.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Reads the request, asks `route` for the answer to `(method, path)`,
+    /// and sends it; `scratch` is a buffer to read into.
+    pub fn serve(
+        &mut self,
+        scratch: &mut [u8],
+        route: impl FnOnce(&str, &str) -> Response,
+    ) -> HttpProgress {
+        if self.answer.is_none() {
+            match self.read_request(scratch) {
+                Request::Refused(response) => self.answer = Some((response.to_bytes(), 0)),
+                Request::Incomplete => return HttpProgress::Waiting,
+                Request::Complete { method, path } => {
+                    let head = method == "HEAD";
+                    let mut bytes = route(if head { "GET" } else { &method }, &path).to_bytes();
+                    if head {
+                        let end = bytes
+                            .windows(4)
+                            .position(|w| w == b"\r\n\r\n")
+                            .map_or(0, |i| i + 4);
+                        bytes.truncate(end);
+                    }
+                    self.answer = Some((bytes, 0));
+                }
+                Request::Gone => return HttpProgress::Finished,
+            }
+        }
+        self.send_answer()
+    }
+
+    /// The request timed out: say so, if the socket takes it, and close.
+    pub fn time_out(&mut self) {
+        let _ = self
+            .stream
+            .write(&Response::text(408, "request timeout\n").to_bytes());
+    }
+
+    /// Reads what has arrived of the request.
+    fn read_request(&mut self, scratch: &mut [u8]) -> Request {
+        loop {
+            let room = MAX_REQUEST - self.request.len();
+            match self.stream.read(&mut scratch[..room.max(1)]) {
+                Ok(0) => return Request::Gone,
+                Ok(n) if n > room => {
+                    return Request::Refused(Response::text(431, "request too large\n"))
+                }
+                Ok(n) => self.request.extend_from_slice(&scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Request::Incomplete,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("metrics connection: read failed: {e}");
+                    return Request::Gone;
+                }
+            }
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut parsed = httparse::Request::new(&mut headers);
+            match parsed.parse(&self.request) {
+                Ok(httparse::Status::Complete(_)) => {
+                    return Request::Complete {
+                        method: parsed.method.unwrap_or("").to_string(),
+                        path: parsed.path.unwrap_or("").to_string(),
+                    };
+                }
+                Ok(httparse::Status::Partial) if self.request.len() >= MAX_REQUEST => {
+                    return Request::Refused(Response::text(431, "request too large\n"));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => {
+                    return Request::Refused(Response::text(400, format!("bad request: {e}\n")))
+                }
+            }
+        }
+    }
+
+    fn send_answer(&mut self) -> HttpProgress {
+        let Some((bytes, sent)) = &mut self.answer else {
+            return HttpProgress::Finished;
+        };
+        while *sent < bytes.len() {
+            match self.stream.write(&bytes[*sent..]) {
+                Ok(n) => *sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return HttpProgress::Waiting,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return HttpProgress::Finished,
+            }
+        }
+        // Our FIN after the answer; the close follows.
+        let _ = self.stream.shutdown(Shutdown::Write);
+        HttpProgress::Finished
+    }
+}
+
+/// What has arrived of a request.
+enum Request {
+    /// Not all of it yet.
+    Incomplete,
+    /// Read to its end.
+    Complete { method: String, path: String },
+    /// Refused as it stands (malformed, too large), with this answer.
+    Refused(Response),
+    /// The client closed or failed before it ended.
+    Gone,
+}

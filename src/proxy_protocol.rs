@@ -1,0 +1,356 @@
+//! The PROXY protocol header (`--proxy-protocol`): read it, log who the
+//! client really is, drop it, and hand the connection over to the echo.
+//!
+//! A load balancer that relays TCP (HAProxy with `send-proxy`, AWS NLB,
+//! nginx's `proxy_protocol`, Envoy, ...) connects to its backend itself, so
+//! the backend sees the balancer's address, not the client's. The PROXY
+//! protocol fixes that: before the client's first byte, the balancer sends
+//! one header naming the original source and destination, either as a
+//! text line (v1, `PROXY TCP4 1.2.3.4 5.6.7.8 1234 80\r\n`, at most 107
+//! bytes) or in binary (v2, a 12-byte signature, a version/command byte, a
+//! family byte, a 16-bit length and that many bytes of addresses and TLVs).
+//! HAProxy's specification is the reference.
+//!
+//! With `--proxy-protocol`, every accepted TCP connection starts in a
+//! [`HeaderStage`]: a slab entry of its own, boxed, that exists only until
+//! the header is complete. The header may arrive in any number of pieces;
+//! bytes after it, in the same read or later, are the client's and are
+//! echoed. The header itself is never echoed. Parsing is the `ppp` crate's;
+//! what is here is the incremental part: how much to read, when a prefix
+//! already proves the bytes are not a header, and when to give up.
+//!
+//! A connection is closed, with nothing echoed and the reason counted, when
+//! its first bytes are not a PROXY header, when the header is malformed or
+//! longer than allowed, when the client closes first, or when no complete
+//! header came within `--proxy-header-timeout`. A v2 `LOCAL` header (a
+//! health check from the balancer itself) is accepted and carries no
+//! addresses; v2 TLVs are skipped.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::Instant;
+
+use log::debug;
+use mio::net::TcpStream;
+use ppp::v1;
+use ppp::v2;
+
+/// The v1 header's prefix.
+const V1_PREFIX: &[u8] = b"PROXY ";
+/// The v2 header's signature.
+const V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
+/// The longest v1 header, CRLF included (the specification's limit).
+pub const V1_MAX_LEN: usize = 107;
+/// The fixed part of a v2 header: signature, version and command, family
+/// and protocol, length.
+const V2_FIXED_LEN: usize = 16;
+/// The longest v2 header accepted: the fixed part and 2,032 bytes of
+/// addresses and TLVs. The length field could say up to 65,535; no
+/// balancer sends a fraction of that (the largest addresses are 216 bytes,
+/// and the TLVs in use, such as AWS's VPC endpoint id or a TLS SNI, are
+/// short), and a server that buffered whatever a client claims would let
+/// any client make it hold 64 KiB per connection.
+pub const V2_MAX_LEN: usize = 2048;
+
+/// Why a connection was closed before its header was complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFailure {
+    /// The first bytes are not the start of a v1 or v2 header.
+    NotProxy,
+    /// It starts like a header but is malformed.
+    Invalid,
+    /// A v1 line over 107 bytes, or a v2 header over [`V2_MAX_LEN`].
+    TooLong,
+    /// No complete header within the header timeout.
+    Timeout,
+    /// The client closed (or reset) before the header was complete.
+    Closed,
+}
+
+impl fmt::Display for HeaderFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeaderFailure::NotProxy => "the first bytes are not a PROXY protocol header",
+            HeaderFailure::Invalid => "malformed PROXY protocol header",
+            HeaderFailure::TooLong => "PROXY protocol header too long",
+            HeaderFailure::Timeout => "no PROXY protocol header within the header timeout",
+            HeaderFailure::Closed => "the client closed before its PROXY protocol header ended",
+        })
+    }
+}
+
+/// What reading more of a header came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Not complete yet: wait for more bytes.
+    Waiting,
+    /// Complete: the connection echoes from now on, starting with the
+    /// payload that followed the header (`payload` bytes at the start of
+    /// the scratch buffer).
+    Done {
+        /// Bytes after the header, copied to the start of the scratch
+        /// buffer, to be echoed first.
+        payload: usize,
+        /// The read stopped at the header's size limit, not at the end of
+        /// what was queued: more of the client's bytes may wait.
+        more_queued: bool,
+    },
+    /// Close the connection.
+    Failed(HeaderFailure),
+}
+
+/// A connection whose PROXY header is still in progress.
+pub struct HeaderStage {
+    stream: TcpStream,
+    /// The header's bytes so far, when it came in more than one piece.
+    partial: Vec<u8>,
+    /// When the header must be complete; also names this stage in the
+    /// timers' queue (a key can be reused by a later connection).
+    pub deadline: Instant,
+}
+
+impl HeaderStage {
+    /// A connection just accepted, that must send its header by `deadline`.
+    pub fn new(stream: TcpStream, deadline: Instant) -> HeaderStage {
+        HeaderStage {
+            stream,
+            partial: Vec::new(),
+            deadline,
+        }
+    }
+
+    /// The socket.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Gives the socket back, once the header is done.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
+    /// Bytes this stage holds for its client (for the memory budget).
+    pub fn memory(&self) -> usize {
+        std::mem::size_of::<HeaderStage>() + self.partial.capacity()
+    }
+
+    /// Reads what has arrived, using `scratch`; `key` names the connection
+    /// in the log. Never reads past the longest header allowed, so the
+    /// client's payload beyond it stays queued for the echo.
+    pub fn read(&mut self, scratch: &mut [u8], key: usize) -> Progress {
+        loop {
+            let room = V2_MAX_LEN - self.partial.len();
+            let n = match self.stream.read(&mut scratch[..room]) {
+                Ok(0) => return Progress::Failed(HeaderFailure::Closed),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Waiting,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("token {key}: reading the PROXY header failed: {e}");
+                    return Progress::Failed(HeaderFailure::Closed);
+                }
+            };
+            let filled = n == room;
+            // The common case: the whole header in one read, parsed where
+            // it landed; otherwise gather the pieces.
+            let parsed = if self.partial.is_empty() {
+                parse(&scratch[..n], key)
+            } else {
+                self.partial.extend_from_slice(&scratch[..n]);
+                parse(&self.partial, key)
+            };
+            match parsed {
+                Parsed::Complete(header_len) => {
+                    let payload = if self.partial.is_empty() {
+                        scratch.copy_within(header_len..n, 0);
+                        n - header_len
+                    } else {
+                        let rest = &self.partial[header_len..];
+                        scratch[..rest.len()].copy_from_slice(rest);
+                        rest.len()
+                    };
+                    return Progress::Done {
+                        payload,
+                        more_queued: filled,
+                    };
+                }
+                Parsed::Failed(failure) => return Progress::Failed(failure),
+                Parsed::Incomplete if filled => return Progress::Failed(HeaderFailure::TooLong),
+                Parsed::Incomplete => {
+                    if self.partial.is_empty() {
+                        self.partial.extend_from_slice(&scratch[..n]);
+                    }
+                    // A short read: the queue is empty, wait for the edge.
+                    return Progress::Waiting;
+                }
+            }
+        }
+    }
+}
+
+/// What the bytes so far are.
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    /// A complete header of this many bytes.
+    Complete(usize),
+    /// A header's beginning: more bytes are needed.
+    Incomplete,
+    /// Not a header, or not an acceptable one.
+    Failed(HeaderFailure),
+}
+
+/// Decides what `bytes` (everything received so far) are, and logs the
+/// addresses of a complete header.
+fn parse(bytes: &[u8], key: usize) -> Parsed {
+    if starts_like(bytes, V2_SIGNATURE) {
+        parse_v2(bytes, key)
+    } else if starts_like(bytes, V1_PREFIX) {
+        parse_v1(bytes, key)
+    } else {
+        Parsed::Failed(HeaderFailure::NotProxy)
+    }
+}
+
+/// `bytes` and `prefix` agree as far as both go.
+fn starts_like(bytes: &[u8], prefix: &[u8]) -> bool {
+    let n = bytes.len().min(prefix.len());
+    bytes[..n] == prefix[..n]
+}
+
+fn parse_v1(bytes: &[u8], key: usize) -> Parsed {
+    let Some(end) = bytes.windows(2).position(|pair| pair == b"\r\n") else {
+        return if bytes.len() >= V1_MAX_LEN {
+            Parsed::Failed(HeaderFailure::TooLong)
+        } else {
+            Parsed::Incomplete
+        };
+    };
+    let len = end + 2;
+    if len > V1_MAX_LEN {
+        return Parsed::Failed(HeaderFailure::TooLong);
+    }
+    match v1::Header::try_from(&bytes[..len]) {
+        Ok(header) => {
+            match header.addresses {
+                v1::Addresses::Unknown => {
+                    debug!("token {key}: PROXY v1 UNKNOWN (no client address)")
+                }
+                v1::Addresses::Tcp4(a) => debug!(
+                    "token {key}: PROXY v1 client {}:{} to {}:{}",
+                    a.source_address, a.source_port, a.destination_address, a.destination_port
+                ),
+                v1::Addresses::Tcp6(a) => debug!(
+                    "token {key}: PROXY v1 client [{}]:{} to [{}]:{}",
+                    a.source_address, a.source_port, a.destination_address, a.destination_port
+                ),
+            }
+            Parsed::Complete(len)
+        }
+        Err(e) => {
+            debug!("token {key}: malformed PROXY v1 header: {e}");
+            Parsed::Failed(HeaderFailure::Invalid)
+        }
+    }
+}
+
+fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
+    if bytes.len() < V2_FIXED_LEN {
+        return Parsed::Incomplete;
+    }
+    let len = V2_FIXED_LEN + usize::from(u16::from_be_bytes([bytes[14], bytes[15]]));
+    if len > V2_MAX_LEN {
+        return Parsed::Failed(HeaderFailure::TooLong);
+    }
+    if bytes.len() < len {
+        return Parsed::Incomplete;
+    }
+    match v2::Header::try_from(&bytes[..len]) {
+        Ok(header) => {
+            let command = match header.command {
+                v2::Command::Local => "LOCAL",
+                v2::Command::Proxy => "PROXY",
+            };
+            match header.addresses {
+                v2::Addresses::IPv4(a) => debug!(
+                    "token {key}: PROXY v2 {command} client {}:{} to {}:{}",
+                    a.source_address, a.source_port, a.destination_address, a.destination_port
+                ),
+                v2::Addresses::IPv6(a) => debug!(
+                    "token {key}: PROXY v2 {command} client [{}]:{} to [{}]:{}",
+                    a.source_address, a.source_port, a.destination_address, a.destination_port
+                ),
+                v2::Addresses::Unix(_) => {
+                    debug!("token {key}: PROXY v2 {command} from a unix socket")
+                }
+                v2::Addresses::Unspecified => {
+                    debug!("token {key}: PROXY v2 {command} (no client address)")
+                }
+            }
+            Parsed::Complete(len)
+        }
+        Err(e) => {
+            debug!("token {key}: malformed PROXY v2 header: {e}");
+            Parsed::Failed(HeaderFailure::Invalid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &[u8] = b"PROXY TCP4 192.0.2.1 198.51.100.2 51234 443\r\n";
+
+    fn v2_ipv4(command: u8) -> Vec<u8> {
+        let mut header = V2_SIGNATURE.to_vec();
+        header.extend_from_slice(&[0x20 | command, 0x11, 0, 12]);
+        header.extend_from_slice(&[192, 0, 2, 1, 198, 51, 100, 2, 0xc8, 0x22, 0x01, 0xbb]);
+        header
+    }
+
+    #[test]
+    fn a_header_is_complete_only_with_its_last_byte() {
+        for header in [V1.to_vec(), v2_ipv4(1), v2_ipv4(0)] {
+            for cut in 0..header.len() {
+                assert_eq!(parse(&header[..cut], 1), Parsed::Incomplete, "cut at {cut}");
+            }
+            assert_eq!(parse(&header, 1), Parsed::Complete(header.len()));
+        }
+    }
+
+    #[test]
+    fn unknown_and_ipv6_v1_headers_parse() {
+        let unknown = b"PROXY UNKNOWN\r\n";
+        assert_eq!(parse(unknown, 1), Parsed::Complete(unknown.len()));
+        let v6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 4000 443\r\n";
+        assert_eq!(parse(v6, 1), Parsed::Complete(v6.len()));
+    }
+
+    #[test]
+    fn garbage_is_refused_from_its_first_wrong_byte() {
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\n", 1),
+            Parsed::Failed(HeaderFailure::NotProxy)
+        );
+        assert_eq!(parse(b"PROXZ", 1), Parsed::Failed(HeaderFailure::NotProxy));
+        assert_eq!(
+            parse(b"\r\n\r\n\0X", 1),
+            Parsed::Failed(HeaderFailure::NotProxy)
+        );
+        assert_eq!(parse(b"PROXY", 1), Parsed::Incomplete);
+    }
+
+    #[test]
+    fn too_long_and_malformed_headers_are_refused() {
+        let mut long = b"PROXY TCP4 ".to_vec();
+        long.resize(V1_MAX_LEN, b'1');
+        assert_eq!(parse(&long, 1), Parsed::Failed(HeaderFailure::TooLong));
+        let mut v2_long = V2_SIGNATURE.to_vec();
+        v2_long.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
+        assert_eq!(parse(&v2_long, 1), Parsed::Failed(HeaderFailure::TooLong));
+        assert_eq!(
+            parse(b"PROXY TCP4 not-an-address 198.51.100.2 1 2\r\n", 1),
+            Parsed::Failed(HeaderFailure::Invalid)
+        );
+    }
+}
