@@ -180,8 +180,10 @@ impl HeaderStage {
                     if self.partial.is_empty() {
                         self.partial.extend_from_slice(&scratch[..n]);
                     }
-                    // A short read: the queue is empty, wait for the edge.
-                    return Progress::Waiting;
+                    // Read on to `WouldBlock` rather than trust a short
+                    // read: a FIN that came with these bytes raises no edge
+                    // of its own, and a client that closes inside its
+                    // header must not wait for the timeout.
                 }
             }
         }

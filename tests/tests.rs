@@ -18,6 +18,7 @@ mod idle_timeout;
 mod limits;
 mod loadgen;
 mod memory_budget;
+mod proxy_protocol;
 mod reactors;
 mod readme;
 mod shutdown;
