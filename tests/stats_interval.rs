@@ -2,6 +2,7 @@
 //! schedule, and the numbers in the line are the server's real counters.
 
 use std::io::Write;
+use std::process::Command;
 
 use crate::support::*;
 
@@ -31,10 +32,12 @@ fn with_a_stats_interval_the_binary_logs_counters_and_rates_on_schedule() {
 
 #[test]
 fn a_zero_stats_interval_is_refused_with_one_line() {
-    let output = std::process::Command::new(BINARY)
-        .args(["--listen", "127.0.0.1:0", "--stats-interval", "0"])
-        .output()
-        .expect("run the binary");
+    let output = run_within_patience(Command::new(BINARY).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--stats-interval",
+        "0",
+    ]));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -19,7 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use echo_reactor::{Cluster, Config, Server, Stats};
+use echo_reactor::{Config, Server, Stats};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// An in-process server echoing TCP and UDP on an ephemeral loopback port.
@@ -498,26 +498,27 @@ fn two_reactors_share_the_udp_port_and_every_datagram_is_echoed() {
         udp: true,
         ..Config::listening_on("127.0.0.1:0".parse().unwrap())
     };
-    let cluster = Cluster::bind(config, 2).expect("bind two reactors");
-    let addr = cluster.local_addrs()[0];
-    let handle = cluster.handle();
-    let runner = thread::spawn(move || cluster.run().expect("cluster run"));
+    let cluster = InCluster::start(config, 2);
 
+    // A new client socket, so a new source port, for every datagram: the
+    // kernel hashes each to a reactor.
     for i in 0..40 {
         let client = udp_client();
         let message = format!("datagram {i} through some reactor");
         assert_eq!(
-            udp_echo(&client, addr, message.as_bytes()),
+            udp_echo(&client, cluster.addr, message.as_bytes()),
             message.as_bytes()
         );
     }
-    let per = handle.stats_per_reactor().expect("both reactors answer");
+    let per = cluster.stats_per_reactor();
     let received: Vec<u64> = per.iter().map(|s| s.datagrams_in).collect();
     eprintln!("datagrams per reactor: {received:?}");
     assert_eq!(received.iter().sum::<u64>(), 40, "{received:?}");
+    // Each source port is hashed to one reactor: all 40 on the same one
+    // would have odds of 2^-39.
+    assert!(received.iter().all(|&n| n > 0), "{received:?}");
 
-    handle.stop();
-    let total = within_patience("the cluster to stop", move || runner.join().unwrap());
+    let total = cluster.stop();
     assert_eq!(total.datagrams_out, 40, "{total:?}");
 }
 
@@ -547,8 +548,8 @@ fn a_burst_queued_before_the_server_runs_is_echoed_whole_over_several_turns() {
             .unwrap_or_else(|e| panic!("echo {i} of {BURST} missing: {e}"));
         assert_eq!(&buf[..n], format!("{i:04}").as_bytes());
     }
-    let stats = handle.stats().unwrap();
+    let stats = handle.stats_timeout(PATIENCE).expect("the server answers");
     assert_eq!((stats.datagrams_in, stats.datagrams_out), (150, 150));
     handle.stop();
-    within_patience("the server to stop", move || runner.join().unwrap());
+    join_within("the server thread", runner, PATIENCE);
 }
