@@ -108,11 +108,11 @@ fn an_address_in_use_exits_1_with_one_line_on_stderr() {
 #[test]
 fn two_listen_flags_are_both_logged_and_both_echo_and_so_does_ipv6() {
     let mut args = vec!["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"];
-    let ipv6 = TcpListener::bind("[::1]:0").is_ok();
-    if ipv6 {
-        args.extend(["--listen", "[::1]:0"]);
-    } else {
-        eprintln!("IPv6 part skipped: cannot bind [::1] on this host");
+    let ipv6_missing = ipv6_loopback_missing();
+    let ipv6 = ipv6_missing.is_none();
+    match ipv6_missing {
+        None => args.extend(["--listen", "[::1]:0"]),
+        Some(why) => skip(&format!("the IPv6 part: {why}")),
     }
     let server = Binary::start(&args);
     server.wait_until_logged("serving:");

@@ -203,9 +203,8 @@ fn a_single_300_kib_write_larger_than_the_read_buffer_comes_back_whole() {
 
 #[test]
 fn echo_works_over_ipv6_loopback() {
-    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
-        eprintln!("skipped: cannot bind [::1]:0 on this host ({e})");
-        return;
+    if let Some(why) = ipv6_loopback_missing() {
+        return skip(&why);
     }
     let server = InProcess::start(Config {
         max_pending: MAX_PENDING,

@@ -5,13 +5,20 @@
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::support::*;
 use echo_reactor::Config;
 
-/// Two reactors on an ephemeral loopback port, running on a thread.
+/// Two reactors on an ephemeral loopback port, running on a thread. The
+/// drain timeout is far beyond any test's length, so a stop never closes
+/// a connection that still has echoes to deliver, however slow the host.
 fn start_two_reactors() -> InCluster {
-    InCluster::start(Config::listening_on("127.0.0.1:0".parse().unwrap()), 2)
+    let config = Config {
+        drain_timeout: Duration::from_secs(600),
+        ..Config::listening_on("127.0.0.1:0".parse().unwrap())
+    };
+    InCluster::start(config, 2)
 }
 
 #[test]

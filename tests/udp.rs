@@ -8,8 +8,9 @@
 //!
 //! Clients are plain blocking `std::net::UdpSocket`s with read timeouts.
 //! Forged datagrams (another source address or port 0, a lying length)
-//! go through a raw socket, which needs root (CAP_NET_RAW): without it
-//! those tests say so and skip.
+//! go through a raw socket, and clients on service ports bind below 1024:
+//! both need root (CAP_NET_RAW, CAP_NET_BIND_SERVICE). Without it those
+//! tests say so and skip, or fail in strict mode (see `support::skip`).
 
 use std::io::{self, ErrorKind, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, UdpSocket};
@@ -153,9 +154,9 @@ fn datagrams_of_0_1_1472_and_65507_bytes_come_back_unchanged() {
 
 #[test]
 fn the_largest_ipv6_datagram_65527_bytes_comes_back_whole() {
-    let Ok(client) = udp_client_on("[::1]:0".parse().unwrap()) else {
-        eprintln!("skipped: cannot bind [::1] on this host");
-        return;
+    let client = match udp_client_on("[::1]:0".parse().unwrap()) {
+        Ok(client) => client,
+        Err(e) => return skip(&format!("cannot bind [::1]:0 on this host ({e})")),
     };
     let server = InProcess::start(Config {
         listen: vec!["[::1]:0".parse().unwrap()],
@@ -209,7 +210,7 @@ fn datagrams_from_service_ports_get_no_answer_and_are_counted() {
         let client = match udp_client_on(SocketAddr::from(([127, 0, 0, 1], port))) {
             Ok(client) => client,
             Err(e) => {
-                eprintln!("cannot bind 127.0.0.1:{port} ({e}); not tried");
+                skip(&format!("port {port}: cannot bind 127.0.0.1:{port} ({e})"));
                 continue;
             }
         };
@@ -229,8 +230,7 @@ fn datagrams_from_service_ports_get_no_answer_and_are_counted() {
         tried.push(port);
     }
     if tried.is_empty() {
-        eprintln!("skipped: cannot bind any guarded port (not root?)");
-        return;
+        return skip("cannot bind any guarded port (not root?)");
     }
     eprintln!("refused datagrams from ports {tried:?}");
 
@@ -249,8 +249,9 @@ fn a_forged_datagram_from_port_0_gets_no_answer() {
     let server = start_udp();
     let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
     if let Err(e) = send_forged(from, v4(server.addr), b"from port zero", None) {
-        eprintln!("skipped: cannot send through a raw socket ({e}); not root?");
-        return;
+        return skip(&format!(
+            "cannot send through a raw socket ({e}); not root?"
+        ));
     }
     let stats = server.wait_for_stats("the datagram from port 0 to be refused", |s| {
         s.udp_dropped_guarded == 1
@@ -282,8 +283,9 @@ fn two_echo_servers_on_one_port_cannot_be_made_to_answer_each_other() {
     let forged = [(second.addr, first.addr), (first.addr, first.addr)];
     for (i, &(from, to)) in forged.iter().enumerate() {
         if let Err(e) = send_forged(v4(from), v4(to), b"ping-pong for ever?", None) {
-            eprintln!("skipped: cannot send through a raw socket ({e}); not root?");
-            return;
+            return skip(&format!(
+                "cannot send through a raw socket ({e}); not root?"
+            ));
         }
         first.wait_for_stats("the forged datagram to be refused", |s| {
             s.udp_dropped_guarded == i as u64 + 1
@@ -314,8 +316,9 @@ fn datagrams_whose_header_lies_about_their_length_never_reach_the_server() {
     for length in [8 + 100 + 50, 4] {
         let from = v4(client.local_addr().unwrap());
         if let Err(e) = send_forged(from, v4(server.addr), &payload, Some(length)) {
-            eprintln!("skipped: cannot send through a raw socket ({e}); not root?");
-            return;
+            return skip(&format!(
+                "cannot send through a raw socket ({e}); not root?"
+            ));
         }
     }
     assert_eq!(
