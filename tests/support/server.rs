@@ -76,8 +76,14 @@ impl InProcess {
     }
 
     /// Stops the server and returns its final counters.
-    pub fn stop(mut self) -> Stats {
+    pub fn stop(self) -> Stats {
         self.handle.stop();
+        self.join()
+    }
+
+    /// Waits, within [`PATIENCE`], for the server to return from its run
+    /// (after an earlier stop), and returns its final counters.
+    pub fn join(mut self) -> Stats {
         let thread = self.thread.take().unwrap();
         join_within("the server thread", thread, PATIENCE)
     }
