@@ -9,6 +9,8 @@
 //! - [`client`]: blocking clients with timeouts, and the echo checks built
 //!   on them.
 //! - [`data`]: test data that is the same on every run.
+//! - [`sockets`]: what the kernel says about loopback sockets (states,
+//!   queues, backlogs), from `/proc/net`.
 //! - [`skip`]: what a test does on a host that lacks what it needs: skip,
 //!   or fail in strict mode (`ECHO_REACTOR_TEST_STRICT=1`, set by CI).
 //!
@@ -28,6 +30,7 @@ pub mod client;
 pub mod data;
 pub mod server;
 pub mod skip;
+pub mod sockets;
 pub mod wait;
 
 pub use binary::*;
@@ -35,4 +38,5 @@ pub use client::*;
 pub use data::*;
 pub use server::*;
 pub use skip::*;
+pub use sockets::*;
 pub use wait::*;
