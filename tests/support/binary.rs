@@ -248,6 +248,19 @@ pub fn logged_count(line: &str, label: &str) -> u64 {
     panic!("no count for {label:?} in {line:?}")
 }
 
+/// The number written just after `label` in a logged counters line, as in
+/// `logged_value("backpressure pauses: 20, ...", "backpressure pauses:") == 20`.
+pub fn logged_value(line: &str, label: &str) -> u64 {
+    let (_, after) = line
+        .split_once(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"));
+    let after = after.trim_start();
+    let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    after[..digits]
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
+}
+
 /// Runs `command` to its end with stdin closed and stdout and stderr
 /// captured; kills it and panics if it runs longer than [`PATIENCE`].
 pub fn run_within_patience(command: &mut Command) -> Output {
