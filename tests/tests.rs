@@ -18,6 +18,7 @@ mod limits;
 mod reactors;
 mod shutdown;
 mod slab;
+mod startup_errors;
 mod stats_interval;
 mod tutorial;
 mod udp;
