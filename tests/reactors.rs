@@ -89,6 +89,36 @@ fn the_binary_with_two_reactors_echoes_and_exits_0_on_sigterm() {
 }
 
 #[test]
+fn reactors_auto_runs_one_reactor_per_available_core() {
+    // The binary inherits this process's CPU affinity and limits.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--reactors", "auto"]);
+    server.wait_until_logged("serving:");
+    if cores > 1 {
+        server.wait_until_logged(&format!("{cores} reactors share each address"));
+    } else {
+        // One reactor is the plain server, with no cluster around it.
+        assert!(
+            !server.log_text().contains("reactors share"),
+            "{}",
+            server.log_text()
+        );
+    }
+    echo_all(server.addr(), &all_byte_values(100_000, 12));
+
+    server.signal("TERM");
+    assert!(server.wait_exit().success(), "{}", server.log_text());
+    let log = server.log_text();
+    if cores > 1 {
+        assert!(
+            log.contains(&format!("all {cores} reactors shut down")),
+            "{log}"
+        );
+    }
+    assert_eq!(server.count_log_lines("] shut down;"), cores, "{log}");
+}
+
+#[test]
 fn zero_reactors_is_refused_with_one_line() {
     let output = run_within_patience(Command::new(BINARY).args([
         "--listen",
