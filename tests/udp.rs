@@ -50,12 +50,14 @@ fn udp_client() -> UdpSocket {
     udp_client_on("127.0.0.1:0".parse().unwrap()).expect("bind a UDP client")
 }
 
-/// Sends `data` to `server` and returns the datagram that comes back from it.
+/// Sends `data` to `server` and returns the datagram that comes back from
+/// it (skipping any from elsewhere, for at most [`PATIENCE`]).
 fn udp_echo(client: &UdpSocket, server: SocketAddr, data: &[u8]) -> Vec<u8> {
     client
         .send_to(data, server)
         .unwrap_or_else(|e| panic!("send {} bytes: {e}", data.len()));
     let mut buf = vec![0; 65_536];
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let (n, from) = client
             .recv_from(&mut buf)
@@ -64,6 +66,10 @@ fn udp_echo(client: &UdpSocket, server: SocketAddr, data: &[u8]) -> Vec<u8> {
             buf.truncate(n);
             return buf;
         }
+        assert!(
+            Instant::now() < deadline,
+            "only datagrams from elsewhere for {PATIENCE:?}"
+        );
     }
 }
 
