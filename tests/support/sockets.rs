@@ -1,15 +1,16 @@
 //! What the kernel says about loopback sockets, from `/proc/net/{tcp,udp}`
 //! (and their IPv6 twins): each socket's addresses, TCP state and queue
 //! lengths. The tests use it to see what no system call of a peer shows:
-//! a listening socket's backlog, a not-yet-accepted connection holding a
-//! client's bytes and FIN, a UDP socket with datagrams still unread.
+//! how many connections wait in a listening socket's accept queue, a
+//! not-yet-accepted connection holding a client's bytes and FIN, a UDP
+//! socket with datagrams still unread.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// TCP states as `/proc/net/tcp` numbers them (`include/net/tcp_states.h`).
-pub const TCP_ESTABLISHED: u8 = 0x01;
-pub const TCP_FIN_WAIT2: u8 = 0x05;
+/// A connection whose peer's FIN has arrived (`TCP_CLOSE_WAIT` in
+/// `include/net/tcp_states.h`, the numbers `/proc/net/tcp` shows).
 pub const TCP_CLOSE_WAIT: u8 = 0x08;
+/// A listening socket (`TCP_LISTEN`).
 pub const TCP_LISTEN: u8 = 0x0A;
 
 /// One line of `/proc/net/tcp` or `/proc/net/udp`.
@@ -17,11 +18,10 @@ pub const TCP_LISTEN: u8 = 0x0A;
 pub struct KernelSocket {
     pub local: SocketAddr,
     pub remote: SocketAddr,
-    /// The TCP state (see the `TCP_*` constants); 7 for an unconnected
-    /// UDP socket.
+    /// The TCP state (see the `TCP_*` constants); for UDP, 7 (`TCP_CLOSE`)
+    /// unless the socket is connected.
     pub state: u8,
-    /// Bytes sent and not yet acknowledged (TCP), or queued to send (UDP);
-    /// for a listening socket, its backlog.
+    /// Bytes sent and not yet acknowledged (TCP), or queued to send (UDP).
     pub tx_queue: u64,
     /// Bytes received and not yet read (TCP: one more once the FIN is in);
     /// for a listening socket, the connections waiting to be accepted.
