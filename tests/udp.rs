@@ -46,6 +46,21 @@ fn udp_client_on(local: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// A UDP client on a service port (root only). The port may be taken for
+/// a moment by another run of these tests on the same host: wait for it,
+/// within [`PATIENCE`].
+fn udp_client_on_service_port(local: SocketAddr) -> io::Result<UdpSocket> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match udp_client_on(local) {
+            Err(e) if e.kind() == ErrorKind::AddrInUse && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
 fn udp_client() -> UdpSocket {
     udp_client_on("127.0.0.1:0".parse().unwrap()).expect("bind a UDP client")
 }
@@ -222,7 +237,7 @@ fn datagrams_from_service_ports_get_no_answer_and_are_counted() {
     let mut tried = Vec::new();
     // echo, chargen, DNS, NTP, SSDP, memcached
     for port in [7, 19, 53, 123, 1900, 11211] {
-        let client = match udp_client_on(SocketAddr::from(([127, 0, 0, 1], port))) {
+        let client = match udp_client_on_service_port(SocketAddr::from(([127, 0, 0, 1], port))) {
             Ok(client) => client,
             Err(e) => {
                 skip(&format!("port {port}: cannot bind 127.0.0.1:{port} ({e})"));
@@ -275,7 +290,8 @@ fn over_ipv6_datagrams_from_service_ports_get_no_answer_and_are_counted() {
     // echo, chargen, SSDP
     let ports = [7, 19, 1900];
     for (i, port) in ports.into_iter().enumerate() {
-        let client = match udp_client_on(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+        let client = match udp_client_on_service_port(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
+        {
             Ok(client) => client,
             Err(e) => return skip(&format!("cannot bind [::1]:{port} ({e}); not root?")),
         };
