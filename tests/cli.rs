@@ -92,15 +92,12 @@ fn an_address_in_use_exits_1_with_one_line_on_stderr() {
     let out = run(&["--listen", &addr]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = single_line(&out.stderr);
-    assert!(line.starts_with("echo-reactor:"), "{line}");
-    assert!(
-        line.contains(&addr),
-        "the line does not name {addr}: {line}"
-    );
-    let lower = line.to_lowercase();
-    assert!(
-        lower.contains("address") && lower.contains("in use"),
-        "{line}"
+    let source = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+    assert_eq!(
+        line,
+        format!(
+            "echo-reactor: cannot listen on {addr}: {source} (is another server running on it?)"
+        )
     );
     drop(taken);
 }
@@ -108,11 +105,11 @@ fn an_address_in_use_exits_1_with_one_line_on_stderr() {
 #[test]
 fn two_listen_flags_are_both_logged_and_both_echo_and_so_does_ipv6() {
     let mut args = vec!["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"];
-    let ipv6 = TcpListener::bind("[::1]:0").is_ok();
-    if ipv6 {
-        args.extend(["--listen", "[::1]:0"]);
-    } else {
-        eprintln!("IPv6 part skipped: cannot bind [::1] on this host");
+    let ipv6_missing = ipv6_loopback_missing();
+    let ipv6 = ipv6_missing.is_none();
+    match ipv6_missing {
+        None => args.extend(["--listen", "[::1]:0"]),
+        Some(why) => skip(&format!("the IPv6 part: {why}")),
     }
     let server = Binary::start(&args);
     server.wait_until_logged("serving:");

@@ -1,7 +1,8 @@
 //! Echo correctness: every byte a client sends comes back to it, exactly and
 //! in order, whatever the message size (nothing, one message, more than the
 //! 64 KiB read buffer, 32 MiB that forces short writes), however many
-//! connections share the reactor, and over IPv6 as over IPv4.
+//! connections share the reactor, when the bytes and the end of stream are
+//! all there at the first event, and over IPv6 as over IPv4.
 
 use crate::support::*;
 
@@ -150,16 +151,21 @@ fn thirty_two_mebibytes_sent_before_reading_come_back_in_order_through_short_wri
     assert_eq!(stats.closed_by_peer, 1);
 }
 
+/// A zero-byte `write` on a TCP socket is a no-op in the client's kernel:
+/// no segment goes out, so the server never sees it. What this checks is
+/// what a server does see from such a client: a connection whose first and
+/// only event is the end of stream (answered with end of stream, no byte
+/// before it), and a stream the empty writes leave exactly as it was.
 #[test]
-fn a_zero_byte_write_sends_nothing_and_the_connection_keeps_echoing() {
+fn a_client_that_sends_only_its_end_of_stream_gets_end_of_stream_and_empty_writes_change_nothing() {
     let server = server();
 
-    // Only an empty write, then goodbye: the answer is an immediate end of
-    // stream with no byte before it.
     let mut silent = connect(server.addr);
     assert_eq!(silent.write(&[]).unwrap(), 0);
     silent.shutdown(Shutdown::Write).unwrap();
     assert_eof(&mut silent);
+    let stats = server.wait_for_stats("the silent connection to close", |s| s.active == 0);
+    assert_eq!((stats.closed_by_peer, stats.bytes_in), (1, 0), "{stats:?}");
 
     let mut client = connect(server.addr);
     assert_eq!(client.write(&[]).unwrap(), 0);
@@ -174,6 +180,42 @@ fn a_zero_byte_write_sends_nothing_and_the_connection_keeps_echoing() {
     let stats = server.wait_for_stats("both connections to close", |s| s.active == 0);
     assert_eq!(stats.closed_by_peer, 2);
     assert_eq!((stats.bytes_in, stats.bytes_out), (31, 31));
+}
+
+#[test]
+fn data_and_end_of_stream_queued_before_the_accept_come_back_whole() {
+    // All of it must fit in the receive queue of a connection nobody has
+    // accepted yet (the kernel gives such a socket about 128 KiB).
+    const LEN: usize = 96 * 1024;
+    let server = InProcess::start(Config {
+        max_connections: Some(1),
+        ..Config::default()
+    });
+    let mut holder = connect(server.addr);
+    echo_once(&mut holder, b"holding the only slot");
+
+    // The second client waits in the accept queue; its bytes and its FIN
+    // go into the kernel's queue for it, not to the server.
+    let mut client = connect(server.addr);
+    let data = all_byte_values(LEN, 96);
+    client.write_all(&data).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let (local, peer) = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    wait_until("the kernel to hold every byte and the FIN", || {
+        tcp_socket(local, peer)
+            .is_some_and(|queued| queued.state == TCP_CLOSE_WAIT && queued.rx_queue >= LEN as u64)
+    });
+    assert_eq!(server.stats().accepted, 1);
+
+    // Freeing the slot lets the server accept it: its first event carries
+    // the data and the end of stream at once.
+    drop(holder);
+    let echoed = read_exactly(&mut client, LEN);
+    assert_same_bytes(&echoed, &data);
+    assert_eof(&mut client);
+    let stats = server.wait_for_stats("both connections to close", |s| s.active == 0);
+    assert_eq!((stats.accepted, stats.closed_by_peer), (2, 2), "{stats:?}");
+    assert_eq!(stats.bytes_out, (21 + LEN) as u64, "{stats:?}");
 }
 
 #[test]
@@ -203,9 +245,8 @@ fn a_single_300_kib_write_larger_than_the_read_buffer_comes_back_whole() {
 
 #[test]
 fn echo_works_over_ipv6_loopback() {
-    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
-        eprintln!("skipped: cannot bind [::1]:0 on this host ({e})");
-        return;
+    if let Some(why) = ipv6_loopback_missing() {
+        return skip(&why);
     }
     let server = InProcess::start(Config {
         max_pending: MAX_PENDING,

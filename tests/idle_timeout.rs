@@ -1,18 +1,66 @@
 //! Idle timeouts: with `idle_timeout` set, a silent client is closed (it reads
-//! end of stream) once the timeout has passed, while a client that keeps
-//! talking keeps its connection and every echo; without it, silence never
-//! closes a connection.
+//! end of stream) once the timeout has passed, and soon after, even when
+//! nothing else wakes the server; a client that keeps talking keeps its
+//! connection and every echo; without it, silence never closes a
+//! connection. `--idle-timeout` sets it on the binary.
 
 use crate::support::*;
 
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_reactor::Config;
 
+/// How early the server may close: it keeps the clock in whole
+/// milliseconds, so it may round down by one, not by this much.
+const EARLY: Duration = Duration::from_millis(50);
+
+/// Reads on `idle` until the server closes it, giving up after ten
+/// timeouts (the bound asserted), and returns how long after `since` the
+/// end of stream came.
+fn time_until_closed(idle: &mut TcpStream, since: Instant, timeout: Duration) -> Duration {
+    let bound = timeout * 10;
+    idle.set_read_timeout(Some(bound)).unwrap();
+    assert_eof(idle);
+    let closed_after = since.elapsed();
+    assert!(
+        closed_after >= timeout - EARLY,
+        "closed after {closed_after:?}, before the {timeout:?} timeout"
+    );
+    assert!(
+        closed_after < bound,
+        "closed only after {closed_after:?}; the timeout is {timeout:?}"
+    );
+    closed_after
+}
+
+#[test]
+fn a_lone_idle_client_is_closed_soon_after_the_timeout() {
+    // Nothing else happens on this server: only a poll timeout set for the
+    // idle deadline can wake it to close the client.
+    let timeout = Duration::from_millis(200);
+    let server = InProcess::start(Config {
+        idle_timeout: Some(timeout),
+        ..Config::default()
+    });
+    let connecting = Instant::now();
+    let mut idle = connect(server.addr);
+    time_until_closed(&mut idle, connecting, timeout);
+
+    let stats = server.wait_for_stats("the idle close to be counted", |s| s.closed_idle == 1);
+    assert_eq!((stats.accepted, stats.active), (1, 0), "{stats:?}");
+    assert_eq!(stats.closed(), 1, "{stats:?}");
+}
+
 #[test]
 fn an_idle_client_is_closed_after_the_timeout_while_a_busy_one_keeps_its_echoes() {
     let timeout = Duration::from_millis(300);
+    let cadence = Duration::from_millis(25);
+    // Ten times shorter at least, so a busy client is never mistaken for
+    // an idle one, and never wakes the server often enough to hide a
+    // missing idle deadline (the lone-client test above checks that too).
+    assert!(cadence * 10 <= timeout);
     let server = InProcess::start(Config {
         idle_timeout: Some(timeout),
         ..Config::default()
@@ -21,24 +69,18 @@ fn an_idle_client_is_closed_after_the_timeout_while_a_busy_one_keeps_its_echoes(
     let mut idle = connect(server.addr);
     let mut busy = connect(server.addr);
 
-    // Talks every 50 ms, a sixth of the timeout, for five timeouts.
+    // Talks every 25 ms, a twelfth of the timeout, for five timeouts.
     let talker = thread::spawn(move || {
         let mut sent = 0;
-        while connecting.elapsed() < Duration::from_millis(1500) {
+        while connecting.elapsed() < timeout * 5 {
             echo_once(&mut busy, format!("message {sent}").as_bytes());
             sent += 1;
-            thread::sleep(Duration::from_millis(50));
+            thread::sleep(cadence);
         }
         (busy, sent)
     });
 
-    assert_eof(&mut idle);
-    let idle_for = connecting.elapsed();
-    // The server may round its clock down by a millisecond, not more.
-    assert!(
-        idle_for >= timeout - Duration::from_millis(50),
-        "closed after {idle_for:?}, before the {timeout:?} timeout"
-    );
+    time_until_closed(&mut idle, connecting, timeout);
     let stats = server.wait_for_stats("the idle close to be counted", |s| s.closed_idle == 1);
     assert_eq!(stats.closed(), 1, "{stats:?}");
 
@@ -66,4 +108,19 @@ fn without_an_idle_timeout_a_connection_silent_for_a_second_stays_open_and_echoe
     echo_once(&mut client, b"after a second of silence");
     let stats = server.stats();
     assert_eq!((stats.active, stats.closed()), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn the_binary_with_idle_timeout_closes_a_silent_client_soon_after_it() {
+    let timeout = Duration::from_millis(200);
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--idle-timeout", "0.2"]);
+    server.wait_until_logged("idle timeout 200ms");
+    let connecting = Instant::now();
+    let mut idle = connect(server.addr());
+    time_until_closed(&mut idle, connecting, timeout);
+
+    let line = server.stats_line();
+    assert_eq!(logged_count(&line, "idle"), 1, "{line}");
+    assert_eq!(logged_count(&line, "active"), 0, "{line}");
+    assert_eq!(logged_count(&line, "accepted"), 1, "{line}");
 }

@@ -1,8 +1,10 @@
-//! Stopping the server: SIGTERM (binary) or `Handle::stop` (library) stops
-//! accepting at once but lets every pending echo reach its client before the
-//! connection closes; idle clients get end of stream right away; a second
-//! stop, or the drain timeout, closes what is left; the process exits 0.
-//! SIGUSR1 logs the counters without disturbing anything.
+//! Stopping the server: SIGTERM or SIGINT (binary) or `Handle::stop`
+//! (library) stops accepting at once but lets every pending echo reach its
+//! client before the connection closes; idle clients get end of stream
+//! right away, and what they send after it is read and dropped until they
+//! close; a second stop or signal, or the drain timeout (not before it,
+//! and not long after), closes what is left; the process exits 0. SIGUSR1
+//! logs the counters without disturbing anything.
 
 use crate::support::*;
 
@@ -15,7 +17,8 @@ use echo_reactor::Config;
 
 #[test]
 fn after_sigterm_a_client_still_gets_every_pending_echo_and_the_binary_exits_0() {
-    let mut server = Binary::start(&["--listen", "127.0.0.1:0"]);
+    // A drain timeout no test reaches: only the drain itself may end this.
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--drain-timeout", "600"]);
     let mut client = connect(server.addr());
     let sent = write_until_blocked(&mut client, 11);
 
@@ -77,27 +80,41 @@ fn at_sigterm_an_idle_client_gets_end_of_stream_at_once_and_new_clients_are_refu
 
 #[test]
 fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
-    let server = InProcess::start_default();
-    let data = pattern(64 * 1024, 3);
-    let mut client = connect(server.addr);
-    client.write_all(&data).unwrap();
-    let head = read_exactly(&mut client, data.len() / 2);
-    server.wait_for_stats("the server to read every byte", |s| {
-        s.bytes_in == data.len() as u64
+    // A drain timeout no test reaches: only the drain itself may end this.
+    let server = InProcess::start(Config {
+        drain_timeout: Duration::from_secs(600),
+        ..Config::default()
     });
+    let mut client = connect(server.addr);
+    // The client does not read: the server fills its pending buffer and
+    // stops reading, so the stop below comes mid-echo.
+    let sent = write_until_blocked(&mut client, 3);
+    let at_stop = server.wait_for_stats("the server to hold back echoes", |s| {
+        s.backpressure_pauses >= 1
+    });
+    assert!(
+        at_stop.bytes_in > at_stop.bytes_out,
+        "nothing pending in the server at stop(): {at_stop:?}"
+    );
+    assert!(
+        (at_stop.bytes_out as usize) < sent.len(),
+        "every echo was out before stop(): {at_stop:?}"
+    );
 
     let stopper = thread::spawn(move || server.stop());
-    let tail = read_exactly(&mut client, data.len() - head.len());
-    assert_same_bytes(&[head, tail].concat(), &data);
+    client.shutdown(Shutdown::Write).unwrap();
+    let echoed = read_exactly(&mut client, sent.len());
+    assert_same_bytes(&echoed, &sent);
     assert_eof(&mut client);
     drop(client);
 
     // stop() returns once the server thread has ended.
     let stats = stopper.join().expect("the server did not stop in time");
     assert_eq!((stats.accepted, stats.active), (1, 0), "{stats:?}");
-    assert_eq!(stats.bytes_in, data.len() as u64, "{stats:?}");
-    assert_eq!(stats.bytes_out, data.len() as u64, "{stats:?}");
-    assert_eq!(stats.closed_by_shutdown, 1, "{stats:?}");
+    assert_eq!(stats.bytes_in, sent.len() as u64, "{stats:?}");
+    assert_eq!(stats.bytes_out, sent.len() as u64, "{stats:?}");
+    // The client's end of stream closed it, once every echo was out.
+    assert_eq!(stats.closed_by_peer, 1, "{stats:?}");
 }
 
 #[test]
@@ -148,8 +165,87 @@ fn after_the_drain_timeout_the_binary_exits_0_even_if_a_client_never_reads() {
         took >= Duration::from_millis(500),
         "exited {took:?} after SIGTERM, before the 0.5 s drain timeout"
     );
+    assert!(
+        took < Duration::from_secs(5),
+        "exited {took:?} after SIGTERM, ten times the 0.5 s drain timeout"
+    );
     server.wait_for_log("drain timeout: closing 1 connections");
     drop(stuck);
+}
+
+#[test]
+fn sigint_stops_the_binary_as_sigterm_does() {
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--drain-timeout", "600"]);
+    let addr = server.addr();
+    let mut client = connect(addr);
+    echo_once(&mut client, b"then silence");
+
+    server.signal("INT");
+    server.wait_for_log("SIGINT received: stopped accepting");
+    let refused = TcpStream::connect(addr).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(refused, Err(ErrorKind::ConnectionRefused));
+    assert_eof(&mut client);
+    drop(client);
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+}
+
+#[test]
+fn a_second_sigterm_closes_a_stuck_client_at_once_and_the_binary_exits_0() {
+    let mut server = Binary::start(&["--listen", "127.0.0.1:0", "--drain-timeout", "600"]);
+    let mut stuck = connect(server.addr());
+    write_until_blocked(&mut stuck, 13);
+
+    server.signal("TERM");
+    server.wait_for_log("SIGTERM received: stopped accepting; draining 1 connections");
+    assert!(server.is_running(), "exited with a client still draining");
+
+    let again = Instant::now();
+    server.signal("TERM");
+    server.wait_for_log("SIGTERM received again: closing 1 connections now");
+    let status = server.wait_exit();
+    let took = again.elapsed();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log_text());
+    assert!(
+        took < Duration::from_secs(60),
+        "exited {took:?} after the second SIGTERM; the drain timeout is 600 s"
+    );
+    let last = server.wait_for_log("shut down;");
+    assert_eq!(logged_count(&last, "at shutdown"), 1, "{last}");
+    drop(stuck);
+}
+
+#[test]
+fn a_client_that_keeps_sending_after_the_shutdown_fin_is_read_to_its_end_not_reset() {
+    const AFTER_FIN: usize = 1 << 20; // several read budgets
+    let server = InProcess::start(Config {
+        drain_timeout: Duration::from_secs(600),
+        ..Config::default()
+    });
+    let mut client = connect(server.addr);
+    echo_once(&mut client, b"before the stop");
+
+    server.handle.stop();
+    assert_eof(&mut client); // the server's FIN: it has said goodbye
+                             // The client has more to say; the server reads it and drops it.
+    client.write_all(&pattern(AFTER_FIN, 21)).unwrap();
+    let read_all = server.wait_for_stats("the server to read what came after its FIN", |s| {
+        s.bytes_in == (15 + AFTER_FIN) as u64
+    });
+    assert_eq!(
+        read_all.active, 1,
+        "closed before the client was done: {read_all:?}"
+    );
+    assert_eq!(read_all.bytes_out, 15, "{read_all:?}");
+
+    // The client's end of stream ends the drain: the server reads it, so
+    // it closes with nothing unread (a FIN, not a reset), and its run ends.
+    client.shutdown(Shutdown::Write).unwrap();
+    let stats = server.join();
+    assert_eq!(stats.closed_by_shutdown, 1, "{stats:?}");
+    assert_eq!(stats.closed_by_error, 0, "{stats:?}");
+    assert_eq!(stats.bytes_in, (15 + AFTER_FIN) as u64, "{stats:?}");
+    assert_eq!(stats.bytes_out, 15, "{stats:?}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! The integration suite, as one test binary: each file beside this one is
+//! The integration suite, as one test binary: each file declared below is
 //! a module of it, so cargo compiles and links the suite once rather than
-//! once per file (`autotests = false` in Cargo.toml). Run one file's tests
-//! with `cargo test --test tests echo::`, one test by its name.
+//! once per file (`autotests = false` in Cargo.toml; the load tools' tests,
+//! `loadgen.rs` and `idle_swarm.rs`, are targets of their own). Run one
+//! file's tests with `cargo test --test tests echo::`, one test by its
+//! name.
 //!
 //! Every test drives a real server, in this process (`support::InProcess`)
 //! or as the `echo-reactor` binary (`support::Binary`), over loopback only.
@@ -23,6 +25,7 @@ mod reactors;
 mod readme;
 mod shutdown;
 mod slab;
+mod startup_errors;
 mod stats_interval;
 mod tutorial;
 mod udp;

@@ -44,17 +44,10 @@ with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
 print(f"Received {data!r}")
 "#;
 
-/// Whether an executable named `name` is on PATH.
-fn on_path(name: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(name).is_file())
-}
-
 #[test]
 fn the_python_tutorial_client_prints_received_hello_world() {
     if !on_path("python3") {
-        eprintln!("skipped: python3 not found");
-        return;
+        return skip("python3 not found");
     }
     let server = start_server();
     let script = PYTHON_CLIENT.replace("<port>", &server.addr().port().to_string());

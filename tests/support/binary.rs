@@ -23,7 +23,8 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_echo-reactor");
 pub struct Binary {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
-    lines: mpsc::Receiver<String>,
+    /// Each line as it arrives, with when it was read, for the waits.
+    lines: mpsc::Receiver<(Instant, String)>,
     /// Every address it logged as `listening on ADDR` (TCP; the
     /// `listening on ADDR (udp)` lines of `--udp` are only in the log).
     pub addrs: Vec<SocketAddr>,
@@ -69,8 +70,9 @@ impl Binary {
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                let arrived = Instant::now();
                 sink.lock().unwrap().push(line.clone());
-                let _ = sender.send(line);
+                let _ = sender.send((arrived, line));
             }
         });
         let mut binary = Binary {
@@ -85,7 +87,7 @@ impl Binary {
         // the `serving:` line.
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
-            let Ok(line) = binary.lines.recv_timeout(Duration::from_millis(200)) else {
+            let Ok((_, line)) = binary.lines.recv_timeout(Duration::from_millis(200)) else {
                 break;
             };
             if line.contains("listening on ") && !line.ends_with(" (udp)") {
@@ -109,14 +111,27 @@ impl Binary {
     /// Waits for a log line containing `needle` that was not consumed by an
     /// earlier wait, and returns it.
     pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let what = format!("a log line with {needle:?}");
+        self.wait_for_log_where(&what, |line| line.contains(needle))
+            .1
+    }
+
+    /// Waits for a log line for which `wanted` holds, not consumed by an
+    /// earlier wait, and returns it with the moment it was read. Panics
+    /// after [`PATIENCE`], naming `what` it waited for.
+    pub fn wait_for_log_where(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> (Instant, String) {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
+                Ok((at, line)) if wanted(&line) => return (at, line),
                 Ok(_) => {}
                 Err(_) => panic!(
-                    "no log line with {needle:?} within {PATIENCE:?}; log so far:\n{}",
+                    "waited {PATIENCE:?} for {what} in vain; log so far:\n{}",
                     self.log_text()
                 ),
             }
@@ -148,10 +163,14 @@ impl Binary {
         log.iter().filter(|line| line.contains(needle)).count()
     }
 
-    /// Asks for the counters (SIGUSR1) and returns the line logged with them.
+    /// Asks for the counters (SIGUSR1) and returns the line logged with them
+    /// (not a `--stats-interval` line, which carries rates).
     pub fn stats_line(&mut self) -> String {
         self.signal("USR1");
-        self.wait_for_log("connections:")
+        self.wait_for_log_where("the counters line SIGUSR1 asks for", |line| {
+            line.contains("connections:") && !line.contains("connections/s")
+        })
+        .1
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `USR1`).
@@ -232,6 +251,19 @@ pub fn logged_count(line: &str, label: &str) -> u64 {
         }
     }
     panic!("no count for {label:?} in {line:?}")
+}
+
+/// The number written just after `label` in a logged counters line, as in
+/// `logged_value("backpressure pauses: 20, ...", "backpressure pauses:") == 20`.
+pub fn logged_value(line: &str, label: &str) -> u64 {
+    let (_, after) = line
+        .split_once(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"));
+    let after = after.trim_start();
+    let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    after[..digits]
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
 }
 
 /// Runs `command` to its end with stdin closed and stdout and stderr

@@ -3,12 +3,16 @@
 //! - [`wait`]: how long any wait may take ([`PATIENCE`]), and the bounded
 //!   waits built on it.
 //! - [`server`]: the reactor on a thread of the test process
-//!   ([`InProcess`]).
+//!   ([`InProcess`]), and several sharing a port ([`InCluster`]).
 //! - [`binary`]: the `echo-reactor` binary as a child process with its log
 //!   captured ([`Binary`]), and commands run to their end.
 //! - [`client`]: blocking clients with timeouts, and the echo checks built
 //!   on them.
 //! - [`data`]: test data that is the same on every run.
+//! - [`sockets`]: what the kernel says about loopback sockets (states and
+//!   queues), from `/proc/net`.
+//! - [`skip`]: what a test does on a host that lacks what it needs: skip,
+//!   or fail in strict mode (`ECHO_REACTOR_TEST_STRICT=1`, set by CI).
 //!
 //! What the kernel says about the server process (CPU time, memory,
 //! descriptors) is read by the library's one `/proc` reader,
@@ -25,10 +29,14 @@ pub mod binary;
 pub mod client;
 pub mod data;
 pub mod server;
+pub mod skip;
+pub mod sockets;
 pub mod wait;
 
 pub use binary::*;
 pub use client::*;
 pub use data::*;
 pub use server::*;
+pub use skip::*;
+pub use sockets::*;
 pub use wait::*;
