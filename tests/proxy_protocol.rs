@@ -127,6 +127,9 @@ fn v1_unknown_v2_local_ipv6_and_tlvs_are_accepted() {
     assert_eq!(stats.proxy_accepted, headers.len() as u64, "{stats:?}");
 }
 
+/// Which counter a failure must raise.
+type Counter = fn(&Stats) -> u64;
+
 /// The client is closed without one byte echoed: EOF, or a reset.
 fn assert_closed_silently(client: &mut TcpStream) {
     let mut buf = [0u8; 64];
@@ -145,7 +148,7 @@ fn garbage_malformed_and_too_long_headers_are_closed_with_their_reason() {
     let mut too_long_v2 = V2_SIGNATURE.to_vec();
     too_long_v2.extend_from_slice(&[0x21, 0x11, 0x10, 0x00]); // 4,096 bytes claimed
     too_long_v2.resize(16 + 4096, 0);
-    let cases: [(&str, Vec<u8>, fn(&Stats) -> u64); 5] = [
+    let cases: [(&str, Vec<u8>, Counter); 5] = [
         ("an HTTP request", b"GET / HTTP/1.1\r\n\r\n".to_vec(), |s| {
             s.proxy_not_proxy
         }),
