@@ -268,24 +268,25 @@ fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
     }
     match v2::Header::try_from(&bytes[..len]) {
         Ok(header) => {
+            // LOCAL: the balancer's own connection (a health check).
             let command = match header.command {
-                v2::Command::Local => "LOCAL",
-                v2::Command::Proxy => "PROXY",
+                v2::Command::Local => " LOCAL",
+                v2::Command::Proxy => "",
             };
             match header.addresses {
                 v2::Addresses::IPv4(a) => debug!(
-                    "token {key}: PROXY v2 {command} client {}:{} to {}:{}",
+                    "token {key}: PROXY v2{command} client {}:{} to {}:{}",
                     a.source_address, a.source_port, a.destination_address, a.destination_port
                 ),
                 v2::Addresses::IPv6(a) => debug!(
-                    "token {key}: PROXY v2 {command} client [{}]:{} to [{}]:{}",
+                    "token {key}: PROXY v2{command} client [{}]:{} to [{}]:{}",
                     a.source_address, a.source_port, a.destination_address, a.destination_port
                 ),
                 v2::Addresses::Unix(_) => {
-                    debug!("token {key}: PROXY v2 {command} from a unix socket")
+                    debug!("token {key}: PROXY v2{command} from a unix socket")
                 }
                 v2::Addresses::Unspecified => {
-                    debug!("token {key}: PROXY v2 {command} (no client address)")
+                    debug!("token {key}: PROXY v2{command} (no client address)")
                 }
             }
             Parsed::Complete(len)

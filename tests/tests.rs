@@ -12,14 +12,17 @@
 mod support;
 
 mod backpressure;
+mod banner;
 mod cli;
 mod echo;
+mod haproxy;
 mod hostile_clients;
 mod idle_swarm;
 mod idle_timeout;
 mod limits;
 mod loadgen;
 mod memory_budget;
+mod metrics;
 mod proxy_protocol;
 mod reactors;
 mod readme;

@@ -1,0 +1,50 @@
+//! `--banner`: each new client first gets the banner, with `{hostname}`
+//! and `{local_addr}` expanded, then exact echoes; with
+//! `--proxy-protocol`, the banner follows the header.
+
+use crate::support::*;
+
+use std::io::Write;
+use std::net::Shutdown;
+
+use echo_reactor::banner::hostname;
+use echo_reactor::Config;
+
+const TEMPLATE: &str = "served by {hostname} at {local_addr}\n";
+
+#[test]
+fn the_banner_comes_first_expanded_then_exact_echoes() {
+    let server = InProcess::start(Config {
+        banner: Some(TEMPLATE.to_string()),
+        ..Config::default()
+    });
+    let expected = format!("served by {} at {}\n", hostname(), server.addr);
+    for _ in 0..3 {
+        let mut client = connect(server.addr);
+        assert_eq!(
+            read_exactly(&mut client, expected.len()),
+            expected.as_bytes()
+        );
+        let data = all_byte_values(200_000, 5);
+        client.write_all(&data).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        assert_same_bytes(&read_exactly(&mut client, data.len()), &data);
+        assert_eof(&mut client);
+    }
+}
+
+#[test]
+fn behind_a_proxy_header_the_banner_comes_after_it_and_before_the_payload() {
+    let server = InProcess::start(Config {
+        banner: Some("hello\n".to_string()),
+        proxy_protocol: true,
+        ..Config::default()
+    });
+    let mut client = connect(server.addr);
+    client
+        .write_all(b"PROXY TCP4 192.0.2.1 198.51.100.2 1 2\r\nping")
+        .unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_exactly(&mut client, 10), b"hello\nping");
+    assert_eof(&mut client);
+}
