@@ -9,6 +9,8 @@
 //! - [`client`]: blocking clients with timeouts, and the echo checks built
 //!   on them.
 //! - [`data`]: test data that is the same on every run.
+//! - [`skip`]: what a test does on a host that lacks what it needs: skip,
+//!   or fail in strict mode (`ECHO_REACTOR_TEST_STRICT=1`, set by CI).
 //!
 //! What the kernel says about the server process (CPU time, memory,
 //! descriptors) is read by the library's one `/proc` reader,
@@ -25,10 +27,12 @@ pub mod binary;
 pub mod client;
 pub mod data;
 pub mod server;
+pub mod skip;
 pub mod wait;
 
 pub use binary::*;
 pub use client::*;
 pub use data::*;
 pub use server::*;
+pub use skip::*;
 pub use wait::*;
