@@ -11,6 +11,7 @@ mod support;
 
 mod backpressure;
 mod cli;
+mod deploy;
 mod echo;
 mod hostile_clients;
 mod idle_swarm;
