@@ -12,7 +12,8 @@
 //! - the image, built by its one script and run with `--network host` on
 //!   loopback: it echoes TCP and UDP, runs both load tools, stops with exit
 //!   code 0 within the drain time, weighs under 10 MB and runs as a
-//!   non-root user.
+//!   non-root user. Its first run compiles the static binaries (minutes;
+//!   CI builds the image before the suite, so there it is a cached build).
 //!
 //! The tools these need (`kubernetes-validate`, a running Docker daemon)
 //! are not on every machine: without them the tests say so and pass, and
