@@ -14,6 +14,7 @@ mod support;
 mod backpressure;
 mod banner;
 mod cli;
+mod deploy;
 mod echo;
 mod haproxy;
 mod hostile_clients;

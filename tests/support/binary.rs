@@ -269,6 +269,13 @@ pub fn logged_value(line: &str, label: &str) -> u64 {
 /// Runs `command` to its end with stdin closed and stdout and stderr
 /// captured; kills it and panics if it runs longer than [`PATIENCE`].
 pub fn run_within_patience(command: &mut Command) -> Output {
+    run_within(command, PATIENCE)
+}
+
+/// Runs `command` to its end with stdin closed and stdout and stderr
+/// captured; kills it and panics if it runs longer than `limit` (for a
+/// command known to take longer than [`PATIENCE`], such as a build).
+pub fn run_within(command: &mut Command, limit: Duration) -> Output {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -277,7 +284,7 @@ pub fn run_within_patience(command: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the command") {
             break status;
@@ -285,7 +292,7 @@ pub fn run_within_patience(command: &mut Command) -> Output {
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{command:?} did not exit within {PATIENCE:?}");
+            panic!("{command:?} did not exit within {limit:?}");
         }
         thread::sleep(Duration::from_millis(5));
     };
