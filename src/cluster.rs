@@ -86,6 +86,17 @@ impl ClusterHandle {
         self.handles.iter().map(Handle::stats).collect()
     }
 
+    /// Like [`stats`](ClusterHandle::stats), but `None` if any reactor does
+    /// not answer within `limit` (each is asked in turn, so the whole may
+    /// take up to `limit` per reactor).
+    pub fn stats_timeout(&self, limit: Duration) -> Option<Stats> {
+        let mut total = Stats::default();
+        for handle in &self.handles {
+            total.add(&handle.stats_timeout(limit)?);
+        }
+        Some(total)
+    }
+
     /// The counters of all reactors added up (see [`Stats::add`]).
     pub fn stats(&self) -> Option<Stats> {
         let mut total = Stats::default();
@@ -105,6 +116,9 @@ impl Cluster {
         if reactors == 0 {
             return Err(Error::Config("at least one reactor is needed".into()));
         }
+        // Before the limits are divided: a share is never refused, so a
+        // value a single server refuses must be refused here too.
+        config.validate().map_err(Error::Config)?;
         let total = config.connection_limit()?;
         let each = (total / reactors).max(1);
         config.max_connections = Some(each);

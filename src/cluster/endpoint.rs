@@ -8,7 +8,7 @@
 //! asked for at that moment. The reactors' hot paths never see it.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
 use mio::net::TcpListener;
@@ -21,6 +21,8 @@ use crate::metrics;
 
 /// The listener's token in the coordinator's poll.
 pub(super) const LISTENER: Token = Token(2);
+/// How long the coordinator waits for each reactor's counters.
+const STATS_WAIT: Duration = Duration::from_secs(1);
 /// Tokens of metrics connections start here.
 const FIRST_CONNECTION: usize = 16;
 
@@ -64,7 +66,9 @@ impl Endpoint {
             return;
         };
         let progress = conn.serve(&mut self.scratch, |method, path| {
-            let stats = handle.stats().unwrap_or_default();
+            // A reactor answers within one turn of its loop; one that does
+            // not within the limit must not hold the coordinator.
+            let stats = handle.stats_timeout(STATS_WAIT).unwrap_or_default();
             metrics::route(method, path, &stats, draining)
         });
         if progress == HttpProgress::Finished {
