@@ -41,21 +41,46 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// HAProxy on two fresh loopback ports, relaying to `backend` with PROXY v1
-/// on the first and v2 on the second.
-fn start_haproxy(backend: SocketAddr) -> (Haproxy, SocketAddr, SocketAddr) {
-    let (v1, v2) = (free_port(), free_port());
-    let config = format!(
-        "global\n  maxconn 100\n\
-         defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
-         frontend v1\n  bind 127.0.0.1:{v1}\n  default_backend echo_v1\n\
-         frontend v2\n  bind 127.0.0.1:{v2}\n  default_backend echo_v2\n\
-         backend echo_v1\n  server echo {backend} send-proxy\n\
-         backend echo_v2\n  server echo {backend} send-proxy-v2\n"
-    );
+/// The README's HAProxy configuration, exactly as printed.
+fn readme_config() -> &'static str {
+    const README: &str = include_str!("../README.md");
+    let section = &README[README
+        .find("## Behind a load balancer")
+        .expect("the section")..];
+    let start = section.find("```haproxy\n").expect("a ```haproxy block") + "```haproxy\n".len();
+    let end = start + section[start..].find("```").expect("the block's end");
+    &section[start..end]
+}
+
+/// HAProxy running the README's configuration with its ports swapped for
+/// ours: the frontend on a fresh loopback port, the backend `backend`, its
+/// health check on `health`; with `send-proxy` instead of `send-proxy-v2`
+/// when `v1`. Returns it and the frontend's address.
+fn start_haproxy(backend: SocketAddr, health: SocketAddr, v1: bool) -> (Haproxy, SocketAddr) {
+    let front = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let printed = readme_config();
+    for placeholder in [
+        "127.0.0.1:7000",
+        "127.0.0.1:65432",
+        "port 9100",
+        "send-proxy-v2",
+    ] {
+        assert!(
+            printed.contains(placeholder),
+            "the README's config lost {placeholder:?}"
+        );
+    }
+    let mut config = printed
+        .replace("127.0.0.1:7000", &front.to_string())
+        .replace("127.0.0.1:65432", &backend.to_string())
+        .replace("port 9100", &format!("port {}", health.port()));
+    if v1 {
+        config = config.replace("send-proxy-v2", "send-proxy");
+    }
     let path = std::env::temp_dir().join(format!(
-        "echo-reactor-haproxy-{}-{v1}.cfg",
-        std::process::id()
+        "echo-reactor-haproxy-{}-{}.cfg",
+        std::process::id(),
+        front.port()
     ));
     std::fs::write(&path, config).unwrap();
     let child = Command::new("haproxy")
@@ -64,24 +89,28 @@ fn start_haproxy(backend: SocketAddr) -> (Haproxy, SocketAddr, SocketAddr) {
         .arg(&path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start haproxy");
     let haproxy = Haproxy {
         child,
         _config: TempFile(path),
     };
-    let (v1, v2): (SocketAddr, SocketAddr) = (
-        SocketAddr::from(([127, 0, 0, 1], v1)),
-        SocketAddr::from(([127, 0, 0, 1], v2)),
-    );
     // HAProxy listens once it has read its configuration.
+    let mut haproxy = haproxy;
     let deadline = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(v2).is_err() {
+    while std::net::TcpStream::connect(front).is_err() {
+        if let Ok(Some(status)) = haproxy.child.try_wait() {
+            let mut why = String::new();
+            if let Some(mut stderr) = haproxy.child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
+            }
+            panic!("haproxy exited ({status}) with the README's configuration:\n{why}");
+        }
         assert!(Instant::now() < deadline, "haproxy did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
-    (haproxy, v1, v2)
+    (haproxy, front)
 }
 
 #[test]
@@ -89,11 +118,25 @@ fn through_haproxy_with_proxy_v1_and_v2_every_byte_comes_back_and_the_client_is_
     if !on_path("haproxy") {
         return skip("haproxy not found (Debian's package `haproxy`)");
     }
-    let server = Binary::start(&["--listen", "127.0.0.1:0", "--proxy-protocol"]);
-    let (_haproxy, v1, v2) = start_haproxy(server.addr());
-    // The readiness probe above made connections that carried no payload:
-    // HAProxy sent their headers, and they ended when the probe did.
-    for (version, front) in [("v1", v1), ("v2", v2)] {
+    let server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--proxy-protocol",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    server.wait_until_logged("metrics on http://");
+    let health: SocketAddr = server
+        .log_text()
+        .split("metrics on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .expect("the metrics address");
+    for (version, v1) in [("v1", true), ("v2", false)] {
+        let (_haproxy, front) = start_haproxy(server.addr(), health, v1);
+        // The readiness probe above made a connection with no payload:
+        // HAProxy sent its header, and it ended when the probe did.
         let mut client = connect(front);
         let client_addr = client.local_addr().unwrap();
         let data = pattern(1 << 20, 77);
@@ -108,7 +151,6 @@ fn through_haproxy_with_proxy_v1_and_v2_every_byte_comes_back_and_the_client_is_
         assert_same_bytes(&read_exactly(&mut client, data.len()), &data);
         assert_eof(&mut client);
         join_within("the writer", writer, PATIENCE);
-        let named = format!("PROXY {version} client {client_addr} to {front}");
-        server.wait_until_logged(&named);
+        server.wait_until_logged(&format!("PROXY {version} client {client_addr} to {front}"));
     }
 }
