@@ -10,7 +10,7 @@
 //!
 //! - **Accounting.** Every buffer held for a client is charged when it is
 //!   allocated or grows and released when it shrinks or is freed: what is
-//!   allocated, not what is used (a [`Pending`](crate::pending::Pending)
+//!   allocated, not what is used (a [`Pending`]
 //!   buffer's box and its capacity). The allocator's own overhead is not
 //!   counted.
 //! - **Growing is refused, not echoing.** A connection whose pending bytes

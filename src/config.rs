@@ -65,9 +65,9 @@ pub struct Config {
     /// clients (pending echoes). When it is spent, connections that would
     /// need more stop reading until memory frees, and connections with
     /// nothing pending echo through the kernel: no byte is dropped and no
-    /// client closed for it (see [`budget`](crate::budget)). `None` (the
+    /// client closed for it (see [`budget`]). `None` (the
     /// default) takes a quarter of the cgroup's memory limit, or 1 GiB
-    /// without one ([`budget::default_limit`](crate::budget::default_limit)).
+    /// without one ([`budget::default_limit`]).
     /// With several reactors, each gets an equal share.
     pub max_memory: Option<usize>,
     /// Expect a PROXY protocol header (v1 or v2) before any payload on

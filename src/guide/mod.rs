@@ -14,8 +14,13 @@
 //! 5. [`udp_echo`]: datagrams in the same loop, and why they need a guard.
 //! 6. [`more_cores`]: several reactors sharing a port.
 //! 7. [`the_edges`]: configuration, errors, counters, the binary, the tools.
+//! 8. [`load_balancers`]: the PROXY header stage, the banner, the metrics
+//!    and health endpoint.
+//! 9. [`memory`]: one memory budget for every client's buffers.
 
 pub mod a_bytes_trip;
+pub mod load_balancers;
+pub mod memory;
 pub mod more_cores;
 pub mod pressure;
 pub mod stopping;
