@@ -29,6 +29,10 @@ use crate::budget::PENDING_OVERHEAD;
 use crate::pending::Pending;
 use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
 
+mod memory;
+#[cfg(test)]
+mod tests;
+
 /// A client connection: its socket, and its unsent echo bytes if any.
 pub struct Connection {
     stream: TcpStream,
@@ -357,112 +361,6 @@ impl Connection {
         })
     }
 
-    /// How many more bytes a connection with pending bytes may read: what
-    /// `max_pending` leaves, and no more than the memory budget can hold
-    /// beside what the buffer already has room for.
-    #[inline]
-    fn room(&self, pending: &Pending, cx: &Context) -> usize {
-        let unsent = pending.unsent().len();
-        (cx.max_pending - unsent).min(pending.spare() + cx.budget.available())
-    }
-
-    /// No room to read into: pause until the client catches up, because it
-    /// has `max_pending` bytes waiting (backpressure), or because the memory
-    /// budget is spent (parked, and resumed when memory frees).
-    #[cold]
-    #[inline(never)]
-    fn stop_reading(&mut self, cx: &mut Context) -> Next {
-        let Some(pending) = &mut self.pending else {
-            return Next::Wait;
-        };
-        if pending.unsent().len() >= cx.max_pending {
-            if !pending.paused {
-                pending.paused = true;
-                cx.stats.backpressure_pauses += 1;
-                trace!(
-                    "token {}: {} bytes pending, reads paused until the client catches up",
-                    cx.key,
-                    pending.unsent().len()
-                );
-            }
-        } else {
-            pending.paused = true;
-            if !self.parked {
-                self.parked = true;
-                cx.budget.park(cx.key);
-                cx.stats.memory_parks += 1;
-                trace!(
-                    "token {}: {} bytes pending, memory budget spent: reads parked until memory frees",
-                    cx.key,
-                    pending.unsent().len()
-                );
-            }
-        }
-        Next::Wait
-    }
-
-    /// A parked connection's turn has come: memory was freed. It reads again
-    /// if its budget allows (otherwise it parks again, at the back).
-    pub fn unpark(&mut self, cx: &mut Context) -> Next {
-        self.parked = false;
-        if let Some(pending) = &mut self.pending {
-            if pending.unsent().len() < cx.max_pending {
-                pending.paused = false;
-            }
-        }
-        self.serve(Ready::CONTINUE_READING, cx)
-    }
-
-    /// Echo with no memory of our own: the budget cannot hold a read's
-    /// leftovers, so peek at the received bytes, send what the socket takes,
-    /// and only then consume exactly that many from the receive queue. What
-    /// the send queue would not take stays in the kernel; a client that
-    /// reads its echoes is served at once, one that does not stalls itself.
-    #[cold]
-    #[inline(never)]
-    fn echo_through_kernel(&mut self, read_to_end: bool, cx: &mut Context) -> Next {
-        let mut budget = READ_BUDGET_PER_TURN;
-        loop {
-            let peeked = match self.stream.peek(&mut cx.scratch) {
-                Ok(0) => return self.on_end_of_stream(cx),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Next::Close(CloseReason::Error(e)),
-            };
-            let written = match self.stream.write(&cx.scratch[..peeked]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Next::Close(CloseReason::Error(e)),
-            };
-            if written > 0 {
-                // The bytes are queued, so this read returns all of them.
-                if let Err(e) = self.stream.read_exact(&mut cx.scratch[..written]) {
-                    return Next::Close(CloseReason::Error(e));
-                }
-                cx.stats.bytes_in += written as u64;
-                cx.stats.bytes_out += written as u64;
-            }
-            trace!(
-                "token {}: memory budget spent: echoed {written} of {peeked} queued bytes \
-                 through the kernel",
-                cx.key
-            );
-            if written < peeked {
-                self.flags |= WRITE_BLOCKED;
-                return Next::Wait;
-            }
-            if peeked < cx.scratch.len() && !read_to_end {
-                return Next::Wait;
-            }
-            budget = budget.saturating_sub(written);
-            if budget == 0 {
-                return Next::ServeAgain;
-            }
-        }
-    }
-
     /// The client closed its side: echo what is still pending, then close.
     #[cold]
     #[inline(never)]
@@ -518,93 +416,5 @@ fn note_pending(pending: &Pending, cx: &mut Context) {
     trace!("token {}: {len} bytes pending (send queue full)", cx.key);
     if len > cx.stats.peak_pending {
         cx.stats.peak_pending = len;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::Shutdown;
-    use std::time::{Duration, Instant};
-
-    use super::*;
-
-    /// A connection over loopback whose client wrote `len` bytes and its
-    /// FIN, all of them queued at the server before it reads any: the
-    /// client half, reading the echo on a thread, and the server half.
-    fn queued_with_fin(len: usize) -> (std::thread::JoinHandle<Vec<u8>>, Connection) {
-        let listener =
-            crate::socket::tcp_listener("127.0.0.1:0".parse().unwrap(), 4, false).unwrap();
-        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let stream = loop {
-            match listener.accept() {
-                Ok((stream, _)) => break stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
-                Err(e) => panic!("accept: {e}"),
-            }
-        };
-        socket2::SockRef::from(&stream)
-            .set_recv_buffer_size(4 << 20)
-            .unwrap();
-        client.write_all(&vec![7u8; len]).unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
-        // Wait until every byte is in the server's receive queue.
-        let mut peek = vec![0u8; len + 1];
-        while stream.peek(&mut peek).unwrap_or(0) < len {
-            assert!(Instant::now() < deadline, "the bytes never all arrived");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let reader = std::thread::spawn(move || {
-            client
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut echoed = Vec::new();
-            client.read_to_end(&mut echoed).unwrap();
-            echoed
-        });
-        (reader, Connection::new(stream))
-    }
-
-    #[test]
-    fn a_connection_yields_after_its_read_budget_and_reads_on_to_the_fin_across_turns() {
-        const SENT: usize = 3 * READ_BUDGET_PER_TURN + 1000;
-        let (reader, mut conn) = queued_with_fin(SENT);
-        let mut cx = Context::new(1 << 20, 1 << 30);
-        // The first event of the connection reports data and FIN together.
-        let first = Ready {
-            readable: true,
-            writable: true,
-            read_closed: true,
-        };
-        let mut next = conn.serve(first, &mut cx);
-        let mut turns = vec![cx.stats.bytes_in];
-        while let Next::ServeAgain = next {
-            assert!(turns.len() < 10, "{turns:?}");
-            next = conn.serve(Ready::CONTINUE_READING, &mut cx);
-            turns.push(cx.stats.bytes_in);
-        }
-        let budget = READ_BUDGET_PER_TURN as u64;
-        assert_eq!(
-            turns,
-            [budget, 2 * budget, 3 * budget, SENT as u64],
-            "bytes read after each turn"
-        );
-        // What the client has not read yet is pending: flush it as the
-        // writable edges would, until the connection asks to close.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Next::Wait = next {
-            assert!(Instant::now() < deadline, "the pending bytes never drained");
-            std::thread::sleep(Duration::from_millis(1));
-            next = conn.serve(Ready::ALL, &mut cx);
-        }
-        assert!(
-            matches!(next, Next::Close(CloseReason::PeerClosed)),
-            "{next:?}"
-        );
-        drop(conn);
-        assert_eq!(reader.join().unwrap().len(), SENT);
     }
 }

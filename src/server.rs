@@ -18,18 +18,21 @@
 //! keys never reach. The poll timeout is the nearest deadline, and with no
 //! deadline the poll blocks: an idle server makes no system calls at all.
 //!
-//! This module is the loop and its bookkeeping: dispatch, accepting,
-//! closing (one function, so no path leaks a slot or a descriptor), timers
-//! and shutdown. What happens to a connection's bytes is in
-//! [`crate::connection`], to a datagram in [`crate::udp`]; what the two
-//! sides exchange is in [`crate::serve`]. Opening sockets is
-//! [`crate::socket`]'s job, the accept state [`crate::accept`]'s, the
-//! deadlines [`crate::timers`]'.
+//! This module is the loop and its bookkeeping: dispatch, the serve-again
+//! queue, and closing (one function, so no path leaks a slot or a
+//! descriptor). Its submodules hold the rest of the reactor's side:
+//! `setup` (binding, the state before the first turn), `accepting` (the
+//! listeners and the accept loop), `stages` (the PROXY header, the banner,
+//! the metrics endpoint), `control` (timers, commands, signals, shutdown).
+//! What happens to a connection's bytes is in [`crate::connection`], to a
+//! datagram in [`crate::udp`]; what the two sides exchange is in
+//! [`crate::serve`]. Opening sockets is [`crate::socket`]'s job, the accept
+//! state [`crate::accept`]'s, the deadlines [`crate::timers`]'.
 
 use std::io;
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, trace};
@@ -40,7 +43,6 @@ use slab::Slab;
 
 use crate::accept::Acceptor;
 use crate::banner::Banner;
-use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::handle::{Command, Handle};
@@ -54,7 +56,10 @@ use crate::udp::UdpEcho;
 
 mod accepting;
 mod control;
+mod setup;
 mod stages;
+#[cfg(test)]
+mod tests;
 
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
@@ -118,89 +123,6 @@ impl Server {
         let stats = self.reactor.snapshot();
         info!("shut down; {stats}");
         Ok(stats)
-    }
-
-    /// Binds every address in `config.listen` and sets up the poll, so the
-    /// caller learns the real addresses (port 0) before running.
-    pub fn bind(config: Config) -> Result<Server, Error> {
-        config.validate().map_err(Error::Config)?;
-        let poll = Poll::new().map_err(Error::reactor("create the poller"))?;
-        let waker =
-            mio::Waker::new(poll.registry(), WAKER).map_err(Error::reactor("create the waker"))?;
-        let (sender, commands) = mpsc::channel();
-        let max_connections = config.connection_limit()?;
-        let (memory_limit, memory_source) = config.memory_budget();
-        let mut reactor = Reactor {
-            entries: Slab::new(),
-            cx: Context::new(config.max_pending, memory_limit),
-            max_connections,
-            drain_timeout: config.drain_timeout,
-            local_addrs: Vec::new(),
-            listeners: Vec::new(),
-            udp_sockets: Vec::new(),
-            udp_ports: Vec::new(),
-            serve_again: Vec::new(),
-            serving: Vec::new(),
-            acceptor: Acceptor::default(),
-            timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
-            proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
-            banner: config.banner.as_deref().map(Banner::new),
-            metrics_addr: None,
-            http_open: 0,
-            now: Instant::now(),
-            commands,
-            handle: Handle {
-                commands: sender,
-                waker: Arc::new(waker),
-            },
-            signals: None,
-        };
-        info!("memory budget for client buffers: {memory_limit} B ({memory_source})");
-        for &addr in &config.listen {
-            reactor
-                .listen(poll.registry(), addr, &config)
-                .map_err(|source| Error::Listen { addr, source })?;
-        }
-        if let Some(addr) = config.metrics {
-            reactor
-                .listen_metrics(poll.registry(), addr)
-                .map_err(|source| Error::Listen { addr, source })?;
-        }
-        Ok(Server {
-            poll,
-            events: Events::with_capacity(EVENTS_CAPACITY),
-            reactor,
-        })
-    }
-
-    /// The addresses actually listened on, in the order of `config.listen`.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.reactor.local_addrs
-    }
-
-    /// Where the metrics endpoint listens (`--metrics`), if it does.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.reactor.metrics_addr
-    }
-
-    /// The connection limit in force (given, or derived from the fd limit).
-    pub fn max_connections(&self) -> usize {
-        self.reactor.max_connections
-    }
-
-    /// A handle to stop the server or read its counters from another thread.
-    pub fn handle(&self) -> Handle {
-        self.reactor.handle.clone()
-    }
-
-    /// Handles SIGINT and SIGTERM (graceful shutdown; a second one closes
-    /// everything at once) and SIGUSR1 (logs the counters), as events of
-    /// the poll (see [`crate::signals`]). Call it once, before
-    /// [`run`](Server::run); a library that embeds the server may prefer
-    /// [`Handle::stop`].
-    pub fn handle_signals(&mut self) -> Result<(), Error> {
-        self.reactor.signals = Some(SignalSource::register(self.poll.registry(), SIGNALS)?);
-        Ok(())
     }
 }
 
@@ -521,83 +443,5 @@ impl std::fmt::Display for TokenName {
             SIGNALS => f.write_str("signals"),
             Token(key) => write!(f, "token {key}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
-
-    use super::*;
-
-    /// Accepts one queued client on the listener, as a listener event would.
-    fn accept_one(server: &mut Server) -> usize {
-        let registry = server.poll.registry();
-        let listener = server.reactor.listeners[0];
-        let before = server.reactor.cx.stats.accepted;
-        for _ in 0..1000 {
-            server.reactor.accept_from(registry, listener);
-            if server.reactor.cx.stats.accepted > before {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert_eq!(
-            server.reactor.cx.stats.accepted,
-            before + 1,
-            "no client to accept"
-        );
-        let (key, _) = server
-            .reactor
-            .entries
-            .iter()
-            .filter(|(_, entry)| matches!(entry, Entry::Connection(_)))
-            .last()
-            .expect("the accepted connection");
-        key
-    }
-
-    #[test]
-    fn a_key_closed_and_reused_while_queued_to_be_served_again_serves_the_new_connection() {
-        let mut server =
-            Server::bind(Config::listening_on("127.0.0.1:0".parse().unwrap())).unwrap();
-        let addr = server.local_addrs()[0];
-        let _first = TcpStream::connect(addr).unwrap();
-        let key = accept_one(&mut server);
-        // The connection spent its read budget: it waits in the queue...
-        server.reactor.queue_again(key);
-        // ... and closes in the same turn, and a new client takes its key.
-        let registry = server.poll.registry();
-        server.reactor.close(registry, key, CloseReason::Shutdown);
-        let mut second = TcpStream::connect(addr).unwrap();
-        second
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        assert_eq!(
-            accept_one(&mut server),
-            key,
-            "the slab reuses the freed key"
-        );
-        second.write_all(b"hello").unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-
-        // Next turn: the queue names the key, which is the new connection
-        // now. Serving it is harmless: it reads what its client sent.
-        assert!(server.reactor.begin_turn());
-        let registry = server.poll.registry();
-        server.reactor.serve_queued(registry);
-        let mut echo = [0u8; 5];
-        second.read_exact(&mut echo).unwrap();
-        assert_eq!(&echo, b"hello");
-        let stats = server.reactor.snapshot();
-        assert_eq!((stats.accepted, stats.active), (2, 1), "{stats:?}");
-        assert_eq!(stats.closed_by_shutdown, 1, "{stats:?}");
-        let Some(Entry::Connection(conn)) = server.reactor.entries.get(key) else {
-            panic!("the new connection is gone");
-        };
-        assert!(!conn.queued, "served, so no longer queued");
-        assert!(server.reactor.serve_again.is_empty());
     }
 }

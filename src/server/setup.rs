@@ -1,0 +1,109 @@
+//! Building a server: binding every address it listens on, and the
+//! reactor's state before its first turn.
+//!
+//! Everything that can fail at start-up fails here, with the address or
+//! the step that failed ([`Error`]), so that [`Server::run`] starts with a
+//! server that is ready.
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use log::info;
+use mio::{Events, Poll};
+use slab::Slab;
+
+use super::{Reactor, Server, EVENTS_CAPACITY, SIGNALS, WAKER};
+use crate::accept::Acceptor;
+use crate::banner::Banner;
+use crate::config::Config;
+use crate::error::Error;
+use crate::handle::Handle;
+use crate::serve::Context;
+use crate::signals::SignalSource;
+use crate::timers::Timers;
+
+impl Server {
+    /// Binds every address in `config.listen` and sets up the poll, so the
+    /// caller learns the real addresses (port 0) before running.
+    pub fn bind(config: Config) -> Result<Server, Error> {
+        config.validate().map_err(Error::Config)?;
+        let poll = Poll::new().map_err(Error::reactor("create the poller"))?;
+        let waker =
+            mio::Waker::new(poll.registry(), WAKER).map_err(Error::reactor("create the waker"))?;
+        let (sender, commands) = mpsc::channel();
+        let max_connections = config.connection_limit()?;
+        let (memory_limit, memory_source) = config.memory_budget();
+        let mut reactor = Reactor {
+            entries: Slab::new(),
+            cx: Context::new(config.max_pending, memory_limit),
+            max_connections,
+            drain_timeout: config.drain_timeout,
+            local_addrs: Vec::new(),
+            listeners: Vec::new(),
+            udp_sockets: Vec::new(),
+            udp_ports: Vec::new(),
+            serve_again: Vec::new(),
+            serving: Vec::new(),
+            acceptor: Acceptor::default(),
+            timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
+            proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
+            banner: config.banner.as_deref().map(Banner::new),
+            metrics_addr: None,
+            http_open: 0,
+            now: Instant::now(),
+            commands,
+            handle: Handle {
+                commands: sender,
+                waker: Arc::new(waker),
+            },
+            signals: None,
+        };
+        info!("memory budget for client buffers: {memory_limit} B ({memory_source})");
+        for &addr in &config.listen {
+            reactor
+                .listen(poll.registry(), addr, &config)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
+        if let Some(addr) = config.metrics {
+            reactor
+                .listen_metrics(poll.registry(), addr)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            reactor,
+        })
+    }
+
+    /// The addresses actually listened on, in the order of `config.listen`.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.reactor.local_addrs
+    }
+
+    /// Where the metrics endpoint listens (`--metrics`), if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.reactor.metrics_addr
+    }
+
+    /// The connection limit in force (given, or derived from the fd limit).
+    pub fn max_connections(&self) -> usize {
+        self.reactor.max_connections
+    }
+
+    /// A handle to stop the server or read its counters from another thread.
+    pub fn handle(&self) -> Handle {
+        self.reactor.handle.clone()
+    }
+
+    /// Handles SIGINT and SIGTERM (graceful shutdown; a second one closes
+    /// everything at once) and SIGUSR1 (logs the counters), as events of
+    /// the poll (see [`crate::signals`]). Call it once, before
+    /// [`run`](Server::run); a library that embeds the server may prefer
+    /// [`Handle::stop`].
+    pub fn handle_signals(&mut self) -> Result<(), Error> {
+        self.reactor.signals = Some(SignalSource::register(self.poll.registry(), SIGNALS)?);
+        Ok(())
+    }
+}
