@@ -28,6 +28,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::debug;
@@ -233,19 +234,18 @@ fn parse_v1(bytes: &[u8], key: usize) -> Parsed {
     }
     match v1::Header::try_from(&bytes[..len]) {
         Ok(header) => {
-            match header.addresses {
-                v1::Addresses::Unknown => {
-                    debug!("token {key}: PROXY v1 UNKNOWN (no client address)")
-                }
-                v1::Addresses::Tcp4(a) => debug!(
-                    "token {key}: PROXY v1 client {}:{} to {}:{}",
-                    a.source_address, a.source_port, a.destination_address, a.destination_port
-                ),
-                v1::Addresses::Tcp6(a) => debug!(
-                    "token {key}: PROXY v1 client [{}]:{} to [{}]:{}",
-                    a.source_address, a.source_port, a.destination_address, a.destination_port
-                ),
-            }
+            let addresses = match header.addresses {
+                v1::Addresses::Unknown => None,
+                v1::Addresses::Tcp4(a) => Some((
+                    SocketAddr::from((a.source_address, a.source_port)),
+                    SocketAddr::from((a.destination_address, a.destination_port)),
+                )),
+                v1::Addresses::Tcp6(a) => Some((
+                    SocketAddr::from((a.source_address, a.source_port)),
+                    SocketAddr::from((a.destination_address, a.destination_port)),
+                )),
+            };
+            log_addresses(key, "v1", addresses);
             Parsed::Complete(len)
         }
         Err(e) => {
@@ -269,32 +269,39 @@ fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
     match v2::Header::try_from(&bytes[..len]) {
         Ok(header) => {
             // LOCAL: the balancer's own connection (a health check).
-            let command = match header.command {
-                v2::Command::Local => " LOCAL",
-                v2::Command::Proxy => "",
+            let version = match header.command {
+                v2::Command::Local => "v2 LOCAL",
+                v2::Command::Proxy => "v2",
             };
-            match header.addresses {
-                v2::Addresses::IPv4(a) => debug!(
-                    "token {key}: PROXY v2{command} client {}:{} to {}:{}",
-                    a.source_address, a.source_port, a.destination_address, a.destination_port
-                ),
-                v2::Addresses::IPv6(a) => debug!(
-                    "token {key}: PROXY v2{command} client [{}]:{} to [{}]:{}",
-                    a.source_address, a.source_port, a.destination_address, a.destination_port
-                ),
-                v2::Addresses::Unix(_) => {
-                    debug!("token {key}: PROXY v2{command} from a unix socket")
-                }
-                v2::Addresses::Unspecified => {
-                    debug!("token {key}: PROXY v2{command} (no client address)")
-                }
-            }
+            let addresses = match header.addresses {
+                v2::Addresses::IPv4(a) => Some((
+                    SocketAddr::from((a.source_address, a.source_port)),
+                    SocketAddr::from((a.destination_address, a.destination_port)),
+                )),
+                v2::Addresses::IPv6(a) => Some((
+                    SocketAddr::from((a.source_address, a.source_port)),
+                    SocketAddr::from((a.destination_address, a.destination_port)),
+                )),
+                // A unix socket, or no address: nothing to name.
+                v2::Addresses::Unix(_) | v2::Addresses::Unspecified => None,
+            };
+            log_addresses(key, version, addresses);
             Parsed::Complete(len)
         }
         Err(e) => {
             debug!("token {key}: malformed PROXY v2 header: {e}");
             Parsed::Failed(HeaderFailure::Invalid)
         }
+    }
+}
+
+/// The debug line that names the client a header spoke for.
+fn log_addresses(key: usize, version: &str, addresses: Option<(SocketAddr, SocketAddr)>) {
+    match addresses {
+        Some((client, destination)) => {
+            debug!("token {key}: PROXY {version} client {client} to {destination}")
+        }
+        None => debug!("token {key}: PROXY {version} with no client address"),
     }
 }
 
