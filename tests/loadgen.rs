@@ -1,8 +1,9 @@
 //! The load generator (`echo-loadgen`), run as the binary cargo built:
-//! against the real server (TCP, and UDP with `--mode udp`), against echo
-//! servers that corrupt, drop, duplicate, reorder or delay bytes or
-//! datagrams (it must notice, count each as what it is, and exit 1), and
-//! with targets and flags it must refuse (exit 2).
+//! against the real server (TCP, UDP with `--mode udp`, short-lived
+//! connections with `--mode churn`), against echo servers that corrupt,
+//! drop, duplicate, reorder or delay bytes or datagrams, reset connections
+//! or never close them (it must notice, count each as what it is, and exit
+//! 1), and with targets and flags it must refuse (exit 2).
 //!
 //! Its `--json` report is read back into the library's `LoadReport`, the
 //! type it was written from. Every run here is short (about a second,
@@ -21,6 +22,7 @@ use crate::support::{run_within_patience, InProcess};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
 use serde_json::{Map, Value};
+use socket2::SockRef;
 
 // ------------------------------------------------------------ running it
 
@@ -190,16 +192,26 @@ fn bulk_streams_every_byte_through_the_real_server() {
 
 #[test]
 fn a_fixed_rate_sends_on_schedule_whatever_the_echoes() {
-    let server = real_server(false);
-    let run = measure(server.addr, &["--rate", "2000", "--connections", "10"]);
-    server.stop();
-    assert_clean_run(&run);
-    assert_eq!(run.report.rate, Some(2000.0));
+    let run = at_a_fixed_rate(false, 2000.0, &["--connections", "10"]);
     assert_eq!(run.report.depth, None);
     // The schedule, not the server, decides how many messages go out in the
     // measured second: 2000, give or take one per boundary.
     let messages = run.number("messages");
     assert!((1990.0..=2010.0).contains(&messages), "{run}");
+}
+
+/// A run at `--rate rate` with `args` against the real server (`udp`:
+/// echoing UDP too), which must be clean and report that rate.
+fn at_a_fixed_rate(udp: bool, rate: f64, args: &[&str]) -> JsonRun {
+    let server = real_server(udp);
+    let rate_arg = rate.to_string();
+    let mut all = vec!["--rate", &rate_arg];
+    all.extend(args);
+    let run = measure(server.addr, &all);
+    server.stop();
+    assert_clean_run(&run);
+    assert_eq!(run.report.rate, Some(rate));
+    run
 }
 
 /// The UDP error counters of a report: (mismatched, duplicated, reordered,
@@ -263,14 +275,7 @@ fn udp_with_depth_and_threads_against_the_real_server_has_no_errors() {
 
 #[test]
 fn udp_at_a_fixed_rate_sends_on_schedule() {
-    let server = real_server(true);
-    let run = measure(
-        server.addr,
-        &["--mode", "udp", "--rate", "1000", "--connections", "10"],
-    );
-    server.stop();
-    assert_clean_run(&run);
-    assert_eq!(run.report.rate, Some(1000.0));
+    let run = at_a_fixed_rate(true, 1000.0, &["--mode", "udp", "--connections", "10"]);
     assert_eq!(run.report.depth, None);
     let messages = run.number("messages");
     assert!((990.0..=1010.0).contains(&messages), "{run}");
@@ -339,6 +344,67 @@ fn udp_to_a_port_where_nothing_receives_udp_fails_at_once_with_a_hint() {
     assert!(started.elapsed() < Duration::from_secs(2), "no waiting");
 }
 
+#[test]
+fn churn_against_the_real_server_closes_every_connection_cleanly() {
+    let server = real_server(false);
+    let run = measure(
+        server.addr,
+        &["--mode", "churn", "--connections", "4", "--sources", "4"],
+    );
+    assert_clean_run(&run);
+    let r = &run.report;
+    assert_eq!((r.mode.as_str(), r.threads, r.depth), ("churn", 4, None));
+    let lifecycles = r.lifecycles.expect("churn counts lifecycles");
+    assert!(lifecycles > 0, "{run}");
+    assert_eq!(r.messages, Some(lifecycles), "one echo per lifecycle");
+    assert_eq!(r.bytes, lifecycles * 64);
+    assert_eq!((r.timeouts, r.sources), (Some(0), Some(4)));
+    assert_eq!(r.lifecycle_timeout_ms, Some(5000));
+    assert!(run.number("lifecycles_per_s") > 0.0, "{run}");
+    assert!(run.number("latency_p50_us") > 0.0, "{run}");
+    // Every lifecycle ended with the client's half-close, which the server
+    // answered with its own: none ended in an error on its side.
+    let stats = server.wait_for_stats("every churned connection closed", |s| s.active == 0);
+    server.stop();
+    assert!(stats.accepted >= lifecycles, "{stats:?}");
+    assert_eq!(stats.closed_by_error, 0, "{stats:?}");
+    assert_eq!(stats.closed_by_peer, stats.accepted, "{stats:?}");
+}
+
+#[test]
+fn churn_at_a_fixed_rate_starts_lifecycles_on_schedule() {
+    let run = at_a_fixed_rate(false, 200.0, &["--mode", "churn", "--connections", "4"]);
+    let lifecycles = run.number("lifecycles");
+    assert!((195.0..=205.0).contains(&lifecycles), "{run}");
+}
+
+#[test]
+fn churn_gives_up_on_a_server_that_never_closes_within_the_lifecycle_timeout() {
+    // The server echoes, then answers the client's half-close with silence.
+    let server = BrokenServer::start(Fault::Tcp(TcpFault::NoEof(Duration::from_secs(1))));
+    let started = Instant::now();
+    let run = measure(
+        server.addr,
+        &[
+            "--mode",
+            "churn",
+            "--connections",
+            "2",
+            "--lifecycle-timeout-ms",
+            "200",
+        ],
+    );
+    let took = started.elapsed();
+    drop(server);
+    assert_eq!(run.status, 1, "{run}");
+    assert!(run.number("timeouts") > 0.0, "{run}");
+    assert_eq!(run.number("errors"), run.number("timeouts"), "{run}");
+    assert_eq!(run.number("lifecycles"), 0.0, "{run}");
+    // The warm-up and the measured second, then at most the last
+    // lifecycle's 200 ms (and the process's start and end).
+    assert!(took < Duration::from_secs(3), "took {took:?}: {run}");
+}
+
 // ------------------------------------------------------------ refusals
 
 #[test]
@@ -374,6 +440,14 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "udp", "--udp-timeout-ms", "0"],
         &["--mode", "udp", "--rate", "100", "--depth", "2"],
         &["--mode", "udp", "--bytes", "1M"],
+        &["--mode", "churn", "--depth", "2"],
+        &["--mode", "churn", "--threads", "2"],
+        &["--mode", "churn", "--size", "0"],
+        &["--mode", "churn", "--connections", "10001"],
+        &["--mode", "churn", "--sources", "0"],
+        &["--mode", "churn", "--target", "[::1]:7", "--sources", "2"],
+        &["--sources", "4"],
+        &["--lifecycle-timeout-ms", "100"],
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);
@@ -413,6 +487,12 @@ enum TcpFault {
     /// Echo correctly, but once, `after` the connection was accepted, stop
     /// for `pause` (a garbage-collection pause, say).
     StallOnce { after: Duration, pause: Duration },
+    /// Echo correctly, but answer the client's end of stream with silence
+    /// for this long before closing.
+    NoEof(Duration),
+    /// Reset the connection (`SO_LINGER` 0, then close) on its first read,
+    /// echoing nothing.
+    Reset,
 }
 
 /// How a broken UDP echo server misbehaves, with every `n`th datagram it
@@ -534,11 +614,19 @@ fn serve_tcp(mut stream: TcpStream, fault: TcpFault) {
                 continue;
             }
             TcpFault::DropRead(_) => {}
+            TcpFault::Reset => {
+                let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                return;
+            }
+            TcpFault::NoEof(_) => {}
         }
         offset += n as u64;
         if stream.write_all(chunk).is_err() {
             return;
         }
+    }
+    if let TcpFault::NoEof(silence) = fault {
+        thread::sleep(silence);
     }
 }
 
@@ -716,6 +804,31 @@ const CASES: &[Case] = &[
                 AtLeast("latency_p99_us", 200_000.0),
             ],
         ],
+    },
+    Case {
+        // A corrupt echo is still an echo: the lifecycle completes, counted.
+        name: "churn catches a server that flips bytes",
+        fault: Fault::Tcp(TcpFault::FlipEvery(10)),
+        args: &["--mode", "churn", "--connections", "2"],
+        expect: &[&[
+            Positive("lifecycles"),
+            Positive("mismatched_chunks"),
+            AtLeastField("mismatched_bytes", "lifecycles"),
+            ErrorsAre("mismatched_chunks"),
+            Zero("timeouts"),
+            Status(1),
+        ]],
+    },
+    Case {
+        name: "churn catches a server that resets connections",
+        fault: Fault::Tcp(TcpFault::Reset),
+        args: &["--mode", "churn", "--connections", "2"],
+        expect: &[&[
+            Positive("io_errors"),
+            ErrorsAre("io_errors"),
+            Zero("lifecycles"),
+            Status(1),
+        ]],
     },
     Case {
         // A corrupt echo is still an echo: its datagram is not lost as well.

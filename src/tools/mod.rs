@@ -11,6 +11,10 @@
 //!   the same type the tool wrote.
 //! - [`process`]: a process's CPU time, memory and descriptors from
 //!   `/proc`, for reporting what a load cost the server.
+//! - [`source`]: client sockets spread over loopback source addresses, so
+//!   that many connections (or many short-lived ones) do not run out of
+//!   ports.
 
 pub mod process;
 pub mod report;
+pub mod source;

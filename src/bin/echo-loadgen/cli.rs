@@ -14,18 +14,29 @@ const MAX_DATAGRAM: u64 = 65_507;
 /// The default of `--udp-timeout-ms`.
 const DEFAULT_UDP_TIMEOUT_MS: u64 = 200;
 
+/// The default of `--sources`.
+const DEFAULT_SOURCES: u8 = 16;
+
+/// The default of `--lifecycle-timeout-ms`: long enough for a connect
+/// whose SYN the kernel dropped once (a full accept queue) and resent a
+/// second later, short enough that a hung server ends the run soon.
+const DEFAULT_LIFECYCLE_TIMEOUT_MS: u64 = 5_000;
+
+/// Most connections in the modes that give each its own thread.
+const MAX_THREADED_CONNECTIONS: u32 = 10_000;
+
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
-/// TCP, fixed-rate open loop (--rate), one bulk stream, or ping-pong over UDP
-/// datagrams. Checks every echoed byte.
+/// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
+/// datagrams, or short-lived connections (churn). Checks every echoed byte.
 #[derive(Parser, Debug)]
 #[command(
     name = "echo-loadgen",
     after_help = "Progress goes to stderr once a second; the report to stdout.\n\
                   Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
-                  hit, a lost, duplicated or reordered datagram) or the target could not be \
-                  reached, 2 for a bad command line or a non-loopback target without \
-                  --allow-remote."
+                  hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
+                  or the target could not be reached, 2 for a bad command line or a \
+                  non-loopback target without --allow-remote."
 )]
 pub struct Cli {
     /// What to measure
@@ -37,12 +48,13 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
     target: String,
 
-    /// Connections [default: 50; bulk uses 1]
+    /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once,
+    /// each on its own thread (at most 10000)
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
     connections: Option<u32>,
 
     /// Message size in bytes, K/M suffixes allowed [default: 64; not for
-    /// bulk; udp: 1 to 65507]
+    /// bulk; udp: 1 to 65507; churn: at least 1]
     #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     size: Option<u64>,
 
@@ -62,13 +74,13 @@ pub struct Cli {
     warmup: Duration,
 
     /// Threads, each with its own poll; connections are spread over them
-    #[arg(long, value_name = "T", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    threads: u32,
+    /// [default: 1; not for churn, which runs a thread per connection]
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
 
     /// Offered load in messages per second over all connections (open loop:
     /// each message goes out at its scheduled time, and its latency counts
-    /// from then)
+    /// from then); churn: lifecycles per second
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     rate: Option<f64>,
 
@@ -80,6 +92,18 @@ pub struct Cli {
     /// and its socket sends the next [default: 200]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     udp_timeout_ms: Option<u64>,
+
+    /// churn: spread the connections over the source addresses 127.0.0.1
+    /// to 127.0.0.K, so that closed ones waiting in TIME_WAIT do not use up
+    /// the ports [default: 16; IPv4 loopback targets only]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(1..))]
+    sources: Option<u8>,
+
+    /// churn: how long a lifecycle waits for its connect, for its echo, or
+    /// for its end of stream before it gives up, counted as a timeout
+    /// [default: 5000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    lifecycle_timeout_ms: Option<u64>,
 
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
@@ -100,6 +124,9 @@ enum Mode {
     Bulk,
     /// One datagram (or --depth) in flight per UDP socket
     Udp,
+    /// Short-lived connections: connect, echo one message, half-close, wait
+    /// for the end of stream, close; again and again on every thread
+    Churn,
 }
 
 /// Seconds, at most a day (a longer benchmark is surely a typo).
@@ -165,6 +192,22 @@ pub enum Load {
         messages: Messages,
         timeout: Duration,
     },
+    /// Short-lived TCP connections, one lifecycle after another on each of
+    /// the connections' threads.
+    Churn(Lifecycles),
+}
+
+/// Churn: connect, one message echoed, half-close, end of stream, close. A
+/// lifecycle is a message here: `--rate` paces lifecycles, and the latency
+/// is the whole lifecycle's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifecycles {
+    pub messages: Messages,
+    /// Loopback source addresses to connect from, 127.0.0.1 to 127.0.0.K
+    /// (`None`: the kernel picks, for a target that is not IPv4 loopback).
+    pub sources: Option<u8>,
+    /// How long each wait of a lifecycle may take.
+    pub timeout: Duration,
 }
 
 /// A load of messages: how big, how paced, for how long.
@@ -197,6 +240,7 @@ impl Load {
             Load::Pipeline(_) => "pipeline",
             Load::Bulk { .. } => "bulk",
             Load::Udp { .. } => "udp",
+            Load::Churn(_) => "churn",
         }
     }
 
@@ -204,7 +248,7 @@ impl Load {
     pub fn messages(&self) -> Option<&Messages> {
         match self {
             Load::PingPong(messages) | Load::Pipeline(messages) => Some(messages),
-            Load::Udp { messages, .. } => Some(messages),
+            Load::Udp { messages, .. } | Load::Churn(Lifecycles { messages, .. }) => Some(messages),
             Load::Bulk { .. } => None,
         }
     }
@@ -215,6 +259,12 @@ impl Load {
             Load::Udp { timeout, .. } => Some(*timeout),
             _ => None,
         }
+    }
+
+    /// Whether each connection has a thread of its own, blocking on it
+    /// (rather than threads each polling many connections).
+    pub fn thread_per_connection(&self) -> bool {
+        matches!(self, Load::Churn(_))
     }
 }
 
@@ -249,6 +299,34 @@ impl Plan {
                 "pingpong has one message in flight; use --mode pipeline for --depth".into(),
             );
         }
+        if cli.mode == Mode::Churn {
+            if cli.depth.is_some() {
+                return Err(
+                    "--depth does not apply to churn: each lifecycle echoes one message".into(),
+                );
+            }
+            if cli.threads.is_some() {
+                return Err(
+                    "--threads does not apply to churn: each of its --connections has a thread"
+                        .into(),
+                );
+            }
+            if cli
+                .connections
+                .is_some_and(|c| c > MAX_THREADED_CONNECTIONS)
+            {
+                return Err(format!(
+                    "churn runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
+                ));
+            }
+            if cli.size == Some(0) {
+                return Err(
+                    "churn echoes one message per lifecycle: --size must be at least 1".into(),
+                );
+            }
+        } else if cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some() {
+            return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
+        }
         if cli.rate.is_some() && cli.depth.is_some() {
             return Err(
                 "--depth does not apply with --rate: the schedule decides when messages go out"
@@ -261,6 +339,14 @@ impl Plan {
             return Err(format!(
                 "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
                 cli.target
+            ));
+        }
+        // Sources on 127/8 reach IPv4 loopback targets only.
+        let ipv4_loopback = matches!(target.ip(), IpAddr::V4(v4) if v4.is_loopback());
+        if cli.sources.is_some() && !ipv4_loopback {
+            return Err(format!(
+                "--sources spreads connections over 127.0.0.1 to 127.0.0.K, which reach IPv4 \
+                 loopback targets only, not {target}"
             ));
         }
 
@@ -288,15 +374,28 @@ impl Plan {
                     cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS),
                 ),
             },
+            Mode::Churn => Load::Churn(Lifecycles {
+                messages: messages(1),
+                sources: ipv4_loopback.then(|| cli.sources.unwrap_or(DEFAULT_SOURCES)),
+                timeout: Duration::from_millis(
+                    cli.lifecycle_timeout_ms
+                        .unwrap_or(DEFAULT_LIFECYCLE_TIMEOUT_MS),
+                ),
+            }),
         };
         let connections = match load {
             Load::Bulk { .. } => 1,
             _ => cli.connections.unwrap_or(50) as usize,
         };
+        let threads = if load.thread_per_connection() {
+            connections
+        } else {
+            (cli.threads.unwrap_or(1) as usize).min(connections)
+        };
         Ok(Plan {
             target,
             connections,
-            threads: (cli.threads as usize).min(connections),
+            threads,
             load,
             json: cli.json,
         })
@@ -356,6 +455,39 @@ mod tests {
         let udp = plan(&["--mode", "udp", "--rate", "100"]).unwrap().load;
         assert_eq!(udp.udp_timeout(), Some(Duration::from_millis(200)));
         assert_eq!(udp.messages().map(|m| m.pace), Some(Pace::Rate(100.0)));
+
+        let churn = plan(&["--mode", "churn", "--connections", "8"]).unwrap();
+        assert_eq!((churn.connections, churn.threads), (8, 8));
+        let Load::Churn(lifecycles) = churn.load else {
+            panic!("{churn:?}")
+        };
+        assert_eq!(lifecycles.sources, Some(16));
+        assert_eq!(lifecycles.timeout, Duration::from_secs(5));
+        assert_eq!(lifecycles.messages.size, 64);
+        assert_eq!(lifecycles.messages.pace, Pace::ClosedLoop { depth: 1 });
+    }
+
+    #[test]
+    fn churn_spreads_sources_over_ipv4_loopback_only() {
+        let Load::Churn(v6) = plan(&["--mode", "churn", "--target", "[::1]:7"])
+            .unwrap()
+            .load
+        else {
+            panic!("churn")
+        };
+        assert_eq!(v6.sources, None, "the kernel picks the source");
+        let args = [
+            "--mode",
+            "churn",
+            "--target",
+            "127.0.0.1:7",
+            "--sources",
+            "3",
+        ];
+        let Load::Churn(v4) = plan(&args).unwrap().load else {
+            panic!("churn")
+        };
+        assert_eq!(v4.sources, Some(3));
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct Errors {
     /// udp: correct copies of a datagram already counted lost. Not in the
     /// total: the loss is.
     pub late_datagrams: u64,
+    /// churn: lifecycles abandoned after a wait of `--lifecycle-timeout-ms`
+    /// (for the connect, the echo or the end of stream).
+    pub timeouts: u64,
 }
 
 impl Errors {
@@ -62,6 +65,7 @@ impl Errors {
             + self.duplicated_datagrams
             + self.reordered_datagrams
             + self.lost_datagrams
+            + self.timeouts
     }
 
     pub fn add(&mut self, other: &Errors) {
@@ -77,6 +81,7 @@ impl Errors {
         self.reordered_datagrams += other.reordered_datagrams;
         self.lost_datagrams += other.lost_datagrams;
         self.late_datagrams += other.late_datagrams;
+        self.timeouts += other.timeouts;
     }
 }
 

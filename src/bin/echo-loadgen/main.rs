@@ -10,6 +10,7 @@
 //! cargo run --release --bin echo-loadgen -- --mode bulk --bytes 1GiB
 //! cargo run --release -- --udp                           # a server that echoes UDP too
 //! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
+//! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
 //! ```
 //!
@@ -30,10 +31,16 @@
 //!   datagrams only. Each has one `--size`-byte datagram (1 to 65507 bytes)
 //!   in flight, or `--depth` of them, and sends the next when an echo comes
 //!   back or the one it waits for is declared lost (see "UDP" below).
+//! - **churn**: short-lived connections. Each of `--connections` threads
+//!   runs one *lifecycle* after another: connect, one `--size`-byte message
+//!   echoed and checked, half-close, wait for the server's end of stream,
+//!   close. Measures lifecycles per second and the latency of the whole
+//!   lifecycle, the cost of accepting and closing that the other modes
+//!   leave out (see "Churn" below).
 //!
-//! Pingpong, pipeline and udp are *closed loops*: a connection sends when an
-//! echo came back, so a slow server slows the load down. `--rate R` makes
-//! them an *open loop* instead (below).
+//! Pingpong, pipeline, udp and churn are *closed loops*: a connection sends
+//! when an echo came back, so a slow server slows the load down. `--rate R`
+//! makes them an *open loop* instead (below).
 //!
 //! # Coordinated omission, and `--rate`
 //!
@@ -125,6 +132,43 @@
 //! echo-reactor, like inetd, never answers source ports below 1024 or a few
 //! known reflector ports, and none of those is ephemeral.
 //!
+//! # Churn
+//!
+//! Each churning thread owns one blocking socket at a time (`blocking.rs`):
+//! the client most servers meet, and the cheapest way to drive a lifecycle,
+//! which is a fixed sequence of waits. A lifecycle is a dozen system calls
+//! (`socket`, its options, `bind`, `connect`, `write`, `read`, `shutdown`,
+//! `read`, `close`), most of them the kernel's work of opening and closing
+//! a connection, which the server under test pays for too. Threads get
+//! 64 KiB stacks.
+//!
+//! - **Source addresses.** The client half-closes first, so each closed
+//!   connection waits in `TIME_WAIT` on the client side for a minute,
+//!   holding its four-tuple. One source address has about 28,000 ephemeral
+//!   ports per server address: at 10,000 lifecycles per second it would run
+//!   out in three seconds. The connections are spread over `--sources K`
+//!   loopback addresses, 127.0.0.1 to 127.0.0.K (default 16), each bound
+//!   with `IP_BIND_ADDRESS_NO_PORT` so the kernel picks the port at
+//!   `connect` per (source, destination) pair (`echo_reactor::tools::source`,
+//!   which `echo-idle-swarm` uses too). Only an IPv4 loopback target can be
+//!   reached from those; for another, the kernel picks the source.
+//! - **Verification.** Lifecycle `n` of the run sends the pattern at
+//!   connection `n`'s phase, checked like any echo. A byte that arrives after
+//!   the echo, before the end of stream, was never sent: a mismatch. An end
+//!   of stream before the whole echo counts as an unexpected EOF, a failed
+//!   connect or a reset as an I/O error (the first is printed).
+//! - **Timeouts.** Every socket has a send and a receive timeout of
+//!   `--lifecycle-timeout-ms` (default 5000; `connect` obeys the send
+//!   timeout): a lifecycle whose connect, echo or end of stream does not
+//!   come within it is abandoned and counted as a timeout, an error. So a
+//!   server that never closes, or never answers, costs each thread one
+//!   timeout per lifecycle and the run still ends in time.
+//! - **Latency and rate.** A lifecycle is timed from its connect to its
+//!   close; only those that got the server's end of stream are counted and
+//!   timed. With `--rate R` lifecycle `n` is due at
+//!   `start + n / R`; a thread sleeps until its next one is due, and times
+//!   it from then, so a server that falls behind shows in the latency.
+//!
 //! # How it drives the load
 //!
 //! All connections are opened (blocking, `TCP_NODELAY`) before anything is
@@ -149,6 +193,8 @@
 //! their counters to shared atomics every `PUBLISH_EVERY` for the progress
 //! line on stderr.
 //!
+//! Churn drives its lifecycles from blocking threads instead (above).
+//!
 //! Warm-up: messages *sent* (or scheduled) during the first `--warmup`
 //! seconds are neither counted nor recorded. The measured messages are the
 //! ones sent in the following `--duration` seconds, each recorded when its
@@ -166,13 +212,17 @@
 //!   connection say to each other;
 //! - `tcp.rs`: one TCP connection; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
+//! - `churn.rs`: a churning thread's lifecycles; `blocking.rs`: one
+//!   blocking connection, its echo checked, its waits bounded;
 //! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
 //! - `report.rs`: the threads' counts merged into one
 //!   [`LoadReport`], printed as a table or, with `--json`, by serde.
 
+mod blocking;
 mod channel;
+mod churn;
 mod cli;
 mod counters;
 mod pattern;
@@ -215,17 +265,25 @@ fn main() -> ExitCode {
         eprintln!("{PROGRAM}: cannot print the report: {e}");
     }
     if let Some(e) = &outcome.first_error {
-        let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
-            " (nothing receives UDP there: is the server running, and with --udp?)"
-        } else {
-            ""
-        };
-        eprintln!(
-            "{PROGRAM}: {} of {} UDP sockets failed; the first: {e}{hint}",
-            outcome.report.io_errors, outcome.report.connections
-        );
+        eprintln!("{PROGRAM}: {}", first_error(&outcome.report, e));
     }
     ExitCode::from(u8::from(outcome.report.errors > 0))
+}
+
+/// What the first I/O error of the run says, beside how many there were.
+fn first_error(report: &LoadReport, e: &io::Error) -> String {
+    if report.mode != "udp" {
+        return format!("{} I/O errors; the first: {e}", report.io_errors);
+    }
+    let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+        " (nothing receives UDP there: is the server running, and with --udp?)"
+    } else {
+        ""
+    };
+    format!(
+        "{} of {} UDP sockets failed; the first: {e}{hint}",
+        report.io_errors, report.connections
+    )
 }
 
 /// The report on stdout: one JSON object on one line, or the table.

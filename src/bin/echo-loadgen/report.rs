@@ -48,15 +48,22 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
     let udp = plan.load.udp_timeout();
     let tcp_only = |count: u64| udp.is_none().then_some(count);
     let udp_only = |count: u64| udp.map(|_| count);
+    let churn = match plan.load {
+        Load::Churn(lifecycles) => Some(lifecycles),
+        _ => None,
+    };
     let report = LoadReport {
         mode: plan.load.name().into(),
         target: plan.target.to_string(),
         connections: plan.connections as u64,
         size: messages.map(|m| m.size),
-        depth: messages.and_then(|m| match m.pace {
-            Pace::ClosedLoop { depth } => Some(depth as u64),
-            Pace::Rate(_) => None,
-        }),
+        // A churned connection carries one message, never a pipeline.
+        depth: messages
+            .filter(|_| churn.is_none())
+            .and_then(|m| match m.pace {
+                Pace::ClosedLoop { depth } => Some(depth as u64),
+                Pace::Rate(_) => None,
+            }),
         threads: plan.threads as u64,
         rate: messages.and_then(|m| match m.pace {
             Pace::Rate(rate) => Some(rate),
@@ -93,6 +100,11 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         mismatched_datagrams: udp_only(errors.mismatched_datagrams),
         duplicated_datagrams: udp_only(errors.duplicated_datagrams),
         reordered_datagrams: udp_only(errors.reordered_datagrams),
+        lifecycles: churn.map(|_| measured),
+        lifecycles_per_s: churn.and_then(|_| finite(measured as f64 / seconds)),
+        timeouts: churn.map(|_| errors.timeouts),
+        lifecycle_timeout_ms: churn.map(|c| nanos(c.timeout) / 1_000_000),
+        sources: churn.and_then(|c| c.sources).map(u64::from),
     };
     Outcome {
         report,
@@ -136,6 +148,7 @@ fn count(value: Option<u64>) -> String {
 pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
     let bulk = r.mode == "bulk";
     let udp = r.mode == "udp";
+    let churn = r.lifecycles.is_some();
     let mut rows: Vec<(&str, String)> = vec![
         ("mode", r.mode.clone()),
         ("target", r.target.clone()),
@@ -143,6 +156,8 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             "connections",
             if udp {
                 format!("{} (UDP sockets)", r.connections)
+            } else if churn {
+                format!("{} (lifecycles at once, a thread each)", r.connections)
             } else {
                 r.connections.to_string()
             },
@@ -156,6 +171,9 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
         (
             "rate",
             match r.rate {
+                Some(rate) if churn => format!(
+                    "{rate} lifecycles/s offered (open loop, latency from scheduled start times)"
+                ),
                 Some(rate) => {
                     format!("{rate} msg/s offered (open loop, latency from scheduled send times)")
                 }
@@ -206,6 +224,30 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             },
         ),
     ];
+    if let Some(lifecycles) = r.lifecycles {
+        rows.push((
+            "lifecycles",
+            format!(
+                "{lifecycles} ({}/s): connect, one echo, half-close, end of stream, close; \
+                 the latency above is the whole lifecycle's",
+                fixed(r.lifecycles_per_s, 1)
+            ),
+        ));
+        rows.push((
+            "sources",
+            r.sources.map_or_else(
+                || "the kernel's choice".into(),
+                |k| format!("127.0.0.1 to 127.0.0.{k}"),
+            ),
+        ));
+        rows.push((
+            "timeout",
+            format!(
+                "{} ms per wait of a lifecycle",
+                count(r.lifecycle_timeout_ms)
+            ),
+        ));
+    }
     if udp {
         let [lost, sent, late] =
             [r.lost_datagrams, r.datagrams_sent, r.late_datagrams].map(Option::unwrap_or_default);
@@ -233,11 +275,14 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             ),
         ));
     } else {
+        let timeouts = r
+            .timeouts
+            .map_or_else(String::new, |t| format!(", timeouts {t}"));
         rows.push((
             "errors",
             format!(
                 "{} (mismatched chunks {} / bytes {}, I/O errors {}, unexpected EOFs {}, \
-                 lost echoes {} connections / {} bytes, in-flight overflows {})",
+                 lost echoes {} connections / {} bytes, in-flight overflows {}{timeouts})",
                 r.errors,
                 count(r.mismatched_chunks),
                 r.mismatched_bytes,
