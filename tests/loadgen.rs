@@ -1,6 +1,7 @@
 //! The load generator (`echo-loadgen`), run as the binary cargo built:
 //! against the real server (TCP, UDP with `--mode udp`, short-lived
-//! connections with `--mode churn`), against echo servers that corrupt,
+//! connections with `--mode churn`, blocking threads with `--mode
+//! threads`), against echo servers that corrupt,
 //! drop, duplicate, reorder or delay bytes or datagrams, reset connections
 //! or never close them (it must notice, count each as what it is, and exit
 //! 1), and with targets and flags it must refuse (exit 2).
@@ -405,6 +406,28 @@ fn churn_gives_up_on_a_server_that_never_closes_within_the_lifecycle_timeout() {
     assert!(took < Duration::from_secs(3), "took {took:?}: {run}");
 }
 
+#[test]
+fn two_hundred_blocking_threads_against_the_real_server_have_no_errors() {
+    let server = real_server(false);
+    let run = measure(
+        server.addr,
+        &["--mode", "threads", "--connections", "200", "--size", "128"],
+    );
+    server.stop();
+    assert_clean_run(&run);
+    let r = &run.report;
+    assert_eq!(r.mode, "threads");
+    assert_eq!((r.connections, r.threads, r.depth), (200, 200, Some(1)));
+    let messages = r.messages.expect("threads count messages");
+    assert!(messages > 0, "{run}");
+    assert_eq!(r.bytes, messages * 128);
+    assert!(run.number("messages_per_s") > 0.0, "{run}");
+    assert!(run.number("latency_p50_us") > 0.0, "{run}");
+    assert!(run.number("latency_max_us") >= run.number("latency_p99_us"));
+    // Fields of the other modes do not apply.
+    assert_eq!(run.fields["lifecycles"], Value::Null);
+}
+
 // ------------------------------------------------------------ refusals
 
 #[test]
@@ -448,6 +471,11 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "churn", "--target", "[::1]:7", "--sources", "2"],
         &["--sources", "4"],
         &["--lifecycle-timeout-ms", "100"],
+        &["--mode", "threads", "--rate", "100"],
+        &["--mode", "threads", "--depth", "2"],
+        &["--mode", "threads", "--threads", "2"],
+        &["--mode", "threads", "--sources", "2"],
+        &["--mode", "threads", "--connections", "10001"],
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);
@@ -827,6 +855,30 @@ const CASES: &[Case] = &[
             Positive("io_errors"),
             ErrorsAre("io_errors"),
             Zero("lifecycles"),
+            Status(1),
+        ]],
+    },
+    Case {
+        // The blocking threads wait for the missing echo until the run gives
+        // up on it, then count it lost.
+        name: "blocking threads catch a server that drops a chunk",
+        fault: Fault::Tcp(TcpFault::DropRead(5)),
+        args: &["--mode", "threads", "--connections", "4"],
+        expect: &[&[
+            Positive("lost_connections"),
+            Positive("lost_bytes"),
+            ErrorsAre("lost_connections"),
+            Status(1),
+        ]],
+    },
+    Case {
+        name: "blocking threads catch a server that flips bytes",
+        fault: Fault::Tcp(TcpFault::FlipEvery(1000)),
+        args: &["--mode", "threads", "--connections", "4"],
+        expect: &[&[
+            Positive("messages"),
+            Positive("mismatched_chunks"),
+            ErrorsAre("mismatched_chunks"),
             Status(1),
         ]],
     },

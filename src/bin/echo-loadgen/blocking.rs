@@ -1,7 +1,8 @@
 //! One blocking TCP connection of the load, for the modes that give each
-//! connection a thread of its own (churn): it sends a message, reads its
-//! echo back and checks every byte, the way the most common client does,
-//! with plain `read` and `write` calls that wait.
+//! connection a thread of its own (churn, threads): it sends a message,
+//! reads its echo back and checks every byte, the way the most common
+//! client does, with plain `read` and `write` calls that wait. And the
+//! [`Ledger`] such a thread keeps its counts in.
 //!
 //! A blocking call could wait forever on a server that never answers, so
 //! every socket here has a receive and a send timeout (`SO_RCVTIMEO`,
@@ -11,10 +12,22 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Barrier};
 
-use crate::counters::Tally;
+use crate::cli::Load;
+use crate::counters::{Pool, Publisher, Recorder, Shared, Tally};
 use crate::pattern::Pattern;
-use crate::timer::now_ns;
+use crate::timer::{now_ns, Timeline};
+use crate::worker::ThreadReport;
+
+/// Largest read of an echo.
+const MAX_READ: u64 = 64 << 10;
+
+/// A buffer to read the echoes of `size`-byte messages into: one message,
+/// or 64 KiB if that is less.
+pub fn read_buffer(size: u64) -> Vec<u8> {
+    vec![0; size.clamp(1, MAX_READ) as usize]
+}
 
 /// Why a connection stopped before its echo (or its end of stream) was
 /// done. Mismatched bytes are no failure: they are counted and checking
@@ -81,6 +94,11 @@ impl BlockingConn {
         Ok(())
     }
 
+    /// Bytes sent and not (yet) echoed.
+    pub fn missing_echo(&self) -> u64 {
+        self.sent - self.received
+    }
+
     /// Half-closes the connection (the server reads its end of stream) and
     /// reads on to the server's: every byte that still comes is one that
     /// was never sent, a mismatch. Gives up, as [`echo`](Self::echo) does,
@@ -143,5 +161,61 @@ fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
         }
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => Ok(()),
         _ => Err(Failure::Io(e)),
+    }
+}
+
+/// What a blocking thread counts, publishes for the progress line and
+/// reports, from the start line to its end.
+pub struct Ledger {
+    pub recorder: Recorder,
+    publisher: Publisher,
+    /// The first I/O error, printed beside the report.
+    first_error: Option<io::Error>,
+}
+
+impl Ledger {
+    /// A ledger that publishes to `shared`, its latencies in `pool`.
+    pub fn new(shared: &Arc<Shared>, pool: &Pool) -> Ledger {
+        Ledger {
+            recorder: Recorder::pooled(pool),
+            publisher: Publisher::new(shared.clone()),
+            first_error: None,
+        }
+    }
+
+    /// Waits at `start_line` with the other threads; returns the phases of
+    /// `load` from then.
+    pub fn start(&mut self, load: &Load, start_line: &Barrier) -> Timeline {
+        start_line.wait();
+        let start = now_ns();
+        let timeline = Timeline::new(load, start);
+        self.recorder.measure_from = timeline.measure_from;
+        self.publisher.publish(&self.recorder.tally, start, true);
+        timeline
+    }
+
+    /// Publishes the counts if it is time to.
+    pub fn publish(&mut self) {
+        self.publisher
+            .publish(&self.recorder.tally, now_ns(), false);
+    }
+
+    /// Counts an I/O error; keeps the first.
+    pub fn io_error(&mut self, e: io::Error) {
+        self.recorder.tally.errors.io_errors += 1;
+        self.first_error.get_or_insert(e);
+    }
+
+    /// The thread's report, its last counts published.
+    pub fn finish(mut self, timeline: Timeline) -> ThreadReport {
+        let finished_at = now_ns();
+        self.publisher
+            .publish(&self.recorder.tally, finished_at, true);
+        ThreadReport {
+            recorder: self.recorder,
+            timeline,
+            finished_at,
+            first_error: self.first_error,
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! lifecycle is what is measured: one a message, timed from the connect
 //! (with `--rate`, from its scheduled start) to the end of stream.
 
-use std::io;
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -14,23 +13,22 @@ use std::time::Duration;
 use echo_reactor::tools::source::{loopback_source, socket_from};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::blocking::{BlockingConn, Failure};
+use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger};
 use crate::cli::{Lifecycles, Pace, Plan};
-use crate::counters::{Publisher, Recorder, Shared};
+use crate::counters::{Pool, Shared};
 use crate::pattern::Pattern;
 use crate::run::Job;
-use crate::timer::{nanos, now_ns, Schedule, Timeline};
+use crate::timer::{nanos, now_ns, Schedule};
 use crate::worker::ThreadReport;
 
-/// Largest read of an echo.
-const READ_BUF: u64 = 64 << 10;
-
-/// One thread of the run per connection of the plan, each running `churn`.
+/// One thread of the run per connection of the plan, each running `churn`,
+/// their latencies all in `pool`.
 pub fn jobs(
     plan: &Plan,
     churn: Lifecycles,
     pattern: &Arc<Pattern>,
     shared: &Arc<Shared>,
+    pool: &Pool,
 ) -> Vec<Job> {
     (0..plan.threads)
         .map(|index| {
@@ -39,10 +37,8 @@ pub fn jobs(
                 plan: *plan,
                 churn,
                 pattern: pattern.clone(),
-                buf: vec![0; churn.messages.size.clamp(1, READ_BUF) as usize],
-                recorder: Recorder::new(),
-                publisher: Publisher::new(shared.clone()),
-                first_error: None,
+                buf: read_buffer(churn.messages.size),
+                ledger: Ledger::new(shared, pool),
             };
             Box::new(move |start_line: &Barrier| churner.run(start_line)) as Job
         })
@@ -59,25 +55,19 @@ struct Churner {
     pattern: Arc<Pattern>,
     /// Where echoes are read into.
     buf: Vec<u8>,
-    recorder: Recorder,
-    publisher: Publisher,
-    first_error: Option<io::Error>,
+    ledger: Ledger,
 }
 
 impl Churner {
     /// Waits at `start_line` with the other threads, then runs lifecycles
     /// until the measured time is over; the last one started finishes.
     fn run(mut self, start_line: &Barrier) -> ThreadReport {
-        start_line.wait();
-        let start = now_ns();
-        let timeline = Timeline::new(&self.plan.load, start);
-        self.recorder.measure_from = timeline.measure_from;
-        self.publisher.publish(&self.recorder.tally, start, true);
+        let timeline = self.ledger.start(&self.plan.load, start_line);
         let threads = self.plan.threads;
         let mut schedule = match self.churn.messages.pace {
             Pace::Rate(rate) => {
                 let mut schedule = Schedule::new(rate, 1, threads, self.index, threads);
-                schedule.start(start);
+                schedule.start(timeline.start);
                 Some(schedule)
             }
             Pace::ClosedLoop { .. } => None,
@@ -97,22 +87,13 @@ impl Churner {
             }
             sleep_until(due);
             match self.lifecycle(number) {
-                Ok(()) => self.recorder.echoed(due, now_ns()),
+                Ok(()) => self.ledger.recorder.echoed(due, now_ns()),
                 Err(failure) => self.count(failure),
             }
             number += threads;
-            self.publisher
-                .publish(&self.recorder.tally, now_ns(), false);
+            self.ledger.publish();
         }
-        let finished_at = now_ns();
-        self.publisher
-            .publish(&self.recorder.tally, finished_at, true);
-        ThreadReport {
-            recorder: self.recorder,
-            timeline,
-            finished_at,
-            first_error: self.first_error,
-        }
+        self.ledger.finish(timeline)
     }
 
     /// Lifecycle `number` of the run: connect, one echo, half-close, end of
@@ -120,7 +101,7 @@ impl Churner {
     fn lifecycle(&mut self, number: usize) -> Result<(), Failure> {
         let deadline = now_ns() + nanos(self.churn.timeout);
         let mut conn = BlockingConn::new(self.connect(number)?, number);
-        let tally = &mut self.recorder.tally;
+        let tally = &mut self.ledger.recorder.tally;
         let size = self.churn.messages.size;
         conn.echo(size, &self.pattern, &mut self.buf, tally, deadline)?;
         conn.finish(&mut self.buf, tally, deadline)
@@ -156,14 +137,11 @@ impl Churner {
     /// Counts a lifecycle that failed; the first I/O error is kept for the
     /// report.
     fn count(&mut self, failure: Failure) {
-        let errors = &mut self.recorder.tally.errors;
+        let errors = &mut self.ledger.recorder.tally.errors;
         match failure {
             Failure::Eof => errors.eofs += 1,
             Failure::TimedOut => errors.timeouts += 1,
-            Failure::Io(e) => {
-                errors.io_errors += 1;
-                self.first_error.get_or_insert(e);
-            }
+            Failure::Io(e) => self.ledger.io_error(e),
         }
     }
 }

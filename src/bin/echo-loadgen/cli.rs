@@ -27,7 +27,8 @@ const MAX_THREADED_CONNECTIONS: u32 = 10_000;
 
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
 /// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
-/// datagrams, or short-lived connections (churn). Checks every echoed byte.
+/// datagrams, short-lived connections (churn), or ping-pong from a blocking
+/// thread per connection (threads). Checks every echoed byte.
 #[derive(Parser, Debug)]
 #[command(
     name = "echo-loadgen",
@@ -48,13 +49,13 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
     target: String,
 
-    /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once,
-    /// each on its own thread (at most 10000)
+    /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once;
+    /// churn and threads: a thread each, at most 10000
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
     connections: Option<u32>,
 
     /// Message size in bytes, K/M suffixes allowed [default: 64; not for
-    /// bulk; udp: 1 to 65507; churn: at least 1]
+    /// bulk; udp: 1 to 65507; churn, threads: at least 1]
     #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     size: Option<u64>,
 
@@ -74,13 +75,14 @@ pub struct Cli {
     warmup: Duration,
 
     /// Threads, each with its own poll; connections are spread over them
-    /// [default: 1; not for churn, which runs a thread per connection]
+    /// [default: 1; not for churn and threads, which run a thread per
+    /// connection]
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: Option<u32>,
 
     /// Offered load in messages per second over all connections (open loop:
     /// each message goes out at its scheduled time, and its latency counts
-    /// from then); churn: lifecycles per second
+    /// from then); churn: lifecycles per second; not for threads
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     rate: Option<f64>,
 
@@ -127,6 +129,8 @@ enum Mode {
     /// Short-lived connections: connect, echo one message, half-close, wait
     /// for the end of stream, close; again and again on every thread
     Churn,
+    /// One message in flight per connection, each a blocking thread
+    Threads,
 }
 
 /// Seconds, at most a day (a longer benchmark is surely a typo).
@@ -195,6 +199,9 @@ pub enum Load {
     /// Short-lived TCP connections, one lifecycle after another on each of
     /// the connections' threads.
     Churn(Lifecycles),
+    /// TCP messages, one in flight per connection, each connection a
+    /// blocking thread of its own (closed loop only).
+    Threads(Messages),
 }
 
 /// Churn: connect, one message echoed, half-close, end of stream, close. A
@@ -241,13 +248,16 @@ impl Load {
             Load::Bulk { .. } => "bulk",
             Load::Udp { .. } => "udp",
             Load::Churn(_) => "churn",
+            Load::Threads(_) => "threads",
         }
     }
 
     /// The messages of every mode but bulk.
     pub fn messages(&self) -> Option<&Messages> {
         match self {
-            Load::PingPong(messages) | Load::Pipeline(messages) => Some(messages),
+            Load::PingPong(messages) | Load::Pipeline(messages) | Load::Threads(messages) => {
+                Some(messages)
+            }
             Load::Udp { messages, .. } | Load::Churn(Lifecycles { messages, .. }) => Some(messages),
             Load::Bulk { .. } => None,
         }
@@ -264,7 +274,7 @@ impl Load {
     /// Whether each connection has a thread of its own, blocking on it
     /// (rather than threads each polling many connections).
     pub fn thread_per_connection(&self) -> bool {
-        matches!(self, Load::Churn(_))
+        matches!(self, Load::Churn(_) | Load::Threads(_))
     }
 }
 
@@ -299,32 +309,43 @@ impl Plan {
                 "pingpong has one message in flight; use --mode pipeline for --depth".into(),
             );
         }
-        if cli.mode == Mode::Churn {
+        let thread_per_connection = match cli.mode {
+            Mode::Churn => Some("churn"),
+            Mode::Threads => Some("threads"),
+            _ => None,
+        };
+        if let Some(mode) = thread_per_connection {
             if cli.depth.is_some() {
-                return Err(
-                    "--depth does not apply to churn: each lifecycle echoes one message".into(),
-                );
+                return Err(format!(
+                    "--depth does not apply to {mode}: each connection has one message in flight"
+                ));
             }
             if cli.threads.is_some() {
-                return Err(
-                    "--threads does not apply to churn: each of its --connections has a thread"
-                        .into(),
-                );
+                return Err(format!(
+                    "--threads does not apply to {mode}: each of its --connections has a thread"
+                ));
             }
             if cli
                 .connections
                 .is_some_and(|c| c > MAX_THREADED_CONNECTIONS)
             {
                 return Err(format!(
-                    "churn runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
+                    "{mode} runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
                 ));
             }
             if cli.size == Some(0) {
-                return Err(
-                    "churn echoes one message per lifecycle: --size must be at least 1".into(),
-                );
+                return Err(format!("{mode} echoes messages: --size must be at least 1"));
             }
-        } else if cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some() {
+        }
+        if cli.mode == Mode::Threads && cli.rate.is_some() {
+            return Err(
+                "--rate does not apply to threads: each thread sends when its echo is back \
+                 (--mode pingpong --rate keeps a schedule)"
+                    .into(),
+            );
+        }
+        if cli.mode != Mode::Churn && (cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some())
+        {
             return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
         }
         if cli.rate.is_some() && cli.depth.is_some() {
@@ -374,6 +395,7 @@ impl Plan {
                     cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS),
                 ),
             },
+            Mode::Threads => Load::Threads(messages(1)),
             Mode::Churn => Load::Churn(Lifecycles {
                 messages: messages(1),
                 sources: ipv4_loopback.then(|| cli.sources.unwrap_or(DEFAULT_SOURCES)),
@@ -465,6 +487,25 @@ mod tests {
         assert_eq!(lifecycles.timeout, Duration::from_secs(5));
         assert_eq!(lifecycles.messages.size, 64);
         assert_eq!(lifecycles.messages.pace, Pace::ClosedLoop { depth: 1 });
+    }
+
+    #[test]
+    fn threads_mode_is_a_closed_loop_with_a_thread_per_connection() {
+        let threads = plan(&[
+            "--mode",
+            "threads",
+            "--connections",
+            "1000",
+            "--size",
+            "128",
+        ]);
+        let threads = threads.unwrap();
+        assert_eq!((threads.connections, threads.threads), (1000, 1000));
+        let Load::Threads(messages) = threads.load else {
+            panic!("{threads:?}")
+        };
+        assert_eq!(messages.size, 128);
+        assert_eq!(messages.pace, Pace::ClosedLoop { depth: 1 });
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! cargo run --release -- --udp                           # a server that echoes UDP too
 //! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
 //! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
+//! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
 //! ```
 //!
@@ -37,10 +38,17 @@
 //!   close. Measures lifecycles per second and the latency of the whole
 //!   lifecycle, the cost of accepting and closing that the other modes
 //!   leave out (see "Churn" below).
+//! - **threads**: pingpong as the most common client does it, one blocking
+//!   thread per connection: each of `--connections` threads writes a
+//!   `--size`-byte message on its own connection, reads the whole echo back
+//!   with blocking `read`s and checks it, then writes the next. Reports what
+//!   pingpong reports; shows what a server does with a thousand clients that
+//!   each wait on it (`--connections 1000 --size 128`), and what those
+//!   clients cost the machine.
 //!
-//! Pingpong, pipeline, udp and churn are *closed loops*: a connection sends
-//! when an echo came back, so a slow server slows the load down. `--rate R`
-//! makes them an *open loop* instead (below).
+//! Pingpong, pipeline, udp, churn and threads are *closed loops*: a
+//! connection sends when an echo came back, so a slow server slows the load
+//! down. `--rate R` makes all but threads an *open loop* instead (below).
 //!
 //! # Coordinated omission, and `--rate`
 //!
@@ -132,15 +140,26 @@
 //! echo-reactor, like inetd, never answers source ports below 1024 or a few
 //! known reflector ports, and none of those is ephemeral.
 //!
+//! # A thread per connection: churn and threads
+//!
+//! In these two modes each thread owns one blocking socket at a time
+//! (`blocking.rs`) and waits on it in `read` and `write`: the client most
+//! servers meet, and for a lifecycle, which is a fixed sequence of waits,
+//! the cheapest way to drive it. The threads are many, so they are made
+//! small: 64 KiB stacks (their buffers are on the heap), and one latency
+//! histogram for all of them, which each adds to in batches of 256 under a
+//! lock (a histogram of its own would cost each thread 270 KB). The
+//! connections of threads mode are opened before anything is measured, like
+//! every other mode's; a socket's send and receive timeouts of 100 ms make
+//! each thread look at the clock while it waits, so an echo still missing
+//! when the run gives up is lost, as in pingpong.
+//!
 //! # Churn
 //!
-//! Each churning thread owns one blocking socket at a time (`blocking.rs`):
-//! the client most servers meet, and the cheapest way to drive a lifecycle,
-//! which is a fixed sequence of waits. A lifecycle is a dozen system calls
-//! (`socket`, its options, `bind`, `connect`, `write`, `read`, `shutdown`,
-//! `read`, `close`), most of them the kernel's work of opening and closing
-//! a connection, which the server under test pays for too. Threads get
-//! 64 KiB stacks.
+//! A lifecycle is a dozen system calls (`socket`, its options, `bind`,
+//! `connect`, `write`, `read`, `shutdown`, `read`, `close`), most of them the
+//! kernel's work of opening and closing a connection, which the server
+//! under test pays for too.
 //!
 //! - **Source addresses.** The client half-closes first, so each closed
 //!   connection waits in `TIME_WAIT` on the client side for a minute,
@@ -193,7 +212,8 @@
 //! their counters to shared atomics every `PUBLISH_EVERY` for the progress
 //! line on stderr.
 //!
-//! Churn drives its lifecycles from blocking threads instead (above).
+//! Churn and threads drive their connections from blocking threads instead
+//! (above).
 //!
 //! Warm-up: messages *sent* (or scheduled) during the first `--warmup`
 //! seconds are neither counted nor recorded. The measured messages are the
@@ -212,8 +232,9 @@
 //!   connection say to each other;
 //! - `tcp.rs`: one TCP connection; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
-//! - `churn.rs`: a churning thread's lifecycles; `blocking.rs`: one
-//!   blocking connection, its echo checked, its waits bounded;
+//! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
+//!   thread's ping-pong; `blocking.rs`: one blocking connection, its echo
+//!   checked, its waits bounded;
 //! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
@@ -229,6 +250,7 @@ mod pattern;
 mod report;
 mod run;
 mod tcp;
+mod threads;
 mod timer;
 mod udp;
 mod udp_sockets;

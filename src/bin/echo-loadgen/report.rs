@@ -8,7 +8,7 @@ use echo_reactor::tools::report::LoadReport;
 use hdrhistogram::Histogram;
 
 use crate::cli::{Load, Pace, Plan};
-use crate::counters::{new_histogram, Errors};
+use crate::counters::{all_latencies, Errors};
 use crate::timer::nanos;
 use crate::worker::ThreadReport;
 
@@ -21,15 +21,14 @@ pub struct Outcome {
 
 /// Merges the threads' reports into one.
 pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
-    let mut histogram = new_histogram();
     let mut errors = Errors::default();
     let (mut measured, mut received, mut datagrams_sent) = (0, 0, 0);
     let mut first_error = None;
     let mut longest_ns = 0;
+    let mut recorded = Vec::with_capacity(threads.len());
     for thread in threads {
         let tally = thread.recorder.tally;
-        // Same bounds everywhere, so adding cannot fail.
-        let _ = histogram.add(&thread.recorder.histogram);
+        recorded.push(thread.recorder.latencies);
         errors.add(&tally.errors);
         measured += tally.measured;
         received += tally.received;
@@ -37,6 +36,7 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         first_error = first_error.or(thread.first_error);
         longest_ns = longest_ns.max(thread.finished_at - thread.timeline.start);
     }
+    let histogram = all_latencies(recorded);
     let messages = plan.load.messages();
     // Bulk: the time the stream took; else the measured time.
     let (seconds, bytes) = match messages {
@@ -158,6 +158,8 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
                 format!("{} (UDP sockets)", r.connections)
             } else if churn {
                 format!("{} (lifecycles at once, a thread each)", r.connections)
+            } else if r.mode == "threads" {
+                format!("{} (a blocking thread each)", r.connections)
             } else {
                 r.connections.to_string()
             },

@@ -1,7 +1,8 @@
 //! The run itself: open every connection (or UDP socket) before anything
 //! is measured, hand them round robin to the threads, start the threads
 //! together, and print progress until each has reported. (Churn opens its
-//! connections as it goes, a thread per connection.)
+//! connections as it goes, a thread per connection; threads has a thread
+//! per connection too.)
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
@@ -10,15 +11,15 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use crate::churn;
 use crate::cli::{Load, Plan};
-use crate::counters::Shared;
+use crate::counters::{new_pool, Shared};
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, NANOS_PER_SEC};
 use crate::worker::{Group, ThreadReport, Worker};
+use crate::{churn, threads};
 
 /// How long one connection may take to connect.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The stack of a thread that blocks on one connection: it holds a few
 /// locals, its buffers are on the heap. A thousand such threads then
@@ -37,18 +38,28 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
 
     let pattern = Arc::new(Pattern::new());
     let shared = Arc::new(Shared::default());
+    // Threads of one connection each share one latency histogram.
+    let pool = new_pool();
     let (jobs, stack) = match plan.load {
         Load::Churn(lifecycles) => (
-            churn::jobs(plan, lifecycles, &pattern, &shared),
+            churn::jobs(plan, lifecycles, &pattern, &shared, &pool),
             Some(BLOCKING_STACK),
         ),
+        Load::Threads(messages) => {
+            let connections = open_all(plan, "connect to", "connection", threads::open)?;
+            let connections = connections.into_iter().flatten().collect();
+            (
+                threads::jobs(plan, messages, connections, &pattern, &shared, &pool),
+                Some(BLOCKING_STACK),
+            )
+        }
         _ => (reactor_jobs(plan, &pattern, &shared)?, None),
     };
     run_jobs(plan, err, jobs, stack, &shared)
 }
 
-/// The polling threads of every mode but churn, each with its share of
-/// the connections, opened here.
+/// The polling threads of every mode but churn and threads, each with its
+/// share of the connections, opened here.
 fn reactor_jobs(
     plan: &Plan,
     pattern: &Arc<Pattern>,

@@ -182,6 +182,7 @@ impl Timeline {
             Load::PingPong(messages)
             | Load::Pipeline(messages)
             | Load::Udp { messages, .. }
+            | Load::Threads(messages)
             | Load::Churn(Lifecycles { messages, .. }) => {
                 let measure_from = start + nanos(messages.warmup);
                 let stop_sending = measure_from + nanos(messages.duration);
