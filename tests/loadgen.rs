@@ -1,18 +1,22 @@
 //! The load generator (`echo-loadgen`), run as the binary cargo built:
 //! against the real server (TCP, UDP with `--mode udp`, short-lived
 //! connections with `--mode churn`, blocking threads with `--mode
-//! threads`), against echo servers that corrupt,
-//! drop, duplicate, reorder or delay bytes or datagrams, reset connections
-//! or never close them (it must notice, count each as what it is, and exit
-//! 1), and with targets and flags it must refuse (exit 2).
+//! threads`), against echo servers that corrupt, drop, duplicate, reorder
+//! or delay bytes or datagrams, reset connections or never close them (it
+//! must notice, count each as what it is, and exit 1), and with targets
+//! and flags it must refuse (exit 2). Runs write their latencies as
+//! HdrHistogram interval logs, which `echo-loadgen merge` adds up; a log
+//! cut short or damaged it must refuse.
 //!
 //! Its `--json` report is read back into the library's `LoadReport`, the
 //! type it was written from. Every run here is short (about a second,
 //! three with the drain of a broken server), and every run and wait is
 //! bounded: a run that outlives its patience is killed.
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,8 +24,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::support::{run_within_patience, InProcess};
+use echo_reactor::tools::histogram_log::{self, RunLog};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
+use hdrhistogram::Histogram;
 use serde_json::{Map, Value};
 use socket2::SockRef;
 
@@ -428,6 +434,160 @@ fn two_hundred_blocking_threads_against_the_real_server_have_no_errors() {
     assert_eq!(run.fields["lifecycles"], Value::Null);
 }
 
+// ------------------------------------------------------------ histogram logs and merge
+
+/// A directory of its own under the system's temporary one; removed, with
+/// what is in it, when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("echo-loadgen-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+
+    /// The path of `file` in it, as an argument.
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).to_str().expect("a UTF-8 path").into()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The log at `path`, read back by the library's reader.
+fn read_log(path: &str) -> RunLog {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    histogram_log::read(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The report's latencies, µs: p50, p99, p99.9, max, mean.
+fn reported_latencies(run: &JsonRun) -> [f64; 5] {
+    [
+        "latency_p50_us",
+        "latency_p99_us",
+        "latency_p999_us",
+        "latency_max_us",
+        "latency_mean_us",
+    ]
+    .map(|field| run.number(field))
+}
+
+/// The same latencies of `histogram` (nanoseconds), as a report gives them.
+fn latencies_of(histogram: &Histogram<u64>) -> [f64; 5] {
+    let micros = |nanos: u64| nanos as f64 / 1e3;
+    [
+        micros(histogram.value_at_quantile(0.50)),
+        micros(histogram.value_at_quantile(0.99)),
+        micros(histogram.value_at_quantile(0.999)),
+        micros(histogram.max()),
+        histogram.mean() / 1e3,
+    ]
+}
+
+#[test]
+fn merge_adds_up_the_runs_and_their_histograms_not_their_percentiles() {
+    let server = real_server(false);
+    let scratch = Scratch::new("merge");
+    let logs = [scratch.path("pingpong.log"), scratch.path("churn.log")];
+    // Two load generators on one server at once, as from two machines.
+    let runs = thread::scope(|scope| {
+        let (addr, logs) = (server.addr, &logs);
+        let pingpong = scope
+            .spawn(move || measure(addr, &["--connections", "4", "--histogram-log", &logs[0]]));
+        let churn = scope.spawn(move || {
+            let args = ["--mode", "churn", "--connections", "2"];
+            measure(addr, &[&args[..], &["--histogram-log", &logs[1]]].concat())
+        });
+        [pingpong, churn].map(|run| run.join().expect("a run"))
+    });
+    server.stop();
+    let mut all: Option<Histogram<u64>> = None;
+    for (run, path) in runs.iter().zip(&logs) {
+        assert_clean_run(run);
+        // The log holds the run: its report, and the very histogram its
+        // latencies were read from.
+        let log = read_log(path);
+        assert_eq!(log.report, run.report, "{path}");
+        assert_eq!(Some(log.histogram.len()), run.report.messages, "{path}");
+        assert_eq!(latencies_of(&log.histogram), reported_latencies(run));
+        match &mut all {
+            None => all = Some(log.histogram),
+            Some(all) => all.add(&log.histogram).expect("same bounds"),
+        }
+    }
+    let all = all.expect("two logs");
+
+    let merged = loadgen_json(&["merge", &logs[0], &logs[1]]);
+    assert_clean_run(&merged);
+    let r = &merged.report;
+    assert_eq!(r.runs, Some(2));
+    assert_eq!((r.mode.as_str(), r.connections), ("pingpong+churn", 6));
+    let messages: u64 = runs.iter().map(|run| run.report.messages.unwrap()).sum();
+    assert_eq!(r.messages, Some(messages));
+    assert_eq!(r.bytes, runs[0].report.bytes + runs[1].report.bytes);
+    assert_eq!(r.lifecycles, runs[1].report.lifecycles);
+    // Rates add up: the runs ran at the same time.
+    let rates = runs[0].number("messages_per_s") + runs[1].number("messages_per_s");
+    assert!(
+        (merged.number("messages_per_s") - rates).abs() <= 1e-9 * rates,
+        "{merged}"
+    );
+    // Percentiles of every latency of both runs: of one histogram fed them all.
+    assert_eq!(all.len(), messages);
+    assert_eq!(reported_latencies(&merged), latencies_of(&all), "{merged}");
+}
+
+#[test]
+fn merge_refuses_a_log_cut_short_or_damaged_and_names_it() {
+    let server = real_server(false);
+    let scratch = Scratch::new("damaged");
+    let good = scratch.path("good.log");
+    let run = measure(
+        server.addr,
+        &["--connections", "2", "--histogram-log", &good],
+    );
+    server.stop();
+    assert_clean_run(&run);
+    let log = fs::read(&good).unwrap();
+    let text = String::from_utf8(log.clone()).unwrap();
+
+    let cut = scratch.path("cut.log");
+    fs::write(&cut, &log[..log.len() / 2]).unwrap();
+    let damaged = scratch.path("damaged.log");
+    let histogram_at = text.find("HISTF").expect("an interval histogram") + 40;
+    let mut bytes = log.clone();
+    bytes[histogram_at..histogram_at + 4].copy_from_slice(b"!!!!");
+    fs::write(&damaged, bytes).unwrap();
+    // A report that no longer matches its histogram.
+    let miscounted = scratch.path("miscounted.log");
+    let messages = run.report.messages.unwrap();
+    let changed = text.replace(
+        &format!("\"messages\":{messages},"),
+        &format!("\"messages\":{},", messages + 1),
+    );
+    assert_ne!(changed, text);
+    fs::write(&miscounted, changed).unwrap();
+    let not_a_log = scratch.path("not-a-log.txt");
+    fs::write(&not_a_log, "a shopping list\n").unwrap();
+    let missing = scratch.path("missing.log");
+
+    assert_eq!(loadgen(&["merge", &good]).status, 0, "the whole log merges");
+    for bad in [&cut, &damaged, &miscounted, &not_a_log, &missing] {
+        let outcome = loadgen(&["merge", &good, bad]);
+        assert_eq!(outcome.status, 1, "{bad}: {}", outcome.stderr);
+        assert_eq!(outcome.stdout, "", "{bad}");
+        assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+        let named = format!("echo-loadgen: {bad}: ");
+        assert!(outcome.stderr.starts_with(&named), "{}", outcome.stderr);
+    }
+}
+
 // ------------------------------------------------------------ refusals
 
 #[test]
@@ -476,6 +636,10 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "threads", "--threads", "2"],
         &["--mode", "threads", "--sources", "2"],
         &["--mode", "threads", "--connections", "10001"],
+        &["--mode", "bulk", "--histogram-log", "bulk.log"],
+        &["--histogram-log", "/nonexistent/directory/run.log"],
+        &["merge"],
+        &["--json", "merge", "a.log"],
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);

@@ -107,6 +107,11 @@ pub struct LoadReport {
     /// 127.0.0.K (churn; `None` when the kernel chose).
     #[serde(default)]
     pub sources: Option<u64>,
+    /// How many runs this report adds up (`echo-loadgen merge`: counts,
+    /// rates and errors summed, latencies of all of them together); `None`
+    /// for the report of one run.
+    #[serde(default)]
+    pub runs: Option<u64>,
 }
 
 /// What `echo-idle-swarm` measured: idle connections held and what they

@@ -2,9 +2,10 @@
 //! shape with exactly the settings that shape has, defaults filled in.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
@@ -28,18 +29,24 @@ const MAX_THREADED_CONNECTIONS: u32 = 10_000;
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
 /// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
 /// datagrams, short-lived connections (churn), or ping-pong from a blocking
-/// thread per connection (threads). Checks every echoed byte.
+/// thread per connection (threads). Checks every echoed byte. `echo-loadgen
+/// merge` adds up the runs of several (see --histogram-log).
 #[derive(Parser, Debug)]
 #[command(
     name = "echo-loadgen",
+    args_conflicts_with_subcommands = true,
     after_help = "Progress goes to stderr once a second; the report to stdout.\n\
                   Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
                   hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
                   or the target could not be reached, 2 for a bad command line or a \
-                  non-loopback target without --allow-remote."
+                  non-loopback target without --allow-remote, or a --histogram-log that \
+                  cannot be created."
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+
     /// What to measure
     #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
     mode: Mode,
@@ -107,6 +114,12 @@ pub struct Cli {
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
     lifecycle_timeout_ms: Option<u64>,
 
+    /// Write the run's latencies and report to PATH as an HdrHistogram
+    /// interval log, which `echo-loadgen merge` adds up with other runs'
+    /// (not for bulk)
+    #[arg(long, value_name = "PATH")]
+    histogram_log: Option<PathBuf>,
+
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
     json: bool,
@@ -114,6 +127,62 @@ pub struct Cli {
     /// Allow a target that is not a loopback address
     #[arg(long)]
     allow_remote: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Add up the runs of several load generators, each written with
+    /// --histogram-log, into one report: counts, rates and errors summed,
+    /// latency percentiles of all their latencies together. Exit status 1
+    /// if a log cannot be read or the runs counted an error.
+    Merge(MergeArgs),
+}
+
+/// The logs to merge, and how to print the report.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Interval logs written by echo-loadgen --histogram-log
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What the command line asks for, checked.
+#[derive(Debug)]
+pub enum Command {
+    /// A load run, and where to write its histogram log, if anywhere.
+    Run {
+        plan: Plan,
+        histogram_log: Option<PathBuf>,
+    },
+    /// Merging the logs of runs into one report.
+    Merge(MergeArgs),
+}
+
+impl Command {
+    /// Checks the command line (see [`Plan::from_cli`]).
+    pub fn from_cli(mut cli: Cli) -> Result<Command, String> {
+        if let Some(Sub::Merge(merge)) = cli.command.take() {
+            if merge.logs.is_empty() {
+                return Err("merge: name the logs to merge (written with --histogram-log)".into());
+            }
+            return Ok(Command::Merge(merge));
+        }
+        let histogram_log = cli.histogram_log.take();
+        if histogram_log.is_some() && cli.mode == Mode::Bulk {
+            return Err(
+                "--histogram-log does not apply to bulk mode: a bulk stream has no latencies"
+                    .into(),
+            );
+        }
+        Ok(Command::Run {
+            plan: Plan::from_cli(cli)?,
+            histogram_log,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -506,6 +575,31 @@ mod tests {
         };
         assert_eq!(messages.size, 128);
         assert_eq!(messages.pace, Pace::ClosedLoop { depth: 1 });
+    }
+
+    #[test]
+    fn merge_is_a_subcommand_and_a_run_needs_none() {
+        let command = |args: &[&str]| {
+            let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
+            Command::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+        };
+        let Ok(Command::Merge(merge)) = command(&["merge", "a.log", "b.log", "--json"]) else {
+            panic!("a merge")
+        };
+        assert_eq!(merge.logs, [PathBuf::from("a.log"), PathBuf::from("b.log")]);
+        assert!(merge.json);
+        let Ok(Command::Run {
+            plan,
+            histogram_log,
+        }) = command(&["--mode", "pipeline", "--histogram-log", "run.log"])
+        else {
+            panic!("a run")
+        };
+        assert_eq!(plan.load.name(), "pipeline");
+        assert_eq!(histogram_log, Some(PathBuf::from("run.log")));
+        assert!(command(&["merge"]).is_err());
+        assert!(command(&["--mode", "bulk", "--histogram-log", "run.log"]).is_err());
+        assert!(command(&["--connections", "4", "merge", "a.log"]).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
 //! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
+//! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
+//! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
 //! ```
 //!
 //! # Modes
@@ -188,6 +190,21 @@
 //!   `start + n / R`; a thread sleeps until its next one is due, and times
 //!   it from then, so a server that falls behind shows in the latency.
 //!
+//! # Histogram logs, and merging runs
+//!
+//! One machine may not be enough to load a server. Several load generators
+//! can, each run with `--histogram-log PATH`, which writes the run's
+//! latency histogram and its report (the `--json` one) as an HdrHistogram
+//! interval log (`echo_reactor::tools::histogram_log`: the format, and why
+//! the report rides on a comment line). `echo-loadgen merge LOG...` reads
+//! them back and prints one report, a table or `--json`: the percentiles
+//! of all the runs' latencies together (their histograms added, never
+//! their percentiles averaged), counts, errors and rates summed
+//! (`merge.rs` says why rates add up). A log cut short or damaged is
+//! refused, with one line naming it, exit status 1. The file is created
+//! before the run starts, so a path that cannot be written costs no run
+//! (exit status 2); bulk mode, which measures no latencies, has no log.
+//!
 //! # How it drives the load
 //!
 //! All connections are opened (blocking, `TCP_NODELAY`) before anything is
@@ -239,13 +256,15 @@
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
 //! - `report.rs`: the threads' counts merged into one
-//!   [`LoadReport`], printed as a table or, with `--json`, by serde.
+//!   [`LoadReport`], printed as a table or, with `--json`, by serde;
+//!   `merge.rs`: the reports and histograms of several runs as one.
 
 mod blocking;
 mod channel;
 mod churn;
 mod cli;
 mod counters;
+mod merge;
 mod pattern;
 mod report;
 mod run;
@@ -256,40 +275,85 @@ mod udp;
 mod udp_sockets;
 mod worker;
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use echo_reactor::cli_support::parse_or_exit;
+use echo_reactor::tools::histogram_log;
 use echo_reactor::tools::report::LoadReport;
 
-use crate::cli::{Cli, Plan};
+use crate::cli::{Cli, Command, Plan};
+use crate::report::Outcome;
 
 /// How this program names itself in its messages.
 const PROGRAM: &str = "echo-loadgen";
 
 fn main() -> ExitCode {
-    let plan = match Plan::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
-        Ok(plan) => plan,
+    match Command::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
+        Ok(Command::Run {
+            plan,
+            histogram_log,
+        }) => load(&plan, histogram_log.as_deref()),
+        Ok(Command::Merge(logs)) => merge::merge(&logs),
         Err(refusal) => {
             eprintln!("{PROGRAM}: {refusal}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the load, prints its report, and writes its histogram log to
+/// `histogram_log` if given.
+fn load(plan: &Plan, histogram_log: Option<&Path>) -> ExitCode {
+    // A log that cannot be created is refused before the run, not after.
+    let log = match histogram_log.map(|path| (path, File::create(path))) {
+        None => None,
+        Some((path, Ok(file))) => Some((path, file)),
+        Some((path, Err(e))) => {
+            let path = path.display();
+            eprintln!("{PROGRAM}: cannot create the histogram log {path}: {e}");
             return ExitCode::from(2);
         }
     };
-    let threads = match run::execute(&plan, &mut io::stderr()) {
+    let threads = match run::execute(plan, &mut io::stderr()) {
         Ok(threads) => threads,
         Err(message) => {
             eprintln!("{PROGRAM}: {message}");
             return ExitCode::FAILURE;
         }
     };
-    let outcome = report::summarize(&plan, threads);
+    let outcome = report::summarize(plan, threads);
     if let Err(e) = print(&outcome.report, plan.json) {
         eprintln!("{PROGRAM}: cannot print the report: {e}");
     }
     if let Some(e) = &outcome.first_error {
         eprintln!("{PROGRAM}: {}", first_error(&outcome.report, e));
     }
-    ExitCode::from(u8::from(outcome.report.errors > 0))
+    let mut failed = outcome.report.errors > 0;
+    if let Some((path, file)) = log {
+        if let Err(e) = write_log(file, &outcome) {
+            eprintln!(
+                "{PROGRAM}: cannot write the histogram log {}: {e}",
+                path.display()
+            );
+            failed = true;
+        }
+    }
+    ExitCode::from(u8::from(failed))
+}
+
+/// Writes the run's histogram log to `file`.
+fn write_log(file: File, outcome: &Outcome) -> io::Result<()> {
+    let mut out = BufWriter::new(file);
+    histogram_log::write(
+        &mut out,
+        &outcome.report,
+        &outcome.histogram,
+        outcome.started,
+    )?;
+    out.flush()
 }
 
 /// What the first I/O error of the run says, beside how many there were.

@@ -3,19 +3,24 @@
 //! prints the same struct with serde).
 
 use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
 
 use echo_reactor::tools::report::LoadReport;
 use hdrhistogram::Histogram;
 
 use crate::cli::{Load, Pace, Plan};
 use crate::counters::{all_latencies, Errors};
-use crate::timer::nanos;
+use crate::timer::{nanos, now_ns};
 use crate::worker::ThreadReport;
 
-/// The merged report, and the first I/O error of a UDP socket (printed
-/// beside the report, with a hint).
+/// The merged report, the latencies it came from, when the run started
+/// (for its histogram log), and the first I/O error of a socket (printed
+/// beside the report).
 pub struct Outcome {
     pub report: LoadReport,
+    /// Every latency measured, nanoseconds.
+    pub histogram: Histogram<u64>,
+    pub started: SystemTime,
     pub first_error: Option<io::Error>,
 }
 
@@ -25,6 +30,7 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
     let (mut measured, mut received, mut datagrams_sent) = (0, 0, 0);
     let mut first_error = None;
     let mut longest_ns = 0;
+    let mut started_ns = u64::MAX;
     let mut recorded = Vec::with_capacity(threads.len());
     for thread in threads {
         let tally = thread.recorder.tally;
@@ -35,7 +41,14 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         datagrams_sent += tally.datagrams_sent;
         first_error = first_error.or(thread.first_error);
         longest_ns = longest_ns.max(thread.finished_at - thread.timeline.start);
+        started_ns = started_ns.min(thread.timeline.start);
     }
+    // The wall clock when the first thread started: as long ago as the
+    // monotonic clock says.
+    let since_start = Duration::from_nanos(now_ns().saturating_sub(started_ns));
+    let started = SystemTime::now()
+        .checked_sub(since_start)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let histogram = all_latencies(recorded);
     let messages = plan.load.messages();
     // Bulk: the time the stream took; else the measured time.
@@ -105,9 +118,12 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         timeouts: churn.map(|_| errors.timeouts),
         lifecycle_timeout_ms: churn.map(|c| nanos(c.timeout) / 1_000_000),
         sources: churn.and_then(|c| c.sources).map(u64::from),
+        runs: None,
     };
     Outcome {
         report,
+        histogram,
+        started,
         first_error,
     }
 }
@@ -122,7 +138,7 @@ fn micros(ns: u64) -> f64 {
 }
 
 /// (p50, p99, p99.9, max, mean) in microseconds; `None` without samples.
-fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
+pub fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
     (!histogram.is_empty()).then(|| {
         [
             micros(histogram.value_at_quantile(0.50)),
@@ -148,7 +164,7 @@ fn count(value: Option<u64>) -> String {
 pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
     let bulk = r.mode == "bulk";
     let udp = r.mode == "udp";
-    let churn = r.lifecycles.is_some();
+    let churn = r.mode == "churn";
     let mut rows: Vec<(&str, String)> = vec![
         ("mode", r.mode.clone()),
         ("target", r.target.clone()),
@@ -226,15 +242,30 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             },
         ),
     ];
+    if let Some(runs) = r.runs {
+        rows.push((
+            "runs",
+            format!(
+                "{runs} merged: counts, rates and errors summed, latencies of all of them \
+                 together; the longest duration"
+            ),
+        ));
+    }
     if let Some(lifecycles) = r.lifecycles {
         rows.push((
             "lifecycles",
             format!(
-                "{lifecycles} ({}/s): connect, one echo, half-close, end of stream, close; \
-                 the latency above is the whole lifecycle's",
-                fixed(r.lifecycles_per_s, 1)
+                "{lifecycles} ({}/s): connect, one echo, half-close, end of stream, close{}",
+                fixed(r.lifecycles_per_s, 1),
+                if churn {
+                    "; the latency above is the whole lifecycle's"
+                } else {
+                    ""
+                }
             ),
         ));
+    }
+    if churn {
         rows.push((
             "sources",
             r.sources.map_or_else(
