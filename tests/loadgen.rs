@@ -1,16 +1,22 @@
 //! The load generator (`echo-loadgen`), run as the binary cargo built:
-//! against the real server (TCP, and UDP with `--mode udp`), against echo
-//! servers that corrupt, drop, duplicate, reorder or delay bytes or
-//! datagrams (it must notice, count each as what it is, and exit 1), and
-//! with targets and flags it must refuse (exit 2).
+//! against the real server (TCP, UDP with `--mode udp`, short-lived
+//! connections with `--mode churn`, blocking threads with `--mode
+//! threads`), against echo servers that corrupt, drop, duplicate, reorder
+//! or delay bytes or datagrams, reset connections or never close them (it
+//! must notice, count each as what it is, and exit 1), and with targets
+//! and flags it must refuse (exit 2). Runs write their latencies as
+//! HdrHistogram interval logs, which `echo-loadgen merge` adds up; a log
+//! cut short or damaged it must refuse.
 //!
 //! Its `--json` report is read back into the library's `LoadReport`, the
 //! type it was written from. Every run here is short (about a second,
 //! three with the drain of a broken server), and every run and wait is
 //! bounded: a run that outlives its patience is killed.
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,9 +24,12 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::support::{run_within_patience, InProcess};
+use echo_reactor::tools::histogram_log::{self, RunLog};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
+use hdrhistogram::Histogram;
 use serde_json::{Map, Value};
+use socket2::SockRef;
 
 // ------------------------------------------------------------ running it
 
@@ -190,16 +199,26 @@ fn bulk_streams_every_byte_through_the_real_server() {
 
 #[test]
 fn a_fixed_rate_sends_on_schedule_whatever_the_echoes() {
-    let server = real_server(false);
-    let run = measure(server.addr, &["--rate", "2000", "--connections", "10"]);
-    server.stop();
-    assert_clean_run(&run);
-    assert_eq!(run.report.rate, Some(2000.0));
+    let run = at_a_fixed_rate(false, 2000.0, &["--connections", "10"]);
     assert_eq!(run.report.depth, None);
     // The schedule, not the server, decides how many messages go out in the
     // measured second: 2000, give or take one per boundary.
     let messages = run.number("messages");
     assert!((1990.0..=2010.0).contains(&messages), "{run}");
+}
+
+/// A run at `--rate rate` with `args` against the real server (`udp`:
+/// echoing UDP too), which must be clean and report that rate.
+fn at_a_fixed_rate(udp: bool, rate: f64, args: &[&str]) -> JsonRun {
+    let server = real_server(udp);
+    let rate_arg = rate.to_string();
+    let mut all = vec!["--rate", &rate_arg];
+    all.extend(args);
+    let run = measure(server.addr, &all);
+    server.stop();
+    assert_clean_run(&run);
+    assert_eq!(run.report.rate, Some(rate));
+    run
 }
 
 /// The UDP error counters of a report: (mismatched, duplicated, reordered,
@@ -263,14 +282,7 @@ fn udp_with_depth_and_threads_against_the_real_server_has_no_errors() {
 
 #[test]
 fn udp_at_a_fixed_rate_sends_on_schedule() {
-    let server = real_server(true);
-    let run = measure(
-        server.addr,
-        &["--mode", "udp", "--rate", "1000", "--connections", "10"],
-    );
-    server.stop();
-    assert_clean_run(&run);
-    assert_eq!(run.report.rate, Some(1000.0));
+    let run = at_a_fixed_rate(true, 1000.0, &["--mode", "udp", "--connections", "10"]);
     assert_eq!(run.report.depth, None);
     let messages = run.number("messages");
     assert!((990.0..=1010.0).contains(&messages), "{run}");
@@ -339,6 +351,243 @@ fn udp_to_a_port_where_nothing_receives_udp_fails_at_once_with_a_hint() {
     assert!(started.elapsed() < Duration::from_secs(2), "no waiting");
 }
 
+#[test]
+fn churn_against_the_real_server_closes_every_connection_cleanly() {
+    let server = real_server(false);
+    let run = measure(
+        server.addr,
+        &["--mode", "churn", "--connections", "4", "--sources", "4"],
+    );
+    assert_clean_run(&run);
+    let r = &run.report;
+    assert_eq!((r.mode.as_str(), r.threads, r.depth), ("churn", 4, None));
+    let lifecycles = r.lifecycles.expect("churn counts lifecycles");
+    assert!(lifecycles > 0, "{run}");
+    assert_eq!(r.messages, Some(lifecycles), "one echo per lifecycle");
+    assert_eq!(r.bytes, lifecycles * 64);
+    assert_eq!((r.timeouts, r.sources), (Some(0), Some(4)));
+    assert_eq!(r.lifecycle_timeout_ms, Some(5000));
+    assert!(run.number("lifecycles_per_s") > 0.0, "{run}");
+    assert!(run.number("latency_p50_us") > 0.0, "{run}");
+    // Every lifecycle ended with the client's half-close, which the server
+    // answered with its own: none ended in an error on its side.
+    let stats = server.wait_for_stats("every churned connection closed", |s| s.active == 0);
+    server.stop();
+    assert!(stats.accepted >= lifecycles, "{stats:?}");
+    assert_eq!(stats.closed_by_error, 0, "{stats:?}");
+    assert_eq!(stats.closed_by_peer, stats.accepted, "{stats:?}");
+}
+
+#[test]
+fn churn_at_a_fixed_rate_starts_lifecycles_on_schedule() {
+    let run = at_a_fixed_rate(false, 200.0, &["--mode", "churn", "--connections", "4"]);
+    let lifecycles = run.number("lifecycles");
+    assert!((195.0..=205.0).contains(&lifecycles), "{run}");
+}
+
+#[test]
+fn churn_gives_up_on_a_server_that_never_closes_within_the_lifecycle_timeout() {
+    // The server echoes, then answers the client's half-close with silence.
+    let server = BrokenServer::start(Fault::Tcp(TcpFault::NoEof(Duration::from_secs(1))));
+    let started = Instant::now();
+    let run = measure(
+        server.addr,
+        &[
+            "--mode",
+            "churn",
+            "--connections",
+            "2",
+            "--lifecycle-timeout-ms",
+            "200",
+        ],
+    );
+    let took = started.elapsed();
+    drop(server);
+    assert_eq!(run.status, 1, "{run}");
+    assert!(run.number("timeouts") > 0.0, "{run}");
+    assert_eq!(run.number("errors"), run.number("timeouts"), "{run}");
+    assert_eq!(run.number("lifecycles"), 0.0, "{run}");
+    // The warm-up and the measured second, then at most the last
+    // lifecycle's 200 ms (and the process's start and end).
+    assert!(took < Duration::from_secs(3), "took {took:?}: {run}");
+}
+
+#[test]
+fn two_hundred_blocking_threads_against_the_real_server_have_no_errors() {
+    let server = real_server(false);
+    let run = measure(
+        server.addr,
+        &["--mode", "threads", "--connections", "200", "--size", "128"],
+    );
+    server.stop();
+    assert_clean_run(&run);
+    let r = &run.report;
+    assert_eq!(r.mode, "threads");
+    assert_eq!((r.connections, r.threads, r.depth), (200, 200, Some(1)));
+    let messages = r.messages.expect("threads count messages");
+    assert!(messages > 0, "{run}");
+    assert_eq!(r.bytes, messages * 128);
+    assert!(run.number("messages_per_s") > 0.0, "{run}");
+    assert!(run.number("latency_p50_us") > 0.0, "{run}");
+    assert!(run.number("latency_max_us") >= run.number("latency_p99_us"));
+    // Fields of the other modes do not apply.
+    assert_eq!(run.fields["lifecycles"], Value::Null);
+}
+
+// ------------------------------------------------------------ histogram logs and merge
+
+/// A directory of its own under the system's temporary one; removed, with
+/// what is in it, when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("echo-loadgen-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+
+    /// The path of `file` in it, as an argument.
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).to_str().expect("a UTF-8 path").into()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The log at `path`, read back by the library's reader.
+fn read_log(path: &str) -> RunLog {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    histogram_log::read(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The report's latencies, µs: p50, p99, p99.9, max, mean.
+fn reported_latencies(run: &JsonRun) -> [f64; 5] {
+    [
+        "latency_p50_us",
+        "latency_p99_us",
+        "latency_p999_us",
+        "latency_max_us",
+        "latency_mean_us",
+    ]
+    .map(|field| run.number(field))
+}
+
+/// The same latencies of `histogram` (nanoseconds), as a report gives them.
+fn latencies_of(histogram: &Histogram<u64>) -> [f64; 5] {
+    let micros = |nanos: u64| nanos as f64 / 1e3;
+    [
+        micros(histogram.value_at_quantile(0.50)),
+        micros(histogram.value_at_quantile(0.99)),
+        micros(histogram.value_at_quantile(0.999)),
+        micros(histogram.max()),
+        histogram.mean() / 1e3,
+    ]
+}
+
+#[test]
+fn merge_adds_up_the_runs_and_their_histograms_not_their_percentiles() {
+    let server = real_server(false);
+    let scratch = Scratch::new("merge");
+    let logs = [scratch.path("pingpong.log"), scratch.path("churn.log")];
+    // Two load generators on one server at once, as from two machines.
+    let runs = thread::scope(|scope| {
+        let (addr, logs) = (server.addr, &logs);
+        let pingpong = scope
+            .spawn(move || measure(addr, &["--connections", "4", "--histogram-log", &logs[0]]));
+        let churn = scope.spawn(move || {
+            let args = ["--mode", "churn", "--connections", "2"];
+            measure(addr, &[&args[..], &["--histogram-log", &logs[1]]].concat())
+        });
+        [pingpong, churn].map(|run| run.join().expect("a run"))
+    });
+    server.stop();
+    let mut all: Option<Histogram<u64>> = None;
+    for (run, path) in runs.iter().zip(&logs) {
+        assert_clean_run(run);
+        // The log holds the run: its report, and the very histogram its
+        // latencies were read from.
+        let log = read_log(path);
+        assert_eq!(log.report, run.report, "{path}");
+        assert_eq!(Some(log.histogram.len()), run.report.messages, "{path}");
+        assert_eq!(latencies_of(&log.histogram), reported_latencies(run));
+        match &mut all {
+            None => all = Some(log.histogram),
+            Some(all) => all.add(&log.histogram).expect("same bounds"),
+        }
+    }
+    let all = all.expect("two logs");
+
+    let merged = loadgen_json(&["merge", &logs[0], &logs[1]]);
+    assert_clean_run(&merged);
+    let r = &merged.report;
+    assert_eq!(r.runs, Some(2));
+    assert_eq!((r.mode.as_str(), r.connections), ("pingpong+churn", 6));
+    let messages: u64 = runs.iter().map(|run| run.report.messages.unwrap()).sum();
+    assert_eq!(r.messages, Some(messages));
+    assert_eq!(r.bytes, runs[0].report.bytes + runs[1].report.bytes);
+    assert_eq!(r.lifecycles, runs[1].report.lifecycles);
+    // Rates add up: the runs ran at the same time.
+    let rates = runs[0].number("messages_per_s") + runs[1].number("messages_per_s");
+    assert!(
+        (merged.number("messages_per_s") - rates).abs() <= 1e-9 * rates,
+        "{merged}"
+    );
+    // Percentiles of every latency of both runs: of one histogram fed them all.
+    assert_eq!(all.len(), messages);
+    assert_eq!(reported_latencies(&merged), latencies_of(&all), "{merged}");
+}
+
+#[test]
+fn merge_refuses_a_log_cut_short_or_damaged_and_names_it() {
+    let server = real_server(false);
+    let scratch = Scratch::new("damaged");
+    let good = scratch.path("good.log");
+    let run = measure(
+        server.addr,
+        &["--connections", "2", "--histogram-log", &good],
+    );
+    server.stop();
+    assert_clean_run(&run);
+    let log = fs::read(&good).unwrap();
+    let text = String::from_utf8(log.clone()).unwrap();
+
+    let cut = scratch.path("cut.log");
+    fs::write(&cut, &log[..log.len() / 2]).unwrap();
+    let damaged = scratch.path("damaged.log");
+    let histogram_at = text.find("HISTF").expect("an interval histogram") + 40;
+    let mut bytes = log.clone();
+    bytes[histogram_at..histogram_at + 4].copy_from_slice(b"!!!!");
+    fs::write(&damaged, bytes).unwrap();
+    // A report that no longer matches its histogram.
+    let miscounted = scratch.path("miscounted.log");
+    let messages = run.report.messages.unwrap();
+    let changed = text.replace(
+        &format!("\"messages\":{messages},"),
+        &format!("\"messages\":{},", messages + 1),
+    );
+    assert_ne!(changed, text);
+    fs::write(&miscounted, changed).unwrap();
+    let not_a_log = scratch.path("not-a-log.txt");
+    fs::write(&not_a_log, "a shopping list\n").unwrap();
+    let missing = scratch.path("missing.log");
+
+    assert_eq!(loadgen(&["merge", &good]).status, 0, "the whole log merges");
+    for bad in [&cut, &damaged, &miscounted, &not_a_log, &missing] {
+        let outcome = loadgen(&["merge", &good, bad]);
+        assert_eq!(outcome.status, 1, "{bad}: {}", outcome.stderr);
+        assert_eq!(outcome.stdout, "", "{bad}");
+        assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+        let named = format!("echo-loadgen: {bad}: ");
+        assert!(outcome.stderr.starts_with(&named), "{}", outcome.stderr);
+    }
+}
+
 // ------------------------------------------------------------ refusals
 
 #[test]
@@ -374,6 +623,23 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "udp", "--udp-timeout-ms", "0"],
         &["--mode", "udp", "--rate", "100", "--depth", "2"],
         &["--mode", "udp", "--bytes", "1M"],
+        &["--mode", "churn", "--depth", "2"],
+        &["--mode", "churn", "--threads", "2"],
+        &["--mode", "churn", "--size", "0"],
+        &["--mode", "churn", "--connections", "10001"],
+        &["--mode", "churn", "--sources", "0"],
+        &["--mode", "churn", "--target", "[::1]:7", "--sources", "2"],
+        &["--sources", "4"],
+        &["--lifecycle-timeout-ms", "100"],
+        &["--mode", "threads", "--rate", "100"],
+        &["--mode", "threads", "--depth", "2"],
+        &["--mode", "threads", "--threads", "2"],
+        &["--mode", "threads", "--sources", "2"],
+        &["--mode", "threads", "--connections", "10001"],
+        &["--mode", "bulk", "--histogram-log", "bulk.log"],
+        &["--histogram-log", "/nonexistent/directory/run.log"],
+        &["merge"],
+        &["--json", "merge", "a.log"],
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);
@@ -413,6 +679,12 @@ enum TcpFault {
     /// Echo correctly, but once, `after` the connection was accepted, stop
     /// for `pause` (a garbage-collection pause, say).
     StallOnce { after: Duration, pause: Duration },
+    /// Echo correctly, but answer the client's end of stream with silence
+    /// for this long before closing.
+    NoEof(Duration),
+    /// Reset the connection (`SO_LINGER` 0, then close) on its first read,
+    /// echoing nothing.
+    Reset,
 }
 
 /// How a broken UDP echo server misbehaves, with every `n`th datagram it
@@ -534,11 +806,19 @@ fn serve_tcp(mut stream: TcpStream, fault: TcpFault) {
                 continue;
             }
             TcpFault::DropRead(_) => {}
+            TcpFault::Reset => {
+                let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                return;
+            }
+            TcpFault::NoEof(_) => {}
         }
         offset += n as u64;
         if stream.write_all(chunk).is_err() {
             return;
         }
+    }
+    if let TcpFault::NoEof(silence) = fault {
+        thread::sleep(silence);
     }
 }
 
@@ -716,6 +996,55 @@ const CASES: &[Case] = &[
                 AtLeast("latency_p99_us", 200_000.0),
             ],
         ],
+    },
+    Case {
+        // A corrupt echo is still an echo: the lifecycle completes, counted.
+        name: "churn catches a server that flips bytes",
+        fault: Fault::Tcp(TcpFault::FlipEvery(10)),
+        args: &["--mode", "churn", "--connections", "2"],
+        expect: &[&[
+            Positive("lifecycles"),
+            Positive("mismatched_chunks"),
+            AtLeastField("mismatched_bytes", "lifecycles"),
+            ErrorsAre("mismatched_chunks"),
+            Zero("timeouts"),
+            Status(1),
+        ]],
+    },
+    Case {
+        name: "churn catches a server that resets connections",
+        fault: Fault::Tcp(TcpFault::Reset),
+        args: &["--mode", "churn", "--connections", "2"],
+        expect: &[&[
+            Positive("io_errors"),
+            ErrorsAre("io_errors"),
+            Zero("lifecycles"),
+            Status(1),
+        ]],
+    },
+    Case {
+        // The blocking threads wait for the missing echo until the run gives
+        // up on it, then count it lost.
+        name: "blocking threads catch a server that drops a chunk",
+        fault: Fault::Tcp(TcpFault::DropRead(5)),
+        args: &["--mode", "threads", "--connections", "4"],
+        expect: &[&[
+            Positive("lost_connections"),
+            Positive("lost_bytes"),
+            ErrorsAre("lost_connections"),
+            Status(1),
+        ]],
+    },
+    Case {
+        name: "blocking threads catch a server that flips bytes",
+        fault: Fault::Tcp(TcpFault::FlipEvery(1000)),
+        args: &["--mode", "threads", "--connections", "4"],
+        expect: &[&[
+            Positive("messages"),
+            Positive("mismatched_chunks"),
+            ErrorsAre("mismatched_chunks"),
+            Status(1),
+        ]],
     },
     Case {
         // A corrupt echo is still an echo: its datagram is not lost as well.

@@ -5,14 +5,16 @@
 //! the tests and users' scripts read it back with `serde_json` into the
 //! same type. The field names are the JSON keys; a field that does not
 //! apply to the run's mode is `None`, written as `null`, so every report
-//! has every key and a script need not know the mode to read one.
+//! has every key and a script need not know the mode to read one. Fields
+//! added after the first reports were written are `#[serde(default)]`, so
+//! an older report still reads (`None` there).
 
 use serde::{Deserialize, Serialize};
 
 /// What `echo-loadgen` measured in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
-    /// `pingpong`, `pipeline`, `bulk` or `udp`.
+    /// `pingpong`, `pipeline`, `bulk`, `udp` or `churn`.
     pub mode: String,
     /// The server, as `IP:PORT`.
     pub target: String,
@@ -24,13 +26,14 @@ pub struct LoadReport {
     pub depth: Option<u64>,
     /// Threads that drove the connections.
     pub threads: u64,
-    /// Offered messages/s over all connections (`None`: closed loop).
+    /// Offered messages/s over all connections (`None`: closed loop);
+    /// churn: lifecycles/s.
     pub rate: Option<f64>,
     /// Seconds of warm-up before measuring.
     pub warmup_s: Option<f64>,
     /// Seconds measured (bulk: until the last echo).
     pub duration_s: Option<f64>,
-    /// Echoes measured (`None` in bulk mode).
+    /// Echoes measured (`None` in bulk mode); churn: one per lifecycle.
     pub messages: Option<u64>,
     /// `messages / duration_s`.
     pub messages_per_s: Option<f64>,
@@ -44,7 +47,8 @@ pub struct LoadReport {
     pub mb_per_s: Option<f64>,
     /// `bytes / duration_s`, in GB/s (10^9).
     pub gb_per_s: Option<f64>,
-    /// Latency percentiles and mean, µs (`None` without samples).
+    /// Latency percentiles and mean, µs (`None` without samples); churn:
+    /// of whole lifecycles.
     pub latency_p50_us: Option<f64>,
     /// 99th percentile, µs.
     pub latency_p99_us: Option<f64>,
@@ -84,6 +88,30 @@ pub struct LoadReport {
     pub duplicated_datagrams: Option<u64>,
     /// Answers that overtook an earlier datagram's (UDP).
     pub reordered_datagrams: Option<u64>,
+    /// Lifecycles measured, each a connect, one echo, a half-close, the
+    /// server's end of stream and a close, all of it checked (churn).
+    #[serde(default)]
+    pub lifecycles: Option<u64>,
+    /// `lifecycles / duration_s` (churn).
+    #[serde(default)]
+    pub lifecycles_per_s: Option<f64>,
+    /// Lifecycles given up after one of their waits took
+    /// `lifecycle_timeout_ms` (churn).
+    #[serde(default)]
+    pub timeouts: Option<u64>,
+    /// How long a lifecycle waits for its connect, its echo or its end of
+    /// stream (churn).
+    #[serde(default)]
+    pub lifecycle_timeout_ms: Option<u64>,
+    /// Loopback source addresses the connections came from, 127.0.0.1 to
+    /// 127.0.0.K (churn; `None` when the kernel chose).
+    #[serde(default)]
+    pub sources: Option<u64>,
+    /// How many runs this report adds up (`echo-loadgen merge`: counts,
+    /// rates and errors summed, latencies of all of them together); `None`
+    /// for the report of one run.
+    #[serde(default)]
+    pub runs: Option<u64>,
 }
 
 /// What `echo-idle-swarm` measured: idle connections held and what they

@@ -2,13 +2,14 @@
 //! several loopback source addresses, completed through a mio poll.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
+use echo_reactor::tools::source::{loopback_source, socket_from};
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::SockAddr;
 
 use crate::PROGRAM;
 
@@ -46,12 +47,7 @@ pub fn connect_all(plan: &Connects) -> io::Result<Vec<TcpStream>> {
             break;
         }
         while in_flight < plan.in_flight && started < plan.count {
-            let source = Ipv4Addr::new(
-                127,
-                0,
-                0,
-                1 + (started % plan.sources.max(1) as usize) as u8,
-            );
+            let source = loopback_source(started, plan.sources);
             let mut stream = match start_connect(source, plan.target) {
                 Ok(stream) => stream,
                 Err(e) => {
@@ -106,29 +102,9 @@ pub fn connect_all(plan: &Connects) -> io::Result<Vec<TcpStream>> {
 }
 
 /// Starts a non-blocking connect from `source` (port chosen at connect:
-/// `IP_BIND_ADDRESS_NO_PORT`).
+/// `IP_BIND_ADDRESS_NO_PORT`, see `echo_reactor::tools::source`).
 fn start_connect(source: Ipv4Addr, target: SocketAddr) -> io::Result<MioStream> {
-    let socket = Socket::new(
-        Domain::IPV4,
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
-    let enable: libc::c_int = 1;
-    // SAFETY: the fd is a valid socket for the whole call, and the option
-    // value points to a c_int that outlives it, with its size passed along.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&enable as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(source), 0)))?;
+    let socket = socket_from(source, true)?;
     match socket.connect(&SockAddr::from(target)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}

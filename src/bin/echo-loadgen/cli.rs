@@ -2,9 +2,10 @@
 //! shape with exactly the settings that shape has, defaults filled in.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
@@ -14,20 +15,38 @@ const MAX_DATAGRAM: u64 = 65_507;
 /// The default of `--udp-timeout-ms`.
 const DEFAULT_UDP_TIMEOUT_MS: u64 = 200;
 
+/// The default of `--sources`.
+const DEFAULT_SOURCES: u8 = 16;
+
+/// The default of `--lifecycle-timeout-ms`: long enough for a connect
+/// whose SYN the kernel dropped once (a full accept queue) and resent a
+/// second later, short enough that a hung server ends the run soon.
+const DEFAULT_LIFECYCLE_TIMEOUT_MS: u64 = 5_000;
+
+/// Most connections in the modes that give each its own thread.
+const MAX_THREADED_CONNECTIONS: u32 = 10_000;
+
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
-/// TCP, fixed-rate open loop (--rate), one bulk stream, or ping-pong over UDP
-/// datagrams. Checks every echoed byte.
+/// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
+/// datagrams, short-lived connections (churn), or ping-pong from a blocking
+/// thread per connection (threads). Checks every echoed byte. `echo-loadgen
+/// merge` adds up the runs of several (see --histogram-log).
 #[derive(Parser, Debug)]
 #[command(
     name = "echo-loadgen",
+    args_conflicts_with_subcommands = true,
     after_help = "Progress goes to stderr once a second; the report to stdout.\n\
                   Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
-                  hit, a lost, duplicated or reordered datagram) or the target could not be \
-                  reached, 2 for a bad command line or a non-loopback target without \
-                  --allow-remote."
+                  hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
+                  or the target could not be reached, 2 for a bad command line or a \
+                  non-loopback target without --allow-remote, or a --histogram-log that \
+                  cannot be created."
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+
     /// What to measure
     #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
     mode: Mode,
@@ -37,12 +56,13 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
     target: String,
 
-    /// Connections [default: 50; bulk uses 1]
+    /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once;
+    /// churn and threads: a thread each, at most 10000
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
     connections: Option<u32>,
 
     /// Message size in bytes, K/M suffixes allowed [default: 64; not for
-    /// bulk; udp: 1 to 65507]
+    /// bulk; udp: 1 to 65507; churn, threads: at least 1]
     #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
     size: Option<u64>,
 
@@ -62,13 +82,14 @@ pub struct Cli {
     warmup: Duration,
 
     /// Threads, each with its own poll; connections are spread over them
-    #[arg(long, value_name = "T", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    threads: u32,
+    /// [default: 1; not for churn and threads, which run a thread per
+    /// connection]
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
 
     /// Offered load in messages per second over all connections (open loop:
     /// each message goes out at its scheduled time, and its latency counts
-    /// from then)
+    /// from then); churn: lifecycles per second; not for threads
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     rate: Option<f64>,
 
@@ -81,6 +102,24 @@ pub struct Cli {
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     udp_timeout_ms: Option<u64>,
 
+    /// churn: spread the connections over the source addresses 127.0.0.1
+    /// to 127.0.0.K, so that closed ones waiting in TIME_WAIT do not use up
+    /// the ports [default: 16; IPv4 loopback targets only]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(1..))]
+    sources: Option<u8>,
+
+    /// churn: how long a lifecycle waits for its connect, for its echo, or
+    /// for its end of stream before it gives up, counted as a timeout
+    /// [default: 5000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    lifecycle_timeout_ms: Option<u64>,
+
+    /// Write the run's latencies and report to PATH as an HdrHistogram
+    /// interval log, which `echo-loadgen merge` adds up with other runs'
+    /// (not for bulk)
+    #[arg(long, value_name = "PATH")]
+    histogram_log: Option<PathBuf>,
+
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
     json: bool,
@@ -88,6 +127,62 @@ pub struct Cli {
     /// Allow a target that is not a loopback address
     #[arg(long)]
     allow_remote: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Add up the runs of several load generators, each written with
+    /// --histogram-log, into one report: counts, rates and errors summed,
+    /// latency percentiles of all their latencies together. Exit status 1
+    /// if a log cannot be read or the runs counted an error.
+    Merge(MergeArgs),
+}
+
+/// The logs to merge, and how to print the report.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Interval logs written by echo-loadgen --histogram-log
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What the command line asks for, checked.
+#[derive(Debug)]
+pub enum Command {
+    /// A load run, and where to write its histogram log, if anywhere.
+    Run {
+        plan: Plan,
+        histogram_log: Option<PathBuf>,
+    },
+    /// Merging the logs of runs into one report.
+    Merge(MergeArgs),
+}
+
+impl Command {
+    /// Checks the command line (see [`Plan::from_cli`]).
+    pub fn from_cli(mut cli: Cli) -> Result<Command, String> {
+        if let Some(Sub::Merge(merge)) = cli.command.take() {
+            if merge.logs.is_empty() {
+                return Err("merge: name the logs to merge (written with --histogram-log)".into());
+            }
+            return Ok(Command::Merge(merge));
+        }
+        let histogram_log = cli.histogram_log.take();
+        if histogram_log.is_some() && cli.mode == Mode::Bulk {
+            return Err(
+                "--histogram-log does not apply to bulk mode: a bulk stream has no latencies"
+                    .into(),
+            );
+        }
+        Ok(Command::Run {
+            plan: Plan::from_cli(cli)?,
+            histogram_log,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -100,6 +195,11 @@ enum Mode {
     Bulk,
     /// One datagram (or --depth) in flight per UDP socket
     Udp,
+    /// Short-lived connections: connect, echo one message, half-close, wait
+    /// for the end of stream, close; again and again on every thread
+    Churn,
+    /// One message in flight per connection, each a blocking thread
+    Threads,
 }
 
 /// Seconds, at most a day (a longer benchmark is surely a typo).
@@ -165,6 +265,25 @@ pub enum Load {
         messages: Messages,
         timeout: Duration,
     },
+    /// Short-lived TCP connections, one lifecycle after another on each of
+    /// the connections' threads.
+    Churn(Lifecycles),
+    /// TCP messages, one in flight per connection, each connection a
+    /// blocking thread of its own (closed loop only).
+    Threads(Messages),
+}
+
+/// Churn: connect, one message echoed, half-close, end of stream, close. A
+/// lifecycle is a message here: `--rate` paces lifecycles, and the latency
+/// is the whole lifecycle's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifecycles {
+    pub messages: Messages,
+    /// Loopback source addresses to connect from, 127.0.0.1 to 127.0.0.K
+    /// (`None`: the kernel picks, for a target that is not IPv4 loopback).
+    pub sources: Option<u8>,
+    /// How long each wait of a lifecycle may take.
+    pub timeout: Duration,
 }
 
 /// A load of messages: how big, how paced, for how long.
@@ -197,14 +316,18 @@ impl Load {
             Load::Pipeline(_) => "pipeline",
             Load::Bulk { .. } => "bulk",
             Load::Udp { .. } => "udp",
+            Load::Churn(_) => "churn",
+            Load::Threads(_) => "threads",
         }
     }
 
     /// The messages of every mode but bulk.
     pub fn messages(&self) -> Option<&Messages> {
         match self {
-            Load::PingPong(messages) | Load::Pipeline(messages) => Some(messages),
-            Load::Udp { messages, .. } => Some(messages),
+            Load::PingPong(messages) | Load::Pipeline(messages) | Load::Threads(messages) => {
+                Some(messages)
+            }
+            Load::Udp { messages, .. } | Load::Churn(Lifecycles { messages, .. }) => Some(messages),
             Load::Bulk { .. } => None,
         }
     }
@@ -215,6 +338,12 @@ impl Load {
             Load::Udp { timeout, .. } => Some(*timeout),
             _ => None,
         }
+    }
+
+    /// Whether each connection has a thread of its own, blocking on it
+    /// (rather than threads each polling many connections).
+    pub fn thread_per_connection(&self) -> bool {
+        matches!(self, Load::Churn(_) | Load::Threads(_))
     }
 }
 
@@ -249,6 +378,45 @@ impl Plan {
                 "pingpong has one message in flight; use --mode pipeline for --depth".into(),
             );
         }
+        let thread_per_connection = match cli.mode {
+            Mode::Churn => Some("churn"),
+            Mode::Threads => Some("threads"),
+            _ => None,
+        };
+        if let Some(mode) = thread_per_connection {
+            if cli.depth.is_some() {
+                return Err(format!(
+                    "--depth does not apply to {mode}: each connection has one message in flight"
+                ));
+            }
+            if cli.threads.is_some() {
+                return Err(format!(
+                    "--threads does not apply to {mode}: each of its --connections has a thread"
+                ));
+            }
+            if cli
+                .connections
+                .is_some_and(|c| c > MAX_THREADED_CONNECTIONS)
+            {
+                return Err(format!(
+                    "{mode} runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
+                ));
+            }
+            if cli.size == Some(0) {
+                return Err(format!("{mode} echoes messages: --size must be at least 1"));
+            }
+        }
+        if cli.mode == Mode::Threads && cli.rate.is_some() {
+            return Err(
+                "--rate does not apply to threads: each thread sends when its echo is back \
+                 (--mode pingpong --rate keeps a schedule)"
+                    .into(),
+            );
+        }
+        if cli.mode != Mode::Churn && (cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some())
+        {
+            return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
+        }
         if cli.rate.is_some() && cli.depth.is_some() {
             return Err(
                 "--depth does not apply with --rate: the schedule decides when messages go out"
@@ -261,6 +429,14 @@ impl Plan {
             return Err(format!(
                 "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
                 cli.target
+            ));
+        }
+        // Sources on 127/8 reach IPv4 loopback targets only.
+        let ipv4_loopback = matches!(target.ip(), IpAddr::V4(v4) if v4.is_loopback());
+        if cli.sources.is_some() && !ipv4_loopback {
+            return Err(format!(
+                "--sources spreads connections over 127.0.0.1 to 127.0.0.K, which reach IPv4 \
+                 loopback targets only, not {target}"
             ));
         }
 
@@ -288,15 +464,29 @@ impl Plan {
                     cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS),
                 ),
             },
+            Mode::Threads => Load::Threads(messages(1)),
+            Mode::Churn => Load::Churn(Lifecycles {
+                messages: messages(1),
+                sources: ipv4_loopback.then(|| cli.sources.unwrap_or(DEFAULT_SOURCES)),
+                timeout: Duration::from_millis(
+                    cli.lifecycle_timeout_ms
+                        .unwrap_or(DEFAULT_LIFECYCLE_TIMEOUT_MS),
+                ),
+            }),
         };
         let connections = match load {
             Load::Bulk { .. } => 1,
             _ => cli.connections.unwrap_or(50) as usize,
         };
+        let threads = if load.thread_per_connection() {
+            connections
+        } else {
+            (cli.threads.unwrap_or(1) as usize).min(connections)
+        };
         Ok(Plan {
             target,
             connections,
-            threads: (cli.threads as usize).min(connections),
+            threads,
             load,
             json: cli.json,
         })
@@ -356,6 +546,83 @@ mod tests {
         let udp = plan(&["--mode", "udp", "--rate", "100"]).unwrap().load;
         assert_eq!(udp.udp_timeout(), Some(Duration::from_millis(200)));
         assert_eq!(udp.messages().map(|m| m.pace), Some(Pace::Rate(100.0)));
+
+        let churn = plan(&["--mode", "churn", "--connections", "8"]).unwrap();
+        assert_eq!((churn.connections, churn.threads), (8, 8));
+        let Load::Churn(lifecycles) = churn.load else {
+            panic!("{churn:?}")
+        };
+        assert_eq!(lifecycles.sources, Some(16));
+        assert_eq!(lifecycles.timeout, Duration::from_secs(5));
+        assert_eq!(lifecycles.messages.size, 64);
+        assert_eq!(lifecycles.messages.pace, Pace::ClosedLoop { depth: 1 });
+    }
+
+    #[test]
+    fn threads_mode_is_a_closed_loop_with_a_thread_per_connection() {
+        let threads = plan(&[
+            "--mode",
+            "threads",
+            "--connections",
+            "1000",
+            "--size",
+            "128",
+        ]);
+        let threads = threads.unwrap();
+        assert_eq!((threads.connections, threads.threads), (1000, 1000));
+        let Load::Threads(messages) = threads.load else {
+            panic!("{threads:?}")
+        };
+        assert_eq!(messages.size, 128);
+        assert_eq!(messages.pace, Pace::ClosedLoop { depth: 1 });
+    }
+
+    #[test]
+    fn merge_is_a_subcommand_and_a_run_needs_none() {
+        let command = |args: &[&str]| {
+            let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
+            Command::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+        };
+        let Ok(Command::Merge(merge)) = command(&["merge", "a.log", "b.log", "--json"]) else {
+            panic!("a merge")
+        };
+        assert_eq!(merge.logs, [PathBuf::from("a.log"), PathBuf::from("b.log")]);
+        assert!(merge.json);
+        let Ok(Command::Run {
+            plan,
+            histogram_log,
+        }) = command(&["--mode", "pipeline", "--histogram-log", "run.log"])
+        else {
+            panic!("a run")
+        };
+        assert_eq!(plan.load.name(), "pipeline");
+        assert_eq!(histogram_log, Some(PathBuf::from("run.log")));
+        assert!(command(&["merge"]).is_err());
+        assert!(command(&["--mode", "bulk", "--histogram-log", "run.log"]).is_err());
+        assert!(command(&["--connections", "4", "merge", "a.log"]).is_err());
+    }
+
+    #[test]
+    fn churn_spreads_sources_over_ipv4_loopback_only() {
+        let Load::Churn(v6) = plan(&["--mode", "churn", "--target", "[::1]:7"])
+            .unwrap()
+            .load
+        else {
+            panic!("churn")
+        };
+        assert_eq!(v6.sources, None, "the kernel picks the source");
+        let args = [
+            "--mode",
+            "churn",
+            "--target",
+            "127.0.0.1:7",
+            "--sources",
+            "3",
+        ];
+        let Load::Churn(v4) = plan(&args).unwrap().load else {
+            panic!("churn")
+        };
+        assert_eq!(v4.sources, Some(3));
     }
 
     #[test]

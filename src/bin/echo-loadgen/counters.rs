@@ -2,7 +2,7 @@
 //! the batches of them it publishes for the progress line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -15,6 +15,10 @@ const HIGHEST_LATENCY_NS: u64 = 3_600 * NANOS_PER_SEC;
 
 /// How often threads add their counters to the shared ones.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// Latencies a thread with a pooled histogram keeps before it adds them to
+/// the pool.
+const BATCH: usize = 256;
 
 /// Everything that went wrong. Never reset at the end of the warm-up.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,9 @@ pub struct Errors {
     /// udp: correct copies of a datagram already counted lost. Not in the
     /// total: the loss is.
     pub late_datagrams: u64,
+    /// churn: lifecycles abandoned after a wait of `--lifecycle-timeout-ms`
+    /// (for the connect, the echo or the end of stream).
+    pub timeouts: u64,
 }
 
 impl Errors {
@@ -62,6 +69,7 @@ impl Errors {
             + self.duplicated_datagrams
             + self.reordered_datagrams
             + self.lost_datagrams
+            + self.timeouts
     }
 
     pub fn add(&mut self, other: &Errors) {
@@ -77,6 +85,7 @@ impl Errors {
         self.reordered_datagrams += other.reordered_datagrams;
         self.lost_datagrams += other.lost_datagrams;
         self.late_datagrams += other.late_datagrams;
+        self.timeouts += other.timeouts;
     }
 }
 
@@ -94,19 +103,32 @@ pub struct Tally {
     pub errors: Errors,
 }
 
-/// A thread's tally and latency histogram.
+/// A thread's tally and latencies.
 pub struct Recorder {
     pub tally: Tally,
-    pub histogram: Histogram<u64>,
+    pub latencies: Latencies,
     /// Messages sent (or scheduled) from here on are measured.
     pub measure_from: u64,
 }
 
 impl Recorder {
+    /// A recorder with a histogram of its own.
     pub fn new() -> Recorder {
+        Recorder::with(Latencies::Own(new_histogram()))
+    }
+
+    /// A recorder that adds its latencies to `pool`, in batches.
+    pub fn pooled(pool: &Pool) -> Recorder {
+        Recorder::with(Latencies::Pooled {
+            batch: Vec::with_capacity(BATCH),
+            pool: pool.clone(),
+        })
+    }
+
+    fn with(latencies: Latencies) -> Recorder {
         Recorder {
             tally: Tally::default(),
-            histogram: new_histogram(),
+            latencies,
             measure_from: 0,
         }
     }
@@ -117,10 +139,76 @@ impl Recorder {
         self.tally.completed += 1;
         if sent_at >= self.measure_from {
             self.tally.measured += 1;
-            self.histogram
-                .saturating_record(now.saturating_sub(sent_at).max(1));
+            self.latencies.record(now.saturating_sub(sent_at).max(1));
         }
     }
+}
+
+/// A latency histogram shared by many threads.
+pub type Pool = Arc<Mutex<Histogram<u64>>>;
+
+/// An empty [`Pool`].
+pub fn new_pool() -> Pool {
+    Arc::new(Mutex::new(new_histogram()))
+}
+
+/// Where a thread's latencies go. A histogram that tells nanoseconds to an
+/// hour apart at 3 digits is 270 KB of counters, all written when it is
+/// made: nothing for a polling thread, one of a few, but 270 MB for a
+/// thousand threads of a blocking connection each, which share one instead.
+pub enum Latencies {
+    /// The thread's own histogram.
+    Own(Histogram<u64>),
+    /// The latencies since the last batch, added to `pool` (the run's one
+    /// pool, locked once a batch) when there are [`BATCH`] of them, and at
+    /// the end.
+    Pooled { batch: Vec<u64>, pool: Pool },
+}
+
+impl Latencies {
+    fn record(&mut self, nanos: u64) {
+        match self {
+            Latencies::Own(histogram) => histogram.saturating_record(nanos),
+            Latencies::Pooled { batch, pool } => {
+                batch.push(nanos);
+                if batch.len() == BATCH {
+                    add_batch(batch, pool);
+                }
+            }
+        }
+    }
+}
+
+/// Empties `batch` into `pool`.
+fn add_batch(batch: &mut Vec<u64>, pool: &Pool) {
+    // A thread that panicked holding the lock left whole samples behind.
+    let mut histogram = pool.lock().unwrap_or_else(PoisonError::into_inner);
+    for nanos in batch.drain(..) {
+        histogram.saturating_record(nanos);
+    }
+}
+
+/// Every thread's latencies in one histogram: the threads' own added up,
+/// plus the pool they shared (once), with their last batches.
+pub fn all_latencies(threads: impl IntoIterator<Item = Latencies>) -> Histogram<u64> {
+    let mut all = new_histogram();
+    let mut shared = None;
+    for latencies in threads {
+        match latencies {
+            // Same bounds everywhere, so adding cannot fail.
+            Latencies::Own(histogram) => {
+                let _ = all.add(&histogram);
+            }
+            Latencies::Pooled { mut batch, pool } => {
+                add_batch(&mut batch, &pool);
+                shared = Some(pool);
+            }
+        }
+    }
+    if let Some(pool) = shared {
+        let _ = all.add(&*pool.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+    all
 }
 
 /// An empty latency histogram, nanoseconds from 1 to an hour, 3 digits.
@@ -181,5 +269,27 @@ impl Publisher {
             Ordering::Relaxed,
         );
         self.published = *tally;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_latencies_reach_the_one_histogram_once_each() {
+        let pool = new_pool();
+        let (mut first, mut second) = (Recorder::pooled(&pool), Recorder::pooled(&pool));
+        let mut own = Recorder::new();
+        // More than a batch: one goes into the pool while the thread runs.
+        for i in 0..BATCH as u64 + 44 {
+            first.echoed(0, 1_000 + i);
+        }
+        second.echoed(0, 5_000);
+        own.echoed(0, 7_000);
+        let all = all_latencies([first.latencies, second.latencies, own.latencies]);
+        assert_eq!(all.len(), BATCH as u64 + 46);
+        assert_eq!(all.min(), 1_000);
+        assert!(all.equivalent(all.max(), 7_000));
     }
 }

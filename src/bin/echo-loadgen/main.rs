@@ -10,7 +10,11 @@
 //! cargo run --release --bin echo-loadgen -- --mode bulk --bytes 1GiB
 //! cargo run --release -- --udp                           # a server that echoes UDP too
 //! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
+//! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
+//! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
+//! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
+//! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
 //! ```
 //!
 //! # Modes
@@ -30,10 +34,23 @@
 //!   datagrams only. Each has one `--size`-byte datagram (1 to 65507 bytes)
 //!   in flight, or `--depth` of them, and sends the next when an echo comes
 //!   back or the one it waits for is declared lost (see "UDP" below).
+//! - **churn**: short-lived connections. Each of `--connections` threads
+//!   runs one *lifecycle* after another: connect, one `--size`-byte message
+//!   echoed and checked, half-close, wait for the server's end of stream,
+//!   close. Measures lifecycles per second and the latency of the whole
+//!   lifecycle, the cost of accepting and closing that the other modes
+//!   leave out (see "Churn" below).
+//! - **threads**: pingpong as the most common client does it, one blocking
+//!   thread per connection: each of `--connections` threads writes a
+//!   `--size`-byte message on its own connection, reads the whole echo back
+//!   with blocking `read`s and checks it, then writes the next. Reports what
+//!   pingpong reports; shows what a server does with a thousand clients that
+//!   each wait on it (`--connections 1000 --size 128`), and what those
+//!   clients cost the machine.
 //!
-//! Pingpong, pipeline and udp are *closed loops*: a connection sends when an
-//! echo came back, so a slow server slows the load down. `--rate R` makes
-//! them an *open loop* instead (below).
+//! Pingpong, pipeline, udp, churn and threads are *closed loops*: a
+//! connection sends when an echo came back, so a slow server slows the load
+//! down. `--rate R` makes all but threads an *open loop* instead (below).
 //!
 //! # Coordinated omission, and `--rate`
 //!
@@ -125,6 +142,69 @@
 //! echo-reactor, like inetd, never answers source ports below 1024 or a few
 //! known reflector ports, and none of those is ephemeral.
 //!
+//! # A thread per connection: churn and threads
+//!
+//! In these two modes each thread owns one blocking socket at a time
+//! (`blocking.rs`) and waits on it in `read` and `write`: the client most
+//! servers meet, and for a lifecycle, which is a fixed sequence of waits,
+//! the cheapest way to drive it. The threads are many, so they are made
+//! small: 64 KiB stacks (their buffers are on the heap), and one latency
+//! histogram for all of them, which each adds to in batches of 256 under a
+//! lock (a histogram of its own would cost each thread 270 KB). The
+//! connections of threads mode are opened before anything is measured, like
+//! every other mode's; a socket's send and receive timeouts of 100 ms make
+//! each thread look at the clock while it waits, so an echo still missing
+//! when the run gives up is lost, as in pingpong.
+//!
+//! # Churn
+//!
+//! A lifecycle is a dozen system calls (`socket`, its options, `bind`,
+//! `connect`, `write`, `read`, `shutdown`, `read`, `close`), most of them the
+//! kernel's work of opening and closing a connection, which the server
+//! under test pays for too.
+//!
+//! - **Source addresses.** The client half-closes first, so each closed
+//!   connection waits in `TIME_WAIT` on the client side for a minute,
+//!   holding its four-tuple. One source address has about 28,000 ephemeral
+//!   ports per server address: at 10,000 lifecycles per second it would run
+//!   out in three seconds. The connections are spread over `--sources K`
+//!   loopback addresses, 127.0.0.1 to 127.0.0.K (default 16), each bound
+//!   with `IP_BIND_ADDRESS_NO_PORT` so the kernel picks the port at
+//!   `connect` per (source, destination) pair (`echo_reactor::tools::source`,
+//!   which `echo-idle-swarm` uses too). Only an IPv4 loopback target can be
+//!   reached from those; for another, the kernel picks the source.
+//! - **Verification.** Lifecycle `n` of the run sends the pattern at
+//!   connection `n`'s phase, checked like any echo. A byte that arrives after
+//!   the echo, before the end of stream, was never sent: a mismatch. An end
+//!   of stream before the whole echo counts as an unexpected EOF, a failed
+//!   connect or a reset as an I/O error (the first is printed).
+//! - **Timeouts.** Every socket has a send and a receive timeout of
+//!   `--lifecycle-timeout-ms` (default 5000; `connect` obeys the send
+//!   timeout): a lifecycle whose connect, echo or end of stream does not
+//!   come within it is abandoned and counted as a timeout, an error. So a
+//!   server that never closes, or never answers, costs each thread one
+//!   timeout per lifecycle and the run still ends in time.
+//! - **Latency and rate.** A lifecycle is timed from its connect to its
+//!   close; only those that got the server's end of stream are counted and
+//!   timed. With `--rate R` lifecycle `n` is due at
+//!   `start + n / R`; a thread sleeps until its next one is due, and times
+//!   it from then, so a server that falls behind shows in the latency.
+//!
+//! # Histogram logs, and merging runs
+//!
+//! One machine may not be enough to load a server. Several load generators
+//! can, each run with `--histogram-log PATH`, which writes the run's
+//! latency histogram and its report (the `--json` one) as an HdrHistogram
+//! interval log (`echo_reactor::tools::histogram_log`: the format, and why
+//! the report rides on a comment line). `echo-loadgen merge LOG...` reads
+//! them back and prints one report, a table or `--json`: the percentiles
+//! of all the runs' latencies together (their histograms added, never
+//! their percentiles averaged), counts, errors and rates summed
+//! (`merge.rs` says why rates add up). A log cut short or damaged is
+//! refused, with one line naming it, exit status 1. The file is created
+//! before the run starts, so a path that cannot be written costs no run
+//! (exit status 2); bulk mode, which measures no latencies, has no log.
+//!
 //! # How it drives the load
 //!
 //! All connections are opened (blocking, `TCP_NODELAY`) before anything is
@@ -149,6 +229,9 @@
 //! their counters to shared atomics every `PUBLISH_EVERY` for the progress
 //! line on stderr.
 //!
+//! Churn and threads drive their connections from blocking threads instead
+//! (above).
+//!
 //! Warm-up: messages *sent* (or scheduled) during the first `--warmup`
 //! seconds are neither counted nor recorded. The measured messages are the
 //! ones sent in the following `--duration` seconds, each recorded when its
@@ -166,66 +249,127 @@
 //!   connection say to each other;
 //! - `tcp.rs`: one TCP connection; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
+//! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
+//!   thread's ping-pong; `blocking.rs`: one blocking connection, its echo
+//!   checked, its waits bounded;
 //! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
 //! - `report.rs`: the threads' counts merged into one
-//!   [`LoadReport`], printed as a table or, with `--json`, by serde.
+//!   [`LoadReport`], printed as a table or, with `--json`, by serde;
+//!   `merge.rs`: the reports and histograms of several runs as one.
 
+mod blocking;
 mod channel;
+mod churn;
 mod cli;
 mod counters;
+mod merge;
 mod pattern;
 mod report;
 mod run;
 mod tcp;
+mod threads;
 mod timer;
 mod udp;
 mod udp_sockets;
 mod worker;
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use echo_reactor::cli_support::parse_or_exit;
+use echo_reactor::tools::histogram_log;
 use echo_reactor::tools::report::LoadReport;
 
-use crate::cli::{Cli, Plan};
+use crate::cli::{Cli, Command, Plan};
+use crate::report::Outcome;
 
 /// How this program names itself in its messages.
 const PROGRAM: &str = "echo-loadgen";
 
 fn main() -> ExitCode {
-    let plan = match Plan::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
-        Ok(plan) => plan,
+    match Command::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
+        Ok(Command::Run {
+            plan,
+            histogram_log,
+        }) => load(&plan, histogram_log.as_deref()),
+        Ok(Command::Merge(logs)) => merge::merge(&logs),
         Err(refusal) => {
             eprintln!("{PROGRAM}: {refusal}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the load, prints its report, and writes its histogram log to
+/// `histogram_log` if given.
+fn load(plan: &Plan, histogram_log: Option<&Path>) -> ExitCode {
+    // A log that cannot be created is refused before the run, not after.
+    let log = match histogram_log.map(|path| (path, File::create(path))) {
+        None => None,
+        Some((path, Ok(file))) => Some((path, file)),
+        Some((path, Err(e))) => {
+            let path = path.display();
+            eprintln!("{PROGRAM}: cannot create the histogram log {path}: {e}");
             return ExitCode::from(2);
         }
     };
-    let threads = match run::execute(&plan, &mut io::stderr()) {
+    let threads = match run::execute(plan, &mut io::stderr()) {
         Ok(threads) => threads,
         Err(message) => {
             eprintln!("{PROGRAM}: {message}");
             return ExitCode::FAILURE;
         }
     };
-    let outcome = report::summarize(&plan, threads);
+    let outcome = report::summarize(plan, threads);
     if let Err(e) = print(&outcome.report, plan.json) {
         eprintln!("{PROGRAM}: cannot print the report: {e}");
     }
     if let Some(e) = &outcome.first_error {
-        let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
-            " (nothing receives UDP there: is the server running, and with --udp?)"
-        } else {
-            ""
-        };
-        eprintln!(
-            "{PROGRAM}: {} of {} UDP sockets failed; the first: {e}{hint}",
-            outcome.report.io_errors, outcome.report.connections
-        );
+        eprintln!("{PROGRAM}: {}", first_error(&outcome.report, e));
     }
-    ExitCode::from(u8::from(outcome.report.errors > 0))
+    let mut failed = outcome.report.errors > 0;
+    if let Some((path, file)) = log {
+        if let Err(e) = write_log(file, &outcome) {
+            eprintln!(
+                "{PROGRAM}: cannot write the histogram log {}: {e}",
+                path.display()
+            );
+            failed = true;
+        }
+    }
+    ExitCode::from(u8::from(failed))
+}
+
+/// Writes the run's histogram log to `file`.
+fn write_log(file: File, outcome: &Outcome) -> io::Result<()> {
+    let mut out = BufWriter::new(file);
+    histogram_log::write(
+        &mut out,
+        &outcome.report,
+        &outcome.histogram,
+        outcome.started,
+    )?;
+    out.flush()
+}
+
+/// What the first I/O error of the run says, beside how many there were.
+fn first_error(report: &LoadReport, e: &io::Error) -> String {
+    if report.mode != "udp" {
+        return format!("{} I/O errors; the first: {e}", report.io_errors);
+    }
+    let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+        " (nothing receives UDP there: is the server running, and with --udp?)"
+    } else {
+        ""
+    };
+    format!(
+        "{} of {} UDP sockets failed; the first: {e}{hint}",
+        report.io_errors, report.connections
+    )
 }
 
 /// The report on stdout: one JSON object on one line, or the table.

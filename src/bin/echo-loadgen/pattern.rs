@@ -45,6 +45,22 @@ impl Pattern {
         let start = ((phase + offset) % PATTERN_LEN as u64) as usize;
         &self.doubled[start..start + max_len.min(PATTERN_LEN)]
     }
+
+    /// How many bytes of `got` differ from the stream entered at `phase`,
+    /// read from `offset` on (however many pattern lengths `got` spans).
+    pub fn differing_at(&self, phase: u64, offset: u64, got: &[u8]) -> u64 {
+        let mut differing = 0;
+        let mut offset = offset;
+        let mut rest = got;
+        while !rest.is_empty() {
+            let expected = self.slice(phase, offset, rest.len());
+            let (chunk, tail) = rest.split_at(expected.len());
+            differing += differing_bytes(chunk, expected);
+            offset += chunk.len() as u64;
+            rest = tail;
+        }
+        differing
+    }
 }
 
 /// How many bytes of `got` differ from `expected`, counting every byte of
@@ -66,6 +82,17 @@ mod tests {
         assert_eq!(across.len(), 20);
         assert_eq!(&across[10..], pattern.slice(phase, 0, 10));
         assert_eq!(pattern.slice(phase, 0, usize::MAX).len(), PATTERN_LEN);
+    }
+
+    #[test]
+    fn a_chunk_longer_than_the_pattern_is_checked_whole() {
+        let pattern = Pattern::new();
+        let phase = Pattern::phase(5);
+        let mut stream = pattern.slice(phase, 7, PATTERN_LEN).to_vec();
+        stream.extend_from_slice(pattern.slice(phase, 7 + PATTERN_LEN as u64, 100));
+        assert_eq!(pattern.differing_at(phase, 7, &stream), 0);
+        stream[PATTERN_LEN + 50] ^= 1;
+        assert_eq!(pattern.differing_at(phase, 7, &stream), 1);
     }
 
     #[test]

@@ -3,40 +3,53 @@
 //! prints the same struct with serde).
 
 use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
 
 use echo_reactor::tools::report::LoadReport;
 use hdrhistogram::Histogram;
 
 use crate::cli::{Load, Pace, Plan};
-use crate::counters::{new_histogram, Errors};
-use crate::timer::nanos;
+use crate::counters::{all_latencies, Errors};
+use crate::timer::{nanos, now_ns};
 use crate::worker::ThreadReport;
 
-/// The merged report, and the first I/O error of a UDP socket (printed
-/// beside the report, with a hint).
+/// The merged report, the latencies it came from, when the run started
+/// (for its histogram log), and the first I/O error of a socket (printed
+/// beside the report).
 pub struct Outcome {
     pub report: LoadReport,
+    /// Every latency measured, nanoseconds.
+    pub histogram: Histogram<u64>,
+    pub started: SystemTime,
     pub first_error: Option<io::Error>,
 }
 
 /// Merges the threads' reports into one.
 pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
-    let mut histogram = new_histogram();
     let mut errors = Errors::default();
     let (mut measured, mut received, mut datagrams_sent) = (0, 0, 0);
     let mut first_error = None;
     let mut longest_ns = 0;
+    let mut started_ns = u64::MAX;
+    let mut recorded = Vec::with_capacity(threads.len());
     for thread in threads {
         let tally = thread.recorder.tally;
-        // Same bounds everywhere, so adding cannot fail.
-        let _ = histogram.add(&thread.recorder.histogram);
+        recorded.push(thread.recorder.latencies);
         errors.add(&tally.errors);
         measured += tally.measured;
         received += tally.received;
         datagrams_sent += tally.datagrams_sent;
         first_error = first_error.or(thread.first_error);
         longest_ns = longest_ns.max(thread.finished_at - thread.timeline.start);
+        started_ns = started_ns.min(thread.timeline.start);
     }
+    // The wall clock when the first thread started: as long ago as the
+    // monotonic clock says.
+    let since_start = Duration::from_nanos(now_ns().saturating_sub(started_ns));
+    let started = SystemTime::now()
+        .checked_sub(since_start)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let histogram = all_latencies(recorded);
     let messages = plan.load.messages();
     // Bulk: the time the stream took; else the measured time.
     let (seconds, bytes) = match messages {
@@ -48,15 +61,22 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
     let udp = plan.load.udp_timeout();
     let tcp_only = |count: u64| udp.is_none().then_some(count);
     let udp_only = |count: u64| udp.map(|_| count);
+    let churn = match plan.load {
+        Load::Churn(lifecycles) => Some(lifecycles),
+        _ => None,
+    };
     let report = LoadReport {
         mode: plan.load.name().into(),
         target: plan.target.to_string(),
         connections: plan.connections as u64,
         size: messages.map(|m| m.size),
-        depth: messages.and_then(|m| match m.pace {
-            Pace::ClosedLoop { depth } => Some(depth as u64),
-            Pace::Rate(_) => None,
-        }),
+        // A churned connection carries one message, never a pipeline.
+        depth: messages
+            .filter(|_| churn.is_none())
+            .and_then(|m| match m.pace {
+                Pace::ClosedLoop { depth } => Some(depth as u64),
+                Pace::Rate(_) => None,
+            }),
         threads: plan.threads as u64,
         rate: messages.and_then(|m| match m.pace {
             Pace::Rate(rate) => Some(rate),
@@ -93,9 +113,17 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         mismatched_datagrams: udp_only(errors.mismatched_datagrams),
         duplicated_datagrams: udp_only(errors.duplicated_datagrams),
         reordered_datagrams: udp_only(errors.reordered_datagrams),
+        lifecycles: churn.map(|_| measured),
+        lifecycles_per_s: churn.and_then(|_| finite(measured as f64 / seconds)),
+        timeouts: churn.map(|_| errors.timeouts),
+        lifecycle_timeout_ms: churn.map(|c| nanos(c.timeout) / 1_000_000),
+        sources: churn.and_then(|c| c.sources).map(u64::from),
+        runs: None,
     };
     Outcome {
         report,
+        histogram,
+        started,
         first_error,
     }
 }
@@ -110,7 +138,7 @@ fn micros(ns: u64) -> f64 {
 }
 
 /// (p50, p99, p99.9, max, mean) in microseconds; `None` without samples.
-fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
+pub fn latencies(histogram: &Histogram<u64>) -> Option<[f64; 5]> {
     (!histogram.is_empty()).then(|| {
         [
             micros(histogram.value_at_quantile(0.50)),
@@ -136,6 +164,7 @@ fn count(value: Option<u64>) -> String {
 pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
     let bulk = r.mode == "bulk";
     let udp = r.mode == "udp";
+    let churn = r.mode == "churn";
     let mut rows: Vec<(&str, String)> = vec![
         ("mode", r.mode.clone()),
         ("target", r.target.clone()),
@@ -143,6 +172,10 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             "connections",
             if udp {
                 format!("{} (UDP sockets)", r.connections)
+            } else if churn {
+                format!("{} (lifecycles at once, a thread each)", r.connections)
+            } else if r.mode == "threads" {
+                format!("{} (a blocking thread each)", r.connections)
             } else {
                 r.connections.to_string()
             },
@@ -156,6 +189,9 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
         (
             "rate",
             match r.rate {
+                Some(rate) if churn => format!(
+                    "{rate} lifecycles/s offered (open loop, latency from scheduled start times)"
+                ),
                 Some(rate) => {
                     format!("{rate} msg/s offered (open loop, latency from scheduled send times)")
                 }
@@ -206,6 +242,45 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             },
         ),
     ];
+    if let Some(runs) = r.runs {
+        rows.push((
+            "runs",
+            format!(
+                "{runs} merged: counts, rates and errors summed, latencies of all of them \
+                 together; the longest duration"
+            ),
+        ));
+    }
+    if let Some(lifecycles) = r.lifecycles {
+        rows.push((
+            "lifecycles",
+            format!(
+                "{lifecycles} ({}/s): connect, one echo, half-close, end of stream, close{}",
+                fixed(r.lifecycles_per_s, 1),
+                if churn {
+                    "; the latency above is the whole lifecycle's"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if churn {
+        rows.push((
+            "sources",
+            r.sources.map_or_else(
+                || "the kernel's choice".into(),
+                |k| format!("127.0.0.1 to 127.0.0.{k}"),
+            ),
+        ));
+        rows.push((
+            "timeout",
+            format!(
+                "{} ms per wait of a lifecycle",
+                count(r.lifecycle_timeout_ms)
+            ),
+        ));
+    }
     if udp {
         let [lost, sent, late] =
             [r.lost_datagrams, r.datagrams_sent, r.late_datagrams].map(Option::unwrap_or_default);
@@ -233,11 +308,14 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             ),
         ));
     } else {
+        let timeouts = r
+            .timeouts
+            .map_or_else(String::new, |t| format!(", timeouts {t}"));
         rows.push((
             "errors",
             format!(
                 "{} (mismatched chunks {} / bytes {}, I/O errors {}, unexpected EOFs {}, \
-                 lost echoes {} connections / {} bytes, in-flight overflows {})",
+                 lost echoes {} connections / {} bytes, in-flight overflows {}{timeouts})",
                 r.errors,
                 count(r.mismatched_chunks),
                 r.mismatched_bytes,

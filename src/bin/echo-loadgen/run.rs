@@ -1,6 +1,8 @@
 //! The run itself: open every connection (or UDP socket) before anything
 //! is measured, hand them round robin to the threads, start the threads
-//! together, and print progress until each has reported.
+//! together, and print progress until each has reported. (Churn opens its
+//! connections as it goes, a thread per connection; threads has a thread
+//! per connection too.)
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
@@ -10,13 +12,23 @@ use std::thread;
 use std::time::Duration;
 
 use crate::cli::{Load, Plan};
-use crate::counters::Shared;
+use crate::counters::{new_pool, Shared};
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, NANOS_PER_SEC};
 use crate::worker::{Group, ThreadReport, Worker};
+use crate::{churn, threads};
 
 /// How long one connection may take to connect.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The stack of a thread that blocks on one connection: it holds a few
+/// locals, its buffers are on the heap. A thousand such threads then
+/// reserve 64 MiB of address space rather than 2 GiB.
+const BLOCKING_STACK: usize = 64 << 10;
+
+/// One load thread's work: wait at the start line with the others, run,
+/// report.
+pub type Job = Box<dyn FnOnce(&Barrier) -> ThreadReport + Send>;
 
 /// Connects, runs the threads, prints progress to `err`, and returns every
 /// thread's report.
@@ -24,6 +36,35 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
     // Many connections need many descriptors; the soft limit is often 1024.
     let _ = echo_reactor::fd_limit::raise_nofile_limit();
 
+    let pattern = Arc::new(Pattern::new());
+    let shared = Arc::new(Shared::default());
+    // Threads of one connection each share one latency histogram.
+    let pool = new_pool();
+    let (jobs, stack) = match plan.load {
+        Load::Churn(lifecycles) => (
+            churn::jobs(plan, lifecycles, &pattern, &shared, &pool),
+            Some(BLOCKING_STACK),
+        ),
+        Load::Threads(messages) => {
+            let connections = open_all(plan, "connect to", "connection", threads::open)?;
+            let connections = connections.into_iter().flatten().collect();
+            (
+                threads::jobs(plan, messages, connections, &pattern, &shared, &pool),
+                Some(BLOCKING_STACK),
+            )
+        }
+        _ => (reactor_jobs(plan, &pattern, &shared)?, None),
+    };
+    run_jobs(plan, err, jobs, stack, &shared)
+}
+
+/// The polling threads of every mode but churn and threads, each with its
+/// share of the connections, opened here.
+fn reactor_jobs(
+    plan: &Plan,
+    pattern: &Arc<Pattern>,
+    shared: &Arc<Shared>,
+) -> Result<Vec<Job>, String> {
     let groups: Vec<Group> = match plan.load {
         Load::Udp { messages, timeout } => {
             open_all(plan, "open a UDP socket to", "socket", open_udp)?
@@ -40,33 +81,47 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
             .map(Group::Tcp)
             .collect(),
     };
-
-    let pattern = Arc::new(Pattern::new());
-    let shared = Arc::new(Shared::default());
-    let workers = groups
+    groups
         .into_iter()
         .enumerate()
-        .map(|(index, group)| Worker::new(index, group, plan, pattern.clone(), shared.clone()))
+        .map(|(index, group)| {
+            let worker = Worker::new(index, group, plan, pattern.clone(), shared.clone())?;
+            Ok(Box::new(move |start_line: &Barrier| worker.run(start_line)) as Job)
+        })
         .collect::<io::Result<Vec<_>>>()
-        .map_err(|e| format!("cannot set up the poll: {e}"))?;
+        .map_err(|e| format!("cannot set up the poll: {e}"))
+}
 
-    let threads = workers.len();
+/// Starts a thread for each of `jobs` (with `stack` bytes of stack, if
+/// given), lets them go together, prints progress to `err` and collects
+/// their reports.
+fn run_jobs(
+    plan: &Plan,
+    err: &mut dyn Write,
+    jobs: Vec<Job>,
+    stack: Option<usize>,
+    shared: &Shared,
+) -> Result<Vec<ThreadReport>, String> {
+    let threads = jobs.len();
     let start_line = Arc::new(Barrier::new(threads + 1));
     let (reports_tx, reports) = mpsc::channel();
-    let handles: Vec<_> = workers
-        .into_iter()
-        .enumerate()
-        .map(|(index, worker)| {
-            let start_line = start_line.clone();
-            let reports_tx = reports_tx.clone();
-            thread::Builder::new()
-                .name(format!("loadgen-{index}"))
-                .spawn(move || {
-                    let _ = reports_tx.send(worker.run(&start_line));
-                })
-                .expect("spawn a load thread")
-        })
-        .collect();
+    let mut handles = Vec::with_capacity(threads);
+    for (index, job) in jobs.into_iter().enumerate() {
+        let start_line = start_line.clone();
+        let reports_tx = reports_tx.clone();
+        let mut builder = thread::Builder::new().name(format!("loadgen-{index}"));
+        if let Some(bytes) = stack {
+            builder = builder.stack_size(bytes);
+        }
+        let handle = builder
+            .spawn(move || {
+                let _ = reports_tx.send(job(&start_line));
+            })
+            // The threads started so far wait at the start line until the
+            // process exits.
+            .map_err(|e| format!("cannot start load thread {} of {threads}: {e}", index + 1))?;
+        handles.push(handle);
+    }
     drop(reports_tx);
     start_line.wait();
 
@@ -81,7 +136,7 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
         match reports.recv_timeout(wait) {
             Ok(report) => collected.push(report),
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                last = progress(err, plan, &shared, start, last);
+                last = progress(err, plan, shared, start, last);
                 next_tick += NANOS_PER_SEC;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -178,9 +233,14 @@ fn progress(
             } else {
                 String::new()
             };
+            // Churn completes lifecycles, each one echo.
+            let unit = match load {
+                Load::Churn(_) => "lifecycles/s",
+                _ => "msg/s",
+            };
             writeln!(
                 err,
-                "[{elapsed:6.1}s] {:10.0} msg/s {:9.2} MB/s   errors {errors}{lost}{phase}",
+                "[{elapsed:6.1}s] {:10.0} {unit} {:9.2} MB/s   errors {errors}{lost}{phase}",
                 (completed - last_completed) as f64 / seconds,
                 rate / 1e6,
             )

@@ -8,7 +8,7 @@ use mio::net::TcpStream;
 
 use crate::channel::{Channel, Listed, Step, Turn};
 use crate::counters::{Recorder, Tally};
-use crate::pattern::{differing_bytes, Pattern};
+use crate::pattern::Pattern;
 use crate::timer::now_ns;
 
 /// Most bytes read, and most written, on one connection per turn of the
@@ -163,15 +163,8 @@ impl Conn {
         // The server can only echo what we sent; anything beyond is garbage.
         let owed = usize::try_from(self.sent - self.received).unwrap_or(usize::MAX);
         let (echo, excess) = chunk.split_at(chunk.len().min(owed));
-        let mut differing = excess.len() as u64;
-        let mut rest = echo;
-        while !rest.is_empty() {
-            let expected = pattern.slice(self.phase, self.received, rest.len());
-            let (got, tail) = rest.split_at(expected.len());
-            differing += differing_bytes(got, expected);
-            self.received += got.len() as u64;
-            rest = tail;
-        }
+        let differing = excess.len() as u64 + pattern.differing_at(self.phase, self.received, echo);
+        self.received += echo.len() as u64;
         tally.received += echo.len() as u64;
         if differing > 0 {
             tally.errors.mismatched_chunks += 1;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-use crate::cli::Load;
+use crate::cli::{Lifecycles, Load};
 
 /// How long echoes may take to come back after the measured time ends.
 const DRAIN: Duration = Duration::from_secs(2);
@@ -179,7 +179,11 @@ impl Timeline {
                 stop_sending: start,
                 give_up: start + nanos(*timeout),
             },
-            Load::PingPong(messages) | Load::Pipeline(messages) | Load::Udp { messages, .. } => {
+            Load::PingPong(messages)
+            | Load::Pipeline(messages)
+            | Load::Udp { messages, .. }
+            | Load::Threads(messages)
+            | Load::Churn(Lifecycles { messages, .. }) => {
                 let measure_from = start + nanos(messages.warmup);
                 let stop_sending = measure_from + nanos(messages.duration);
                 // A datagram sent before `stop_sending` is settled by its

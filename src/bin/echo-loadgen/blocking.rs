@@ -1,0 +1,221 @@
+//! One blocking TCP connection of the load, for the modes that give each
+//! connection a thread of its own (churn, threads): it sends a message,
+//! reads its echo back and checks every byte, the way the most common
+//! client does, with plain `read` and `write` calls that wait. And the
+//! [`Ledger`] such a thread keeps its counts in.
+//!
+//! A blocking call could wait forever on a server that never answers, so
+//! every socket here has a receive and a send timeout (`SO_RCVTIMEO`,
+//! `SO_SNDTIMEO`, set by whoever opens it): a wait that runs out returns
+//! `WouldBlock`, and the connection gives up once its deadline has passed
+//! ([`Failure::TimedOut`]), or waits again.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Barrier};
+
+use crate::cli::Load;
+use crate::counters::{Pool, Publisher, Recorder, Shared, Tally};
+use crate::pattern::Pattern;
+use crate::timer::{now_ns, Timeline};
+use crate::worker::ThreadReport;
+
+/// Largest read of an echo.
+const MAX_READ: u64 = 64 << 10;
+
+/// A buffer to read the echoes of `size`-byte messages into: one message,
+/// or 64 KiB if that is less.
+pub fn read_buffer(size: u64) -> Vec<u8> {
+    vec![0; size.clamp(1, MAX_READ) as usize]
+}
+
+/// Why a connection stopped before its echo (or its end of stream) was
+/// done. Mismatched bytes are no failure: they are counted and checking
+/// goes on, as on every connection.
+#[derive(Debug)]
+pub enum Failure {
+    /// The server closed the connection before the whole echo came back.
+    Eof,
+    /// A wait ran out with the deadline passed.
+    TimedOut,
+    /// A read, write, connect or shutdown failed.
+    Io(io::Error),
+}
+
+/// A blocking connection's stream: how much of it was sent and echoed.
+pub struct BlockingConn {
+    stream: TcpStream,
+    phase: u64,
+    /// Bytes written.
+    sent: u64,
+    /// Bytes echoed back and checked.
+    received: u64,
+}
+
+impl BlockingConn {
+    /// Connection `id` of the run, on `stream` (blocking, with timeouts).
+    pub fn new(stream: TcpStream, id: usize) -> BlockingConn {
+        BlockingConn {
+            stream,
+            phase: Pattern::phase(id),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    /// Sends the next `size` bytes of the stream and reads their echo back,
+    /// checking each chunk (`buf` holds the reads; a mismatch is counted in
+    /// `tally`, and the echo goes on). Gives up after a wait that ends past
+    /// `deadline` (monotonic nanoseconds).
+    pub fn echo(
+        &mut self,
+        size: u64,
+        pattern: &Pattern,
+        buf: &mut [u8],
+        tally: &mut Tally,
+        deadline: u64,
+    ) -> Result<(), Failure> {
+        self.send(size, pattern, deadline)?;
+        while self.received < self.sent {
+            let owed = usize::try_from(self.sent - self.received).unwrap_or(usize::MAX);
+            let want = owed.min(buf.len());
+            let n = self.read(&mut buf[..want], deadline)?;
+            if n == 0 {
+                return Err(Failure::Eof);
+            }
+            let differing = pattern.differing_at(self.phase, self.received, &buf[..n]);
+            self.received += n as u64;
+            tally.received += n as u64;
+            if differing > 0 {
+                tally.errors.mismatched_chunks += 1;
+                tally.errors.mismatched_bytes += differing;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes sent and not (yet) echoed.
+    pub fn missing_echo(&self) -> u64 {
+        self.sent - self.received
+    }
+
+    /// Half-closes the connection (the server reads its end of stream) and
+    /// reads on to the server's: every byte that still comes is one that
+    /// was never sent, a mismatch. Gives up, as [`echo`](Self::echo) does,
+    /// past `deadline`, also against a server that sends without end.
+    pub fn finish(
+        &mut self,
+        buf: &mut [u8],
+        tally: &mut Tally,
+        deadline: u64,
+    ) -> Result<(), Failure> {
+        self.stream.shutdown(Shutdown::Write).map_err(Failure::Io)?;
+        loop {
+            let n = self.read(buf, deadline)?;
+            if n == 0 {
+                return Ok(());
+            }
+            tally.errors.mismatched_chunks += 1;
+            tally.errors.mismatched_bytes += n as u64;
+            if now_ns() >= deadline {
+                return Err(Failure::TimedOut);
+            }
+        }
+    }
+
+    /// Writes the next `size` bytes of the stream.
+    fn send(&mut self, size: u64, pattern: &Pattern, deadline: u64) -> Result<(), Failure> {
+        let end = self.sent + size;
+        while self.sent < end {
+            let want = usize::try_from(end - self.sent).unwrap_or(usize::MAX);
+            match self
+                .stream
+                .write(pattern.slice(self.phase, self.sent, want))
+            {
+                Ok(0) => return Err(Failure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.sent += n as u64,
+                Err(e) => wait_again(e, deadline)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One read into `buf`: the bytes read, 0 at the end of stream.
+    fn read(&mut self, buf: &mut [u8], deadline: u64) -> Result<usize, Failure> {
+        loop {
+            match self.stream.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) => wait_again(e, deadline)?,
+            }
+        }
+    }
+}
+
+/// What a failed call means: a wait that ran out (`WouldBlock`, from the
+/// socket's timeout) or was interrupted is tried again unless `deadline` has
+/// passed; anything else ends the connection.
+fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if now_ns() >= deadline => {
+            Err(Failure::TimedOut)
+        }
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => Ok(()),
+        _ => Err(Failure::Io(e)),
+    }
+}
+
+/// What a blocking thread counts, publishes for the progress line and
+/// reports, from the start line to its end.
+pub struct Ledger {
+    pub recorder: Recorder,
+    publisher: Publisher,
+    /// The first I/O error, printed beside the report.
+    first_error: Option<io::Error>,
+}
+
+impl Ledger {
+    /// A ledger that publishes to `shared`, its latencies in `pool`.
+    pub fn new(shared: &Arc<Shared>, pool: &Pool) -> Ledger {
+        Ledger {
+            recorder: Recorder::pooled(pool),
+            publisher: Publisher::new(shared.clone()),
+            first_error: None,
+        }
+    }
+
+    /// Waits at `start_line` with the other threads; returns the phases of
+    /// `load` from then.
+    pub fn start(&mut self, load: &Load, start_line: &Barrier) -> Timeline {
+        start_line.wait();
+        let start = now_ns();
+        let timeline = Timeline::new(load, start);
+        self.recorder.measure_from = timeline.measure_from;
+        self.publisher.publish(&self.recorder.tally, start, true);
+        timeline
+    }
+
+    /// Publishes the counts if it is time to.
+    pub fn publish(&mut self) {
+        self.publisher
+            .publish(&self.recorder.tally, now_ns(), false);
+    }
+
+    /// Counts an I/O error; keeps the first.
+    pub fn io_error(&mut self, e: io::Error) {
+        self.recorder.tally.errors.io_errors += 1;
+        self.first_error.get_or_insert(e);
+    }
+
+    /// The thread's report, its last counts published.
+    pub fn finish(mut self, timeline: Timeline) -> ThreadReport {
+        let finished_at = now_ns();
+        self.publisher
+            .publish(&self.recorder.tally, finished_at, true);
+        ThreadReport {
+            recorder: self.recorder,
+            timeline,
+            finished_at,
+            first_error: self.first_error,
+        }
+    }
+}
