@@ -50,8 +50,9 @@
 //!     (who answered), [`metrics`] and [`http`] (`/metrics`, `/healthz`).
 //! 12. [`cluster`]: several reactors, one per thread, sharing each address.
 //! 13. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
-//! 14. `tools` (feature `tools`): the load tools' reports and `/proc`
-//!     reader, shared with the comparison and the tests.
+//! 14. `tools` (feature `tools`): what the load tools share with the
+//!     comparison and the tests: their JSON reports, HdrHistogram interval
+//!     logs, loopback source addresses, and the `/proc` reader.
 //!
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
