@@ -103,14 +103,17 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> &'a str {
 }
 
 /// The fleet's server arguments, with the address to listen on replaced by
-/// `listen` (the fleet's own, 0.0.0.0, would not stay on loopback).
+/// `listen` and the metrics endpoint's by an ephemeral loopback port (the
+/// fleet's own, on 0.0.0.0, would not stay on loopback).
 fn fleet_args(listen: &str) -> Vec<String> {
     let mut args = yaml_list(&read_manifest("fleet/deployment.yaml"), "args:");
-    let at = args
-        .iter()
-        .position(|arg| arg == "--listen")
-        .expect("the fleet's arguments name --listen");
-    args[at + 1] = listen.to_string();
+    for (flag, value) in [("--listen", listen), ("--metrics", "127.0.0.1:0")] {
+        let at = args
+            .iter()
+            .position(|arg| arg == flag)
+            .unwrap_or_else(|| panic!("the fleet's arguments name {flag}"));
+        args[at + 1] = value.to_string();
+    }
     args
 }
 
