@@ -569,3 +569,65 @@ fn the_image_echoes_runs_the_load_tools_and_stops_cleanly() {
         "the server drained on SIGTERM; its log:\n{log}"
     );
 }
+
+/// The load Job's `echo-loadgen` arguments as the kubelet would expand
+/// them for completion `index` at `rate` messages/s, aimed at `target`,
+/// writing its log into `logs`; the warm-up and duration shortened to a
+/// test's length (every flag the Job passes is still passed).
+fn job_args(target: SocketAddr, index: usize, rate: u64, logs: &Path) -> Vec<String> {
+    let job = read_manifest("load/job.yaml");
+    let mut args = yaml_list(&job, "args:");
+    for (flag, value) in [
+        ("--target", target.to_string()),
+        ("--warmup", "0.2".to_string()),
+        ("--duration", "1".to_string()),
+    ] {
+        let at = args
+            .iter()
+            .position(|arg| arg == flag)
+            .unwrap_or_else(|| panic!("the Job's arguments name {flag}"));
+        args[at + 1] = value;
+    }
+    args.into_iter()
+        .map(|arg| {
+            arg.replace("$(RATE_PER_GENERATOR)", &rate.to_string())
+                .replace("$(JOB_COMPLETION_INDEX)", &index.to_string())
+                .replace("/logs", &logs.display().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_load_jobs_arguments_run_the_real_load_generator_and_their_logs_merge() {
+    const LOADGEN: &str = env!("CARGO_BIN_EXE_echo-loadgen");
+    let server = InProcess::start_default();
+    let logs = std::env::temp_dir().join(format!("echo-reactor-job-logs-{}", std::process::id()));
+    fs::create_dir_all(&logs).unwrap();
+    let generators: Vec<_> = (0..2)
+        .map(|index| {
+            let args = job_args(server.addr, index, 1000, &logs);
+            thread::spawn(move || {
+                run_within_patience(Command::new(LOADGEN).args(&args).arg("--json"))
+            })
+        })
+        .collect();
+    let mut messages = 0;
+    for generator in generators {
+        let output = join_within("a load generator", generator, PATIENCE);
+        assert!(output.status.success(), "{output:?}");
+        let report: LoadReport = serde_json::from_slice(&output.stdout).expect("its report");
+        messages += report.messages.expect("pingpong counts messages");
+    }
+    let merged = run_within_patience(
+        Command::new(LOADGEN)
+            .arg("merge")
+            .arg(logs.join("loadgen-0.hlog"))
+            .arg(logs.join("loadgen-1.hlog"))
+            .arg("--json"),
+    );
+    fs::remove_dir_all(&logs).unwrap();
+    assert!(merged.status.success(), "{merged:?}");
+    let report: LoadReport = serde_json::from_slice(&merged.stdout).expect("the merged report");
+    assert_eq!(report.messages, Some(messages));
+    assert_eq!(report.errors, 0);
+}
