@@ -8,8 +8,7 @@
 use crate::support::*;
 
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
-use std::thread;
+use std::net::Shutdown;
 
 use echo_reactor::Config;
 
@@ -74,19 +73,7 @@ fn twenty_clients_that_never_read_cost_the_binary_at_most_their_max_pending_in_m
     let addr = binary.addr();
     let rss_before = binary.rss_bytes();
 
-    let writers: Vec<_> = (0..STALLED)
-        .map(|i| {
-            thread::spawn(move || {
-                let mut client = connect(addr);
-                let sent = write_until_blocked(&mut client, 100 + i as u64);
-                (client, sent)
-            })
-        })
-        .collect();
-    let mut stalled: Vec<(TcpStream, Vec<u8>)> = writers
-        .into_iter()
-        .map(|w| w.join().expect("stalled writer"))
-        .collect();
+    let mut stalled = clients_writing_until_blocked(STALLED, 100, move || connect(addr));
 
     // Every client filled its pending buffer to the byte, not beyond.
     let line = binary.stats_line();

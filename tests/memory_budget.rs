@@ -42,24 +42,6 @@ fn small_window_client(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// `count` clients that write until the server stops taking their bytes,
-/// all at once; each with what it sent.
-fn hostile_clients(addr: SocketAddr, count: usize) -> Vec<(TcpStream, Vec<u8>)> {
-    let writers: Vec<_> = (0..count)
-        .map(|i| {
-            thread::spawn(move || {
-                let mut client = small_window_client(addr);
-                let sent = write_until_blocked(&mut client, 1000 + i as u64);
-                (client, sent)
-            })
-        })
-        .collect();
-    writers
-        .into_iter()
-        .map(|writer| join_within("a hostile writer", writer, PATIENCE))
-        .collect()
-}
-
 /// Every hostile client reads its echo to the end: all of it, in order.
 fn read_back(clients: Vec<(TcpStream, Vec<u8>)>) {
     for (mut client, sent) in clients {
@@ -83,7 +65,10 @@ fn hostile_clients_hold_no_more_than_the_budget_and_get_every_byte_back() {
     echo_all(server.addr(), b"warm up the scratch buffer");
     let before = server.rss_bytes();
 
-    let hostile = hostile_clients(server.addr(), HOSTILE);
+    let hostile = clients_writing_until_blocked(HOSTILE, 1000, {
+        let addr = server.addr();
+        move || small_window_client(addr)
+    });
     // A newcomer is served at once, through the kernel if need be.
     let mut fresh = connect(server.addr());
     echo_once(&mut fresh, b"still served");
@@ -115,7 +100,10 @@ fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
         max_memory: Some(budget),
         ..Config::default()
     });
-    let hostile = hostile_clients(server.addr, 12);
+    let hostile = clients_writing_until_blocked(12, 1000, {
+        let addr = server.addr;
+        move || small_window_client(addr)
+    });
     let parked = server.wait_for_stats("the budget to be spent", |s| s.memory_parks >= 1);
     assert!(parked.memory_peak <= budget as u64, "{parked:?}");
 
@@ -164,7 +152,7 @@ fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
     let handle = cluster.handle();
     let runner = thread::spawn(move || cluster.run().expect("cluster run"));
 
-    let hostile = hostile_clients(addr, HOSTILE);
+    let hostile = clients_writing_until_blocked(HOSTILE, 1000, move || small_window_client(addr));
     let per = handle.stats_per_reactor().expect("both reactors answer");
     for stats in &per {
         assert!(

@@ -92,6 +92,30 @@ pub fn assert_silent_for(stream: &mut TcpStream, quiet: Duration) {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
 }
 
+/// `count` clients, made by `open`, that each write until blocked, all at
+/// once (seeds `seed`, `seed + 1`, ...); each with what it sent.
+pub fn clients_writing_until_blocked(
+    count: usize,
+    seed: u64,
+    open: impl Fn() -> TcpStream + Send + Sync + 'static,
+) -> Vec<(TcpStream, Vec<u8>)> {
+    let open = std::sync::Arc::new(open);
+    let writers: Vec<_> = (0..count)
+        .map(|i| {
+            let open = std::sync::Arc::clone(&open);
+            thread::spawn(move || {
+                let mut client = open();
+                let sent = write_until_blocked(&mut client, seed + i as u64);
+                (client, sent)
+            })
+        })
+        .collect();
+    writers
+        .into_iter()
+        .map(|writer| super::wait::join_within("a client writing until blocked", writer, PATIENCE))
+        .collect()
+}
+
 /// Writes until the kernel will not take more without the peer reading
 /// (the socket's send and the server's receive queues are full, and so is
 /// everything between), and returns what was written.
