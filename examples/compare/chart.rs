@@ -48,8 +48,8 @@ impl Ranged for GroupAxis {
 
 /// Grouped bars, one group per scenario: each server's median throughput
 /// divided by the reference server's (epoll-echo, or tokio-current without
-/// it). The fixed-rate group shows echoes per CPU-second, so higher is
-/// better everywhere.
+/// it). The fixed-rate groups show echoes and lifecycles per CPU-second,
+/// so higher is better everywhere.
 pub fn draw_chart(
     path: &Path,
     args: &Args,
@@ -85,11 +85,12 @@ pub fn draw_chart(
         })
         .collect();
     let subtitle = format!(
-        "medians of {} interleaved repeat(s){}; last group: echoes per server CPU-second \
-         at a fixed {} msg/s",
+        "medians of {} interleaved repeat(s){}; last two groups: echoes and lifecycles per \
+         server CPU-second at a fixed {} msg/s and {} lifecycles/s",
         args.repeats,
         if args.quick { ", --quick" } else { "" },
-        args.rate
+        args.rate,
+        args.churn_rate
     );
     let per_group = servers.len() as f64;
     let bar = 0.8 / per_group;
@@ -98,7 +99,9 @@ pub fn draw_chart(
         .flat_map(|(_, bars)| bars.iter().map(|(_, v)| *v))
         .fold(1.0f64, f64::max)
         * 1.3;
-    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
+    // Room for every group's bars and its label.
+    let width = 200 + 150 * groups.len() as u32;
+    let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let (title_area, plot_area) = root.split_vertically(50);
     title_area.titled(

@@ -39,25 +39,42 @@
 //! # What is measured, and why
 //!
 //! 1. **Closed-loop throughput** (`echo-loadgen`, repeated): ping-pong with
-//!    1 and 50 connections, 16-deep pipelining, 4 KiB messages, and one
-//!    1 GiB bulk stream. Each repeat runs every scenario against every
-//!    server, started fresh each time, *interleaved* (for repeat, for
-//!    scenario, for server), so a slow minute on the machine hits all
-//!    servers alike; the table shows medians. Beware: on a 2-core machine
-//!    the load generator and the server share the cores, and a good server
-//!    is waiting for the load generator most of the time, so these figures
-//!    mostly measure the load generator and the kernel. They tell a bad
-//!    server from a good one, not two good ones apart.
-//! 2. **Server CPU per echo at a fixed rate** (repeated): an open-loop
-//!    ping-pong at `--rate` messages/s (50 connections, 64 B), with the
-//!    server's CPU time (user + system, all threads) read just inside the
-//!    measured window: the scheduler's nanosecond run time from
-//!    `/proc/PID/task/*/schedstat`, and utime + stime from `/proc/PID/stat`
-//!    (10 ms ticks, too coarse for `--quick`; in `raw.csv`). Every server
-//!    does the same work in the same time, so the CPU it spends per echo is
-//!    the fairest speed figure there is; p99 latency at that rate comes with
-//!    it. (A server that falls behind reads several messages per wake-up and
-//!    so spends less per echo: check the p99.)
+//!    1 and 50 connections, 16-deep pipelining, 4 KiB messages, one 1 GiB
+//!    bulk stream, and the two kinds of client below. Each repeat runs
+//!    every scenario against every server, started fresh each time,
+//!    *interleaved* (for repeat, for scenario, for server), so a slow
+//!    minute on the machine hits all servers alike; the table shows
+//!    medians. Beware: on a 2-core machine the load generator and the
+//!    server share the cores, and a good server is waiting for the load
+//!    generator most of the time, so these figures mostly measure the load
+//!    generator and the kernel. They tell a bad server from a good one, not
+//!    two good ones apart.
+//!    - **Many blocking clients** (`--mode threads`): a blocking thread per
+//!      connection doing ping-pong, 1,000 threads with 128-byte messages and
+//!      50 with 512 bytes; echoes/s. It is the client most people write
+//!      first. With that many runnable threads on two cores, the server
+//!      competes with its clients for the CPU, so what this measures is
+//!      mostly the server's share of it: how often it is woken, how often
+//!      preempted, how much it gets done per wake-up.
+//!    - **Churn** (`--mode churn`): short-lived connections, 4 at a time,
+//!      each a connect, one 64-byte echo, a half-close, the server's end of
+//!      stream and a close, with source addresses rotated over 127.0.0.1 to
+//!      127.0.0.16 so that TIME_WAIT never runs out of ports;
+//!      lifecycles/s. Health checks, load balancers and many stress tests
+//!      look like this, and it measures what the long-lived scenarios never
+//!      do: accepting, registering and tearing down a connection.
+//! 2. **Server CPU per echo and per lifecycle at a fixed rate** (repeated):
+//!    an open-loop ping-pong at `--rate` messages/s (50 connections, 64 B),
+//!    and an open-loop churn at `--churn-rate` lifecycles/s (4 at a time,
+//!    64 B), with the server's CPU time (user + system, all threads) read
+//!    just inside the measured window: the scheduler's nanosecond run time
+//!    from `/proc/PID/task/*/schedstat`, and utime + stime from
+//!    `/proc/PID/stat` (10 ms ticks, too coarse for `--quick`; in
+//!    `raw.csv`). Every server does the same work in the same time, so the
+//!    CPU it spends per echo (per lifecycle) is the fairest speed figure
+//!    there is; p99 latency at that rate comes with it. (A server that
+//!    falls behind reads several messages per wake-up and so spends less
+//!    per echo: check the p99.)
 //! 3. **Noise-free figures** (once per server; they do not move with load on
 //!    the machine): under `strace -c -f`, *system calls per echo* and
 //!    `epoll_wait` calls per echo; under `valgrind --tool=callgrind`,
@@ -69,7 +86,15 @@
 //!    call (strace) or instruction (callgrind) many times slower, and a
 //!    server that falls behind batches messages, which changes what is
 //!    counted; a strace run with fewer successful writes than echoes is
-//!    flagged.
+//!    flagged. And under `strace -c -f` too, *system calls per lifecycle*:
+//!    a churn (4 at a time, 64 B) at 2,000 lifecycles/s for 5 s, less a
+//!    baseline churn of 20 lifecycles (start-up and shutdown) call by
+//!    call, divided by the lifecycles between the two. Each call's figure
+//!    (`accept4`, `epoll_ctl`, `recvfrom`, `sendto`, `shutdown`,
+//!    `setsockopt`, `close`, `epoll_wait`...) says what a lifecycle buys
+//!    with it. A median lifecycle longer than the time between a load
+//!    thread's lifecycles (2 ms) is flagged: lifecycles then queue, and a
+//!    server that finds several per wake-up makes fewer calls for each.
 //! 4. **Idle memory**: `echo-idle-swarm` holds 19,000 idle connections and
 //!    reports the server's RSS growth per connection.
 //!
@@ -78,24 +103,29 @@
 //! The table on stdout (progress on stderr); in the out dir (default
 //! `target/compare/`): `raw.csv` with every number measured, `summary.txt`
 //! with the table, `compare.svg` with each server's throughput normalized to
-//! epoll-echo (to tokio-current without it), and the strace and callgrind
-//! files.
+//! epoll-echo (to tokio-current without it), the strace and callgrind
+//! files, and `syscalls-per-lifecycle-SERVER.txt`, every call a lifecycle
+//! costs each server (the most frequent are in `raw.csv` and the summary).
 //!
 //! # The code
 //!
 //! [`binaries`] builds what runs, [`servers`] starts and stops a server
 //! (plain, under strace or valgrind), [`tools`] runs the load tools and
-//! [`parse`] reads what they and the tracers write; [`scenarios`],
-//! [`noise_free`] and [`idle`] are the measurements 1 and 2, 3 and 4;
-//! [`report`] and [`chart`] tell the results. [`children`] keeps every
+//! [`parse`] reads what they and the tracers write; [`scenarios`] lists
+//! the repeated scenarios and their loads, and [`repeated`] runs them
+//! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
+//! [`idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
+//! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
 mod binaries;
 mod chart;
 mod children;
 mod idle;
+mod lifecycle_syscalls;
 mod noise_free;
 mod parse;
+mod repeated;
 mod report;
 mod scenarios;
 mod servers;
@@ -111,8 +141,10 @@ use crate::report::Results;
 use crate::servers::Server;
 
 /// Benchmarks echo-reactor side by side with tokio (and epoll-echo.c when
-/// given): closed-loop throughput, CPU per echo at a fixed rate, syscalls
-/// and instructions per echo, idle memory per connection.
+/// given): closed-loop throughput with long-lived, blocking and short-lived
+/// connections, CPU per echo and per lifecycle at a fixed rate, syscalls
+/// per echo and per lifecycle, instructions per echo, idle memory per
+/// connection.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Args {
@@ -147,6 +179,11 @@ pub struct Args {
     #[arg(long, value_name = "R", default_value_t = 50_000.0)]
     rate: f64,
 
+    /// Offered load of the fixed-rate churn scenario, connection
+    /// lifecycles/s over 4 at once
+    #[arg(long, value_name = "R", default_value_t = 5_000.0)]
+    churn_rate: f64,
+
     /// Skip the strace and callgrind runs
     #[arg(long)]
     skip_tools: bool,
@@ -166,6 +203,8 @@ pub struct Timing {
     strace: (u32, f64),
     /// (rate, seconds) of the callgrind run.
     callgrind: (u32, f64),
+    /// (lifecycles/s, seconds) of the churn run under strace.
+    churn_strace: (u32, f64),
     /// (connections, hold seconds) of the idle run.
     idle: (u32, f64),
 }
@@ -175,10 +214,11 @@ impl Timing {
         // Traced runs go at a rate a traced server keeps up with (see the
         // top doc); --quick only shortens them.
         const TRACED_RATE: u32 = 5_000;
-        let (warmup, duration, bulk_bytes, traced_seconds, idle) = if quick {
-            (0.3, 1.0, "64MiB", 2.0, (2_000, 0.5))
+        const TRACED_CHURN_RATE: u32 = 2_000;
+        let (warmup, duration, bulk_bytes, traced_seconds, churn_seconds, idle) = if quick {
+            (0.3, 1.0, "64MiB", 2.0, 2.0, (2_000, 0.5))
         } else {
-            (1.0, 5.0, "1GiB", 20.0, (19_000, 2.0))
+            (1.0, 5.0, "1GiB", 20.0, 5.0, (19_000, 2.0))
         };
         Timing {
             warmup,
@@ -186,6 +226,7 @@ impl Timing {
             bulk_bytes,
             strace: (TRACED_RATE, traced_seconds),
             callgrind: (TRACED_RATE, traced_seconds),
+            churn_strace: (TRACED_CHURN_RATE, churn_seconds),
             idle,
         }
     }
@@ -207,8 +248,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 1e7) {
-        return Err(format!("--rate {} is not between 0 and 1e7", args.rate));
+    for (flag, rate) in [("--rate", args.rate), ("--churn-rate", args.churn_rate)] {
+        if !(rate.is_finite() && rate > 0.0 && rate <= 1e7) {
+            return Err(format!("{flag} {rate} is not between 0 and 1e7"));
+        }
     }
     let timing = Timing::new(args.quick);
     let out = match &args.out {
@@ -234,10 +277,10 @@ fn run(args: Args) -> Result<(), String> {
         Server::TokioCurrent,
         Server::TokioMulti,
     ]);
-    let scenarios = scenarios::scenarios(&timing, args.rate);
+    let scenarios = scenarios::scenarios(&args, &timing);
 
     let mut results = Results::default();
-    scenarios::repeated_runs(&args, &bins, &servers, &scenarios, &timing, &mut results);
+    repeated::repeated_runs(&args, &bins, &servers, &scenarios, &timing, &mut results);
     if args.skip_tools {
         results
             .notes

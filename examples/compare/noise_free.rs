@@ -1,20 +1,24 @@
 //! The noise-free figures, once per server: system calls per echo under
-//! `strace -c -f` and user-space instructions per echo under callgrind.
-//! They count work, not time, so they do not move with load on the machine.
+//! `strace -c -f` and user-space instructions per echo under callgrind
+//! (system calls per lifecycle are in [`crate::lifecycle_syscalls`]). They
+//! count work, not time, so they do not move with load on the machine.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use echo_reactor::tools::report::LoadReport;
+
 use crate::binaries::{self, Binaries};
 use crate::parse::{parse_callgrind, parse_strace, StraceSummary};
+use crate::repeated::required;
 use crate::report::{error_note, Results};
-use crate::scenarios::{fixed_rate_load, required};
+use crate::scenarios::{fixed_rate_load, Unit};
 use crate::servers::{Running, Server, Wrapper};
 use crate::tools;
 use crate::Timing;
 
-/// 3 of the top doc: syscalls and instructions per echo, once per server.
+/// 3 of the top doc: syscalls and instructions per echo, and syscalls per
+/// lifecycle ([`crate::lifecycle_syscalls`]), once per server.
 pub fn noise_free_runs(
     bins: &Binaries,
     servers: &[Server],
@@ -27,7 +31,7 @@ pub fn noise_free_runs(
     if !have_strace {
         results
             .notes
-            .push("strace is not installed: no syscalls per echo".into());
+            .push("strace is not installed: no syscalls per echo or per lifecycle".into());
     }
     if !have_valgrind {
         results
@@ -39,6 +43,8 @@ pub fn noise_free_runs(
         if have_strace {
             let result = traced.strace(server, results);
             results.check(&format!("strace {}", server.name()), result);
+            let result = traced.lifecycle_strace(server, results);
+            results.check(&format!("strace churn {}", server.name()), result);
         }
         if have_valgrind {
             let result = traced.callgrind(server, results);
@@ -49,54 +55,63 @@ pub fn noise_free_runs(
 
 /// What every traced run needs: the programs, how long it lasts and where
 /// strace and valgrind write.
-struct Traced<'a> {
+pub struct Traced<'a> {
     bins: &'a Binaries,
-    timing: &'a Timing,
-    out: &'a Path,
+    pub timing: &'a Timing,
+    pub out: &'a Path,
 }
 
-/// What a fixed-count load measured.
-struct FixedCount {
-    /// Every echo the server made.
-    messages: f64,
-    p99_us: f64,
-    errors: u64,
+/// What a load with no warm-up counted: every echo (or lifecycle) the
+/// server went through.
+pub struct FixedCount {
+    /// Echoes, or lifecycles.
+    pub count: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub errors: u64,
 }
 
-/// Ping-pong C=50 64 B at `rate` for `seconds`, no warm-up: loadgen's
-/// `messages` is then every echo.
-fn fixed_count_load(
-    bins: &Binaries,
-    addr: SocketAddr,
-    rate: u32,
-    seconds: f64,
-) -> Result<FixedCount, String> {
-    let args = fixed_rate_load(f64::from(rate), 0.0, seconds);
-    let timeout = Duration::from_secs_f64(seconds) + Duration::from_secs(60);
-    let report = tools::loadgen(bins, addr, &args, timeout)?;
-    Ok(FixedCount {
-        messages: required(report.messages, "messages")? as f64,
-        p99_us: report.latency_p99_us.unwrap_or(f64::NAN),
-        errors: report.errors,
-    })
+impl FixedCount {
+    /// What `report` counted in `unit`.
+    pub fn of(report: &LoadReport, unit: Unit) -> Result<FixedCount, String> {
+        let count = match unit {
+            Unit::Echo => required(report.messages, "messages")?,
+            Unit::Lifecycle => required(report.lifecycles, "lifecycles")?,
+        };
+        Ok(FixedCount {
+            count: count as f64,
+            p50_us: report.latency_p50_us.unwrap_or(f64::NAN),
+            p99_us: report.latency_p99_us.unwrap_or(f64::NAN),
+            errors: report.errors,
+        })
+    }
+}
+
+/// echo-loadgen's arguments for ping-pong C=50 64 B at `rate` for
+/// `seconds`, no warm-up: loadgen's `messages` is then every echo.
+fn fixed_count_load(rate: u32, seconds: f64) -> Vec<String> {
+    fixed_rate_load(f64::from(rate), 0.0, seconds)
 }
 
 impl Traced<'_> {
-    /// Runs `server` under `wrapper`, which writes `file`, through a
-    /// fixed-count load, and returns what the load measured and the file.
-    fn load(
+    /// Runs `server` under `wrapper`, which writes `file`, through
+    /// echo-loadgen with `load` (which lasts about `seconds`), and returns
+    /// loadgen's report and the file.
+    pub fn load(
         &self,
         server: Server,
         wrapper: Wrapper,
         file: &Path,
-        (rate, seconds): (u32, f64),
-    ) -> Result<(FixedCount, String), String> {
+        load: &[String],
+        seconds: f64,
+    ) -> Result<(LoadReport, String), String> {
         let running = Running::start(server, self.bins, wrapper)?;
-        let load = fixed_count_load(self.bins, running.addr, rate, seconds)?;
+        let timeout = Duration::from_secs_f64(seconds) + Duration::from_secs(60);
+        let report = tools::loadgen(self.bins, running.addr, load, timeout)?;
         running.stop()?;
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        Ok((load, text))
+        Ok((report, text))
     }
 
     /// System calls and `epoll_wait` calls per echo under strace. Meaningful
@@ -106,12 +121,15 @@ impl Traced<'_> {
     /// happens, so fewer writes than echoes is flagged.
     fn strace(&self, server: Server, results: &mut Results) -> Result<(), String> {
         let file = self.out.join(format!("strace-{}.txt", server.name()));
-        let (load, text) = self.load(server, Wrapper::Strace(&file), &file, self.timing.strace)?;
+        let (rate, seconds) = self.timing.strace;
+        let load = fixed_count_load(rate, seconds);
+        let (report, text) = self.load(server, Wrapper::Strace(&file), &file, &load, seconds)?;
         let FixedCount {
-            messages,
+            count: messages,
             p99_us: p99,
             errors,
-        } = load;
+            ..
+        } = FixedCount::of(&report, Unit::Echo)?;
         let StraceSummary {
             total,
             epoll_waits,
@@ -161,16 +179,21 @@ impl Traced<'_> {
     /// User-space instructions per echo under callgrind: a full run minus a
     /// baseline run (start-up, 50 connects, 100 echoes, shutdown).
     fn callgrind(&self, server: Server, results: &mut Results) -> Result<(), String> {
-        let run = |label: &str, load: (u32, f64)| -> Result<(f64, FixedCount), String> {
+        let run = |label: &str, (rate, seconds)| -> Result<(f64, FixedCount), String> {
             let file = self
                 .out
                 .join(format!("callgrind-{}-{label}.out", server.name()));
-            let (counted, text) = self.load(server, Wrapper::Callgrind(&file), &file, load)?;
-            Ok((parse_callgrind(&text)?, counted))
+            let load = fixed_count_load(rate, seconds);
+            let (report, text) =
+                self.load(server, Wrapper::Callgrind(&file), &file, &load, seconds)?;
+            Ok((
+                parse_callgrind(&text)?,
+                FixedCount::of(&report, Unit::Echo)?,
+            ))
         };
         let (base_ir, base) = run("baseline", (100, 1.0))?;
         let (ir, full) = run("full", self.timing.callgrind)?;
-        let per_echo = (ir - base_ir) / (full.messages - base.messages).max(1.0);
+        let per_echo = (ir - base_ir) / (full.count - base.count).max(1.0);
         let errors = full.errors + base.errors;
         results.record(
             0,
@@ -180,12 +203,12 @@ impl Traced<'_> {
                 ("instructions/echo", per_echo),
                 (
                     "instructions/echo (no baseline subtracted)",
-                    ir / full.messages.max(1.0),
+                    ir / full.count.max(1.0),
                 ),
                 ("Ir", ir),
-                ("messages", full.messages),
+                ("messages", full.count),
                 ("baseline Ir", base_ir),
-                ("baseline messages", base.messages),
+                ("baseline messages", base.count),
                 ("p99 µs", full.p99_us),
                 ("loadgen errors", errors as f64),
             ],
@@ -193,7 +216,7 @@ impl Traced<'_> {
         eprintln!(
         "compare:   callgrind  {:<21} {per_echo:>7.0} instructions/echo ({} echoes, p99 {:.0} µs{})",
         server.name(),
-        full.messages,
+        full.count,
         full.p99_us,
         error_note(errors)
     );

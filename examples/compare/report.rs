@@ -2,10 +2,12 @@
 //! table with its ratios, `raw.csv` and the summary with notes and
 //! failures.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::scenarios::Scenario;
+use crate::lifecycle_syscalls;
+use crate::scenarios::{Kind, Scenario};
 use crate::servers::Server;
 use crate::{Args, Timing};
 
@@ -15,7 +17,9 @@ pub struct Sample {
     pub repeat: u32,
     pub scenario: &'static str,
     pub server: Server,
-    pub metric: &'static str,
+    /// What was measured: mostly a fixed name, a name made at run time
+    /// for the calls strace counts.
+    pub metric: Cow<'static, str>,
     pub value: f64,
 }
 
@@ -31,19 +35,19 @@ pub struct Results {
 
 impl Results {
     /// Records what one run of `scenario` against `server` measured.
-    pub fn record(
+    pub fn record<M: Into<Cow<'static, str>>>(
         &mut self,
         repeat: u32,
         scenario: &'static str,
         server: Server,
-        numbers: impl IntoIterator<Item = (&'static str, f64)>,
+        numbers: impl IntoIterator<Item = (M, f64)>,
     ) {
         self.samples
             .extend(numbers.into_iter().map(|(metric, value)| Sample {
                 repeat,
                 scenario,
                 server,
-                metric,
+                metric: metric.into(),
                 value,
             }));
     }
@@ -216,7 +220,7 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> Result<(), String> {
             s.repeat,
             s.scenario,
             s.server.name(),
-            quote(s.metric),
+            quote(&s.metric),
             s.value
         );
     }
@@ -243,18 +247,29 @@ pub fn render_report(
             }
         })
         .collect();
-    rows.push(Row {
-        label: format!("fixed {}/s C=50 64 B, p99 µs", args.rate),
-        scenario: "fixed-rate",
-        metric: "p99 µs",
-        higher_is_better: false,
-    });
+    // The latency that comes with each fixed-rate CPU figure.
+    rows.extend(
+        scenarios
+            .iter()
+            .filter(|s| matches!(s.kind, Kind::FixedRate(_)))
+            .map(|s| Row {
+                label: format!("{}, p99 µs", s.label),
+                scenario: s.key,
+                metric: "p99 µs",
+                higher_is_better: false,
+            }),
+    );
     let once = [
         ("strace", "syscalls/echo", "syscalls per echo (strace)"),
         (
             "strace",
             "epoll_wait/echo",
             "epoll_wait calls per echo (strace)",
+        ),
+        (
+            lifecycle_syscalls::SCENARIO,
+            "syscalls/lifecycle",
+            "syscalls per lifecycle (strace, churn)",
         ),
         (
             "callgrind",
@@ -295,12 +310,22 @@ pub fn render_report(
     if !once_table.is_empty() {
         let _ = writeln!(
             report,
-            "\nOnce per server, noise-free (strace: {} msg/s x {} s; callgrind: {} msg/s x {} s; \
-             idle: {} connections)\n",
-            timing.strace.0, timing.strace.1, timing.callgrind.0, timing.callgrind.1, timing.idle.0
+            "\nOnce per server, noise-free (strace: {} msg/s x {} s, churn {} lifecycles/s x {} s; \
+             callgrind: {} msg/s x {} s; idle: {} connections)\n",
+            timing.strace.0,
+            timing.strace.1,
+            timing.churn_strace.0,
+            timing.churn_strace.1,
+            timing.callgrind.0,
+            timing.callgrind.1,
+            timing.idle.0
         );
         report.push_str(&once_table);
     }
+    report.push_str(&lifecycle_syscalls::render_top_calls(
+        servers,
+        &results.samples,
+    ));
 
     // Every run's error count is a sample; list the ones that were not zero.
     for s in results
