@@ -139,9 +139,15 @@ impl Cluster {
             None => None,
         };
 
+        // One certificate for all: a self-signed one is made here, once.
+        if let Some(identity) = &config.tls_identity {
+            config.tls_identity = Some(identity.resolve().map_err(Error::Tls)?);
+        }
+
         let first = Server::bind(config.clone())?;
         let local_addrs = first.local_addrs().to_vec();
         config.listen = local_addrs.clone();
+        config.tls_listen = first.tls_addrs().to_vec();
         let mut servers = vec![first];
         for _ in 1..reactors {
             servers.push(Server::bind(config.clone())?);

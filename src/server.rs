@@ -6,6 +6,7 @@
 //!      token of a connection -> Connection::on_event   (read, echo, flush)
 //!      token of a listener   -> Reactor::accept_from   (until WouldBlock)
 //!      token of a UDP socket -> UdpEcho::serve         (--udp)
+//!      token of a TLS conn.  -> TlsConnection::serve   (--tls-listen)
 //!      SIGNALS               -> shut down / log the counters
 //!      WAKER                 -> commands from a Handle
 //!    then: Reactor::serve_queued  (sockets that spent their read budget)
@@ -50,6 +51,7 @@ use crate::serve::{CloseReason, Context, Next, Ready};
 use crate::signals::SignalSource;
 use crate::stats::Stats;
 use crate::timers::Timers;
+use crate::tls::TlsConnection;
 use crate::udp::UdpEcho;
 
 mod accepting;
@@ -130,6 +132,12 @@ impl Server {
         let (sender, commands) = mpsc::channel();
         let max_connections = config.connection_limit()?;
         let (memory_limit, memory_source) = config.memory_budget();
+        let tls_config = match &config.tls_identity {
+            Some(identity) if !config.tls_listen.is_empty() => {
+                Some(identity.server_config().map_err(Error::Tls)?)
+            }
+            _ => None,
+        };
         let mut reactor = Reactor {
             entries: Slab::new(),
             cx: Context::new(config.max_pending, memory_limit),
@@ -145,6 +153,9 @@ impl Server {
             timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
             proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
             banner: config.banner.as_deref().map(Banner::new),
+            tls_config,
+            tls_handshake_timeout: config.tls_handshake_timeout,
+            tls_addrs: Vec::new(),
             metrics_addr: None,
             http_open: 0,
             now: Instant::now(),
@@ -159,6 +170,11 @@ impl Server {
         for &addr in &config.listen {
             reactor
                 .listen(poll.registry(), addr, &config)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
+        for &addr in &config.tls_listen {
+            reactor
+                .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
         if let Some(addr) = config.metrics {
@@ -176,6 +192,12 @@ impl Server {
     /// The addresses actually listened on, in the order of `config.listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.reactor.local_addrs
+    }
+
+    /// The TLS addresses actually listened on, in the order of
+    /// `config.tls_listen`.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.reactor.tls_addrs
     }
 
     /// Where the metrics endpoint listens (`--metrics`), if it does.
@@ -217,6 +239,10 @@ pub(crate) enum Entry {
     MetricsListener(TcpListener),
     /// A request to the metrics endpoint.
     Http(Box<HttpConn>),
+    /// A TLS listener (`--tls-listen`).
+    TlsListener(TcpListener),
+    /// A TLS connection, boxed: its session costs the slab nothing.
+    Tls(Box<TlsConnection>),
 }
 
 /// Bytes one slab slot takes: the memory an idle connection costs in user
@@ -251,6 +277,11 @@ struct Reactor {
     proxy_header_timeout: Option<std::time::Duration>,
     /// `--banner`.
     banner: Option<Banner>,
+    /// `--tls-listen`: the sessions' configuration, how long a handshake
+    /// may take, and the addresses listened on.
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: Duration,
+    tls_addrs: Vec<SocketAddr>,
     /// `--metrics`: where the endpoint listens, and its connections open now.
     metrics_addr: Option<SocketAddr>,
     http_open: usize,
@@ -294,10 +325,11 @@ impl Reactor {
             Token(key) => match self.entries.get(key) {
                 Some(Entry::Connection(_)) => {}
                 // While accepting is paused, new clients wait in the queue.
-                Some(Entry::Listener(_)) if self.acceptor.is_open() => {
+                Some(Entry::Listener(_) | Entry::TlsListener(_)) if self.acceptor.is_open() => {
                     self.accept_from(registry, key);
                 }
-                Some(Entry::Listener(_)) => {}
+                Some(Entry::Listener(_) | Entry::TlsListener(_)) => {}
+                Some(Entry::Tls(_)) => self.serve_tls(registry, key, Ready::from_event(event)),
                 Some(Entry::Udp(_)) => self.serve_udp(key),
                 Some(Entry::Header(_)) => self.serve_header(registry, key),
                 Some(Entry::MetricsListener(_)) => self.accept_metrics(registry, key),
@@ -349,6 +381,7 @@ impl Reactor {
         let queued = match self.entries.get_mut(key) {
             Some(Entry::Connection(conn)) => &mut conn.queued,
             Some(Entry::Udp(socket)) => &mut socket.queued,
+            Some(Entry::Tls(conn)) => &mut conn.queued,
             _ => return,
         };
         if !*queued {
@@ -388,6 +421,10 @@ impl Reactor {
                 Some(Entry::Udp(socket)) => {
                     socket.queued = false;
                     self.serve_udp(key);
+                }
+                Some(Entry::Tls(conn)) => {
+                    conn.queued = false;
+                    self.serve_tls(registry, key, Ready::CONTINUE_READING);
                 }
                 _ => {}
             }
@@ -453,6 +490,10 @@ impl Reactor {
                 forget_registration(registry, key, stage.stream_mut());
                 stage.memory()
             }
+            Some(Entry::Tls(conn)) => {
+                forget_registration(registry, key, conn.stream_mut());
+                conn.memory()
+            }
             _ => return,
         };
         if let Some(idle) = self.timers.idle() {
@@ -482,6 +523,10 @@ impl Reactor {
             }
             CloseReason::ProxyHeader(failure) => {
                 *stats.proxy_failure_count(*failure) += 1;
+                debug!("token {key} closed: {failure}");
+            }
+            CloseReason::TlsHandshake(failure) => {
+                *stats.tls_failure_count(*failure) += 1;
                 debug!("token {key} closed: {failure}");
             }
         }
