@@ -443,3 +443,39 @@ fn an_idle_tls_connection_costs_the_server_little_memory() {
     drop(clients);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn two_reactors_share_one_self_signed_certificate_and_both_echo_tls() {
+    let dir = std::env::temp_dir().join(format!("echo-reactor-tls-two-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("self-signed.pem");
+    let cluster = echo_reactor::Cluster::bind(
+        Config {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
+            tls_identity: Some(echo_reactor::tls::TlsIdentity::SelfSigned {
+                write_cert_to: Some(ca.clone()),
+            }),
+            ..Config::default()
+        },
+        2,
+    )
+    .expect("bind two reactors");
+    let addr = cluster.tls_addrs()[0];
+    let handle = cluster.handle();
+    let runner = thread::spawn(move || cluster.run().expect("cluster run"));
+    let cert = TestCert {
+        cert_pem: std::fs::read_to_string(&ca).unwrap(),
+        key_pem: String::new(),
+    };
+    let config = cert.client(&[]);
+    // Whichever reactor the kernel picks, the certificate is the one written.
+    for i in 0..20 {
+        let mut client = tls_connect(addr, &config);
+        tls_echo_once(&mut client, format!("client {i}").as_bytes());
+    }
+    handle.stop_now();
+    let stats = join_within("the cluster", runner, PATIENCE);
+    assert_eq!(stats.tls_handshakes, 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
