@@ -51,6 +51,7 @@ use endpoint::Endpoint;
 pub struct Cluster {
     servers: Vec<Server>,
     local_addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     stats_interval: Option<Duration>,
     handle_signals: bool,
     /// `--metrics`, served by the coordinator with the summed counters.
@@ -139,9 +140,16 @@ impl Cluster {
             None => None,
         };
 
+        // One certificate for all: a self-signed one is made here, once.
+        if let Some(identity) = &config.tls_identity {
+            config.tls_identity = Some(identity.resolve().map_err(Error::Tls)?);
+        }
+
         let first = Server::bind(config.clone())?;
         let local_addrs = first.local_addrs().to_vec();
         config.listen = local_addrs.clone();
+        let tls_addrs = first.tls_addrs().to_vec();
+        config.tls_listen = tls_addrs.clone();
         let mut servers = vec![first];
         for _ in 1..reactors {
             servers.push(Server::bind(config.clone())?);
@@ -157,6 +165,7 @@ impl Cluster {
         Ok(Cluster {
             servers,
             local_addrs,
+            tls_addrs,
             stats_interval,
             handle_signals: false,
             metrics,
@@ -166,6 +175,11 @@ impl Cluster {
     /// The addresses listened on, in the order of `config.listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The TLS addresses listened on, in the order of `config.tls_listen`.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
     }
 
     /// Where the metrics endpoint listens (`--metrics`), if it does.

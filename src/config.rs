@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::budget::{self, BudgetSource};
+use crate::tls::{TlsIdentity, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// The address served when none is given: the port the classic Python socket
 /// tutorial's echo client connects to, on loopback only.
@@ -84,6 +85,14 @@ pub struct Config {
     /// `{hostname}` and `{local_addr}` replaced (see
     /// [`banner`](crate::banner)). `None` (the default): no banner.
     pub banner: Option<String>,
+    /// Addresses to serve TLS echo on (see [`tls`](crate::tls)); empty
+    /// (the default): none. `--proxy-protocol` and `--banner` apply to
+    /// them too.
+    pub tls_listen: Vec<SocketAddr>,
+    /// The TLS listeners' certificate and key; required with `tls_listen`.
+    pub tls_identity: Option<TlsIdentity>,
+    /// How long a TLS client has to complete its handshake.
+    pub tls_handshake_timeout: Duration,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -110,6 +119,9 @@ impl Default for Config {
             proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
             metrics: None,
             banner: None,
+            tls_listen: Vec::new(),
+            tls_identity: None,
+            tls_handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -151,8 +163,16 @@ impl Config {
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up with its name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), String> {
-        if self.listen.is_empty() {
+        if self.listen.is_empty() && self.tls_listen.is_empty() {
             return Err("no address to listen on".into());
+        }
+        if !self.tls_listen.is_empty() && self.tls_identity.is_none() {
+            return Err(
+                "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into(),
+            );
+        }
+        if self.tls_handshake_timeout == Duration::ZERO {
+            return Err("tls-handshake-timeout must be longer than zero".into());
         }
         if self.max_pending == 0 {
             return Err("max-pending must be at least 1 byte".into());

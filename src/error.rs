@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 pub enum Error {
     /// The configuration has a value with no meaning.
     Config(String),
+    /// The TLS certificate or key cannot be used; the text names the file
+    /// and what is wrong with it.
+    Tls(String),
     /// A listening socket could not be set up on this address.
     Listen {
         /// The address that was asked for.
@@ -57,6 +60,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
+            Error::Tls(why) => f.write_str(why),
             Error::Listen { addr, source } => {
                 write!(f, "cannot listen on {addr}: {source}")?;
                 match source.kind() {
@@ -86,7 +90,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(_) => None,
+            Error::Config(_) | Error::Tls(_) => None,
             Error::Listen { source, .. } | Error::Reactor { source, .. } => Some(source),
             Error::ReactorFailed {
                 cause: ReactorFailure::Error(e),

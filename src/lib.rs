@@ -48,6 +48,7 @@
 //! 11. For load balancers, each optional and off by default:
 //!     [`proxy_protocol`] (the PROXY header before the echo), [`banner`]
 //!     (who answered), [`metrics`] and [`http`] (`/metrics`, `/healthz`).
+//!     [`tls`]: the same echo through a rustls session (`--tls-listen`).
 //! 12. [`cluster`]: several reactors, one per thread, sharing each address.
 //! 13. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
 //! 14. `tools` (feature `tools`): what the load tools share with the
@@ -91,6 +92,7 @@ pub mod signals;
 pub mod socket;
 pub mod stats;
 pub mod timers;
+pub mod tls;
 #[cfg(feature = "tools")]
 pub mod tools;
 pub mod udp;

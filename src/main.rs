@@ -5,12 +5,14 @@
 //! start or fails, 2 for a bad command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use log::{info, warn};
 
+use echo_reactor::tls::TlsIdentity;
 use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
@@ -91,6 +93,53 @@ struct Cli {
     /// own ports) get no answer, so two echo services cannot loop
     #[arg(long)]
     udp: bool,
+
+    /// Address to serve TLS echo on, IPv4 or IPv6 (port 0 picks a free
+    /// port); repeat for several. Needs --tls-cert and --tls-key, or
+    /// --tls-self-signed [default: none]
+    #[arg(long, value_name = "ADDR")]
+    tls_listen: Vec<SocketAddr>,
+
+    /// PEM file with the TLS certificate chain, leaf first
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Make a certificate for localhost, 127.0.0.1 and ::1 at start-up
+    /// (its SHA-256 fingerprint is logged), for trying TLS out
+    #[arg(long)]
+    tls_self_signed: bool,
+
+    /// Write the self-signed certificate (not its key) to PATH as PEM, for
+    /// clients to trust
+    #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
+    tls_self_signed_out: Option<PathBuf>,
+
+    /// Seconds a TLS client has to complete its handshake
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds)]
+    tls_handshake_timeout: Duration,
+}
+
+/// The TLS identity the flags name, if any.
+fn tls_identity(cli: &Cli) -> Option<TlsIdentity> {
+    match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ if cli.tls_self_signed => Some(TlsIdentity::SelfSigned {
+            write_cert_to: cli.tls_self_signed_out.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// `--max-pending`, `--max-memory`: a size, as a `usize`.
@@ -128,6 +177,7 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
+    let tls_identity = tls_identity(&cli);
     let config = Config {
         listen: cli.listen,
         max_connections: cli
@@ -145,6 +195,9 @@ fn main() -> ExitCode {
         proxy_header_timeout: cli.proxy_header_timeout,
         metrics: cli.metrics,
         banner: cli.banner,
+        tls_listen: cli.tls_listen,
+        tls_identity,
+        tls_handshake_timeout: cli.tls_handshake_timeout,
     };
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.

@@ -64,6 +64,7 @@ pub fn render(stats: &Stats, draining: bool) -> String {
             ("reason=\"idle\"", stats.closed_idle),
             ("reason=\"shutdown\"", stats.closed_by_shutdown),
             ("reason=\"proxy_header\"", stats.proxy_failures()),
+            ("reason=\"tls_handshake\"", stats.tls_handshake_failures()),
         ],
     );
     out.counter(
@@ -119,6 +120,27 @@ pub fn render(stats: &Stats, draining: bool) -> String {
             ("result=\"too_long\"", stats.proxy_too_long),
             ("result=\"timeout\"", stats.proxy_timeout),
             ("result=\"closed\"", stats.proxy_closed),
+        ],
+    );
+    out.counter(
+        "tls_handshakes_total",
+        "TLS handshakes, by outcome (--tls-listen).",
+        &[
+            ("result=\"completed\"", stats.tls_handshakes),
+            ("result=\"not_tls\"", stats.tls_failed_not_tls),
+            ("result=\"invalid\"", stats.tls_failed_invalid),
+            ("result=\"incompatible\"", stats.tls_failed_incompatible),
+            ("result=\"alert\"", stats.tls_failed_alert),
+            ("result=\"timeout\"", stats.tls_failed_timeout),
+            ("result=\"closed\"", stats.tls_failed_closed),
+        ],
+    );
+    out.counter(
+        "tls_client_ends_total",
+        "TLS clients' ends after the handshake: with close_notify, or truncated by a bare end of stream.",
+        &[
+            ("how=\"close_notify\"", stats.tls_close_notify),
+            ("how=\"truncated\"", stats.tls_truncated),
         ],
     );
     out.counter(

@@ -108,6 +108,9 @@ pub struct HeaderStage {
     /// When the header must be complete; also names this stage in the
     /// timers' queue (a key can be reused by a later connection).
     pub deadline: Instant,
+    /// The connection came from a TLS listener: after the header, its
+    /// bytes are TLS records.
+    pub then_tls: bool,
 }
 
 impl HeaderStage {
@@ -117,6 +120,7 @@ impl HeaderStage {
             stream,
             partial: Vec::new(),
             deadline,
+            then_tls: false,
         }
     }
 

@@ -19,6 +19,7 @@ use std::io;
 use crate::budget::MemoryBudget;
 use crate::proxy_protocol::HeaderFailure;
 use crate::stats::Stats;
+use crate::tls::HandshakeFailure;
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
 /// any UDP datagram, so none is ever truncated.
@@ -136,4 +137,6 @@ pub enum CloseReason {
     Shutdown,
     /// No acceptable PROXY protocol header came first (`--proxy-protocol`).
     ProxyHeader(HeaderFailure),
+    /// The TLS handshake did not complete (`--tls-listen`).
+    TlsHandshake(HandshakeFailure),
 }

@@ -6,6 +6,7 @@
 //!      token of a connection -> Connection::on_event   (read, echo, flush)
 //!      token of a listener   -> Reactor::accept_from   (until WouldBlock)
 //!      token of a UDP socket -> UdpEcho::serve         (--udp)
+//!      token of a TLS conn.  -> TlsConnection::serve   (--tls-listen)
 //!      SIGNALS               -> shut down / log the counters
 //!      WAKER                 -> commands from a Handle
 //!    then: Reactor::serve_queued  (sockets that spent their read budget)
@@ -32,7 +33,7 @@
 use std::io;
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, trace};
@@ -52,6 +53,7 @@ use crate::serve::{CloseReason, Context, Next, Ready};
 use crate::signals::SignalSource;
 use crate::stats::Stats;
 use crate::timers::Timers;
+use crate::tls::TlsConnection;
 use crate::udp::UdpEcho;
 
 mod accepting;
@@ -139,6 +141,10 @@ pub(crate) enum Entry {
     MetricsListener(TcpListener),
     /// A request to the metrics endpoint.
     Http(Box<HttpConn>),
+    /// A TLS listener (`--tls-listen`).
+    TlsListener(TcpListener),
+    /// A TLS connection, boxed: its session costs the slab nothing.
+    Tls(Box<TlsConnection>),
 }
 
 /// Bytes one slab slot takes: the memory an idle connection costs in user
@@ -173,6 +179,11 @@ struct Reactor {
     proxy_header_timeout: Option<std::time::Duration>,
     /// `--banner`.
     banner: Option<Banner>,
+    /// `--tls-listen`: the sessions' configuration, how long a handshake
+    /// may take, and the addresses listened on.
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: Duration,
+    tls_addrs: Vec<SocketAddr>,
     /// `--metrics`: where the endpoint listens, and its connections open now.
     metrics_addr: Option<SocketAddr>,
     http_open: usize,
@@ -216,10 +227,11 @@ impl Reactor {
             Token(key) => match self.entries.get(key) {
                 Some(Entry::Connection(_)) => {}
                 // While accepting is paused, new clients wait in the queue.
-                Some(Entry::Listener(_)) if self.acceptor.is_open() => {
+                Some(Entry::Listener(_) | Entry::TlsListener(_)) if self.acceptor.is_open() => {
                     self.accept_from(registry, key);
                 }
-                Some(Entry::Listener(_)) => {}
+                Some(Entry::Listener(_) | Entry::TlsListener(_)) => {}
+                Some(Entry::Tls(_)) => self.serve_tls(registry, key, Ready::from_event(event)),
                 Some(Entry::Udp(_)) => self.serve_udp(key),
                 Some(Entry::Header(_)) => self.serve_header(registry, key),
                 Some(Entry::MetricsListener(_)) => self.accept_metrics(registry, key),
@@ -271,6 +283,7 @@ impl Reactor {
         let queued = match self.entries.get_mut(key) {
             Some(Entry::Connection(conn)) => &mut conn.queued,
             Some(Entry::Udp(socket)) => &mut socket.queued,
+            Some(Entry::Tls(conn)) => &mut conn.queued,
             _ => return,
         };
         if !*queued {
@@ -310,6 +323,10 @@ impl Reactor {
                 Some(Entry::Udp(socket)) => {
                     socket.queued = false;
                     self.serve_udp(key);
+                }
+                Some(Entry::Tls(conn)) => {
+                    conn.queued = false;
+                    self.serve_tls(registry, key, Ready::CONTINUE_READING);
                 }
                 _ => {}
             }
@@ -375,6 +392,10 @@ impl Reactor {
                 forget_registration(registry, key, stage.stream_mut());
                 stage.memory()
             }
+            Some(Entry::Tls(conn)) => {
+                forget_registration(registry, key, conn.stream_mut());
+                conn.memory()
+            }
             _ => return,
         };
         if let Some(idle) = self.timers.idle() {
@@ -404,6 +425,10 @@ impl Reactor {
             }
             CloseReason::ProxyHeader(failure) => {
                 *stats.proxy_failure_count(*failure) += 1;
+                debug!("token {key} closed: {failure}");
+            }
+            CloseReason::TlsHandshake(failure) => {
+                *stats.tls_failure_count(*failure) += 1;
                 debug!("token {key} closed: {failure}");
             }
         }

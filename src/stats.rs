@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::proxy_protocol::HeaderFailure;
+use crate::tls::HandshakeFailure;
 
 /// A snapshot of the server's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,6 +88,27 @@ pub struct Stats {
     /// Connections whose client closed before its PROXY protocol header
     /// was complete.
     pub proxy_closed: u64,
+    /// TLS handshakes completed (`--tls-listen`).
+    pub tls_handshakes: u64,
+    /// TLS connections closed because their first bytes were not TLS.
+    pub tls_failed_not_tls: u64,
+    /// TLS connections closed for a malformed or unexpected handshake
+    /// message.
+    pub tls_failed_invalid: u64,
+    /// TLS connections closed because the client had no TLS version,
+    /// cipher suite or group in common with the server.
+    pub tls_failed_incompatible: u64,
+    /// TLS connections whose client aborted the handshake with an alert.
+    pub tls_failed_alert: u64,
+    /// TLS connections closed for not completing the handshake within the
+    /// handshake timeout.
+    pub tls_failed_timeout: u64,
+    /// TLS connections whose client closed or reset mid-handshake.
+    pub tls_failed_closed: u64,
+    /// TLS clients that ended with a `close_notify` (answered with ours).
+    pub tls_close_notify: u64,
+    /// TLS clients that ended with a bare end of stream: a truncation.
+    pub tls_truncated: u64,
 }
 
 impl Stats {
@@ -125,6 +147,15 @@ impl Stats {
             proxy_too_long,
             proxy_timeout,
             proxy_closed,
+            tls_handshakes,
+            tls_failed_not_tls,
+            tls_failed_invalid,
+            tls_failed_incompatible,
+            tls_failed_alert,
+            tls_failed_timeout,
+            tls_failed_closed,
+            tls_close_notify,
+            tls_truncated,
         } = *other;
         self.accepted += accepted;
         self.active += active;
@@ -154,6 +185,15 @@ impl Stats {
         self.proxy_too_long += proxy_too_long;
         self.proxy_timeout += proxy_timeout;
         self.proxy_closed += proxy_closed;
+        self.tls_handshakes += tls_handshakes;
+        self.tls_failed_not_tls += tls_failed_not_tls;
+        self.tls_failed_invalid += tls_failed_invalid;
+        self.tls_failed_incompatible += tls_failed_incompatible;
+        self.tls_failed_alert += tls_failed_alert;
+        self.tls_failed_timeout += tls_failed_timeout;
+        self.tls_failed_closed += tls_failed_closed;
+        self.tls_close_notify += tls_close_notify;
+        self.tls_truncated += tls_truncated;
     }
 
     /// Connections closed for any reason.
@@ -163,6 +203,7 @@ impl Stats {
             + self.closed_idle
             + self.closed_by_shutdown
             + self.proxy_failures()
+            + self.tls_handshake_failures()
     }
 
     /// The counter of connections closed for `failure`.
@@ -186,6 +227,29 @@ impl Stats {
             + self.proxy_closed
     }
 
+    /// The counter of TLS connections closed for `failure`.
+    pub fn tls_failure_count(&mut self, failure: HandshakeFailure) -> &mut u64 {
+        match failure {
+            HandshakeFailure::NotTls => &mut self.tls_failed_not_tls,
+            HandshakeFailure::Invalid => &mut self.tls_failed_invalid,
+            HandshakeFailure::Incompatible => &mut self.tls_failed_incompatible,
+            HandshakeFailure::Alert => &mut self.tls_failed_alert,
+            HandshakeFailure::Timeout => &mut self.tls_failed_timeout,
+            HandshakeFailure::Closed => &mut self.tls_failed_closed,
+        }
+    }
+
+    /// TLS connections closed before their handshake completed, for any
+    /// reason.
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.tls_failed_not_tls
+            + self.tls_failed_invalid
+            + self.tls_failed_incompatible
+            + self.tls_failed_alert
+            + self.tls_failed_timeout
+            + self.tls_failed_closed
+    }
+
     /// UDP datagrams received and not echoed, for any reason.
     pub fn udp_dropped(&self) -> u64 {
         self.udp_dropped_guarded + self.udp_dropped_would_block + self.udp_dropped_errors
@@ -193,7 +257,8 @@ impl Stats {
 }
 
 impl fmt::Display for Stats {
-    /// One line, for the log. The UDP part is there once a datagram came.
+    /// One line, for the log. The UDP part is there once a datagram came,
+    /// the TLS part once a TLS client did.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -218,6 +283,23 @@ impl fmt::Display for Stats {
             self.memory_peak,
             self.memory_parks,
         )?;
+        if self.tls_handshakes + self.tls_handshake_failures() > 0 {
+            write!(
+                f,
+                "; tls handshakes: {} completed, failed {} not tls / {} invalid / \
+                 {} incompatible / {} alert / {} timeout / {} closed; tls ends: {} close_notify, \
+                 {} truncated",
+                self.tls_handshakes,
+                self.tls_failed_not_tls,
+                self.tls_failed_invalid,
+                self.tls_failed_incompatible,
+                self.tls_failed_alert,
+                self.tls_failed_timeout,
+                self.tls_failed_closed,
+                self.tls_close_notify,
+                self.tls_truncated,
+            )?;
+        }
         if self.proxy_accepted + self.proxy_failures() > 0 {
             write!(
                 f,

@@ -7,9 +7,9 @@
 //! drain at shutdown. With none of them, the poll blocks: an idle server
 //! makes no system calls at all, not even to read the clock.
 //!
-//! Two more kinds exist only with their features: the end of each PROXY
-//! protocol header's allowance (`--proxy-protocol`) and of each metrics
-//! request's (`--metrics`). Every deadline of one kind is the same length
+//! Three more kinds exist only with their features: the end of each PROXY
+//! protocol header's allowance (`--proxy-protocol`), of each metrics
+//! request's (`--metrics`) and of each TLS handshake's (`--tls-listen`). Every deadline of one kind is the same length
 //! after its start, so each kind is a [`DeadlineQueue`]: first in, first
 //! due, no heap.
 //!
@@ -33,6 +33,8 @@ pub struct Timers {
     pub headers: DeadlineQueue,
     /// Metrics requests in progress.
     pub requests: DeadlineQueue,
+    /// TLS handshakes in progress.
+    pub handshakes: DeadlineQueue,
     /// Some deadline above exists: only then does a turn read the clock
     /// and look at timers.
     armed: bool,
@@ -53,6 +55,7 @@ impl Timers {
             drain: None,
             headers: DeadlineQueue::default(),
             requests: DeadlineQueue::default(),
+            handshakes: DeadlineQueue::default(),
             armed: false,
         };
         timers.rearm();
@@ -76,6 +79,7 @@ impl Timers {
             self.drain,
             self.headers.next(),
             self.requests.next(),
+            self.handshakes.next(),
         ]
         .into_iter()
         .flatten()
@@ -132,6 +136,12 @@ impl Timers {
         self.rearm();
     }
 
+    /// A deadline for the TLS handshake on `key` was queued.
+    pub fn push_handshake(&mut self, deadline: Instant, key: usize) {
+        self.handshakes.push(deadline, key);
+        self.rearm();
+    }
+
     /// After deadlines were taken from the queues.
     pub fn rearm(&mut self) {
         self.armed = self.idle.is_some()
@@ -139,7 +149,8 @@ impl Timers {
             || self.accept_retry.is_some()
             || self.drain.is_some()
             || !self.headers.is_empty()
-            || !self.requests.is_empty();
+            || !self.requests.is_empty()
+            || !self.handshakes.is_empty();
     }
 }
 

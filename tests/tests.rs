@@ -31,5 +31,6 @@ mod shutdown;
 mod slab;
 mod startup_errors;
 mod stats_interval;
+mod tls;
 mod tutorial;
 mod udp;

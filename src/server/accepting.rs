@@ -57,6 +57,24 @@ impl Reactor {
         Ok(())
     }
 
+    /// Opens a TLS listener (`--tls-listen`) and puts it in the slab.
+    pub(super) fn listen_tls(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+        config: &Config,
+    ) -> io::Result<()> {
+        let mut listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
+        let local = listener.local_addr()?;
+        let key = self.entries.vacant_key();
+        registry.register(&mut listener, Token(key), Interest::READABLE)?;
+        self.entries.insert(Entry::TlsListener(listener));
+        self.listeners.push(key);
+        self.tls_addrs.push(local);
+        info!("listening on {local} (tls)");
+        Ok(())
+    }
+
     /// Accepts until the queue is empty, the limit is reached, or accept
     /// fails for want of resources.
     pub(super) fn accept_from(&mut self, registry: &Registry, key: usize) {
@@ -66,11 +84,13 @@ impl Reactor {
                 self.acceptor.pause_at_limit(active, &mut self.cx.stats);
                 return;
             }
-            let Some(Entry::Listener(listener)) = self.entries.get(key) else {
-                return;
+            let (listener, tls) = match self.entries.get(key) {
+                Some(Entry::Listener(listener)) => (listener, false),
+                Some(Entry::TlsListener(listener)) => (listener, true),
+                _ => return,
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.add_connection(registry, stream, peer),
+                Ok((stream, peer)) => self.add_connection(registry, stream, peer, tls),
                 Err(e) => match AcceptFailure::of(&e) {
                     AcceptFailure::QueueEmpty => {
                         self.acceptor.queue_drained(active);
@@ -87,7 +107,15 @@ impl Reactor {
         }
     }
 
-    fn add_connection(&mut self, registry: &Registry, mut stream: TcpStream, peer: SocketAddr) {
+    /// Gives a new connection its slot, registration and counters; `tls`
+    /// says it came from a TLS listener.
+    fn add_connection(
+        &mut self,
+        registry: &Registry,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        tls: bool,
+    ) {
         // Echoes are small and latency matters more than packet count;
         // where the listener's TCP_NODELAY is not inherited, set it here.
         if !socket::INHERITS_NODELAY {
@@ -104,8 +132,8 @@ impl Reactor {
             return;
         }
         // A plain connection echoes at once; one with a stage first
-        // (`--proxy-protocol`, `--banner`) starts it once it is counted.
-        let staged = self.proxy_header_timeout.is_some() || self.banner.is_some();
+        // (`--proxy-protocol`, `--banner`, TLS) starts it once it is counted.
+        let staged = tls || self.proxy_header_timeout.is_some() || self.banner.is_some();
         let staged_stream = if staged {
             Some(stream)
         } else {
@@ -123,7 +151,7 @@ impl Reactor {
         }
         debug!("token {key} opened: peer {peer}");
         if let Some(stream) = staged_stream {
-            self.start_connection(registry, key, stream);
+            self.start_connection(registry, key, stream, tls);
         }
     }
 

@@ -33,6 +33,9 @@ impl Reactor {
         if self.timers.requests.next().is_some_and(|at| now >= at) {
             self.expire_requests(registry);
         }
+        if self.timers.handshakes.next().is_some_and(|at| now >= at) {
+            self.expire_handshakes(registry);
+        }
         if self.timers.accept_retry().is_some_and(|at| now >= at) {
             self.resume_accepting(registry);
         }
@@ -112,7 +115,9 @@ impl Reactor {
             .chain(std::mem::take(&mut self.udp_sockets));
         for key in sockets {
             let deregistered = match self.entries.try_remove(key) {
-                Some(Entry::Listener(mut socket)) => registry.deregister(&mut socket),
+                Some(Entry::Listener(mut socket) | Entry::TlsListener(mut socket)) => {
+                    registry.deregister(&mut socket)
+                }
                 Some(Entry::Udp(mut socket)) => registry.deregister(socket.socket_mut()),
                 _ => Ok(()),
             };
@@ -130,6 +135,10 @@ impl Reactor {
         // a queue that is empty for a moment does not mean the client has
         // finished sending, and bytes read after our FIN would be dropped.
         for key in self.connection_keys() {
+            if let Some(Entry::Tls(_)) = self.entries.get(key) {
+                self.say_goodbye_tls(registry, key);
+                continue;
+            }
             self.serve(registry, key, Ready::ALL);
             let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
                 continue; // closed while being served
@@ -152,7 +161,7 @@ impl Reactor {
     fn connection_keys(&self) -> Vec<usize> {
         self.entries
             .iter()
-            .filter(|(_, entry)| matches!(entry, Entry::Connection(_)))
+            .filter(|(_, entry)| matches!(entry, Entry::Connection(_) | Entry::Tls(_)))
             .map(|(key, _)| key)
             .collect()
     }

@@ -34,6 +34,12 @@ impl Server {
         let (sender, commands) = mpsc::channel();
         let max_connections = config.connection_limit()?;
         let (memory_limit, memory_source) = config.memory_budget();
+        let tls_config = match &config.tls_identity {
+            Some(identity) if !config.tls_listen.is_empty() => {
+                Some(identity.server_config().map_err(Error::Tls)?)
+            }
+            _ => None,
+        };
         let mut reactor = Reactor {
             entries: Slab::new(),
             cx: Context::new(config.max_pending, memory_limit),
@@ -49,6 +55,9 @@ impl Server {
             timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
             proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
             banner: config.banner.as_deref().map(Banner::new),
+            tls_config,
+            tls_handshake_timeout: config.tls_handshake_timeout,
+            tls_addrs: Vec::new(),
             metrics_addr: None,
             http_open: 0,
             now: Instant::now(),
@@ -63,6 +72,11 @@ impl Server {
         for &addr in &config.listen {
             reactor
                 .listen(poll.registry(), addr, &config)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
+        for &addr in &config.tls_listen {
+            reactor
+                .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
         if let Some(addr) = config.metrics {
@@ -80,6 +94,12 @@ impl Server {
     /// The addresses actually listened on, in the order of `config.listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.reactor.local_addrs
+    }
+
+    /// The TLS addresses actually listened on, in the order of
+    /// `config.tls_listen`.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.reactor.tls_addrs
     }
 
     /// Where the metrics endpoint listens (`--metrics`), if it does.

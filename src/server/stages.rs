@@ -1,7 +1,7 @@
 //! The stages a socket may pass through besides the echo, each optional:
 //! a PROXY protocol header before it (`--proxy-protocol`), a banner at its
-//! start (`--banner`), and the metrics endpoint's HTTP requests
-//! (`--metrics`), which never echo at all.
+//! start (`--banner`), a TLS session around it (`--tls-listen`), and the
+//! metrics endpoint's HTTP requests (`--metrics`), which never echo at all.
 //!
 //! Each stage is a slab entry of its own, boxed, that exists only while the
 //! stage lasts; a plain echo connection never meets any of this code.
@@ -10,31 +10,45 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use log::{debug, info};
+use log::{debug, info, trace};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::{forget_registration, Entry, Reactor};
+use crate::banner::Banner;
 use crate::connection::Connection;
 use crate::http::{HttpConn, HttpProgress, MAX_HTTP_CONNECTIONS};
 use crate::metrics;
 use crate::proxy_protocol::{HeaderFailure, HeaderStage, Progress};
 use crate::serve::{CloseReason, Next, Ready};
 use crate::socket;
+use crate::tls::{HandshakeFailure, TlsConnection};
 
 /// The metrics listener's accept backlog: scrapers and health checks come
 /// one at a time.
 const METRICS_BACKLOG: u32 = 64;
 
 impl Reactor {
-    /// A connection just accepted and registered: its first stage.
-    pub(super) fn start_connection(&mut self, registry: &Registry, key: usize, stream: TcpStream) {
+    /// A connection just accepted and registered: its first stage; `tls`
+    /// says it came from a TLS listener.
+    pub(super) fn start_connection(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        tls: bool,
+    ) {
         if let Some(timeout) = self.proxy_header_timeout {
             let deadline = self.now.max(Instant::now()) + timeout;
-            let stage = Box::new(HeaderStage::new(stream, deadline));
+            let mut stage = Box::new(HeaderStage::new(stream, deadline));
+            stage.then_tls = tls;
             self.cx.budget.charge(stage.memory());
             self.entries.insert(Entry::Header(stage));
             self.timers.push_header(deadline, key);
+            return;
+        }
+        if tls {
+            self.start_tls(registry, key, stream, 0);
             return;
         }
         self.entries
@@ -64,6 +78,10 @@ impl Reactor {
                 };
                 self.cx.budget.release(stage.memory());
                 self.cx.stats.proxy_accepted += 1;
+                if stage.then_tls {
+                    self.start_tls(registry, key, stage.into_stream(), payload);
+                    return;
+                }
                 self.cx.stats.bytes_in += payload as u64;
                 self.entries
                     .insert(Entry::Connection(Connection::new(stage.into_stream())));
@@ -98,16 +116,12 @@ impl Reactor {
         let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
             return;
         };
-        let banner = match &self.banner {
-            Some(banner) if banner.needs_local_addr() => match conn.stream_mut().local_addr() {
-                Ok(local) => banner.for_local_addr(local),
-                Err(e) => {
-                    self.close(registry, key, CloseReason::Error(e));
-                    return;
-                }
-            },
-            Some(banner) => banner.text().to_vec(),
-            None => Vec::new(),
+        let banner = match banner_for(self.banner.as_ref(), conn.stream_mut()) {
+            Ok(banner) => banner,
+            Err(e) => {
+                self.close(registry, key, CloseReason::Error(e));
+                return;
+            }
         };
         let total = banner.len() + payload;
         if total == 0 {
@@ -119,6 +133,85 @@ impl Reactor {
         self.cx.key = key;
         if let Next::Close(reason) = conn.send_initial(total, &mut self.cx) {
             self.close(registry, key, reason);
+        }
+    }
+
+    /// A connection from a TLS listener starts its handshake, with a
+    /// deadline; `early` bytes at the start of the scratch buffer (what
+    /// followed a PROXY header) are its first records.
+    fn start_tls(&mut self, registry: &Registry, key: usize, stream: TcpStream, early: usize) {
+        let Some(config) = self.tls_config.clone() else {
+            return;
+        };
+        let deadline = self.now.max(Instant::now()) + self.tls_handshake_timeout;
+        let banner = banner_for(self.banner.as_ref(), &stream);
+        let mut conn = Box::new(TlsConnection::new(
+            stream,
+            config,
+            deadline,
+            self.cx.max_pending,
+        ));
+        let banner = match banner {
+            Ok(banner) => banner,
+            Err(e) => {
+                self.entries.insert(Entry::Tls(conn));
+                self.close(registry, key, CloseReason::Error(e));
+                return;
+            }
+        };
+        if !banner.is_empty() {
+            conn.greet(&banner, self.cx.max_pending);
+        }
+        self.cx.key = key;
+        let early_records = conn.take_early_records(early, &mut self.cx);
+        self.entries.insert(Entry::Tls(conn));
+        self.timers.push_handshake(deadline, key);
+        match early_records {
+            Err(next) => self.after_serving(registry, key, next),
+            // Records past the PROXY header's size limit, or a FIN that
+            // came with it, raised no edge of their own: read on.
+            Ok(()) if early > 0 => self.serve_tls(registry, key, Ready::ALL),
+            Ok(()) => {}
+        }
+    }
+
+    /// Serves a TLS connection: handshake, echo, close.
+    pub(super) fn serve_tls(&mut self, registry: &Registry, key: usize, ready: Ready) {
+        let Some(Entry::Tls(conn)) = self.entries.get_mut(key) else {
+            return;
+        };
+        self.cx.key = key;
+        let next = conn.serve(ready, &mut self.cx);
+        self.after_serving(registry, key, next);
+    }
+
+    /// TLS handshakes whose time is up.
+    pub(super) fn expire_handshakes(&mut self, registry: &Registry) {
+        while let Some((deadline, key)) = self.timers.handshakes.pop_due(self.now) {
+            if let Some(Entry::Tls(conn)) = self.entries.get(key) {
+                if conn.handshake_deadline == Some(deadline) {
+                    self.close(
+                        registry,
+                        key,
+                        CloseReason::TlsHandshake(HandshakeFailure::Timeout),
+                    );
+                }
+            }
+        }
+        self.timers.rearm();
+    }
+
+    /// Shutdown, for a TLS connection: our `close_notify` and a FIN if it
+    /// has nothing in flight, or closed at once mid-handshake.
+    pub(super) fn say_goodbye_tls(&mut self, registry: &Registry, key: usize) {
+        self.serve_tls(registry, key, Ready::ALL);
+        let Some(Entry::Tls(conn)) = self.entries.get_mut(key) else {
+            return; // closed while being served
+        };
+        match conn.say_goodbye(&mut self.cx) {
+            Ok(true) => trace!("token {key}: close_notify sent"),
+            Ok(false) => self.close(registry, key, CloseReason::Shutdown),
+            Err(e) => self.close(registry, key, CloseReason::Error(e)),
         }
     }
 
@@ -207,4 +300,14 @@ impl Reactor {
             self.http_open -= 1;
         }
     }
+}
+
+/// The banner's bytes for the connection on `stream` (none without
+/// `--banner`).
+fn banner_for(banner: Option<&Banner>, stream: &TcpStream) -> io::Result<Vec<u8>> {
+    Ok(match banner {
+        Some(banner) if banner.needs_local_addr() => banner.for_local_addr(stream.local_addr()?),
+        Some(banner) => banner.text().to_vec(),
+        None => Vec::new(),
+    })
 }

@@ -67,7 +67,12 @@ pub fn run_time(pid: u32) -> io::Result<Duration> {
     for task in std::fs::read_dir(&dir).map_err(|e| context(&dir, e))? {
         let path = task.map_err(|e| context(&dir, e))?.path().join("schedstat");
         let path = path.to_string_lossy();
-        let text = read(&path)?;
+        let text = match read(&path) {
+            Ok(text) => text,
+            // The thread exited since the directory was listed.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let run: u64 = text
             .split_whitespace()
             .next()

@@ -230,6 +230,8 @@ impl Drop for Binary {
 
 fn parse_listening(line: &str) -> SocketAddr {
     let text = line.rsplit("listening on ").next().unwrap().trim();
+    // A TLS listener (`--tls-listen`) is logged as `listening on ADDR (tls)`.
+    let text = text.trim_end_matches(" (tls)");
     text.parse()
         .unwrap_or_else(|_| panic!("cannot parse an address in {line:?}"))
 }

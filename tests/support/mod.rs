@@ -13,6 +13,8 @@
 //!   queues), from `/proc/net`.
 //! - [`skip`]: what a test does on a host that lacks what it needs: skip,
 //!   or fail in strict mode (`ECHO_REACTOR_TEST_STRICT=1`, set by CI).
+//! - [`tls`]: a test certificate, a TLS server on loopback, and blocking
+//!   rustls clients that trust it.
 //!
 //! What the kernel says about the server process (CPU time, memory,
 //! descriptors) is read by the library's one `/proc` reader,
@@ -31,6 +33,7 @@ pub mod data;
 pub mod server;
 pub mod skip;
 pub mod sockets;
+pub mod tls;
 pub mod wait;
 
 pub use binary::*;
@@ -39,4 +42,5 @@ pub use data::*;
 pub use server::*;
 pub use skip::*;
 pub use sockets::*;
+pub use tls::*;
 pub use wait::*;

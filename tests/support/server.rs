@@ -40,7 +40,12 @@ impl InProcess {
     /// a second server can take a port the first one got) and runs it on a
     /// new thread.
     pub fn start_as_given(config: Config) -> InProcess {
-        let server = Server::bind(config).expect("bind the server");
+        InProcess::run(Server::bind(config).expect("bind the server"))
+    }
+
+    /// Runs a server already bound (whose other addresses, such as
+    /// `tls_addrs`, the caller has read) on a new thread.
+    pub fn run(server: Server) -> InProcess {
         let addr = server.local_addrs()[0];
         let handle = server.handle();
         let thread = thread::spawn(move || server.run().expect("server run"));

@@ -1,0 +1,37 @@
+//! TLS echo (`--tls-listen`): the same echo, through a rustls session, in
+//! the same reactor.
+//!
+//! A TLS listener's connections are slab entries of their own,
+//! [`Entry::Tls`](crate::server), boxed: a plain connection's slot stays
+//! 16 bytes and its path never looks at TLS. A TLS connection starts when
+//! it is accepted (or when its PROXY header is done, with
+//! `--proxy-protocol`), must complete its handshake within
+//! `--tls-handshake-timeout`, and then echoes every decrypted byte, in
+//! order, through the session. The banner (`--banner`) is the first
+//! plaintext inside TLS.
+//!
+//! - [`identity`]: the certificate and key, and rustls's configuration.
+//! - [`TlsConnection`]: one session driven from readiness events, with
+//!   the same bounds as a plain connection (`--max-pending`, the memory
+//!   budget, the read budget per turn).
+//! - [`HandshakeFailure`]: why a handshake did not complete, counted.
+//!
+//! The crypto provider is rustls's `ring`: it builds with nothing but Rust
+//! and a C compiler (rustls's default, `aws-lc-rs`, also needs CMake).
+//! TLS 1.2 and 1.3 are offered; client certificates are not asked for.
+//!
+//! rustls's buffered `ServerConnection` is used rather than its
+//! `UnbufferedServerConnection`: it is the API whose `close_notify`, limits
+//! and errors are simplest to get right, and the measured cost of an idle
+//! connection is in the README's TLS section.
+
+mod connection;
+mod failure;
+pub mod identity;
+
+pub use connection::{TlsConnection, ECHO_CHUNK, SESSION_BUFFERS};
+pub use failure::HandshakeFailure;
+pub use identity::TlsIdentity;
+
+/// Default time a client has to complete its TLS handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

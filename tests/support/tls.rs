@@ -1,0 +1,138 @@
+//! TLS for the tests: a certificate for `localhost` and `127.0.0.1` made
+//! per test with rcgen, a server with a TLS listener on an ephemeral
+//! loopback port, and blocking rustls clients (std `TcpStream` +
+//! `rustls::StreamOwned`) that trust that certificate and nothing else.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use echo_reactor::tls::TlsIdentity;
+use echo_reactor::{Config, Server};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use super::server::InProcess;
+use super::wait::PATIENCE;
+
+/// A blocking TLS client stream.
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// A certificate and its key, as PEM.
+pub struct TestCert {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestCert {
+    /// A new self-signed certificate for `localhost` and `127.0.0.1`.
+    pub fn new() -> TestCert {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let made = rcgen::generate_simple_self_signed(names).expect("make a test certificate");
+        TestCert {
+            cert_pem: made.cert.pem(),
+            key_pem: made.key_pair.serialize_pem(),
+        }
+    }
+
+    /// The server's identity.
+    pub fn identity(&self) -> TlsIdentity {
+        TlsIdentity::Pem {
+            cert: self.cert_pem.clone(),
+            key: self.key_pem.clone(),
+        }
+    }
+
+    /// A client configuration that trusts this certificate only, with
+    /// `versions` (both when empty).
+    pub fn client(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        let der = CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap();
+        roots.add(der).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions = if versions.is_empty() {
+            rustls::DEFAULT_VERSIONS
+        } else {
+            versions
+        };
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    }
+
+    /// Writes the certificate to `path` as PEM, for outside clients.
+    pub fn write_cert(&self, path: &Path) {
+        std::fs::write(path, &self.cert_pem).unwrap();
+    }
+}
+
+impl Default for TestCert {
+    fn default() -> Self {
+        TestCert::new()
+    }
+}
+
+/// A configuration with a TLS listener on an ephemeral loopback port (and
+/// the plain one, also ephemeral), serving `cert`.
+pub fn tls_config(cert: &TestCert) -> Config {
+    Config {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
+        tls_identity: Some(cert.identity()),
+        ..Config::default()
+    }
+}
+
+/// Binds `config` and runs it; returns the server and its TLS address.
+pub fn start_tls(config: Config) -> (InProcess, SocketAddr) {
+    let server = Server::bind(config).expect("bind the server");
+    let tls_addr = server.tls_addrs()[0];
+    (InProcess::run(server), tls_addr)
+}
+
+/// Connects to `addr` and completes the handshake, within [`PATIENCE`].
+pub fn tls_connect(addr: SocketAddr, config: &Arc<ClientConfig>) -> TlsStream {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    tcp.set_write_timeout(Some(PATIENCE)).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let session = ClientConnection::new(config.clone(), name).unwrap();
+    let mut stream = StreamOwned::new(session, tcp);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .expect("TLS handshake");
+    }
+    stream
+}
+
+/// Reads exactly `len` decrypted bytes.
+pub fn tls_read_exactly(stream: &mut TlsStream, len: usize) -> Vec<u8> {
+    let mut got = vec![0; len];
+    stream.read_exact(&mut got).expect("read the echo");
+    got
+}
+
+/// Sends `message` and checks that it comes back.
+pub fn tls_echo_once(stream: &mut TlsStream, message: &[u8]) {
+    stream.write_all(message).unwrap();
+    stream.flush().unwrap();
+    assert_eq!(tls_read_exactly(stream, message.len()), message);
+}
+
+/// Reads to the end: `Ok(())` for the server's `close_notify`, the error
+/// otherwise (a truncation is `UnexpectedEof`).
+pub fn tls_read_to_end(stream: &mut TlsStream) -> io::Result<Vec<u8>> {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).map(|_| rest)
+}
