@@ -164,7 +164,7 @@ pub struct DeadlineQueue(VecDeque<(Instant, usize)>);
 impl DeadlineQueue {
     /// Queues `key`'s deadline; it must not be earlier than the last one.
     pub fn push(&mut self, deadline: Instant, key: usize) {
-        debug_assert!(self.0.back().map_or(true, |&(last, _)| last <= deadline));
+        debug_assert!(self.0.back().is_none_or(|&(last, _)| last <= deadline));
         self.0.push_back((deadline, key));
     }
 
