@@ -796,7 +796,7 @@ fn serve_tcp(mut stream: TcpStream, fault: TcpFault) {
             TcpFault::StallOnce { .. } => {}
             TcpFault::FlipEvery(every) => {
                 for (i, byte) in chunk.iter_mut().enumerate() {
-                    if (offset + i as u64 + 1) % every == 0 {
+                    if (offset + i as u64 + 1).is_multiple_of(every) {
                         *byte = !*byte;
                     }
                 }
@@ -842,7 +842,7 @@ fn serve_udp(socket: &UdpSocket, fault: UdpFault, stop: &AtomicBool) {
         };
         received += 1;
         let datagram = &mut buf[..n];
-        let nth = |every: u64| received % every == 0;
+        let nth = |every: u64| received.is_multiple_of(every);
         match fault {
             UdpFault::Flip(every) if nth(every) => datagram[n / 2] = !datagram[n / 2],
             UdpFault::Drop(every) if nth(every) => continue,
