@@ -250,7 +250,9 @@ impl Connection {
         }
         match self.stream.write(&cx.scratch[..n]) {
             Ok(written) if written == n => {
-                trace!("token {}: read {n} bytes, wrote them back", cx.key);
+                if cx.tracing {
+                    trace!("token {}: read {n} bytes, wrote them back", cx.key);
+                }
                 cx.stats.bytes_out += n as u64;
                 Ok(())
             }

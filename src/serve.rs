@@ -47,6 +47,11 @@ pub struct Context {
     pub stats: Stats,
     /// The memory budget every connection's buffers are charged to.
     pub budget: MemoryBudget,
+    /// Trace lines may be logged this turn. The echo path tests this bool
+    /// before its `trace!` lines rather than the logger's level at each
+    /// one: the level is read once per turn ([`Context::read_log_level`]),
+    /// and `trace!` itself still applies every filter.
+    pub tracing: bool,
 }
 
 impl Context {
@@ -61,7 +66,17 @@ impl Context {
             read_size,
             stats: Stats::default(),
             budget: MemoryBudget::new(memory_limit, read_size),
+            tracing: false,
         }
+    }
+
+    /// Reads the log's level into [`Context::tracing`], once per turn of
+    /// the loop: the same global test `trace!` starts with, so a level
+    /// changed at run time takes effect at the next turn.
+    #[inline(always)]
+    pub fn read_log_level(&mut self) {
+        self.tracing =
+            log::Level::Trace <= log::STATIC_MAX_LEVEL && log::Level::Trace <= log::max_level();
     }
 }
 

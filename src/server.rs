@@ -81,8 +81,11 @@ impl Server {
             }
         );
         loop {
+            self.reactor.cx.read_log_level();
             let timeout = self.reactor.poll_timeout();
-            trace!("poll: waiting, timeout {timeout:?}");
+            if self.reactor.cx.tracing {
+                trace!("poll: waiting, timeout {timeout:?}");
+            }
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -233,14 +236,16 @@ impl Reactor {
     /// Hands an event to the socket it is for.
     #[inline(always)]
     fn dispatch(&mut self, registry: &Registry, event: &Event) {
-        trace!(
-            "event: {} readable={} writable={} read_closed={} error={}",
-            TokenName(event.token()),
-            event.is_readable(),
-            event.is_writable(),
-            event.is_read_closed(),
-            event.is_error()
-        );
+        if self.cx.tracing {
+            trace!(
+                "event: {} readable={} writable={} read_closed={} error={}",
+                TokenName(event.token()),
+                event.is_readable(),
+                event.is_writable(),
+                event.is_read_closed(),
+                event.is_error()
+            );
+        }
         // Connections first: nearly every event is for one.
         let key = event.token().0;
         if let Some(Entry::Connection(conn)) = self.entries.get_mut(key) {
