@@ -413,7 +413,7 @@ impl Connection {
     fn echo_through_kernel(&mut self, read_to_end: bool, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            let peeked = match self.stream.peek(&mut cx.scratch) {
+            let peeked = match self.stream.peek(&mut cx.scratch[..]) {
                 Ok(0) => return self.on_end_of_stream(cx),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
@@ -485,7 +485,7 @@ impl Connection {
     fn discard_input(&mut self, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            match self.stream.read(&mut cx.scratch) {
+            match self.stream.read(&mut cx.scratch[..]) {
                 Ok(0) => return Next::Close(CloseReason::Shutdown),
                 Ok(n) => {
                     trace!("token {}: discarded {n} bytes after shutdown", cx.key);

@@ -35,8 +35,10 @@ pub struct Context {
     /// The slab key (which is the token) of the socket being served, for
     /// the log.
     pub key: usize,
-    /// The buffer every read lands in, shared by all sockets.
-    pub scratch: Box<[u8]>,
+    /// The buffer every read lands in, shared by all sockets. An array, not
+    /// a slice: slicing it on the echo path then compares with a constant
+    /// instead of loading a length.
+    pub scratch: Box<[u8; SCRATCH_SIZE]>,
     /// Most unsent echo bytes one connection may hold.
     pub max_pending: usize,
     /// What one read asks for when nothing is pending: the scratch buffer,
@@ -61,7 +63,10 @@ impl Context {
         let read_size = SCRATCH_SIZE.min(max_pending);
         Context {
             key: 0,
-            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            scratch: vec![0; SCRATCH_SIZE]
+                .into_boxed_slice()
+                .try_into()
+                .expect("a vector of SCRATCH_SIZE bytes"),
             max_pending,
             read_size,
             stats: Stats::default(),
