@@ -21,6 +21,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 
 use log::trace;
 use mio::net::TcpStream;
@@ -208,8 +209,8 @@ impl Connection {
                     room => room.min(cx.scratch.len()),
                 },
             };
-            let n = match self.stream.read(&mut cx.scratch[..want]) {
-                Ok(n) if n > 0 => n,
+            let n = match recv(&self.stream, &mut cx.scratch[..want]) {
+                received if received > 0 => received as usize,
                 // End of stream, WouldBlock, or an error: all rare on this
                 // path, so all handled out of line.
                 other => match self.read_stopped(other, cx) {
@@ -235,12 +236,13 @@ impl Connection {
         }
     }
 
-    /// A read returned no bytes: end of stream, `WouldBlock`, or an error.
-    /// `None` means "interrupted by a signal: read again".
+    /// A read returned no bytes: end of stream, `WouldBlock`, or an error
+    /// (`received` is what [`recv`] returned). `None` means "interrupted by
+    /// a signal: read again".
     #[cold]
     #[inline(never)]
-    fn read_stopped(&mut self, result: io::Result<usize>, cx: &mut Context) -> Option<Next> {
-        match result {
+    fn read_stopped(&mut self, received: isize, cx: &mut Context) -> Option<Next> {
+        match io_result(received) {
             Ok(_) => Some(self.on_end_of_stream(cx)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 trace!("token {}: read would block", cx.key);
@@ -265,14 +267,15 @@ impl Connection {
             note_pending(pending, cx);
             return Ok(());
         }
-        match self.stream.write(&cx.scratch[..n]) {
-            Ok(written) if written == n => {
+        let sent = send(&self.stream, &cx.scratch[..n]);
+        if sent == n as isize {
+            if cx.tracing {
                 trace!("token {}: read {n} bytes, wrote them back", cx.key);
-                cx.stats.bytes_out += n as u64;
-                Ok(())
             }
-            other => self.write_fell_short(other, n, cx),
+            cx.stats.bytes_out += n as u64;
+            return Ok(());
         }
+        self.write_fell_short(io_result(sent), n, cx)
     }
 
     /// The socket did not take all of `scratch[..n]`: keep the rest for the
@@ -393,7 +396,7 @@ impl Connection {
     fn discard_input(&mut self, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            match self.stream.read(&mut cx.scratch) {
+            match self.stream.read(&mut cx.scratch[..]) {
                 Ok(0) => return Next::Close(CloseReason::Shutdown),
                 Ok(n) => {
                     trace!("token {}: discarded {n} bytes after shutdown", cx.key);
@@ -408,6 +411,70 @@ impl Connection {
                 Err(e) => return Next::Close(CloseReason::Error(e)),
             }
         }
+    }
+}
+
+/// `recv` into `buf`, answering what the kernel answered: the number of
+/// bytes, 0 at the end of stream, or -1 with the error in `errno`. The echo
+/// path tests that with one comparison; std's `read` would first build an
+/// `io::Result` for the echo path to take apart again.
+#[inline(always)]
+fn recv(stream: &TcpStream, buf: &mut [u8]) -> isize {
+    // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes for the
+    // whole call, and the descriptor is the stream's own, open while it is.
+    unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) }
+}
+
+/// `send` of `buf`, with the flags std's `write` uses (no `SIGPIPE` from a
+/// client that has gone), answering what the kernel answered: the number
+/// of bytes taken, or -1 with the error in `errno`.
+#[inline(always)]
+fn send(stream: &TcpStream, buf: &[u8]) -> isize {
+    // SAFETY: `buf` is a live buffer of `buf.len()` bytes for the whole
+    // call, and the descriptor is the stream's own, open while it is.
+    unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            SEND_FLAGS,
+        )
+    }
+}
+
+/// What std's `write` passes to `send`: no `SIGPIPE` where the flag exists
+/// (std's list of systems). Elsewhere (Apple's systems) there is no such
+/// flag, and the socket carries `SO_NOSIGPIPE` instead, set by mio.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "solaris",
+    target_os = "illumos"
+))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "solaris",
+    target_os = "illumos"
+)))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// What [`recv`] or [`send`] answered, as std would have: the error is read
+/// from `errno`, so call this before anything else can make a system call.
+fn io_result(answer: isize) -> io::Result<usize> {
+    if answer < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(answer as usize)
     }
 }
 

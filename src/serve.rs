@@ -37,8 +37,10 @@ pub struct Context {
     /// The slab key (which is the token) of the socket being served, for
     /// the log.
     pub key: usize,
-    /// The buffer every read lands in, shared by all sockets.
-    pub scratch: Box<[u8]>,
+    /// The buffer every read lands in, shared by all sockets. An array, not
+    /// a slice: slicing it on the echo path then compares with a constant
+    /// instead of loading a length.
+    pub scratch: Box<[u8; SCRATCH_SIZE]>,
     /// Most unsent echo bytes one connection may hold.
     pub max_pending: usize,
     /// What one read asks for when nothing is pending: the scratch buffer,
@@ -49,6 +51,11 @@ pub struct Context {
     pub stats: Stats,
     /// The memory budget every connection's buffers are charged to.
     pub budget: MemoryBudget,
+    /// Trace lines may be logged this turn. The echo path tests this bool
+    /// before its `trace!` lines rather than the logger's level at each
+    /// one: the level is read once per turn ([`Context::read_log_level`]),
+    /// and `trace!` itself still applies every filter.
+    pub tracing: bool,
 }
 
 impl Context {
@@ -58,12 +65,25 @@ impl Context {
         let read_size = SCRATCH_SIZE.min(max_pending);
         Context {
             key: 0,
-            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            scratch: vec![0; SCRATCH_SIZE]
+                .into_boxed_slice()
+                .try_into()
+                .expect("a vector of SCRATCH_SIZE bytes"),
             max_pending,
             read_size,
             stats: Stats::default(),
             budget: MemoryBudget::new(memory_limit, read_size),
+            tracing: false,
         }
+    }
+
+    /// Reads the log's level into [`Context::tracing`], once per turn of
+    /// the loop: the same global test `trace!` starts with, so a level
+    /// changed at run time takes effect at the next turn.
+    #[inline(always)]
+    pub fn read_log_level(&mut self) {
+        self.tracing =
+            log::Level::Trace <= log::STATIC_MAX_LEVEL && log::Level::Trace <= log::max_level();
     }
 }
 

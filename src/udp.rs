@@ -170,7 +170,7 @@ impl UdpEcho {
     pub fn serve(&mut self, own_ports: &[u16], cx: &mut Context) -> Next {
         let mut failed_before = false;
         for _ in 0..DATAGRAMS_PER_TURN {
-            let (n, peer) = match self.socket.recv_from(&mut cx.scratch) {
+            let (n, peer) = match self.socket.recv_from(&mut cx.scratch[..]) {
                 Ok(received) => received,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -82,7 +82,7 @@ impl Connection {
     pub(super) fn echo_through_kernel(&mut self, read_to_end: bool, cx: &mut Context) -> Next {
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
-            let peeked = match self.stream.peek(&mut cx.scratch) {
+            let peeked = match self.stream.peek(&mut cx.scratch[..]) {
                 Ok(0) => return self.on_end_of_stream(cx),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,

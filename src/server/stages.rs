@@ -65,7 +65,7 @@ impl Reactor {
             return;
         };
         let before = stage.memory();
-        let progress = stage.read(&mut self.cx.scratch, key);
+        let progress = stage.read(&mut self.cx.scratch[..], key);
         self.cx.budget.charge(stage.memory().saturating_sub(before));
         match progress {
             Progress::Waiting => {}
@@ -273,7 +273,7 @@ impl Reactor {
         let Some(Entry::Http(conn)) = self.entries.get_mut(key) else {
             return;
         };
-        let progress = conn.serve(&mut self.cx.scratch, |method, path| {
+        let progress = conn.serve(&mut self.cx.scratch[..], |method, path| {
             metrics::route(method, path, &stats, draining)
         });
         if progress == HttpProgress::Finished {
