@@ -23,10 +23,6 @@
 //! Every wait here is bounded, so a broken server fails a test instead of
 //! hanging it. Tests `use crate::support::*`, hence the re-exports.
 
-// The suite uses every helper; the load tools' test binaries include this
-// module too and use only a few, so there the rest is dead code.
-#![allow(dead_code, unused_imports)]
-
 pub mod binary;
 pub mod client;
 pub mod data;
