@@ -17,6 +17,7 @@
 //! 8. [`load_balancers`]: the PROXY header stage, the banner, the metrics
 //!    and health endpoint.
 //! 9. [`memory`]: one memory budget for every client's buffers.
+//! 10. [`tls`]: the same echo through a rustls session.
 
 pub mod a_bytes_trip;
 pub mod load_balancers;
@@ -26,4 +27,5 @@ pub mod pressure;
 pub mod stopping;
 pub mod the_edges;
 pub mod the_loop;
+pub mod tls;
 pub mod udp_echo;
