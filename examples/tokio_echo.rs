@@ -7,8 +7,8 @@
 //! cargo run --release --example tokio_echo -- --listen 127.0.0.1:7000 --flavor current
 //! ```
 //!
-//! It prints `listening on ADDR` on stderr, like echo-reactor, and exits on
-//! SIGINT or SIGTERM.
+//! It prints `listening on ADDR` on stderr (`listening on ADDR (tls)` with
+//! TLS), like echo-reactor, and exits on SIGINT or SIGTERM.
 //!
 //! With `--tls-cert PATH --tls-key PATH` (PEM) its listener speaks TLS
 //! instead, through tokio-rustls with the `ring` provider, as echo-reactor's
@@ -120,7 +120,9 @@ async fn serve(addr: SocketAddr, tls: Option<TlsAcceptor>) -> std::io::Result<()
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     let listener = socket.listen(BACKLOG)?;
-    eprintln!("listening on {}", listener.local_addr()?);
+    // Marked as echo-reactor marks its TLS listeners.
+    let marker = if tls.is_some() { " (tls)" } else { "" };
+    eprintln!("listening on {}{marker}", listener.local_addr()?);
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
