@@ -12,6 +12,8 @@
 //! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
 //! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
 //! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
+//! cargo run --release -- --tls-listen 127.0.0.1:7443 --tls-self-signed --tls-self-signed-out cert.pem
+//! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode churn --tls --tls-ca cert.pem
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
 //! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
 //! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
