@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::support::{run_within_patience, InProcess};
+use crate::support::{run_within_patience, start_tls, tls_config, InProcess, TestCert};
 use echo_reactor::tools::histogram_log::{self, RunLog};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
@@ -434,6 +434,97 @@ fn two_hundred_blocking_threads_against_the_real_server_have_no_errors() {
     assert_eq!(run.fields["lifecycles"], Value::Null);
 }
 
+// ------------------------------------------------------------ over TLS
+
+/// The real server with a TLS listener serving a fresh self-signed
+/// certificate; its TLS address, and the certificate written into
+/// `scratch` for the load generator to trust.
+fn tls_server(scratch: &Scratch) -> (InProcess, SocketAddr, String) {
+    let cert = TestCert::new();
+    let ca = scratch.path("cert.pem");
+    cert.write_cert(ca.as_ref());
+    let (server, tls_addr) = start_tls(tls_config(&cert));
+    (server, tls_addr, ca)
+}
+
+#[test]
+fn churn_over_tls_runs_a_full_handshake_per_lifecycle_without_errors() {
+    let scratch = Scratch::new("tls-churn");
+    let (server, addr, ca) = tls_server(&scratch);
+    let args = [
+        "--mode",
+        "churn",
+        "--connections",
+        "4",
+        "--tls",
+        "--tls-ca",
+        &ca,
+    ];
+    let run = measure(addr, &args);
+    assert_clean_run(&run);
+    let lifecycles = run.report.lifecycles.expect("churn counts lifecycles");
+    assert!(lifecycles > 0, "{run}");
+    assert_eq!(run.report.bytes, lifecycles * 64);
+    // Every lifecycle, warm-up ones too, was a handshake, and each closed
+    // with close_notify both ways, never in an error on the server's side.
+    let stats = server.wait_for_stats("every churned connection closed", |s| s.active == 0);
+    server.stop();
+    assert!(stats.tls_handshakes >= lifecycles, "{stats:?}");
+    assert_eq!(stats.tls_handshake_failures(), 0, "{stats:?}");
+    assert_eq!(stats.closed_by_error, 0, "{stats:?}");
+}
+
+#[test]
+fn blocking_threads_over_tls_have_no_errors() {
+    let scratch = Scratch::new("tls-threads");
+    let (server, addr, ca) = tls_server(&scratch);
+    let args = [
+        "--mode",
+        "threads",
+        "--connections",
+        "20",
+        "--size",
+        "128",
+        "--tls",
+        "--tls-ca",
+        &ca,
+        "--tls-server-name",
+        "127.0.0.1",
+    ];
+    let run = measure(addr, &args);
+    let stats = server.stats();
+    server.stop();
+    assert_clean_run(&run);
+    let messages = run.report.messages.expect("threads count messages");
+    assert!(messages > 0, "{run}");
+    assert_eq!(run.report.bytes, messages * 128);
+    assert_eq!(stats.tls_handshakes, 20, "{stats:?}");
+}
+
+#[test]
+fn churn_over_tls_trusting_another_certificate_fails_every_lifecycle() {
+    let scratch = Scratch::new("tls-wrong-ca");
+    let (server, addr, _) = tls_server(&scratch);
+    let stranger = scratch.path("stranger.pem");
+    TestCert::new().write_cert(stranger.as_ref());
+    let args = [
+        "--mode",
+        "churn",
+        "--connections",
+        "2",
+        "--tls",
+        "--tls-ca",
+        &stranger,
+    ];
+    let run = measure(addr, &args);
+    server.stop();
+    assert_eq!(run.status, 1, "{run}");
+    assert_eq!(run.report.lifecycles, Some(0), "{run}");
+    assert!(run.report.io_errors > 0, "{run}");
+    assert_eq!(run.report.errors, run.report.io_errors, "{run}");
+    assert!(run.stderr.contains("certificate"), "{run}");
+}
+
 // ------------------------------------------------------------ histogram logs and merge
 
 /// A directory of its own under the system's temporary one; removed, with
@@ -646,6 +737,18 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "threads", "--sources", "2"],
         &["--mode", "threads", "--connections", "10001"],
         &["--mode", "bulk", "--histogram-log", "bulk.log"],
+        &["--tls", "--tls-ca", "cert.pem"],
+        &["--mode", "pipeline", "--tls", "--tls-ca", "cert.pem"],
+        &["--mode", "churn", "--tls"],
+        &["--mode", "churn", "--tls-ca", "cert.pem"],
+        &["--mode", "threads", "--tls-server-name", "localhost"],
+        &[
+            "--mode",
+            "churn",
+            "--tls",
+            "--tls-ca",
+            "/nonexistent/cert.pem",
+        ],
         &["--histogram-log", "/nonexistent/directory/run.log"],
         &["merge"],
         &["--json", "merge", "a.log"],

@@ -56,6 +56,13 @@
 //!      competes with its clients for the CPU, so what this measures is
 //!      mostly the server's share of it: how often it is woken, how often
 //!      preempted, how much it gets done per wake-up.
+//!    - **TLS** (echo-reactor's `--tls-listen` and the tokio peer on
+//!      `current_thread` with tokio-rustls, both serving one self-signed
+//!      certificate made for the run into the out dir, `cert.pem` and
+//!      `key.pem`; no other server has TLS rows): churn over TLS, 4 at a
+//!      time, each lifecycle a full handshake, so lifecycles/s are
+//!      handshakes/s; and ping-pong from 50 blocking threads, 64 B, each
+//!      through its session (echo-loadgen `--tls --tls-ca cert.pem`).
 //!    - **Churn** (`--mode churn`): short-lived connections, 4 at a time,
 //!      each a connect, one 64-byte echo, a half-close, the server's end of
 //!      stream and a close, with source addresses rotated over 127.0.0.1 to
@@ -111,7 +118,8 @@
 //!
 //! [`binaries`] builds what runs, [`servers`] starts and stops a server
 //! (plain, under strace or valgrind), [`tools`] runs the load tools and
-//! [`parse`] reads what they and the tracers write; [`scenarios`] lists
+//! [`parse`] reads what they and the tracers write; [`tls`] makes the TLS
+//! scenarios' certificate; [`scenarios`] lists
 //! the repeated scenarios and their loads, and [`repeated`] runs them
 //! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
 //! [`idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
@@ -129,6 +137,7 @@ mod repeated;
 mod report;
 mod scenarios;
 mod servers;
+mod tls;
 mod tools;
 
 use std::ffi::OsString;
@@ -277,10 +286,24 @@ fn run(args: Args) -> Result<(), String> {
         Server::TokioCurrent,
         Server::TokioMulti,
     ]);
-    let scenarios = scenarios::scenarios(&args, &timing);
-
     let mut results = Results::default();
-    repeated::repeated_runs(&args, &bins, &servers, &scenarios, &timing, &mut results);
+    let tls = match tls::make_certificate(&out) {
+        Ok(files) => Some(files),
+        Err(e) => {
+            results.notes.push(format!("TLS scenarios skipped: {e}"));
+            None
+        }
+    };
+    let scenarios = scenarios::scenarios(&args, &timing, tls.as_ref());
+    repeated::repeated_runs(
+        &args,
+        &bins,
+        &servers,
+        &scenarios,
+        tls.as_ref(),
+        &timing,
+        &mut results,
+    );
     if args.skip_tools {
         results
             .notes

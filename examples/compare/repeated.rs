@@ -11,16 +11,19 @@ use crate::binaries::Binaries;
 use crate::report::{error_note, human, Results};
 use crate::scenarios::{Kind, Scenario, Unit};
 use crate::servers::{CpuTime, Running, Server, Wrapper};
+use crate::tls::TlsFiles;
 use crate::tools;
 use crate::{Args, Timing};
 
-/// 1 and 2 of the top doc: every scenario against every server,
+/// 1 and 2 of the top doc: every scenario against every server (the TLS
+/// ones against the servers that serve TLS, with `tls`'s certificate),
 /// `--repeats` times, interleaved.
 pub fn repeated_runs(
     args: &Args,
     bins: &Binaries,
     servers: &[Server],
     scenarios: &[Scenario],
+    tls: Option<&TlsFiles>,
     timing: &Timing,
     results: &mut Results,
 ) {
@@ -36,13 +39,16 @@ pub fn repeated_runs(
     for repeat in 1..=args.repeats {
         for scenario in scenarios {
             for &server in servers {
+                if scenario.tls && !server.serves_tls() {
+                    continue;
+                }
                 let what = format!(
                     "[repeat {repeat}/{}] {:<31} {:<21}",
                     args.repeats,
                     scenario.label,
                     server.name()
                 );
-                let result = run_scenario(scenario, server, bins, timing).map(
+                let result = run_scenario(scenario, server, bins, tls, timing).map(
                     |Measured { numbers, errors }| {
                         let (metric, value) = numbers[0];
                         let extra = match scenario.kind {
@@ -83,14 +89,20 @@ struct Measured {
     errors: u64,
 }
 
-/// Runs one scenario against a freshly started server.
+/// Runs one scenario against a freshly started server (serving `tls`'s
+/// certificate in a TLS scenario).
 fn run_scenario(
     scenario: &Scenario,
     server: Server,
     bins: &Binaries,
+    tls: Option<&TlsFiles>,
     timing: &Timing,
 ) -> Result<Measured, String> {
-    let running = Running::start(server, bins, Wrapper::Plain)?;
+    let running = match (scenario.tls, tls) {
+        (true, Some(files)) => Running::start_tls(server, bins, files)?,
+        (true, None) => return Err("no TLS certificate was made".into()),
+        (false, _) => Running::start(server, bins, Wrapper::Plain)?,
+    };
     let timeout = match scenario.kind {
         // loadgen's own bulk timeout is 10 x its --duration 10 + 30 s.
         Kind::Bulk => Duration::from_secs(160),

@@ -2,6 +2,7 @@
 //! command line that makes its load and the figure it is judged by; and
 //! the load command lines the traced runs share with them.
 
+use crate::tls::TlsFiles;
 use crate::tools::strings;
 use crate::{Args, Timing};
 
@@ -65,6 +66,9 @@ pub struct Scenario {
     pub kind: Kind,
     /// echo-loadgen's arguments (without `--target` and `--json`).
     pub load: Vec<String>,
+    /// Over TLS: the server is started with its TLS listener, and only
+    /// the servers that have one run it.
+    pub tls: bool,
 }
 
 /// The figure a scenario is judged by.
@@ -100,8 +104,10 @@ pub const CHURN_CONNECTIONS: u32 = 4;
 /// so that closed connections waiting in TIME_WAIT never use up the ports.
 const CHURN_SOURCES: u32 = 16;
 
-/// The repeated scenarios, in the order they run (and are charted).
-pub fn scenarios(args: &Args, timing: &Timing) -> Vec<Scenario> {
+/// The repeated scenarios, in the order they run (and are charted); the
+/// TLS ones (before the fixed-rate ones) only with `tls`, the certificate
+/// they trust.
+pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Scenario> {
     let window = window(timing.warmup, timing.duration);
     let closed = |key, label: &str, short: &str, load: &[&str]| Scenario {
         key,
@@ -109,9 +115,10 @@ pub fn scenarios(args: &Args, timing: &Timing) -> Vec<Scenario> {
         short: short.into(),
         kind: Kind::Closed,
         load: [strings(load), window.clone()].concat(),
+        tls: false,
     };
     let (rate, churn_rate) = (args.rate, args.churn_rate);
-    vec![
+    let mut list = vec![
         closed(
             "pingpong-c1",
             "ping-pong C=1 64 B",
@@ -162,6 +169,7 @@ pub fn scenarios(args: &Args, timing: &Timing) -> Vec<Scenario> {
                 .into_iter()
                 .chain(strings(&["--duration", "10"]))
                 .collect(),
+            tls: false,
         },
         closed(
             "threads-c1000",
@@ -188,13 +196,20 @@ pub fn scenarios(args: &Args, timing: &Timing) -> Vec<Scenario> {
             short: format!("churn C={CHURN_CONNECTIONS}"),
             kind: Kind::Churn,
             load: [churn_load(None), window.clone()].concat(),
+            tls: false,
         },
+    ];
+    if let Some(files) = tls {
+        list.extend(tls_scenarios(files, &window));
+    }
+    list.extend([
         Scenario {
             key: "fixed-rate",
             label: format!("fixed {rate}/s C=50 64 B"),
             short: format!("echoes/CPU-s @{}k/s", rate / 1000.0),
             kind: Kind::FixedRate(Unit::Echo),
             load: fixed_rate_load(rate, timing.warmup, timing.duration),
+            tls: false,
         },
         Scenario {
             key: "fixed-churn",
@@ -202,6 +217,42 @@ pub fn scenarios(args: &Args, timing: &Timing) -> Vec<Scenario> {
             short: format!("lifecycles/CPU-s @{}k/s", churn_rate / 1000.0),
             kind: Kind::FixedRate(Unit::Lifecycle),
             load: [churn_load(Some(churn_rate)), window].concat(),
+            tls: false,
+        },
+    ]);
+    list
+}
+
+/// The TLS scenarios, trusting `files`' certificate: churn, each lifecycle
+/// a full handshake (handshakes/s), and ping-pong from 50 blocking threads
+/// through their sessions.
+fn tls_scenarios(files: &TlsFiles, window: &[String]) -> [Scenario; 2] {
+    let trust = [
+        strings(&["--tls", "--tls-ca"]),
+        vec![files.cert.display().to_string()],
+    ]
+    .concat();
+    [
+        Scenario {
+            key: "tls-churn-c4",
+            label: format!("TLS churn C={CHURN_CONNECTIONS} 64 B"),
+            short: format!("TLS churn C={CHURN_CONNECTIONS}"),
+            kind: Kind::Churn,
+            load: [churn_load(None), trust.clone(), window.to_vec()].concat(),
+            tls: true,
+        },
+        Scenario {
+            key: "tls-threads-c50",
+            label: "TLS threads C=50 64 B".into(),
+            short: "TLS 50 threads".into(),
+            kind: Kind::Closed,
+            load: [
+                strings(&["--mode", "threads", "--connections", "50", "--size", "64"]),
+                trust,
+                window.to_vec(),
+            ]
+            .concat(),
+            tls: true,
         },
     ]
 }
@@ -250,7 +301,11 @@ mod tests {
     #[test]
     fn every_scenario_has_its_own_key_and_a_mode() {
         let args = Args::parse_from(["compare", "--quick"]);
-        let list = scenarios(&args, &Timing::new(true));
+        let files = TlsFiles {
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+        };
+        let list = scenarios(&args, &Timing::new(true), Some(&files));
         let mut keys: Vec<&str> = list.iter().map(|s| s.key).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -261,5 +316,10 @@ mod tests {
         let churn = list.iter().find(|s| s.key == "fixed-churn").unwrap();
         let rate = churn.load.iter().position(|a| a == "--rate").unwrap();
         assert_eq!(churn.load[rate + 1], args.churn_rate.to_string());
+        let tls: Vec<&str> = list.iter().filter(|s| s.tls).map(|s| s.key).collect();
+        assert_eq!(tls, ["tls-churn-c4", "tls-threads-c50"]);
+        let without = scenarios(&args, &Timing::new(true), None);
+        assert_eq!(without.len(), list.len() - 2);
+        assert!(without.iter().all(|s| !s.tls));
     }
 }

@@ -14,6 +14,7 @@ use echo_reactor::tools::process;
 
 use crate::binaries::Binaries;
 use crate::children::{self, EXEC_SHIM};
+use crate::tls::TlsFiles;
 use crate::tools::strings;
 
 /// One column of the comparison.
@@ -40,6 +41,12 @@ impl Server {
             Server::TokioCurrent => "tokio-current",
             Server::TokioMulti => "tokio-multi",
         }
+    }
+
+    /// Whether the TLS scenarios run against it: echo-reactor, and the
+    /// tokio-rustls peer on tokio's single-threaded runtime, like it.
+    pub fn serves_tls(self) -> bool {
+        matches!(self, Server::EchoReactor | Server::TokioCurrent)
     }
 }
 
@@ -91,13 +98,28 @@ impl Running {
     /// Starts `server` under `wrapper` and waits (bounded) until it accepts
     /// connections.
     pub fn start(server: Server, bins: &Binaries, wrapper: Wrapper) -> Result<Running, String> {
+        Running::start_with(server, bins, wrapper, None)
+    }
+
+    /// Starts `server` serving TLS with `files` (see
+    /// [`Server::serves_tls`]); its address is the TLS listener's.
+    pub fn start_tls(server: Server, bins: &Binaries, files: &TlsFiles) -> Result<Running, String> {
+        Running::start_with(server, bins, Wrapper::Plain, Some(files))
+    }
+
+    fn start_with(
+        server: Server,
+        bins: &Binaries,
+        wrapper: Wrapper,
+        tls: Option<&TlsFiles>,
+    ) -> Result<Running, String> {
         // epoll-echo takes a concrete port: take a free one from the kernel
         // and release it just before the server binds it.
         let fixed_port = match server {
             Server::EpollEcho => Some(free_port().map_err(|e| format!("no free port: {e}"))?),
             _ => None,
         };
-        let mut command = server_command(server, bins, wrapper, fixed_port)?;
+        let mut command = server_command(server, bins, wrapper, fixed_port, tls)?;
         children::die_with_parent(&mut command);
         let mut child = command
             .spawn()
@@ -109,10 +131,14 @@ impl Running {
         let (addr_tx, addr_rx) = mpsc::channel();
         let stderr = child.stderr.take().expect("stderr is piped");
         let tail = log.clone();
+        let tls_wanted = tls.is_some();
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_address(&line) {
-                    let _ = addr_tx.send(addr);
+                match listening_address(&line) {
+                    Some((addr, is_tls)) if is_tls == tls_wanted => {
+                        let _ = addr_tx.send(addr);
+                    }
+                    _ => {}
                 }
                 let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
                 if tail.len() == LOG_TAIL {
@@ -226,12 +252,14 @@ impl Drop for Running {
     }
 }
 
-/// The command line that runs `server` (under `wrapper`), its stderr piped.
+/// The command line that runs `server` (under `wrapper`; serving TLS with
+/// `tls`), its stderr piped.
 fn server_command(
     server: Server,
     bins: &Binaries,
     wrapper: Wrapper,
     fixed_port: Option<u16>,
+    tls: Option<&TlsFiles>,
 ) -> Result<Command, String> {
     const LISTEN: [&str; 2] = ["--listen", "127.0.0.1:0"];
     let tokio_flavor = |flavor| strings(&[LISTEN[0], LISTEN[1], "--flavor", flavor]);
@@ -254,6 +282,19 @@ fn server_command(
             vec!["127.0.0.1".into(), fixed_port.unwrap_or(0).to_string()],
         ),
     };
+    let mut args = args;
+    if let Some(files) = tls {
+        if !server.serves_tls() {
+            return Err(format!("{} has no TLS listener", server.name()));
+        }
+        // echo-reactor keeps its plain listener beside the TLS one; the
+        // tokio peer's one listener speaks TLS.
+        if server == Server::EchoReactor {
+            args.extend(strings(&["--tls-listen", "127.0.0.1:0"]));
+        }
+        args.extend(strings(&["--tls-cert", &files.cert.display().to_string()]));
+        args.extend(strings(&["--tls-key", &files.key.display().to_string()]));
+    }
     let mut command = match wrapper {
         Wrapper::Plain => Command::new(program),
         Wrapper::Strace(file) => {
@@ -288,10 +329,17 @@ fn server_command(
     Ok(command)
 }
 
-/// The address in a `listening on ADDR` line.
-fn listening_address(line: &str) -> Option<SocketAddr> {
+/// The address in a `listening on ADDR` line, and whether the line ends
+/// in `(tls)`; `None` for other lines and for `(udp)` ones.
+fn listening_address(line: &str) -> Option<(SocketAddr, bool)> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    rest.split_whitespace().next()?.parse().ok()
+    let mut words = rest.split_whitespace();
+    let addr = words.next()?.parse().ok()?;
+    match words.next() {
+        None => Some((addr, false)),
+        Some("(tls)") => Some((addr, true)),
+        Some(_) => None,
+    }
 }
 
 /// A port that was free a moment ago.
@@ -307,8 +355,13 @@ mod tests {
     fn finds_the_listening_address() {
         assert_eq!(
             listening_address("[2024 INFO  echo_reactor::server] listening on 127.0.0.1:4242"),
-            Some("127.0.0.1:4242".parse().unwrap())
+            Some(("127.0.0.1:4242".parse().unwrap(), false))
         );
+        assert_eq!(
+            listening_address("listening on 127.0.0.1:4243 (tls)"),
+            Some(("127.0.0.1:4243".parse().unwrap(), true))
+        );
+        assert_eq!(listening_address("listening on 127.0.0.1:4244 (udp)"), None);
         assert_eq!(listening_address("nothing here"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! One blocking TCP connection of the load, for the modes that give each
 //! connection a thread of its own (churn, threads): it sends a message,
 //! reads its echo back and checks every byte, the way the most common
-//! client does, with plain `read` and `write` calls that wait. And the
+//! client does, with plain `read` and `write` calls that wait, on the
+//! socket itself or through a TLS session (`--tls`, [`Stream`]). And the
 //! [`Ledger`] such a thread keeps its counts in.
 //!
 //! A blocking call could wait forever on a server that never answers, so
@@ -18,6 +19,7 @@ use crate::cli::Load;
 use crate::counters::{Pool, Publisher, Recorder, Shared, Tally};
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, Timeline};
+use crate::tls::TlsStream;
 use crate::worker::ThreadReport;
 
 /// Largest read of an echo.
@@ -42,9 +44,85 @@ pub enum Failure {
     Io(io::Error),
 }
 
+/// What a blocking connection reads and writes: the socket, or a TLS
+/// session over it (its handshake done).
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    /// Ends the sending direction: for TLS, a `close_notify` first (sent
+    /// whole, waiting up to `deadline`), then the socket's half-close.
+    fn close_write(&mut self, deadline: u64) -> Result<(), Failure> {
+        let socket = match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => {
+                tls.conn.send_close_notify();
+                while tls.conn.wants_write() {
+                    if let Err(e) = tls.conn.write_tls(&mut tls.sock) {
+                        wait_again(e, deadline)?;
+                    }
+                }
+                &mut tls.sock
+            }
+        };
+        socket.shutdown(Shutdown::Write).map_err(Failure::Io)
+    }
+}
+
+impl Read for Stream {
+    /// For TLS, 0 at the server's `close_notify`, and at an end of stream
+    /// without one too: a truncation ends the echo all the same (an echo
+    /// cut short is counted by its missing bytes).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buf),
+            Stream::Tls(tls) => match tls.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    /// For TLS, sends every record the session holds.
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl Failure {
+    /// The failure as an I/O error, for a connection opened before the
+    /// run: `what` (e.g. "the TLS handshake") names the step that failed.
+    pub fn into_io(self, what: &str) -> io::Error {
+        match self {
+            Failure::Eof => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection during {what}"),
+            ),
+            Failure::TimedOut => {
+                io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
+            }
+            Failure::Io(e) => io::Error::new(e.kind(), format!("{what}: {e}")),
+        }
+    }
+}
+
 /// A blocking connection's stream: how much of it was sent and echoed.
 pub struct BlockingConn {
-    stream: TcpStream,
+    stream: Stream,
     phase: u64,
     /// Bytes written.
     sent: u64,
@@ -54,7 +132,7 @@ pub struct BlockingConn {
 
 impl BlockingConn {
     /// Connection `id` of the run, on `stream` (blocking, with timeouts).
-    pub fn new(stream: TcpStream, id: usize) -> BlockingConn {
+    pub fn new(stream: Stream, id: usize) -> BlockingConn {
         BlockingConn {
             stream,
             phase: Pattern::phase(id),
@@ -99,8 +177,9 @@ impl BlockingConn {
         self.sent - self.received
     }
 
-    /// Half-closes the connection (the server reads its end of stream) and
-    /// reads on to the server's: every byte that still comes is one that
+    /// Half-closes the connection (the server reads its end of stream;
+    /// over TLS, a `close_notify` first) and reads on to the server's end
+    /// of stream (or `close_notify`): every byte that still comes is one that
     /// was never sent, a mismatch. Gives up, as [`echo`](Self::echo) does,
     /// past `deadline`, also against a server that sends without end.
     pub fn finish(
@@ -109,7 +188,7 @@ impl BlockingConn {
         tally: &mut Tally,
         deadline: u64,
     ) -> Result<(), Failure> {
-        self.stream.shutdown(Shutdown::Write).map_err(Failure::Io)?;
+        self.stream.close_write(deadline)?;
         loop {
             let n = self.read(buf, deadline)?;
             if n == 0 {
@@ -137,6 +216,10 @@ impl BlockingConn {
                 Err(e) => wait_again(e, deadline)?,
             }
         }
+        // A TLS session may still hold records the socket did not take.
+        while let Err(e) = self.stream.flush() {
+            wait_again(e, deadline)?;
+        }
         Ok(())
     }
 
@@ -154,7 +237,7 @@ impl BlockingConn {
 /// What a failed call means: a wait that ran out (`WouldBlock`, from the
 /// socket's timeout) or was interrupted is tried again unless `deadline` has
 /// passed; anything else ends the connection.
-fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
+pub fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if now_ns() >= deadline => {
             Err(Failure::TimedOut)

@@ -1,9 +1,11 @@
 //! Mode churn: short-lived connections. Each of the `--connections`
 //! threads runs one lifecycle after another on a blocking socket (see
 //! "Churn" in the crate doc): connect, send one message and check its
-//! echo, half-close, wait for the server's end of stream, close. The
-//! lifecycle is what is measured: one a message, timed from the connect
-//! (with `--rate`, from its scheduled start) to the end of stream.
+//! echo, half-close, wait for the server's end of stream, close; with
+//! `--tls`, a handshake after the connect and a `close_notify` before the
+//! half-close. The lifecycle is what is measured: one a message, timed
+//! from the connect (with `--rate`, from its scheduled start) to the end
+//! of stream.
 
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
@@ -13,12 +15,13 @@ use std::time::Duration;
 use echo_reactor::tools::source::{loopback_source, socket_from};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger};
+use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream};
 use crate::cli::{Lifecycles, Pace, Plan};
 use crate::counters::{Pool, Shared};
 use crate::pattern::Pattern;
 use crate::run::Job;
 use crate::timer::{nanos, now_ns, Schedule};
+use crate::tls::TlsClient;
 use crate::worker::ThreadReport;
 
 /// One thread of the run per connection of the plan, each running `churn`,
@@ -26,6 +29,7 @@ use crate::worker::ThreadReport;
 pub fn jobs(
     plan: &Plan,
     churn: Lifecycles,
+    tls: Option<&TlsClient>,
     pattern: &Arc<Pattern>,
     shared: &Arc<Shared>,
     pool: &Pool,
@@ -36,6 +40,7 @@ pub fn jobs(
                 index,
                 plan: *plan,
                 churn,
+                tls: tls.cloned(),
                 pattern: pattern.clone(),
                 buf: read_buffer(churn.messages.size),
                 ledger: Ledger::new(shared, pool),
@@ -52,6 +57,8 @@ struct Churner {
     index: usize,
     plan: Plan,
     churn: Lifecycles,
+    /// Speak TLS (`--tls`).
+    tls: Option<TlsClient>,
     pattern: Arc<Pattern>,
     /// Where echoes are read into.
     buf: Vec<u8>,
@@ -96,11 +103,16 @@ impl Churner {
         self.ledger.finish(timeline)
     }
 
-    /// Lifecycle `number` of the run: connect, one echo, half-close, end of
-    /// stream; dropping the connection closes it.
+    /// Lifecycle `number` of the run: connect (and the TLS handshake), one
+    /// echo, half-close, end of stream; dropping the connection closes it.
     fn lifecycle(&mut self, number: usize) -> Result<(), Failure> {
         let deadline = now_ns() + nanos(self.churn.timeout);
-        let mut conn = BlockingConn::new(self.connect(number)?, number);
+        let socket = self.connect(number)?;
+        let stream = match &self.tls {
+            Some(tls) => Stream::Tls(Box::new(tls.handshake(socket, deadline)?)),
+            None => Stream::Plain(socket),
+        };
+        let mut conn = BlockingConn::new(stream, number);
         let tally = &mut self.ledger.recorder.tally;
         let size = self.churn.messages.size;
         conn.echo(size, &self.pattern, &mut self.buf, tally, deadline)?;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
+use crate::tls::TlsClient;
+
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
 /// headers): the largest `--size` in udp mode, over IPv6 too.
 const MAX_DATAGRAM: u64 = 65_507;
@@ -40,8 +42,8 @@ const MAX_THREADED_CONNECTIONS: u32 = 10_000;
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
                   hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
                   or the target could not be reached, 2 for a bad command line or a \
-                  non-loopback target without --allow-remote, or a --histogram-log that \
-                  cannot be created."
+                  non-loopback target without --allow-remote, a --histogram-log that \
+                  cannot be created, or a --tls-ca that cannot be read."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -120,6 +122,21 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     histogram_log: Option<PathBuf>,
 
+    /// Speak TLS to the target (churn and threads only), trusting
+    /// --tls-ca
+    #[arg(long)]
+    tls: bool,
+
+    /// --tls: the PEM certificate(s) to trust, e.g. the file echo-reactor's
+    /// --tls-self-signed-out wrote
+    #[arg(long, value_name = "PATH")]
+    tls_ca: Option<PathBuf>,
+
+    /// --tls: the name the server's certificate must carry [default:
+    /// localhost]
+    #[arg(long, value_name = "NAME")]
+    tls_server_name: Option<String>,
+
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
     json: bool,
@@ -153,10 +170,12 @@ pub struct MergeArgs {
 /// What the command line asks for, checked.
 #[derive(Debug)]
 pub enum Command {
-    /// A load run, and where to write its histogram log, if anywhere.
+    /// A load run, where to write its histogram log, if anywhere, and
+    /// its TLS settings with `--tls`.
     Run {
         plan: Plan,
         histogram_log: Option<PathBuf>,
+        tls: Option<TlsArgs>,
     },
     /// Merging the logs of runs into one report.
     Merge(MergeArgs),
@@ -178,10 +197,47 @@ impl Command {
                     .into(),
             );
         }
+        let tls = TlsArgs::from_cli(&mut cli)?;
         Ok(Command::Run {
             plan: Plan::from_cli(cli)?,
             histogram_log,
+            tls,
         })
+    }
+}
+
+/// `--tls`: whom to trust, and the name the server must prove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsArgs {
+    pub ca: PathBuf,
+    pub server_name: String,
+}
+
+impl TlsArgs {
+    /// Takes the TLS flags out of `cli`: none without `--tls`, which
+    /// needs `--tls-ca` and a blocking mode.
+    fn from_cli(cli: &mut Cli) -> Result<Option<TlsArgs>, String> {
+        let (ca, server_name) = (cli.tls_ca.take(), cli.tls_server_name.take());
+        if !cli.tls {
+            if ca.is_some() || server_name.is_some() {
+                return Err("--tls-ca and --tls-server-name only apply with --tls".into());
+            }
+            return Ok(None);
+        }
+        if !matches!(cli.mode, Mode::Churn | Mode::Threads) {
+            return Err("--tls applies to --mode churn and --mode threads only, for now".into());
+        }
+        let ca = ca.ok_or("--tls needs --tls-ca PATH, the PEM certificate to trust")?;
+        Ok(Some(TlsArgs {
+            ca,
+            server_name: server_name.unwrap_or_else(|| "localhost".into()),
+        }))
+    }
+
+    /// The client these settings make; one line if the file or the name
+    /// will not do.
+    pub fn client(self) -> Result<TlsClient, String> {
+        TlsClient::new(&self.ca, &self.server_name)
     }
 }
 
@@ -591,6 +647,7 @@ mod tests {
         let Ok(Command::Run {
             plan,
             histogram_log,
+            tls: None,
         }) = command(&["--mode", "pipeline", "--histogram-log", "run.log"])
         else {
             panic!("a run")

@@ -12,6 +12,8 @@
 //! cargo run --release --bin echo-loadgen -- --mode udp --size 1472 --connections 50
 //! cargo run --release --bin echo-loadgen -- --mode churn --connections 16 --sources 16
 //! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
+//! cargo run --release -- --tls-listen 127.0.0.1:7443 --tls-self-signed --tls-self-signed-out cert.pem
+//! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode churn --tls --tls-ca cert.pem
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
 //! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
 //! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
@@ -190,6 +192,25 @@
 //!   `start + n / R`; a thread sleeps until its next one is due, and times
 //!   it from then, so a server that falls behind shows in the latency.
 //!
+//! # TLS
+//!
+//! `--tls --tls-ca PATH` speaks TLS to the target in churn and threads
+//! mode (the other modes refuse it, for now): the client trusts the PEM
+//! certificates in PATH and nothing else (for echo-reactor's
+//! `--tls-self-signed`, the file its `--tls-self-signed-out` wrote), and
+//! checks that the server's certificate names `--tls-server-name`
+//! (default `localhost`). With rustls and the `ring` provider, TLS 1.3 or
+//! 1.2, no session resumption, so every handshake is a full one (`tls.rs`).
+//!
+//! - **churn**: a lifecycle is connect, handshake, one echo checked,
+//!   `close_notify` and half-close, then reading on to the server's
+//!   `close_notify` or end of stream, close; lifecycles per second are
+//!   then handshakes per second. A certificate the client does not trust
+//!   fails every lifecycle, each an I/O error (exit status 1).
+//! - **threads**: each connection's handshake is done when it is opened,
+//!   before anything is measured; then blocking ping-pong through the
+//!   session (`rustls::StreamOwned`).
+//!
 //! # Histogram logs, and merging runs
 //!
 //! One machine may not be enough to load a server. Several load generators
@@ -251,7 +272,7 @@
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
 //! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
 //!   thread's ping-pong; `blocking.rs`: one blocking connection, its echo
-//!   checked, its waits bounded;
+//!   checked, its waits bounded; `tls.rs`: their TLS client (`--tls`);
 //! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
@@ -271,6 +292,7 @@ mod run;
 mod tcp;
 mod threads;
 mod timer;
+mod tls;
 mod udp;
 mod udp_sockets;
 mod worker;
@@ -286,6 +308,7 @@ use echo_reactor::tools::report::LoadReport;
 
 use crate::cli::{Cli, Command, Plan};
 use crate::report::Outcome;
+use crate::tls::TlsClient;
 
 /// How this program names itself in its messages.
 const PROGRAM: &str = "echo-loadgen";
@@ -295,7 +318,14 @@ fn main() -> ExitCode {
         Ok(Command::Run {
             plan,
             histogram_log,
-        }) => load(&plan, histogram_log.as_deref()),
+            tls,
+        }) => match tls.map(|tls| tls.client()).transpose() {
+            Ok(tls) => load(&plan, tls.as_ref(), histogram_log.as_deref()),
+            Err(refusal) => {
+                eprintln!("{PROGRAM}: {refusal}");
+                ExitCode::from(2)
+            }
+        },
         Ok(Command::Merge(logs)) => merge::merge(&logs),
         Err(refusal) => {
             eprintln!("{PROGRAM}: {refusal}");
@@ -304,9 +334,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the load, prints its report, and writes its histogram log to
-/// `histogram_log` if given.
-fn load(plan: &Plan, histogram_log: Option<&Path>) -> ExitCode {
+/// Runs the load (over TLS with `tls`), prints its report, and writes its
+/// histogram log to `histogram_log` if given.
+fn load(plan: &Plan, tls: Option<&TlsClient>, histogram_log: Option<&Path>) -> ExitCode {
     // A log that cannot be created is refused before the run, not after.
     let log = match histogram_log.map(|path| (path, File::create(path))) {
         None => None,
@@ -317,7 +347,7 @@ fn load(plan: &Plan, histogram_log: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let threads = match run::execute(plan, &mut io::stderr()) {
+    let threads = match run::execute(plan, tls, &mut io::stderr()) {
         Ok(threads) => threads,
         Err(message) => {
             eprintln!("{PROGRAM}: {message}");

@@ -15,6 +15,7 @@ use crate::cli::{Load, Plan};
 use crate::counters::{new_pool, Shared};
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, NANOS_PER_SEC};
+use crate::tls::TlsClient;
 use crate::worker::{Group, ThreadReport, Worker};
 use crate::{churn, threads};
 
@@ -30,9 +31,13 @@ const BLOCKING_STACK: usize = 64 << 10;
 /// report.
 pub type Job = Box<dyn FnOnce(&Barrier) -> ThreadReport + Send>;
 
-/// Connects, runs the threads, prints progress to `err`, and returns every
-/// thread's report.
-pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, String> {
+/// Connects (over TLS with `tls`, in the blocking modes only), runs the
+/// threads, prints progress to `err`, and returns every thread's report.
+pub fn execute(
+    plan: &Plan,
+    tls: Option<&TlsClient>,
+    err: &mut dyn Write,
+) -> Result<Vec<ThreadReport>, String> {
     // Many connections need many descriptors; the soft limit is often 1024.
     let _ = echo_reactor::fd_limit::raise_nofile_limit();
 
@@ -42,11 +47,12 @@ pub fn execute(plan: &Plan, err: &mut dyn Write) -> Result<Vec<ThreadReport>, St
     let pool = new_pool();
     let (jobs, stack) = match plan.load {
         Load::Churn(lifecycles) => (
-            churn::jobs(plan, lifecycles, &pattern, &shared, &pool),
+            churn::jobs(plan, lifecycles, tls, &pattern, &shared, &pool),
             Some(BLOCKING_STACK),
         ),
         Load::Threads(messages) => {
-            let connections = open_all(plan, "connect to", "connection", threads::open)?;
+            let open = |target| threads::open(target, tls);
+            let connections = open_all(plan, "connect to", "connection", open)?;
             let connections = connections.into_iter().flatten().collect();
             (
                 threads::jobs(plan, messages, connections, &pattern, &shared, &pool),
@@ -159,7 +165,7 @@ fn open_all<S>(
     plan: &Plan,
     verb: &str,
     noun: &str,
-    open: fn(SocketAddr) -> io::Result<S>,
+    open: impl Fn(SocketAddr) -> io::Result<S>,
 ) -> Result<Vec<Vec<(usize, S)>>, String> {
     let mut groups: Vec<Vec<(usize, S)>> = (0..plan.threads).map(|_| Vec::new()).collect();
     for id in 0..plan.connections {

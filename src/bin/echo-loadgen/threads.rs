@@ -2,19 +2,21 @@
 //! connection doing ping-pong. Each of the `--connections` threads sends a
 //! `--size`-byte message on its own connection, waits for the whole echo
 //! and checks it, then sends the next, from the end of the warm-up to the
-//! end of the measured time (see "Threads" in the crate doc).
+//! end of the measured time (see "Threads" in the crate doc). With
+//! `--tls` each connection's handshake is done when it is opened.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger};
+use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream};
 use crate::cli::{Messages, Plan};
 use crate::counters::{Pool, Shared};
 use crate::pattern::Pattern;
 use crate::run::{Job, CONNECT_TIMEOUT};
-use crate::timer::now_ns;
+use crate::timer::{nanos, now_ns};
+use crate::tls::TlsClient;
 use crate::worker::ThreadReport;
 
 /// How long one blocking wait lasts before the thread looks at the clock
@@ -24,13 +26,21 @@ use crate::worker::ThreadReport;
 const WAIT_TICK: Duration = Duration::from_millis(100);
 
 /// A blocking connection to `target`, with `TCP_NODELAY` and the wait
-/// timeouts of [`WAIT_TICK`].
-pub fn open(target: SocketAddr) -> io::Result<TcpStream> {
+/// timeouts of [`WAIT_TICK`]; with `tls`, its handshake done within
+/// [`CONNECT_TIMEOUT`].
+pub fn open(target: SocketAddr, tls: Option<&TlsClient>) -> io::Result<Stream> {
     let stream = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(WAIT_TICK))?;
     stream.set_write_timeout(Some(WAIT_TICK))?;
-    Ok(stream)
+    let Some(tls) = tls else {
+        return Ok(Stream::Plain(stream));
+    };
+    let deadline = now_ns() + nanos(CONNECT_TIMEOUT);
+    match tls.handshake(stream, deadline) {
+        Ok(session) => Ok(Stream::Tls(Box::new(session))),
+        Err(failure) => Err(failure.into_io("the TLS handshake")),
+    }
 }
 
 /// One thread per connection of `connections` (each numbered in the run),
@@ -38,7 +48,7 @@ pub fn open(target: SocketAddr) -> io::Result<TcpStream> {
 pub fn jobs(
     plan: &Plan,
     messages: Messages,
-    connections: Vec<(usize, TcpStream)>,
+    connections: Vec<(usize, Stream)>,
     pattern: &Arc<Pattern>,
     shared: &Arc<Shared>,
     pool: &Pool,
