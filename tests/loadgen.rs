@@ -557,6 +557,19 @@ fn read_log(path: &str) -> RunLog {
     histogram_log::read(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Reported latencies (p50, p99, p99.9, max, mean) against those of a
+/// histogram: the percentiles exactly; the mean, a sum of floats, up to
+/// rounding (it is summed in another order on each side).
+fn assert_same_latencies(reported: &[f64; 5], expected: &[f64; 5], what: &dyn std::fmt::Display) {
+    assert_eq!(reported[..4], expected[..4], "{what}");
+    assert!(
+        (reported[4] - expected[4]).abs() <= 1e-9 * expected[4],
+        "mean {} vs {}: {what}",
+        reported[4],
+        expected[4]
+    );
+}
+
 /// The report's latencies, µs: p50, p99, p99.9, max, mean.
 fn reported_latencies(run: &JsonRun) -> [f64; 5] {
     [
@@ -606,7 +619,11 @@ fn merge_adds_up_the_runs_and_their_histograms_not_their_percentiles() {
         let log = read_log(path);
         assert_eq!(log.report, run.report, "{path}");
         assert_eq!(Some(log.histogram.len()), run.report.messages, "{path}");
-        assert_eq!(latencies_of(&log.histogram), reported_latencies(run));
+        assert_same_latencies(
+            &reported_latencies(run),
+            &latencies_of(&log.histogram),
+            path,
+        );
         match &mut all {
             None => all = Some(log.histogram),
             Some(all) => all.add(&log.histogram).expect("same bounds"),
@@ -631,16 +648,7 @@ fn merge_adds_up_the_runs_and_their_histograms_not_their_percentiles() {
     );
     // Percentiles of every latency of both runs: of one histogram fed them all.
     assert_eq!(all.len(), messages);
-    let (reported, expected) = (reported_latencies(&merged), latencies_of(&all));
-    // The percentiles exactly; the mean, a sum of floats, up to rounding
-    // (the merge adds the histograms in another order than this test).
-    assert_eq!(reported[..4], expected[..4], "{merged}");
-    assert!(
-        (reported[4] - expected[4]).abs() <= 1e-9 * expected[4],
-        "mean {} vs {}: {merged}",
-        reported[4],
-        expected[4]
-    );
+    assert_same_latencies(&reported_latencies(&merged), &latencies_of(&all), &merged);
 }
 
 #[test]
