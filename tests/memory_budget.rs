@@ -20,7 +20,7 @@ use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 
-use echo_reactor::{Cluster, Config};
+use echo_reactor::Config;
 
 const HOSTILE: usize = 40;
 const MAX_PENDING: usize = 1 << 20;
@@ -138,7 +138,7 @@ fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
 #[test]
 fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
     let budget = 4 << 20;
-    let cluster = Cluster::bind(
+    let cluster = InCluster::start(
         Config {
             max_pending: MAX_PENDING,
             max_memory: Some(budget),
@@ -146,14 +146,11 @@ fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
             ..Config::listening_on("127.0.0.1:0".parse().unwrap())
         },
         2,
-    )
-    .expect("bind two reactors");
-    let addr = cluster.local_addrs()[0];
-    let handle = cluster.handle();
-    let runner = thread::spawn(move || cluster.run().expect("cluster run"));
+    );
+    let addr = cluster.addr;
 
     let hostile = clients_writing_until_blocked(HOSTILE, 1000, move || small_window_client(addr));
-    let per = handle.stats_per_reactor().expect("both reactors answer");
+    let per = cluster.stats_per_reactor();
     for stats in &per {
         assert!(
             stats.memory_peak <= (budget / 2) as u64,
@@ -166,8 +163,7 @@ fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
     );
 
     read_back(hostile);
-    handle.stop();
-    join_within("the cluster", runner, PATIENCE);
+    cluster.stop();
 }
 
 #[test]

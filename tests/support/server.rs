@@ -161,10 +161,7 @@ impl InCluster {
 impl Drop for InCluster {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
-            stop_for_good(thread, || {
-                self.handle.stop();
-                self.handle.stop();
-            });
+            stop_for_good(thread, || self.handle.stop_now());
         }
     }
 }
