@@ -182,17 +182,29 @@ fn datagrams_of_0_1_1472_and_65507_bytes_come_back_unchanged() {
     assert_eq!((stats.accepted, stats.bytes_in, stats.bytes_out), (0, 0, 0));
 }
 
-#[test]
-fn the_largest_ipv6_datagram_65527_bytes_comes_back_whole() {
+/// A UDP client on `[::1]` and a UDP echo server on `[::1]`; `None`, after
+/// [`skip`], on a host without IPv6 loopback.
+fn ipv6_client_and_server() -> Option<(UdpSocket, InProcess)> {
     let client = match udp_client_on("[::1]:0".parse().unwrap()) {
         Ok(client) => client,
-        Err(e) => return skip(&format!("cannot bind [::1]:0 on this host ({e})")),
+        Err(e) => {
+            skip(&format!("cannot bind [::1]:0 on this host ({e})"));
+            return None;
+        }
     };
     let server = InProcess::start(Config {
         listen: vec!["[::1]:0".parse().unwrap()],
         udp: true,
         ..Config::default()
     });
+    Some((client, server))
+}
+
+#[test]
+fn the_largest_ipv6_datagram_65527_bytes_comes_back_whole() {
+    let Some((client, server)) = ipv6_client_and_server() else {
+        return;
+    };
     // The largest UDP payload of all, 20 bytes more than IPv4's: it still
     // fits the 64 KiB buffer, so nothing is ever truncated.
     let data = pattern(65_527, 9);
@@ -276,15 +288,9 @@ fn datagrams_from_service_ports_get_no_answer_and_are_counted() {
 
 #[test]
 fn over_ipv6_datagrams_from_service_ports_get_no_answer_and_are_counted() {
-    let ordinary = match udp_client_on("[::1]:0".parse().unwrap()) {
-        Ok(client) => client,
-        Err(e) => return skip(&format!("cannot bind [::1]:0 on this host ({e})")),
+    let Some((ordinary, server)) = ipv6_client_and_server() else {
+        return;
     };
-    let server = InProcess::start(Config {
-        listen: vec!["[::1]:0".parse().unwrap()],
-        udp: true,
-        ..Config::default()
-    });
     assert_eq!(udp_echo(&ordinary, server.addr, b"ping"), b"ping");
 
     // echo, chargen, SSDP
