@@ -194,6 +194,12 @@ impl TlsConnection {
 
     fn serve_until_blocked(&mut self, ready: Ready, cx: &mut Context) -> Next {
         let mut read = ready.readable || ready.read_closed || self.read_stopped;
+        // A short read means the socket's queue is empty, so the read after
+        // it would only say `WouldBlock`; the next edge says when more
+        // comes. Not when the FIN came with this edge (read on to the end
+        // of stream), nor after reading stopped with records left queued
+        // (their edge is long gone).
+        let read_to_end = ready.read_closed || self.read_stopped;
         self.read_stopped = false;
         let mut budget = READ_BUDGET_PER_TURN;
         loop {
@@ -214,14 +220,18 @@ impl TlsConnection {
                 self.read_stopped = true;
                 return Next::ServeAgain;
             }
-            match self.session.read_tls(&mut self.stream) {
+            let mut socket = Socket::new(&mut self.stream);
+            match self.session.read_tls(&mut socket) {
                 Ok(0) => {
                     read = false;
                     if self.is_handshaking() {
                         return Next::Close(CloseReason::TlsHandshake(HandshakeFailure::Closed));
                     }
                 }
-                Ok(n) => budget = budget.saturating_sub(n),
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    read = !socket.drained || read_to_end;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if self.is_handshaking() => {
@@ -404,5 +414,31 @@ impl TlsConnection {
             cx.budget.release(self.charged - now);
         }
         self.charged = now;
+    }
+}
+
+/// The socket as the session reads it: notes whether the last read came
+/// back short, which on a stream socket means its receive queue was
+/// emptied (rustls asks for as much as its buffer has room for, in one
+/// read per `read_tls`).
+struct Socket<'a> {
+    stream: &'a mut TcpStream,
+    drained: bool,
+}
+
+impl<'a> Socket<'a> {
+    fn new(stream: &'a mut TcpStream) -> Socket<'a> {
+        Socket {
+            stream,
+            drained: false,
+        }
+    }
+}
+
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        self.drained = n < buf.len();
+        Ok(n)
     }
 }
