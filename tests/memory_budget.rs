@@ -2,7 +2,9 @@
 //! that write and never read are parked once the budget is spent, so the
 //! server's memory stays within it however many of them come, while
 //! well-behaved clients keep getting every echo, and every parked client
-//! gets all its bytes back, in order, once it reads.
+//! gets all its bytes back, in order, once it reads. TLS clients, which
+//! cannot be echoed through the kernel, are held to one record each once
+//! the budget is spent.
 //!
 //! Why the numbers are what they are. Each hostile client may hold up to
 //! `--max-pending` = 1 MiB in the server, so 40 of them could hold 40 MiB;
@@ -16,10 +18,12 @@
 
 use crate::support::*;
 
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
+use std::time::{Duration, Instant};
 
+use echo_reactor::tls::{ECHO_CHUNK, SESSION_BUFFERS};
 use echo_reactor::Config;
 
 const HOSTILE: usize = 40;
@@ -133,6 +137,133 @@ fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
     let end = server.wait_for_stats("every client to close", |s| s.active == 0);
     assert_eq!(end.memory_in_use, 0, "memory still charged: {end:?}");
     assert_eq!(end.closed_by_peer, 12 + 20, "{end:?}");
+}
+
+/// A TLS client that writes until blocked and never reads, driven by hand
+/// over a non-blocking socket (a blocking stream would also wait to read):
+/// returns the plaintext written, some of which may still wait in the
+/// client's session for the server to read.
+fn tls_write_until_blocked(mut tls: TlsStream, seed: u64) -> (TlsStream, Vec<u8>) {
+    tls.sock.set_nonblocking(true).unwrap();
+    let chunk = pattern(16 * 1024, seed);
+    let mut sent = Vec::new();
+    let mut quiet_since = Instant::now();
+    let deadline = Instant::now() + PATIENCE;
+    while quiet_since.elapsed() < Duration::from_millis(200) {
+        assert!(Instant::now() < deadline, "TLS writes never blocked");
+        if !tls.conn.wants_write() {
+            tls.conn.writer().write_all(&chunk).unwrap();
+            sent.extend_from_slice(&chunk);
+        }
+        match tls.conn.write_tls(&mut tls.sock) {
+            Ok(_) => quiet_since = Instant::now(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("writing TLS records: {e}"),
+        }
+    }
+    (tls, sent)
+}
+
+/// The client sends what its session still holds and its `close_notify`,
+/// reads every echo, in order, and the server's `close_notify`.
+fn tls_read_back(mut tls: TlsStream, sent: &[u8]) {
+    tls.conn.send_close_notify();
+    let mut echoed = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} bytes echoed",
+            echoed.len(),
+            sent.len()
+        );
+        if tls.conn.wants_write() {
+            match tls.conn.write_tls(&mut tls.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("writing TLS records: {e}"),
+            }
+        }
+        match tls.conn.read_tls(&mut tls.sock) {
+            Ok(0) => panic!("end of stream without close_notify"),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            Err(e) => panic!("reading TLS records: {e}"),
+        }
+        tls.conn.process_new_packets().expect("valid records");
+        loop {
+            match tls.conn.reader().read(&mut buf) {
+                Ok(0) => {
+                    assert_same_bytes(&echoed, sent);
+                    return;
+                }
+                Ok(n) => echoed.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("reading the echo: {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_tls_clients_are_held_within_the_budget_and_get_every_byte_back() {
+    // Without the budget each could make the server hold --max-pending
+    // (1 MiB) of records: 12 MiB. A TLS connection cannot echo through
+    // the kernel, so once the budget is spent each holds one record more
+    // than its session's own state, and the rest waits in kernel queues.
+    const CLIENTS: usize = 12;
+    let budget = 1 << 20;
+    let cert = TestCert::new();
+    let (server, addr) = start_tls(Config {
+        max_pending: MAX_PENDING,
+        max_memory: Some(budget),
+        ..tls_config(&cert)
+    });
+    let config = cert.client(&[]);
+    let hostile: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let config = config.clone();
+            thread::spawn(move || {
+                let tcp = small_window_client(addr);
+                tls_write_until_blocked(tls_handshake(tcp, &config), 2000 + i as u64)
+            })
+        })
+        .collect();
+    let hostile: Vec<_> = hostile
+        .into_iter()
+        .map(|writer| join_within("a TLS client writing until blocked", writer, PATIENCE))
+        .collect();
+
+    let stats = server.stats();
+    eprintln!("{CLIENTS} hostile TLS clients: {stats:?}");
+    let per_connection = SESSION_BUFFERS + 2 * ECHO_CHUNK + 4096;
+    let bound = (budget + CLIENTS * per_connection) as u64;
+    assert!(
+        stats.memory_peak <= bound,
+        "peak {} B, bound {bound} B: {stats:?}",
+        stats.memory_peak
+    );
+    assert!(
+        stats.memory_in_use > (budget / 2) as u64,
+        "the hostile clients should have spent the budget: {stats:?}"
+    );
+    // A client that reads is served while the budget is spent, a record
+    // at a time.
+    let mut fresh = tls_connect(addr, &config);
+    tls_echo_once(&mut fresh, &pattern(256 * 1024, 1));
+
+    for (tls, sent) in hostile {
+        tls_read_back(tls, &sent);
+    }
+    drop(fresh);
+    let end = server.wait_for_stats("every client to close", |s| s.active == 0);
+    assert_eq!(end.memory_in_use, 0, "memory still charged: {end:?}");
 }
 
 #[test]

@@ -12,7 +12,12 @@
 //!
 //! **Bounds.** The session's outgoing buffer is limited to `--max-pending`
 //! (`set_buffer_limit`): once the client stops reading and the kernel's
-//! send queue is full, the session takes no more plaintext. What it would
+//! send queue is full, the session takes no more plaintext. The memory
+//! budget lowers that limit to what it has left (but never below one
+//! record, [`ECHO_CHUNK`], so a client that reads still gets its echoes,
+//! a record at a time): a plain connection echoes through the kernel when
+//! the budget is spent, but a TLS connection must decrypt, so this is how
+//! a crowd of clients that never read is held within `--max-memory`. What it would
 //! not take (at most one read's worth, [`ECHO_CHUNK`]) is kept in
 //! [`TlsConnection`]'s own buffer, and the connection stops reading: the
 //! socket's receive queue fills, TCP's window closes, and the client
@@ -72,6 +77,11 @@ pub struct TlsConnection {
     ending: Option<Ending>,
     /// Our `close_notify` is queued in the session.
     goodbye_sent: bool,
+    /// The session's outgoing buffer limit now, set before each read.
+    limit: usize,
+    /// The largest limit in effect since the session last had nothing to
+    /// send: what its waiting records may hold, as charged.
+    waiting_limit: usize,
     /// Bytes charged to the memory budget for this connection.
     charged: usize,
 }
@@ -118,6 +128,8 @@ impl TlsConnection {
             read_stopped: false,
             ending: None,
             goodbye_sent: false,
+            limit: max_pending,
+            waiting_limit: 0,
             charged: 0,
         }
     }
@@ -220,6 +232,7 @@ impl TlsConnection {
                 self.read_stopped = true;
                 return Next::ServeAgain;
             }
+            self.limit_to_budget(cx);
             let mut socket = Socket::new(&mut self.stream);
             match self.session.read_tls(&mut socket) {
                 Ok(0) => {
@@ -394,16 +407,29 @@ impl TlsConnection {
         )))
     }
 
+    /// Sets the session's outgoing limit before a read: `--max-pending`,
+    /// or less when the memory budget has less left, but at least one
+    /// record's plaintext (see the module doc).
+    fn limit_to_budget(&mut self, cx: &Context) {
+        let limit = cx.max_pending.min(cx.budget.available()).max(ECHO_CHUNK);
+        if limit != self.limit {
+            self.limit = limit;
+            self.session.set_buffer_limit(Some(limit));
+        }
+    }
+
     /// Brings the memory budget in step with what this connection holds:
     /// itself, rustls's buffers ([`SESSION_BUFFERS`]), its unsent bytes,
-    /// and while records wait for the socket, up to `--max-pending` of
-    /// them (the session's limit; rustls does not say how many it holds).
+    /// and while records wait for the socket, as many as the session's
+    /// limit allowed since it last had none (rustls does not say how many
+    /// it holds).
     fn recharge(&mut self, cx: &mut Context) {
-        let waiting = if self.session.wants_write() {
-            cx.max_pending
+        self.waiting_limit = if self.session.wants_write() {
+            self.waiting_limit.max(self.limit)
         } else {
             0
         };
+        let waiting = self.waiting_limit;
         let now = std::mem::size_of::<TlsConnection>()
             + SESSION_BUFFERS
             + self.unsent.capacity()

@@ -104,6 +104,11 @@ pub fn tls_connect(addr: SocketAddr, config: &Arc<ClientConfig>) -> TlsStream {
     tcp.set_read_timeout(Some(PATIENCE)).unwrap();
     tcp.set_write_timeout(Some(PATIENCE)).unwrap();
     tcp.set_nodelay(true).unwrap();
+    tls_handshake(tcp, config)
+}
+
+/// Completes a handshake over `tcp`, a connected blocking socket.
+pub fn tls_handshake(tcp: TcpStream, config: &Arc<ClientConfig>) -> TlsStream {
     let name = ServerName::try_from("localhost").unwrap();
     let session = ClientConnection::new(config.clone(), name).unwrap();
     let mut stream = StreamOwned::new(session, tcp);
