@@ -55,8 +55,9 @@ pub struct ThreadReport {
     pub timeline: Timeline,
     /// When the last echo came back, or the thread gave up.
     pub finished_at: u64,
-    /// The first I/O error of a socket (udp), or of the first connection
-    /// an I/O error ended.
+    /// An I/O error to print beside the report: udp, the first of a
+    /// socket; TCP, the one that ended a connection (of those an I/O error
+    /// ended, the first in the thread's order).
     pub first_error: Option<io::Error>,
 }
 
@@ -130,7 +131,7 @@ impl Sockets {
 }
 
 /// Counts `conns` still waiting for echoes as lost; returns the I/O error
-/// of the first one such an error ended.
+/// that ended one (of those one ended, the first in their order).
 fn finish_conns<S: Transport>(mut conns: Vec<Conn<S>>, tally: &mut Tally) -> Option<io::Error> {
     for missing in conns.iter().filter_map(Conn::missing_echo) {
         tally.errors.lost_connections += 1;
