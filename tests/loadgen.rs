@@ -1,7 +1,7 @@
 //! The load generator (`echo-loadgen`), run as the binary cargo built:
 //! against the real server (TCP, UDP with `--mode udp`, short-lived
 //! connections with `--mode churn`, blocking threads with `--mode
-//! threads`), against echo servers that corrupt, drop, duplicate, reorder
+//! threads`; every TCP mode over TLS too), against echo servers that corrupt, drop, duplicate, reorder
 //! or delay bytes or datagrams, reset connections or never close them (it
 //! must notice, count each as what it is, and exit 1), and with targets
 //! and flags it must refuse (exit 2). Runs write their latencies as
@@ -502,6 +502,119 @@ fn blocking_threads_over_tls_have_no_errors() {
 }
 
 #[test]
+fn pingpong_over_tls_against_the_real_server_has_no_errors() {
+    let scratch = Scratch::new("tls-pingpong");
+    let (server, addr, ca) = tls_server(&scratch);
+    let args = [
+        "--mode",
+        "pingpong",
+        "--connections",
+        "8",
+        "--tls",
+        "--tls-ca",
+        &ca,
+    ];
+    let run = measure(addr, &args);
+    let stats = server.stats();
+    server.stop();
+    assert_clean_run(&run);
+    let messages = run.report.messages.expect("pingpong counts messages");
+    assert!(messages > 0, "{run}");
+    assert_eq!(run.report.bytes, messages * 64);
+    assert!(run.number("latency_p50_us") > 0.0, "{run}");
+    assert_eq!(stats.tls_handshakes, 8, "{stats:?}");
+    assert_eq!(stats.tls_handshake_failures(), 0, "{stats:?}");
+}
+
+#[test]
+fn pipeline_over_tls_on_two_threads_has_no_errors() {
+    let scratch = Scratch::new("tls-pipeline");
+    let (server, addr, ca) = tls_server(&scratch);
+    let args = [
+        "--mode",
+        "pipeline",
+        "--connections",
+        "10",
+        "--depth",
+        "8",
+        "--size",
+        "100",
+        "--threads",
+        "2",
+        "--tls",
+        "--tls-ca",
+        &ca,
+        "--tls-server-name",
+        "127.0.0.1",
+    ];
+    let run = measure(addr, &args);
+    let stats = server.stats();
+    server.stop();
+    assert_clean_run(&run);
+    let r = &run.report;
+    assert_eq!((r.depth, r.threads), (Some(8), 2));
+    let messages = r.messages.expect("pipeline counts messages");
+    assert!(messages > 0, "{run}");
+    assert_eq!(r.bytes, messages * 100);
+    assert_eq!(stats.tls_handshakes, 10, "{stats:?}");
+}
+
+#[test]
+fn bulk_over_tls_streams_every_byte() {
+    let scratch = Scratch::new("tls-bulk");
+    let (server, addr, ca) = tls_server(&scratch);
+    let target = addr.to_string();
+    let run = loadgen_json(&[
+        "--mode",
+        "bulk",
+        "--bytes",
+        "8MiB",
+        "--duration",
+        "1",
+        "--target",
+        &target,
+        "--tls",
+        "--tls-ca",
+        &ca,
+    ]);
+    server.stop();
+    assert_clean_run(&run);
+    assert_eq!(run.report.bytes, 8 << 20);
+    assert_eq!(run.report.bulk_bytes, Some(8 << 20));
+    assert!(run.number("gb_per_s") > 0.0, "{run}");
+}
+
+#[test]
+fn pingpong_over_tls_trusting_another_certificate_fails_every_connection() {
+    let scratch = Scratch::new("tls-pingpong-wrong-ca");
+    let (server, addr, _) = tls_server(&scratch);
+    let stranger = scratch.path("stranger.pem");
+    TestCert::new().write_cert(stranger.as_ref());
+    let args = [
+        "--mode",
+        "pingpong",
+        "--connections",
+        "2",
+        "--tls",
+        "--tls-ca",
+        &stranger,
+    ];
+    let run = measure(addr, &args);
+    // The server sees each handshake fail (the client's alert, or its
+    // close).
+    let stats = server.wait_for_stats("both handshakes failed", |s| {
+        s.tls_handshake_failures() == 2
+    });
+    server.stop();
+    assert_eq!(run.status, 1, "{run}");
+    assert_eq!(run.report.messages, Some(0), "{run}");
+    assert_eq!(run.report.io_errors, 2, "{run}");
+    assert_eq!(run.report.errors, run.report.io_errors, "{run}");
+    assert!(run.stderr.contains("certificate"), "{run}");
+    assert_eq!(stats.tls_handshakes, 0, "{stats:?}");
+}
+
+#[test]
 fn churn_over_tls_trusting_another_certificate_fails_every_lifecycle() {
     let scratch = Scratch::new("tls-wrong-ca");
     let (server, addr, _) = tls_server(&scratch);
@@ -747,6 +860,7 @@ fn bad_flags_get_one_line_and_status_2() {
         &["--mode", "bulk", "--histogram-log", "bulk.log"],
         &["--tls", "--tls-ca", "cert.pem"],
         &["--mode", "pipeline", "--tls", "--tls-ca", "cert.pem"],
+        &["--mode", "udp", "--tls", "--tls-ca", "cert.pem"],
         &["--mode", "churn", "--tls"],
         &["--mode", "churn", "--tls-ca", "cert.pem"],
         &["--mode", "threads", "--tls-server-name", "localhost"],

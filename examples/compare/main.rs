@@ -61,8 +61,12 @@
 //!      certificate made for the run into the out dir, `cert.pem` and
 //!      `key.pem`; no other server has TLS rows): churn over TLS, 4 at a
 //!      time, each lifecycle a full handshake, so lifecycles/s are
-//!      handshakes/s; and ping-pong from 50 blocking threads, 64 B, each
-//!      through its session (echo-loadgen `--tls --tls-ca cert.pem`).
+//!      handshakes/s; ping-pong from 50 blocking threads, 64 B, each
+//!      through its session; ping-pong on 50 connections of one polling
+//!      thread, 64 B, as the plain C=50 row (the handshakes done before
+//!      the measured time); and one 1 GiB bulk stream, as the plain bulk
+//!      row, GB/s of encryption and decryption on both sides (echo-loadgen
+//!      `--tls --tls-ca cert.pem`).
 //!    - **Churn** (`--mode churn`): short-lived connections, 4 at a time,
 //!      each a connect, one 64-byte echo, a half-close, the server's end of
 //!      stream and a close, with source addresses rotated over 127.0.0.1 to

@@ -164,11 +164,7 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
             label: format!("bulk {} C=1", timing.bulk_bytes),
             short: format!("bulk {}", timing.bulk_bytes),
             kind: Kind::Bulk,
-            // loadgen's bulk timeout is duration x 10 + 30 s.
-            load: strings(&["--mode", "bulk", "--bytes", timing.bulk_bytes])
-                .into_iter()
-                .chain(strings(&["--duration", "10"]))
-                .collect(),
+            load: bulk_load(timing.bulk_bytes),
             tls: false,
         },
         closed(
@@ -200,7 +196,7 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
         },
     ];
     if let Some(files) = tls {
-        list.extend(tls_scenarios(files, &window));
+        list.extend(tls_scenarios(files, timing, &window));
     }
     list.extend([
         Scenario {
@@ -224,9 +220,12 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
 }
 
 /// The TLS scenarios, trusting `files`' certificate: churn, each lifecycle
-/// a full handshake (handshakes/s), and ping-pong from 50 blocking threads
-/// through their sessions.
-fn tls_scenarios(files: &TlsFiles, window: &[String]) -> [Scenario; 2] {
+/// a full handshake (handshakes/s); ping-pong from 50 blocking threads
+/// through their sessions; ping-pong on 50 connections of one polling
+/// thread, as the plain `pingpong-c50`; and one bulk stream of the plain
+/// `bulk`'s bytes (1 GiB: a few seconds at the 0.3 to 1 GB/s TLS runs at
+/// on loopback).
+fn tls_scenarios(files: &TlsFiles, timing: &Timing, window: &[String]) -> [Scenario; 4] {
     let trust = [
         strings(&["--tls", "--tls-ca"]),
         vec![files.cert.display().to_string()],
@@ -248,13 +247,40 @@ fn tls_scenarios(files: &TlsFiles, window: &[String]) -> [Scenario; 2] {
             kind: Kind::Closed,
             load: [
                 strings(&["--mode", "threads", "--connections", "50", "--size", "64"]),
-                trust,
+                trust.clone(),
                 window.to_vec(),
             ]
             .concat(),
             tls: true,
         },
+        Scenario {
+            key: "tls-pingpong-c50",
+            label: "TLS ping-pong C=50 64 B".into(),
+            short: "TLS ping-pong C=50".into(),
+            kind: Kind::Closed,
+            load: [
+                strings(&["--mode", "pingpong", "--connections", "50", "--size", "64"]),
+                trust.clone(),
+                window.to_vec(),
+            ]
+            .concat(),
+            tls: true,
+        },
+        Scenario {
+            key: "tls-bulk",
+            label: format!("TLS bulk {} C=1", timing.bulk_bytes),
+            short: format!("TLS bulk {}", timing.bulk_bytes),
+            kind: Kind::Bulk,
+            load: [bulk_load(timing.bulk_bytes), trust].concat(),
+            tls: true,
+        },
     ]
+}
+
+/// echo-loadgen's arguments for one bulk stream of `bytes`.
+fn bulk_load(bytes: &str) -> Vec<String> {
+    // loadgen's bulk timeout is duration x 10 + 30 s.
+    strings(&["--mode", "bulk", "--bytes", bytes, "--duration", "10"])
 }
 
 /// echo-loadgen's arguments for an open-loop ping-pong, 50 connections,
@@ -317,9 +343,25 @@ mod tests {
         let rate = churn.load.iter().position(|a| a == "--rate").unwrap();
         assert_eq!(churn.load[rate + 1], args.churn_rate.to_string());
         let tls: Vec<&str> = list.iter().filter(|s| s.tls).map(|s| s.key).collect();
-        assert_eq!(tls, ["tls-churn-c4", "tls-threads-c50"]);
+        assert_eq!(
+            tls,
+            [
+                "tls-churn-c4",
+                "tls-threads-c50",
+                "tls-pingpong-c50",
+                "tls-bulk"
+            ]
+        );
         let without = scenarios(&args, &Timing::new(true), None);
-        assert_eq!(without.len(), list.len() - 2);
-        assert!(without.iter().all(|s| !s.tls));
+        assert_eq!(without.len(), list.len() - 4);
+        // The TLS rows load as their plain twins do, over TLS.
+        for (plain, tls) in [("pingpong-c50", "tls-pingpong-c50"), ("bulk", "tls-bulk")] {
+            let load = |key| list.iter().find(|s| s.key == key).unwrap().load.clone();
+            let mut over_tls = load(tls);
+            let at = over_tls.iter().position(|a| a == "--tls").unwrap();
+            let trust: Vec<String> = over_tls.drain(at..at + 3).collect();
+            assert_eq!(trust, ["--tls", "--tls-ca", "cert.pem"], "{tls}");
+            assert_eq!(over_tls, load(plain), "{tls}");
+        }
     }
 }

@@ -122,8 +122,7 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     histogram_log: Option<PathBuf>,
 
-    /// Speak TLS to the target (churn and threads only), trusting
-    /// --tls-ca
+    /// Speak TLS to the target (not for udp), trusting --tls-ca
     #[arg(long)]
     tls: bool,
 
@@ -215,7 +214,7 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     /// Takes the TLS flags out of `cli`: none without `--tls`, which
-    /// needs `--tls-ca` and a blocking mode.
+    /// needs `--tls-ca` and a mode over TCP.
     fn from_cli(cli: &mut Cli) -> Result<Option<TlsArgs>, String> {
         let (ca, server_name) = (cli.tls_ca.take(), cli.tls_server_name.take());
         if !cli.tls {
@@ -224,8 +223,8 @@ impl TlsArgs {
             }
             return Ok(None);
         }
-        if !matches!(cli.mode, Mode::Churn | Mode::Threads) {
-            return Err("--tls applies to --mode churn and --mode threads only, for now".into());
+        if cli.mode == Mode::Udp {
+            return Err("--tls does not apply to --mode udp: TLS runs over TCP".into());
         }
         let ca = ca.ok_or("--tls needs --tls-ca PATH, the PEM certificate to trust")?;
         Ok(Some(TlsArgs {
@@ -657,6 +656,30 @@ mod tests {
         assert!(command(&["merge"]).is_err());
         assert!(command(&["--mode", "bulk", "--histogram-log", "run.log"]).is_err());
         assert!(command(&["--connections", "4", "merge", "a.log"]).is_err());
+    }
+
+    #[test]
+    fn tls_applies_to_every_mode_over_tcp_and_not_to_udp() {
+        let tls = |mode: &str| {
+            let argv = [
+                "echo-loadgen",
+                "--mode",
+                mode,
+                "--tls",
+                "--tls-ca",
+                "ca.pem",
+            ];
+            Command::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+        };
+        for mode in ["pingpong", "pipeline", "bulk", "churn", "threads"] {
+            let Ok(Command::Run { tls: Some(tls), .. }) = tls(mode) else {
+                panic!("{mode} over TLS")
+            };
+            assert_eq!(tls.ca, PathBuf::from("ca.pem"));
+            assert_eq!(tls.server_name, "localhost");
+        }
+        let refused = tls("udp").unwrap_err();
+        assert!(refused.contains("udp"), "{refused}");
     }
 
     #[test]

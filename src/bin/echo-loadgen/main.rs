@@ -14,6 +14,7 @@
 //! cargo run --release --bin echo-loadgen -- --mode threads --connections 1000 --size 128
 //! cargo run --release -- --tls-listen 127.0.0.1:7443 --tls-self-signed --tls-self-signed-out cert.pem
 //! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode churn --tls --tls-ca cert.pem
+//! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode bulk --tls --tls-ca cert.pem
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
 //! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
 //! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
@@ -194,8 +195,8 @@
 //!
 //! # TLS
 //!
-//! `--tls --tls-ca PATH` speaks TLS to the target in churn and threads
-//! mode (the other modes refuse it, for now): the client trusts the PEM
+//! `--tls --tls-ca PATH` speaks TLS to the target in every mode over TCP
+//! (udp refuses it): the client trusts the PEM
 //! certificates in PATH and nothing else (for echo-reactor's
 //! `--tls-self-signed`, the file its `--tls-self-signed-out` wrote), and
 //! checks that the server's certificate names `--tls-server-name`
@@ -210,6 +211,13 @@
 //! - **threads**: each connection's handshake is done when it is opened,
 //!   before anything is measured; then blocking ping-pong through the
 //!   session (`rustls::StreamOwned`).
+//! - **pingpong, pipeline, bulk** (`--threads`, `--rate` as over plain
+//!   TCP): each polling thread runs its connections' handshakes, all at
+//!   once and non-blocking, before the start line, so none is measured;
+//!   then each connection's bytes go through its session, driven from the
+//!   same readiness events as a plain connection (`tls_session.rs`). A
+//!   certificate the client does not trust fails each connection's
+//!   handshake, an I/O error (exit status 1).
 //!
 //! # Histogram logs, and merging runs
 //!
@@ -229,7 +237,8 @@
 //! # How it drives the load
 //!
 //! All connections are opened (blocking, `TCP_NODELAY`) before anything is
-//! measured, then spread round robin over `--threads` threads. Each thread is
+//! measured, then spread round robin over `--threads` threads (which, with
+//! `--tls`, run their handshakes before the start line). Each thread is
 //! a small mio reactor like the server's: one `Poll`, every connection
 //! registered once for both directions, edge-triggered, so each read and
 //! write goes on until `WouldBlock` (or a short read, which means the queue
@@ -268,7 +277,8 @@
 //! - `run.rs`: opening the connections, starting the threads, progress;
 //! - `worker.rs`: one thread's loop; `channel.rs`: what the loop and a
 //!   connection say to each other;
-//! - `tcp.rs`: one TCP connection; `udp.rs`: one UDP socket;
+//! - `tcp.rs`: one TCP connection; `tls_session.rs`: the TLS session a
+//!   connection's bytes go through with `--tls`; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
 //! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
 //!   thread's ping-pong; `blocking.rs`: one blocking connection, its echo
@@ -293,6 +303,7 @@ mod tcp;
 mod threads;
 mod timer;
 mod tls;
+mod tls_session;
 mod udp;
 mod udp_sockets;
 mod worker;

@@ -31,8 +31,8 @@ const BLOCKING_STACK: usize = 64 << 10;
 /// report.
 pub type Job = Box<dyn FnOnce(&Barrier) -> ThreadReport + Send>;
 
-/// Connects (over TLS with `tls`, in the blocking modes only), runs the
-/// threads, prints progress to `err`, and returns every thread's report.
+/// Connects (over TLS with `tls`; udp has none), runs the threads, prints
+/// progress to `err`, and returns every thread's report.
 pub fn execute(
     plan: &Plan,
     tls: Option<&TlsClient>,
@@ -59,15 +59,17 @@ pub fn execute(
                 Some(BLOCKING_STACK),
             )
         }
-        _ => (reactor_jobs(plan, &pattern, &shared)?, None),
+        _ => (reactor_jobs(plan, tls, &pattern, &shared)?, None),
     };
     run_jobs(plan, err, jobs, stack, &shared)
 }
 
 /// The polling threads of every mode but churn and threads, each with its
-/// share of the connections, opened here.
+/// share of the connections, opened here (their TLS handshakes, with
+/// `tls`, are the threads' to run).
 fn reactor_jobs(
     plan: &Plan,
+    tls: Option<&TlsClient>,
     pattern: &Arc<Pattern>,
     shared: &Arc<Shared>,
 ) -> Result<Vec<Job>, String> {
@@ -84,7 +86,10 @@ fn reactor_jobs(
         }
         _ => open_all(plan, "connect to", "connection", open_tcp)?
             .into_iter()
-            .map(Group::Tcp)
+            .map(|streams| Group::Tcp {
+                streams,
+                tls: tls.cloned(),
+            })
             .collect(),
     };
     groups

@@ -1,5 +1,11 @@
 //! One TCP connection of the load: the bytes it queued, wrote and had
 //! echoed, its messages in flight, and the checking of every echoed chunk.
+//!
+//! Its bytes go through a [`Transport`]: the socket itself, or, with
+//! `--tls`, a TLS session over it (`tls_session.rs`). [`Conn`] is generic
+//! over it rather than holding an enum, so that the plain connection's
+//! reads and writes stay direct calls on the socket, with not even a
+//! branch added; a thread holds connections of one kind only.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -17,10 +23,56 @@ use crate::timer::now_ns;
 /// that sends without end.
 const TURN_BUDGET: usize = 1 << 20;
 
+/// What a connection's bytes go through: the socket, or a TLS session
+/// over it. Reads and writes never block: `WouldBlock` when the socket
+/// has nothing to give or no room; `write` takes fewer bytes than offered
+/// only when it has no room for more (the writable edge will come);
+/// `flush` sends what earlier writes left held in the transport (TLS
+/// records), `WouldBlock` if the socket has no room for all of it. A read
+/// of 0 is the end of the stream.
+pub trait Transport: Read + Write {
+    /// A read shorter than the buffer means the socket's queue is empty,
+    /// so reading may stop there, before `WouldBlock`.
+    const SHORT_READ_DRAINS: bool;
+
+    /// The socket, to register it with the poll.
+    fn socket(&mut self) -> &mut TcpStream;
+
+    /// Drives the handshake, if the transport has one, as far as it goes
+    /// without blocking; true once it is done.
+    fn handshake(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// A handshake is under way.
+    fn handshaking(&self) -> bool {
+        false
+    }
+}
+
+/// The plain connection: the socket's own calls (`flush` does nothing).
+impl Transport for TcpStream {
+    /// A short read on a stream socket took all that was queued.
+    const SHORT_READ_DRAINS: bool = true;
+
+    fn socket(&mut self) -> &mut TcpStream {
+        self
+    }
+}
+
+/// Where a connection's handshake stands after it was driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    Done,
+    Underway,
+    /// It ended the connection (counted).
+    Failed,
+}
+
 /// One connection's stream: how far it has been queued, written and
 /// echoed, and the messages whose echoes are still out.
-pub struct Conn {
-    stream: TcpStream,
+pub struct Conn<S> {
+    stream: S,
     phase: u64,
     /// Bytes per message (bulk: 0, there are none: the stream is queued
     /// whole and not timed).
@@ -38,10 +90,12 @@ pub struct Conn {
     /// `(completed + i) * size ..` of `size`.
     in_flight: VecDeque<u64>,
     alive: bool,
+    /// The I/O error that ended the connection, if one did.
+    failure: Option<io::Error>,
     listed: Listed,
 }
 
-impl Channel for Conn {
+impl<S: Transport> Channel for Conn<S> {
     fn alive(&self) -> bool {
         self.alive
     }
@@ -64,10 +118,10 @@ impl Channel for Conn {
     }
 }
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// Connection `id` of the run, sending `size`-byte messages (bulk: 0),
     /// with room for `ring` timestamps before its queue of them grows.
-    pub fn new(stream: TcpStream, id: usize, size: u64, ring: usize) -> Conn {
+    pub fn new(stream: S, id: usize, size: u64, ring: usize) -> Conn<S> {
         Conn {
             stream,
             phase: Pattern::phase(id),
@@ -78,13 +132,14 @@ impl Conn {
             completed: 0,
             in_flight: VecDeque::with_capacity(ring),
             alive: true,
+            failure: None,
             listed: Listed::default(),
         }
     }
 
-    /// The stream itself, to register it.
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// The socket, to register it.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        self.stream.socket()
     }
 
     /// Bulk: queues the whole stream at once, no messages.
@@ -96,6 +151,44 @@ impl Conn {
     pub fn missing_echo(&self) -> Option<u64> {
         self.waiting_for_echoes()
             .then(|| self.queued - self.received)
+    }
+
+    /// The I/O error that ended the connection, if one did.
+    pub fn take_failure(&mut self) -> Option<io::Error> {
+        self.failure.take()
+    }
+
+    /// Alive, its handshake under way.
+    pub fn handshaking(&self) -> bool {
+        self.alive && self.stream.handshaking()
+    }
+
+    /// Drives the handshake as far as it goes without blocking. An end of
+    /// stream or an error (a certificate not trusted, say) ends the
+    /// connection, counted as an unexpected EOF or an I/O error.
+    pub fn handshake(&mut self, tally: &mut Tally) -> Handshake {
+        if !self.alive {
+            return Handshake::Failed;
+        }
+        match self.stream.handshake() {
+            Ok(true) => Handshake::Done,
+            Ok(false) => Handshake::Underway,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.fail(&mut tally.errors.eofs);
+                Handshake::Failed
+            }
+            Err(e) => {
+                self.fail_with(e, tally);
+                Handshake::Failed
+            }
+        }
+    }
+
+    /// Gives up on the connection: `why`, counted as an I/O error.
+    pub fn abandon(&mut self, why: io::Error, tally: &mut Tally) {
+        if self.alive {
+            self.fail_with(why, tally);
+        }
     }
 
     /// Handles readiness: reads and checks the echoes, retires completed
@@ -128,6 +221,12 @@ impl Conn {
         Step::Closed
     }
 
+    /// Counts the I/O error `e`, keeps it, and ends this connection.
+    fn fail_with(&mut self, e: io::Error, tally: &mut Tally) -> Step {
+        self.failure = Some(e);
+        self.fail(&mut tally.errors.io_errors)
+    }
+
     /// Reads and checks until the socket is empty (or the turn's budget is
     /// spent).
     fn read_echoes(
@@ -143,7 +242,7 @@ impl Conn {
                 Ok(0) => return self.fail(&mut tally.errors.eofs),
                 Ok(n) => {
                     self.check(&buf[..n], pattern, tally);
-                    if n < buf.len() && !to_eof {
+                    if S::SHORT_READ_DRAINS && n < buf.len() && !to_eof {
                         return Step::Wait; // a short read: the queue is empty
                     }
                     budget = budget.saturating_sub(n);
@@ -153,7 +252,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(&mut tally.errors.io_errors),
+                Err(e) => return self.fail_with(e, tally),
             }
         }
     }
@@ -184,10 +283,16 @@ impl Conn {
         }
     }
 
-    /// Writes queued bytes until they are all out or the kernel is full.
+    /// Writes queued bytes until they are all out or the kernel is full
+    /// (first what the transport still holds from earlier writes).
     pub fn flush(&mut self, pattern: &Pattern, tally: &mut Tally) -> Step {
         if !self.alive {
             return Step::Wait;
+        }
+        match self.stream.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
+            Err(e) => return self.fail_with(e, tally),
         }
         let mut budget = TURN_BUDGET;
         while self.sent < self.queued {
@@ -207,7 +312,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(&mut tally.errors.io_errors),
+                Err(e) => return self.fail_with(e, tally),
             }
         }
         Step::Wait

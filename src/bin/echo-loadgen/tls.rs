@@ -1,6 +1,8 @@
-//! TLS for the blocking modes (`--tls`, churn and threads): the client
-//! configuration built once from `--tls-ca` and `--tls-server-name`, and
-//! the handshake that turns a connected socket into a [`TlsStream`].
+//! TLS for the load (`--tls`): the client configuration built once from
+//! `--tls-ca` and `--tls-server-name`, the sessions made with it, and, for
+//! the blocking modes (churn and threads), the handshake that turns a
+//! connected socket into a [`TlsStream`]. The polling modes drive their
+//! sessions themselves (`tls_session.rs`).
 //!
 //! The client trusts the one certificate (or chain) in `--tls-ca` and
 //! nothing else, with rustls's `ring` provider, as the server uses, and TLS
@@ -72,13 +74,19 @@ impl TlsClient {
         })
     }
 
+    /// A new client session, its handshake not started (its first flight
+    /// waits in it to be sent).
+    pub fn session(&self) -> io::Result<ClientConnection> {
+        ClientConnection::new(self.config.clone(), self.server_name.clone())
+            .map_err(io::Error::other)
+    }
+
     /// Runs the handshake on `tcp` (blocking, with timeouts), giving up
     /// after a wait that ends past `deadline` (monotonic nanoseconds). A
     /// certificate the client does not trust is an I/O error
     /// (`InvalidData`, naming the reason).
     pub fn handshake(&self, tcp: TcpStream, deadline: u64) -> Result<TlsStream, Failure> {
-        let session = ClientConnection::new(self.config.clone(), self.server_name.clone())
-            .map_err(|e| Failure::Io(io::Error::other(e)))?;
+        let session = self.session().map_err(Failure::Io)?;
         let mut stream = StreamOwned::new(session, tcp);
         while stream.conn.is_handshaking() {
             match stream.conn.complete_io(&mut stream.sock) {

@@ -1,7 +1,9 @@
 //! One load thread: a small mio reactor like the server's, with its share
 //! of the connections (or UDP sockets), its timer and its counters, running
 //! the load from the start line until every echo is back or it is time to
-//! give up. See "How it drives the load" in the crate doc.
+//! give up. See "How it drives the load" in the crate doc. With `--tls`,
+//! the thread first runs its connections' handshakes, before the start
+//! line (see `tls_session.rs`).
 
 use std::io;
 use std::net::{TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
@@ -9,14 +11,17 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use mio::net::{TcpStream, UdpSocket};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::channel::{Channel, Refill, Step, Turn};
 use crate::cli::{Load, Pace, Plan};
 use crate::counters::{Publisher, Recorder, Shared, Tally};
 use crate::pattern::Pattern;
-use crate::tcp::Conn;
-use crate::timer::{now_ns, Schedule, Timeline, Timer, TIMER};
+use crate::run::CONNECT_TIMEOUT;
+use crate::tcp::{Conn, Handshake, Transport};
+use crate::timer::{nanos, now_ns, Schedule, Timeline, Timer, TIMER};
+use crate::tls::TlsClient;
+use crate::tls_session::TlsSession;
 use crate::udp::Dgram;
 use crate::udp_sockets::UdpSockets;
 
@@ -30,7 +35,11 @@ const MIN_IN_FLIGHT_BOUND: usize = 1024;
 /// The sockets handed to a thread, connected to the target, each with its
 /// number in the run.
 pub enum Group {
-    Tcp(Vec<(usize, StdTcpStream)>),
+    /// TCP connections, over TLS made by `tls` if given.
+    Tcp {
+        streams: Vec<(usize, StdTcpStream)>,
+        tls: Option<TlsClient>,
+    },
     /// With what the thread's UDP sockets share: their datagrams' size,
     /// and the time after which one with no echo is lost.
     Udp {
@@ -46,13 +55,16 @@ pub struct ThreadReport {
     pub timeline: Timeline,
     /// When the last echo came back, or the thread gave up.
     pub finished_at: u64,
-    /// udp: the first I/O error of a socket.
+    /// An I/O error to print beside the report: udp, the first of a
+    /// socket; TCP, the one that ended a connection (of those an I/O error
+    /// ended, the first in the thread's order).
     pub first_error: Option<io::Error>,
 }
 
-/// A thread's connections: all TCP or all UDP.
+/// A thread's connections: all plain TCP, all TLS, or all UDP.
 enum Sockets {
-    Tcp(Vec<Conn>),
+    Tcp(Vec<Conn<TcpStream>>),
+    Tls(Vec<Conn<TlsSession>>),
     Udp(UdpSockets),
 }
 
@@ -60,6 +72,7 @@ impl Sockets {
     fn len(&self) -> usize {
         match self {
             Sockets::Tcp(conns) => conns.len(),
+            Sockets::Tls(conns) => conns.len(),
             Sockets::Udp(udp) => udp.len(),
         }
     }
@@ -67,6 +80,7 @@ impl Sockets {
     fn channel(&mut self, i: usize) -> &mut dyn Channel {
         match self {
             Sockets::Tcp(conns) => &mut conns[i],
+            Sockets::Tls(conns) => &mut conns[i],
             Sockets::Udp(udp) => udp.socket(i),
         }
     }
@@ -74,6 +88,7 @@ impl Sockets {
     fn waiting_for_echoes(&self) -> bool {
         match self {
             Sockets::Tcp(conns) => conns.iter().any(Conn::waiting_for_echoes),
+            Sockets::Tls(conns) => conns.iter().any(Conn::waiting_for_echoes),
             Sockets::Udp(udp) => udp.waiting_for_echoes(),
         }
     }
@@ -81,13 +96,16 @@ impl Sockets {
     fn serve(&mut self, i: usize, turn: &mut Turn, readable: bool, to_eof: bool) -> Step {
         match self {
             Sockets::Tcp(conns) => conns[i].serve(turn, readable, to_eof),
+            Sockets::Tls(conns) => conns[i].serve(turn, readable, to_eof),
             Sockets::Udp(udp) => udp.serve(i, turn, readable),
         }
     }
 
     fn flush(&mut self, i: usize, turn: &mut Turn) -> Step {
+        let tally = &mut turn.recorder.tally;
         match self {
-            Sockets::Tcp(conns) => conns[i].flush(turn.pattern, &mut turn.recorder.tally),
+            Sockets::Tcp(conns) => conns[i].flush(turn.pattern, tally),
+            Sockets::Tls(conns) => conns[i].flush(turn.pattern, tally),
             Sockets::Udp(udp) => udp.flush(i, turn),
         }
     }
@@ -96,10 +114,55 @@ impl Sockets {
     /// [`UdpSockets::next_loss`]).
     fn next_loss(&mut self, now: u64, tally: &mut Tally) -> Option<usize> {
         match self {
-            Sockets::Tcp(_) => None,
+            Sockets::Tcp(_) | Sockets::Tls(_) => None,
             Sockets::Udp(udp) => udp.next_loss(now, tally),
         }
     }
+
+    /// The end of the run: counts the connections still waiting for
+    /// echoes as lost; returns the first I/O error.
+    fn finish(self, tally: &mut Tally) -> Option<io::Error> {
+        match self {
+            Sockets::Tcp(conns) => finish_conns(conns, tally),
+            Sockets::Tls(conns) => finish_conns(conns, tally),
+            Sockets::Udp(udp) => udp.finish(tally),
+        }
+    }
+}
+
+/// Counts `conns` still waiting for echoes as lost; returns the I/O error
+/// that ended one (of those one ended, the first in their order).
+fn finish_conns<S: Transport>(mut conns: Vec<Conn<S>>, tally: &mut Tally) -> Option<io::Error> {
+    for missing in conns.iter().filter_map(Conn::missing_echo) {
+        tally.errors.lost_connections += 1;
+        tally.errors.lost_bytes += missing;
+    }
+    conns.iter_mut().find_map(Conn::take_failure)
+}
+
+/// Wraps each of `streams` with `transport` into a connection sending
+/// `size`-byte messages (bulk: `bulk` bytes, queued whole), with room for
+/// `ring` timestamps, registered in `registry` for both directions under
+/// its index.
+fn tcp_conns<S: Transport>(
+    streams: Vec<(usize, StdTcpStream)>,
+    registry: &Registry,
+    size: u64,
+    ring: usize,
+    bulk: Option<u64>,
+    transport: impl Fn(TcpStream) -> io::Result<S>,
+) -> io::Result<Vec<Conn<S>>> {
+    let mut conns = Vec::with_capacity(streams.len());
+    for (token, (id, stream)) in streams.into_iter().enumerate() {
+        let mut conn = Conn::new(transport(TcpStream::from_std(stream))?, id, size, ring);
+        if let Some(bytes) = bulk {
+            conn.queue_stream(bytes);
+        }
+        let both = Interest::READABLE | Interest::WRITABLE;
+        registry.register(conn.socket(), Token(token), both)?;
+        conns.push(conn);
+    }
+    Ok(conns)
 }
 
 /// How this thread decides when to send.
@@ -145,7 +208,7 @@ impl Worker {
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let connections = match &group {
-            Group::Tcp(streams) => streams.len(),
+            Group::Tcp { streams, .. } => streams.len(),
             Group::Udp { sockets, .. } => sockets.len(),
         };
         let sending = match plan.load.messages().map(|messages| messages.pace) {
@@ -180,19 +243,19 @@ impl Worker {
                 }
                 Sockets::Udp(UdpSockets::new(dgrams, size, timeout))
             }
-            Group::Tcp(streams) => {
+            Group::Tcp { streams, tls } => {
                 let size = plan.load.messages().map_or(0, |messages| messages.size);
-                let mut conns = Vec::with_capacity(connections);
-                for (token, (id, stream)) in streams.into_iter().enumerate() {
-                    let mut conn = Conn::new(TcpStream::from_std(stream), id, size, ring);
-                    if let Load::Bulk { bytes, .. } = plan.load {
-                        conn.queue_stream(bytes);
+                let bulk = match plan.load {
+                    Load::Bulk { bytes, .. } => Some(bytes),
+                    _ => None,
+                };
+                match tls {
+                    None => Sockets::Tcp(tcp_conns(streams, registry, size, ring, bulk, Ok)?),
+                    Some(client) => {
+                        let tls = |socket| TlsSession::new(&client, socket);
+                        Sockets::Tls(tcp_conns(streams, registry, size, ring, bulk, tls)?)
                     }
-                    let both = Interest::READABLE | Interest::WRITABLE;
-                    registry.register(conn.stream(), Token(token), both)?;
-                    conns.push(conn);
                 }
-                Sockets::Tcp(conns)
             }
         };
         let timer = Timer::new(poll.registry())?;
@@ -222,6 +285,7 @@ impl Worker {
     /// Waits at `start_line` with the other threads, then runs the load
     /// until every echo is back or it is time to give up.
     pub fn run(mut self, start_line: &Barrier) -> ThreadReport {
+        self.shake_hands();
         start_line.wait();
         let start = now_ns();
         self.timeline = Timeline::new(&self.load, start);
@@ -269,17 +333,7 @@ impl Worker {
             self.serve_again();
             self.send_due(now_ns());
         };
-        let tally = &mut self.recorder.tally;
-        let first_error = match self.sockets {
-            Sockets::Tcp(conns) => {
-                for missing in conns.iter().filter_map(Conn::missing_echo) {
-                    tally.errors.lost_connections += 1;
-                    tally.errors.lost_bytes += missing;
-                }
-                None
-            }
-            Sockets::Udp(udp) => udp.finish(tally),
-        };
+        let first_error = self.sockets.finish(&mut self.recorder.tally);
         self.publisher
             .publish(&self.recorder.tally, finished_at, true);
         ThreadReport {
@@ -288,6 +342,74 @@ impl Worker {
             finished_at,
             first_error,
         }
+    }
+
+    /// `--tls`: runs every connection's handshake, all at once, before the
+    /// start line, so that none is measured (see `tls_session.rs`). Gives
+    /// up on those still under way once [`CONNECT_TIMEOUT`] has passed
+    /// with none finishing (each an I/O error).
+    fn shake_hands(&mut self) {
+        let Sockets::Tls(conns) = &mut self.sockets else {
+            return;
+        };
+        let tally = &mut self.recorder.tally;
+        let mut underway = 0;
+        let mut failed = 0;
+        for conn in conns.iter_mut() {
+            match conn.handshake(tally) {
+                Handshake::Done => {}
+                Handshake::Underway => underway += 1,
+                Handshake::Failed => failed += 1,
+            }
+        }
+        let patience = nanos(CONNECT_TIMEOUT);
+        let mut give_up = now_ns() + patience;
+        let mut events = Events::with_capacity(1024);
+        let mut stopped = None;
+        while underway > 0 {
+            let now = now_ns();
+            if now >= give_up {
+                break;
+            }
+            let timeout = Duration::from_nanos(give_up - now);
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
+            for event in events.iter() {
+                let Some(conn) = conns.get_mut(event.token().0) else {
+                    continue; // the timer, not armed yet
+                };
+                if !conn.handshaking() {
+                    continue;
+                }
+                match conn.handshake(tally) {
+                    Handshake::Underway => continue,
+                    Handshake::Done => give_up = now_ns() + patience,
+                    Handshake::Failed => failed += 1,
+                }
+                underway -= 1;
+            }
+        }
+        for conn in conns.iter_mut().filter(|conn| conn.handshaking()) {
+            let why = match &stopped {
+                Some(e) => io::Error::new(e.kind(), format!("the TLS handshake: poll: {e}")),
+                None => io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the TLS handshake: not done within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ),
+            };
+            conn.abandon(why, tally);
+            failed += 1;
+        }
+        self.alive -= failed;
     }
 
     /// When the loop must wake up next even if no socket is ready.
