@@ -64,6 +64,21 @@ mod stages;
 mod tests;
 
 /// Events taken from the kernel per `epoll_wait`.
+///
+/// The number only matters when more sockets are ready than it: the
+/// kernel copies out only the ready ones, and the loop reads only those.
+/// With 1,000 blocking clients, one poll returned about 900 events here;
+/// with 32 it returned 32 at a time, and the server made 37 times as many
+/// `epoll_wait` calls, but never slept in either case, so the clients it
+/// woke queued for the CPU the same way (0.27 involuntary context switches
+/// per echo with 32, 128, 256 or 1,024). Measured across six loads (1,000
+/// and 50 blocking clients, ping-pong on 50 and 1,000 connections,
+/// pipelining, churn; 3 interleaved rounds), no size from 32 to 1,024 was
+/// better beyond the noise, and the noise is large: at 50 connections,
+/// 128, 256 and 1,024 run the very same code, and their medians still
+/// spread from 125k to 158k echoes/s. So the size is chosen by what it
+/// costs: 1,024 events are 12 KiB, allocated once, and a busy server with
+/// thousands of ready sockets drains them in fewer calls.
 const EVENTS_CAPACITY: usize = 1024;
 
 /// Token of the `mio::Waker` behind [`Handle`].

@@ -107,7 +107,11 @@
 //!    thread's lifecycles (2 ms) is flagged: lifecycles then queue, and a
 //!    server that finds several per wake-up makes fewer calls for each.
 //! 4. **Idle memory**: `echo-idle-swarm` holds 19,000 idle connections and
-//!    reports the server's RSS growth per connection.
+//!    reports the server's RSS growth per connection. For the servers that
+//!    serve TLS, this program holds 1,000 idle TLS connections itself
+//!    (each after a handshake and one echo) and reads the same growth; and
+//!    it counts what one idle rustls server session keeps on its own heap,
+//!    through the buffered and the unbuffered API (see [`tls_idle`]).
 //!
 //! # Output
 //!
@@ -126,7 +130,7 @@
 //! scenarios' certificate; [`scenarios`] lists
 //! the repeated scenarios and their loads, and [`repeated`] runs them
 //! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
-//! [`idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
+//! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
@@ -142,6 +146,12 @@ mod report;
 mod scenarios;
 mod servers;
 mod tls;
+mod tls_idle;
+
+/// Counts the bytes this program holds on the heap, for [`tls_idle`]'s
+/// session figure.
+#[global_allocator]
+static ALLOCATOR: tls_idle::Counting = tls_idle::Counting;
 mod tools;
 
 use std::ffi::OsString;
@@ -321,6 +331,9 @@ fn run(args: Args) -> Result<(), String> {
             .push("idle memory run skipped (--skip-idle)".into());
     } else {
         idle::idle_runs(&bins, &servers, &timing, &mut results);
+        if let Some(files) = &tls {
+            tls_idle::tls_idle_runs(&bins, &servers, files, &mut results);
+        }
     }
 
     let svg = out.join("compare.svg");

@@ -31,6 +31,8 @@ pub struct Results {
     pub failures: Vec<String>,
     /// What was skipped, and why.
     pub notes: Vec<String>,
+    /// Figures of no one server, one line each (the TLS session heap).
+    pub findings: Vec<String>,
 }
 
 impl Results {
@@ -277,6 +279,11 @@ pub fn render_report(
             "user-space instructions per echo (callgrind)",
         ),
         ("idle", "idle RSS B/conn", "RSS bytes per idle connection"),
+        (
+            "tls-idle",
+            "idle TLS RSS B/conn",
+            "RSS bytes per idle TLS connection",
+        ),
     ];
     let once_rows: Vec<Row> = once
         .iter()
@@ -321,6 +328,9 @@ pub fn render_report(
             timing.idle.0
         );
         report.push_str(&once_table);
+    }
+    for finding in &results.findings {
+        let _ = writeln!(report, "\n{finding}");
     }
     report.push_str(&lifecycle_syscalls::render_top_calls(
         servers,
