@@ -5,26 +5,30 @@
 //! shutdown), the connection does all the work it can and stops at the
 //! first thing that would block:
 //!
-//! 1. Bytes decrypted earlier go back into the session, in order, and the
-//!    session's records out to the socket (`write_tls`).
+//! 1. Bytes decrypted earlier go back into the session, in order, to be
+//!    encrypted again.
 //! 2. More records come from the socket (`read_tls`), are decrypted
 //!    (`process_new_packets`) and go round to step 1.
+//! 3. Once reading stops (the socket is drained, or the read budget is
+//!    spent), the session's records go out to the socket (`write_tls`):
+//!    the echoes of several reads leave in one `writev`.
 //!
 //! **Bounds.** The session's outgoing buffer is limited to `--max-pending`
 //! (`set_buffer_limit`): once the client stops reading and the kernel's
-//! send queue is full, the session takes no more plaintext. The memory
-//! budget lowers that limit to what it has left (but never below one
-//! record, [`ECHO_CHUNK`], so a client that reads still gets its echoes,
-//! a record at a time): a plain connection echoes through the kernel when
-//! the budget is spent, but a TLS connection must decrypt, so this is how
-//! a crowd of clients that never read is held within `--max-memory`. What it would
-//! not take (at most one read's worth, [`ECHO_CHUNK`]) is kept in
+//! send queue is full, the session takes no more plaintext. What it would
+//! not take (at most one record's worth, [`ECHO_CHUNK`]) is kept in
 //! [`TlsConnection`]'s own buffer, and the connection stops reading: the
 //! socket's receive queue fills, TCP's window closes, and the client
 //! stalls, as on a plain connection. It reads again on the writable edge
 //! that comes when the client catches up. Decrypted bytes are always
 //! taken out of the session before the next `read_tls`, so rustls's
 //! incoming buffers hold at most one read's worth of records too.
+//!
+//! The memory budget lowers the session's limit to what it has left, but
+//! never below one record, so a client that reads still gets its echoes, a
+//! record at a time. A plain connection echoes through the kernel when the
+//! budget is spent; a TLS connection must decrypt, so this is how a crowd
+//! of clients that never read is held within `--max-memory`.
 //!
 //! **Closing.** A client's `close_notify` is answered with ours once every
 //! echo is in the session, and the connection closes when all of it is
@@ -225,12 +229,12 @@ impl TlsConnection {
                 Ok(Echoed::Drained) => {}
             }
             if !read {
-                return Next::Wait;
+                return self.flush_then(Next::Wait);
             }
             if budget == 0 {
                 trace!("token {}: read budget spent, serving others first", cx.key);
                 self.read_stopped = true;
-                return Next::ServeAgain;
+                return self.flush_then(Next::ServeAgain);
             }
             self.limit_to_budget(cx);
             let mut socket = Socket::new(&mut self.stream);
@@ -245,7 +249,9 @@ impl TlsConnection {
                     budget = budget.saturating_sub(n);
                     read = !socket.drained || read_to_end;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return self.flush_then(Next::Wait)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if self.is_handshaking() => {
                     debug!("token {}: TLS handshake: {e}", cx.key);
@@ -262,8 +268,11 @@ impl TlsConnection {
         }
     }
 
-    /// Puts decrypted bytes back into the session and its records out to
-    /// the socket, until the session has none left or is full.
+    /// Puts decrypted bytes back into the session, until it has none left
+    /// or is full. Its records go out to the socket only when it is full:
+    /// otherwise once reading stops, so that the records of several reads
+    /// leave in one `writev` (a bulk stream's records come 16 KiB at a
+    /// time, its reads 4 KiB or so).
     fn echo_decrypted(&mut self, cx: &mut Context) -> Result<Echoed, Next> {
         let chunk = ECHO_CHUNK.min(cx.read_size);
         loop {
@@ -298,11 +307,7 @@ impl TlsConnection {
                     }
                     trace!("token {}: decrypted {n} bytes, {taken} echoed", cx.key);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.flush()
-                        .map_err(|e| Next::Close(CloseReason::Error(e)))?;
-                    return Ok(Echoed::Drained);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Echoed::Drained),
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.note_ending(Ending::Truncated, cx);
                     return Ok(Echoed::Ended);
@@ -325,6 +330,14 @@ impl TlsConnection {
         let taken = self.session.writer().write(bytes).unwrap_or(0);
         cx.stats.bytes_out += taken as u64;
         taken
+    }
+
+    /// Sends what the session holds, then goes on to `next`.
+    fn flush_then(&mut self, next: Next) -> Next {
+        match self.flush() {
+            Ok(_) => next,
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
     }
 
     /// Writes the session's records to the socket until it has none or the
