@@ -47,6 +47,7 @@ use rustls::{ServerConfig, ServerConnection};
 
 use super::failure::HandshakeFailure;
 use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use crate::stats::Stats;
 
 /// Most decrypted bytes taken from the session at once, and so the most
 /// a connection ever keeps in its own buffer: one TLS record's plaintext.
@@ -277,7 +278,7 @@ impl TlsConnection {
         let chunk = ECHO_CHUNK.min(cx.read_size);
         loop {
             if !self.unsent.is_empty() {
-                let taken = self.put_back(cx, None);
+                let taken = put_back(&mut self.session, &self.unsent, &mut cx.stats);
                 self.unsent.drain(..taken);
                 if !self.unsent.is_empty() {
                     // The session is full: make room by sending records.
@@ -298,10 +299,20 @@ impl TlsConnection {
                 }
                 Ok(n) => {
                     cx.stats.bytes_in += n as u64;
-                    let taken = self.put_back(cx, Some(n));
+                    let mut taken = put_back(&mut self.session, &cx.scratch[..n], &mut cx.stats);
                     if taken < n {
-                        // The session is at its limit: the client is not
-                        // reading. Reading stops until it catches up.
+                        // The session is full: make room by sending records.
+                        let blocked = self
+                            .flush()
+                            .map_err(|e| Next::Close(CloseReason::Error(e)))?;
+                        if !blocked {
+                            let rest = &cx.scratch[taken..n];
+                            taken += put_back(&mut self.session, rest, &mut cx.stats);
+                        }
+                    }
+                    if taken < n {
+                        // Full, and the socket would block: the client is
+                        // not reading. Reading stops until it catches up.
                         self.unsent.extend_from_slice(&cx.scratch[taken..n]);
                         cx.stats.backpressure_pauses += 1;
                     }
@@ -315,21 +326,6 @@ impl TlsConnection {
                 Err(e) => return Err(Next::Close(CloseReason::Error(e))),
             }
         }
-    }
-
-    /// Writes plaintext into the session, as much as its limit takes: the
-    /// first `n` bytes of the scratch buffer, or (`None`) the unsent ones.
-    /// Returns how many it took.
-    fn put_back(&mut self, cx: &mut Context, n: Option<usize>) -> usize {
-        let bytes = match n {
-            Some(n) => &cx.scratch[..n],
-            None => &self.unsent[..],
-        };
-        // Writing into a session's buffer cannot fail; it takes fewer
-        // bytes (maybe none) at its limit.
-        let taken = self.session.writer().write(bytes).unwrap_or(0);
-        cx.stats.bytes_out += taken as u64;
-        taken
     }
 
     /// Sends what the session holds, then goes on to `next`.
@@ -454,6 +450,16 @@ impl TlsConnection {
         }
         self.charged = now;
     }
+}
+
+/// Writes plaintext into the session, as much as its limit takes, and
+/// returns how many bytes it took (maybe none, at its limit).
+fn put_back(session: &mut ServerConnection, bytes: &[u8], stats: &mut Stats) -> usize {
+    // Writing into a session's buffer cannot fail; it takes fewer bytes at
+    // its limit.
+    let taken = session.writer().write(bytes).unwrap_or(0);
+    stats.bytes_out += taken as u64;
+    taken
 }
 
 /// The socket as the session reads it: notes whether the last read came
