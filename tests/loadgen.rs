@@ -584,15 +584,18 @@ fn bulk_over_tls_streams_every_byte() {
     assert!(run.number("gb_per_s") > 0.0, "{run}");
 }
 
-#[test]
-fn pingpong_over_tls_trusting_another_certificate_fails_every_connection() {
-    let scratch = Scratch::new("tls-pingpong-wrong-ca");
+/// Runs `mode` over TLS with two connections trusting a certificate the
+/// server does not have: every handshake must fail, and the run with it
+/// (status 1, only I/O errors, a line naming the certificate). Returns the
+/// server, still running, and the run.
+fn run_trusting_a_stranger(mode: &str) -> (InProcess, JsonRun) {
+    let scratch = Scratch::new(&format!("tls-{mode}-wrong-ca"));
     let (server, addr, _) = tls_server(&scratch);
     let stranger = scratch.path("stranger.pem");
     TestCert::new().write_cert(stranger.as_ref());
     let args = [
         "--mode",
-        "pingpong",
+        mode,
         "--connections",
         "2",
         "--tls",
@@ -600,42 +603,32 @@ fn pingpong_over_tls_trusting_another_certificate_fails_every_connection() {
         &stranger,
     ];
     let run = measure(addr, &args);
+    assert_eq!(run.status, 1, "{run}");
+    assert_eq!(run.report.errors, run.report.io_errors, "{run}");
+    assert!(run.stderr.contains("certificate"), "{run}");
+    (server, run)
+}
+
+#[test]
+fn pingpong_over_tls_trusting_another_certificate_fails_every_connection() {
+    let (server, run) = run_trusting_a_stranger("pingpong");
     // The server sees each handshake fail (the client's alert, or its
     // close).
     let stats = server.wait_for_stats("both handshakes failed", |s| {
         s.tls_handshake_failures() == 2
     });
     server.stop();
-    assert_eq!(run.status, 1, "{run}");
     assert_eq!(run.report.messages, Some(0), "{run}");
     assert_eq!(run.report.io_errors, 2, "{run}");
-    assert_eq!(run.report.errors, run.report.io_errors, "{run}");
-    assert!(run.stderr.contains("certificate"), "{run}");
     assert_eq!(stats.tls_handshakes, 0, "{stats:?}");
 }
 
 #[test]
 fn churn_over_tls_trusting_another_certificate_fails_every_lifecycle() {
-    let scratch = Scratch::new("tls-wrong-ca");
-    let (server, addr, _) = tls_server(&scratch);
-    let stranger = scratch.path("stranger.pem");
-    TestCert::new().write_cert(stranger.as_ref());
-    let args = [
-        "--mode",
-        "churn",
-        "--connections",
-        "2",
-        "--tls",
-        "--tls-ca",
-        &stranger,
-    ];
-    let run = measure(addr, &args);
+    let (server, run) = run_trusting_a_stranger("churn");
     server.stop();
-    assert_eq!(run.status, 1, "{run}");
     assert_eq!(run.report.lifecycles, Some(0), "{run}");
     assert!(run.report.io_errors > 0, "{run}");
-    assert_eq!(run.report.errors, run.report.io_errors, "{run}");
-    assert!(run.stderr.contains("certificate"), "{run}");
 }
 
 // ------------------------------------------------------------ histogram logs and merge
