@@ -148,31 +148,36 @@ fn pingpong_against_the_real_server_has_no_errors() {
     assert!(run.number("latency_max_us") >= run.number("latency_p99_us"));
 }
 
-#[test]
-fn pipeline_on_two_threads_against_the_real_server_has_no_errors() {
-    let server = real_server(false);
-    let run = measure(
-        server.addr,
-        &[
-            "--mode",
-            "pipeline",
-            "--connections",
-            "10",
-            "--depth",
-            "8",
-            "--size",
-            "100",
-            "--threads",
-            "2",
-        ],
-    );
-    server.stop();
-    assert_clean_run(&run);
+/// 10 connections, 8 messages of 100 bytes in flight each, on 2 threads.
+const PIPELINE_ON_TWO_THREADS: [&str; 10] = [
+    "--mode",
+    "pipeline",
+    "--connections",
+    "10",
+    "--depth",
+    "8",
+    "--size",
+    "100",
+    "--threads",
+    "2",
+];
+
+/// A clean run of [`PIPELINE_ON_TWO_THREADS`] that echoed whole messages.
+fn assert_pipeline_on_two_threads(run: &JsonRun) {
+    assert_clean_run(run);
     let r = &run.report;
     assert_eq!((r.depth, r.threads), (Some(8), 2));
     let messages = r.messages.expect("pipeline counts messages");
     assert!(messages > 0, "{run}");
     assert_eq!(r.bytes, messages * 100);
+}
+
+#[test]
+fn pipeline_on_two_threads_against_the_real_server_has_no_errors() {
+    let server = real_server(false);
+    let run = measure(server.addr, &PIPELINE_ON_TWO_THREADS);
+    server.stop();
+    assert_pipeline_on_two_threads(&run);
 }
 
 #[test]
@@ -530,32 +535,11 @@ fn pingpong_over_tls_against_the_real_server_has_no_errors() {
 fn pipeline_over_tls_on_two_threads_has_no_errors() {
     let scratch = Scratch::new("tls-pipeline");
     let (server, addr, ca) = tls_server(&scratch);
-    let args = [
-        "--mode",
-        "pipeline",
-        "--connections",
-        "10",
-        "--depth",
-        "8",
-        "--size",
-        "100",
-        "--threads",
-        "2",
-        "--tls",
-        "--tls-ca",
-        &ca,
-        "--tls-server-name",
-        "127.0.0.1",
-    ];
-    let run = measure(addr, &args);
+    let tls = ["--tls", "--tls-ca", &ca, "--tls-server-name", "127.0.0.1"];
+    let run = measure(addr, &[&PIPELINE_ON_TWO_THREADS[..], &tls].concat());
     let stats = server.stats();
     server.stop();
-    assert_clean_run(&run);
-    let r = &run.report;
-    assert_eq!((r.depth, r.threads), (Some(8), 2));
-    let messages = r.messages.expect("pipeline counts messages");
-    assert!(messages > 0, "{run}");
-    assert_eq!(r.bytes, messages * 100);
+    assert_pipeline_on_two_threads(&run);
     assert_eq!(stats.tls_handshakes, 10, "{stats:?}");
 }
 
