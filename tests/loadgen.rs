@@ -183,8 +183,16 @@ fn pipeline_on_two_threads_against_the_real_server_has_no_errors() {
 #[test]
 fn bulk_streams_every_byte_through_the_real_server() {
     let server = real_server(false);
-    let target = server.addr.to_string();
-    let run = loadgen_json(&[
+    let run = bulk_of_8_mib(server.addr, &[]);
+    server.stop();
+    assert_eq!(run.fields["messages"], Value::Null);
+}
+
+/// Streams 8 MiB through `target` (with `extra` arguments) and checks that
+/// every byte came back.
+fn bulk_of_8_mib(target: SocketAddr, extra: &[&str]) -> JsonRun {
+    let target = target.to_string();
+    let args = [
         "--mode",
         "bulk",
         "--bytes",
@@ -193,13 +201,13 @@ fn bulk_streams_every_byte_through_the_real_server() {
         "1",
         "--target",
         &target,
-    ]);
-    server.stop();
+    ];
+    let run = loadgen_json(&[&args[..], extra].concat());
     assert_clean_run(&run);
     assert_eq!(run.report.bytes, 8 << 20);
     assert_eq!(run.report.bulk_bytes, Some(8 << 20));
     assert!(run.number("gb_per_s") > 0.0, "{run}");
-    assert_eq!(run.fields["messages"], Value::Null);
+    run
 }
 
 #[test]
@@ -547,25 +555,8 @@ fn pipeline_over_tls_on_two_threads_has_no_errors() {
 fn bulk_over_tls_streams_every_byte() {
     let scratch = Scratch::new("tls-bulk");
     let (server, addr, ca) = tls_server(&scratch);
-    let target = addr.to_string();
-    let run = loadgen_json(&[
-        "--mode",
-        "bulk",
-        "--bytes",
-        "8MiB",
-        "--duration",
-        "1",
-        "--target",
-        &target,
-        "--tls",
-        "--tls-ca",
-        &ca,
-    ]);
+    bulk_of_8_mib(addr, &["--tls", "--tls-ca", &ca]);
     server.stop();
-    assert_clean_run(&run);
-    assert_eq!(run.report.bytes, 8 << 20);
-    assert_eq!(run.report.bulk_bytes, Some(8 << 20));
-    assert!(run.number("gb_per_s") > 0.0, "{run}");
 }
 
 /// Runs `mode` over TLS with two connections trusting a certificate the
