@@ -278,19 +278,13 @@ impl TlsConnection {
         let chunk = ECHO_CHUNK.min(cx.read_size);
         loop {
             if !self.unsent.is_empty() {
-                let taken = put_back(&mut self.session, &self.unsent, &mut cx.stats);
-                self.unsent.drain(..taken);
-                if !self.unsent.is_empty() {
-                    // The session is full: make room by sending records.
-                    if self
-                        .flush()
-                        .map_err(|e| Next::Close(CloseReason::Error(e)))?
-                    {
-                        return Ok(Echoed::Blocked);
-                    }
-                    continue;
+                let mut unsent = std::mem::take(&mut self.unsent);
+                let taken = self.put_back(&unsent, &mut cx.stats)?;
+                if taken < unsent.len() {
+                    unsent.drain(..taken);
+                    self.unsent = unsent;
+                    return Ok(Echoed::Blocked);
                 }
-                self.unsent = Vec::new();
             }
             match self.session.reader().read(&mut cx.scratch[..chunk]) {
                 Ok(0) => {
@@ -299,20 +293,11 @@ impl TlsConnection {
                 }
                 Ok(n) => {
                     cx.stats.bytes_in += n as u64;
-                    let mut taken = put_back(&mut self.session, &cx.scratch[..n], &mut cx.stats);
+                    let taken = self.put_back(&cx.scratch[..n], &mut cx.stats)?;
                     if taken < n {
-                        // The session is full: make room by sending records.
-                        let blocked = self
-                            .flush()
-                            .map_err(|e| Next::Close(CloseReason::Error(e)))?;
-                        if !blocked {
-                            let rest = &cx.scratch[taken..n];
-                            taken += put_back(&mut self.session, rest, &mut cx.stats);
-                        }
-                    }
-                    if taken < n {
-                        // Full, and the socket would block: the client is
-                        // not reading. Reading stops until it catches up.
+                        // The session is full and the socket would block:
+                        // the client is not reading. Reading stops until
+                        // it catches up.
                         self.unsent.extend_from_slice(&cx.scratch[taken..n]);
                         cx.stats.backpressure_pauses += 1;
                     }
@@ -326,6 +311,30 @@ impl TlsConnection {
                 Err(e) => return Err(Next::Close(CloseReason::Error(e))),
             }
         }
+    }
+
+    /// Writes plaintext into the session; when it is full, sends its
+    /// records to make room and writes the rest. Returns how many bytes it
+    /// took: fewer than all only when the socket would block.
+    fn put_back(&mut self, bytes: &[u8], stats: &mut Stats) -> Result<usize, Next> {
+        // Writing into a session's buffer cannot fail; at its limit it
+        // takes fewer bytes, maybe none.
+        let mut taken = self.session.writer().write(bytes).unwrap_or(0);
+        while taken < bytes.len() {
+            let blocked = self
+                .flush()
+                .map_err(|e| Next::Close(CloseReason::Error(e)))?;
+            let more = match blocked {
+                true => 0,
+                false => self.session.writer().write(&bytes[taken..]).unwrap_or(0),
+            };
+            if more == 0 {
+                break;
+            }
+            taken += more;
+        }
+        stats.bytes_out += taken as u64;
+        Ok(taken)
     }
 
     /// Sends what the session holds, then goes on to `next`.
@@ -450,16 +459,6 @@ impl TlsConnection {
         }
         self.charged = now;
     }
-}
-
-/// Writes plaintext into the session, as much as its limit takes, and
-/// returns how many bytes it took (maybe none, at its limit).
-fn put_back(session: &mut ServerConnection, bytes: &[u8], stats: &mut Stats) -> usize {
-    // Writing into a session's buffer cannot fail; it takes fewer bytes at
-    // its limit.
-    let taken = session.writer().write(bytes).unwrap_or(0);
-    stats.bytes_out += taken as u64;
-    taken
 }
 
 /// The socket as the session reads it: notes whether the last read came
