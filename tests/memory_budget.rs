@@ -147,22 +147,13 @@ fn tls_write_until_blocked(mut tls: TlsStream, seed: u64) -> (TlsStream, Vec<u8>
     tls.sock.set_nonblocking(true).unwrap();
     let chunk = pattern(16 * 1024, seed);
     let mut sent = Vec::new();
-    let mut quiet_since = Instant::now();
-    let deadline = Instant::now() + PATIENCE;
-    while quiet_since.elapsed() < Duration::from_millis(200) {
-        assert!(Instant::now() < deadline, "TLS writes never blocked");
+    write_until_quiet("TLS writes", || {
         if !tls.conn.wants_write() {
-            tls.conn.writer().write_all(&chunk).unwrap();
+            tls.conn.writer().write_all(&chunk)?;
             sent.extend_from_slice(&chunk);
         }
-        match tls.conn.write_tls(&mut tls.sock) {
-            Ok(_) => quiet_since = Instant::now(),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("writing TLS records: {e}"),
-        }
-    }
+        tls.conn.write_tls(&mut tls.sock).map(drop)
+    });
     (tls, sent)
 }
 

@@ -123,22 +123,30 @@ pub fn write_until_blocked(stream: &mut TcpStream, seed: u64) -> Vec<u8> {
     stream.set_nonblocking(true).unwrap();
     let chunk = pattern(64 * 1024, seed);
     let mut sent = Vec::new();
+    write_until_quiet("writes", || {
+        let n = stream.write(&chunk)?;
+        sent.extend_from_slice(&chunk[..n]);
+        Ok(())
+    });
+    stream.set_nonblocking(false).unwrap();
+    sent
+}
+
+/// Calls `write` (one attempt on a non-blocking socket: `Ok` when it got
+/// something out, `WouldBlock` when it did not) until nothing has gone out
+/// for 200 ms in a row, which is what blocked means here; `what` names the
+/// writes if they never block within [`PATIENCE`] or fail.
+pub fn write_until_quiet(what: &str, mut write: impl FnMut() -> io::Result<()>) {
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + PATIENCE;
-    // Blocked means: nothing accepted for 200 ms in a row.
     while quiet_since.elapsed() < Duration::from_millis(200) {
-        assert!(Instant::now() < deadline, "writes never blocked");
-        match stream.write(&chunk) {
-            Ok(n) => {
-                sent.extend_from_slice(&chunk[..n]);
-                quiet_since = Instant::now();
-            }
+        assert!(Instant::now() < deadline, "{what} never blocked");
+        match write() {
+            Ok(()) => quiet_since = Instant::now(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 thread::sleep(Duration::from_millis(5))
             }
-            Err(e) => panic!("write: {e}"),
+            Err(e) => panic!("{what}: {e}"),
         }
     }
-    stream.set_nonblocking(false).unwrap();
-    sent
 }
