@@ -2,8 +2,9 @@
 //! connection a thread of its own (churn, threads): it sends a message,
 //! reads its echo back and checks every byte, the way the most common
 //! client does, with plain `read` and `write` calls that wait, on the
-//! socket itself or through a TLS session (`--tls`, [`Stream`]). And the
-//! [`Ledger`] such a thread keeps its counts in.
+//! socket itself or through a TLS session (`--tls`, [`Stream`], its
+//! handshake run here too). And the [`Ledger`] such a thread keeps its
+//! counts in.
 //!
 //! A blocking call could wait forever on a server that never answers, so
 //! every socket here has a receive and a send timeout (`SO_RCVTIMEO`,
@@ -15,12 +16,14 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Barrier};
 
-use crate::cli::Load;
+use rustls::{ClientConnection, StreamOwned};
+
 use crate::counters::{Pool, Publisher, Recorder, Shared, Tally};
+use crate::job::ThreadReport;
+use crate::model::Load;
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, Timeline};
-use crate::tls::TlsStream;
-use crate::worker::ThreadReport;
+use crate::tls::TlsClient;
 
 /// Largest read of an echo.
 const MAX_READ: u64 = 64 << 10;
@@ -44,6 +47,9 @@ pub enum Failure {
     Io(io::Error),
 }
 
+/// A blocking TLS client stream over a blocking socket.
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
 /// What a blocking connection reads and writes: the socket, or a TLS
 /// session over it (its handshake done).
 pub enum Stream {
@@ -52,6 +58,25 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// A session of `tls` over `tcp` (blocking, with timeouts), its
+    /// handshake run, giving up after a wait that ends past `deadline`
+    /// (monotonic nanoseconds). A certificate the client does not trust is
+    /// an I/O error (`InvalidData`, naming the reason).
+    pub fn over_tls(tls: &TlsClient, tcp: TcpStream, deadline: u64) -> Result<Stream, Failure> {
+        let session = tls.session().map_err(Failure::Io)?;
+        let mut stream = StreamOwned::new(session, tcp);
+        while stream.conn.is_handshaking() {
+            match stream.conn.complete_io(&mut stream.sock) {
+                Ok((0, 0)) if stream.conn.is_handshaking() => return Err(Failure::Eof),
+                Ok(_) => {}
+                // The server closed before the handshake was done.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(Failure::Eof),
+                Err(e) => wait_again(e, deadline)?,
+            }
+        }
+        Ok(Stream::Tls(Box::new(stream)))
+    }
+
     /// Ends the sending direction: for TLS, a `close_notify` first (sent
     /// whole, waiting up to `deadline`), then the socket's half-close.
     fn close_write(&mut self, deadline: u64) -> Result<(), Failure> {
@@ -237,7 +262,7 @@ impl BlockingConn {
 /// What a failed call means: a wait that ran out (`WouldBlock`, from the
 /// socket's timeout) or was interrupted is tried again unless `deadline` has
 /// passed; anything else ends the connection.
-pub fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
+fn wait_again(e: io::Error, deadline: u64) -> Result<(), Failure> {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if now_ns() >= deadline => {
             Err(Failure::TimedOut)

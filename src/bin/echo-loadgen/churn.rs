@@ -16,13 +16,12 @@ use echo_reactor::tools::source::{loopback_source, socket_from};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream};
-use crate::cli::{Lifecycles, Pace, Plan};
 use crate::counters::{Pool, Shared};
+use crate::job::{Job, ThreadReport};
+use crate::model::{Lifecycles, Pace, Plan};
 use crate::pattern::Pattern;
-use crate::run::Job;
 use crate::timer::{nanos, now_ns, Schedule};
 use crate::tls::TlsClient;
-use crate::worker::ThreadReport;
 
 /// One thread of the run per connection of the plan, each running `churn`,
 /// their latencies all in `pool`.
@@ -109,7 +108,7 @@ impl Churner {
         let deadline = now_ns() + nanos(self.churn.timeout);
         let socket = self.connect(number)?;
         let stream = match &self.tls {
-            Some(tls) => Stream::Tls(Box::new(tls.handshake(socket, deadline)?)),
+            Some(tls) => Stream::over_tls(tls, socket, deadline)?,
             None => Stream::Plain(socket),
         };
         let mut conn = BlockingConn::new(stream, number);

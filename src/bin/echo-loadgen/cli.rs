@@ -1,5 +1,7 @@
-//! The command line, and the [`Plan`] it becomes once checked: the load
+//! The command line: the flags (clap), and the [`Command`] they become
+//! once checked, translated into the run's model (`model.rs`): the load
 //! shape with exactly the settings that shape has, defaults filled in.
+//! Refusals are one line for stderr (exit status 2); tests match them.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
-use crate::tls::TlsClient;
+use crate::model::{Command, Lifecycles, Load, Messages, Pace, Plan, TlsSettings};
 
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
 /// headers): the largest `--size` in udp mode, over IPv6 too.
@@ -156,88 +158,14 @@ enum Sub {
 
 /// The logs to merge, and how to print the report.
 #[derive(Args, Debug)]
-pub struct MergeArgs {
+struct MergeArgs {
     /// Interval logs written by echo-loadgen --histogram-log
     #[arg(value_name = "LOG")]
-    pub logs: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
 
     /// Print one JSON object on stdout instead of the table
     #[arg(long)]
-    pub json: bool,
-}
-
-/// What the command line asks for, checked.
-#[derive(Debug)]
-pub enum Command {
-    /// A load run, where to write its histogram log, if anywhere, and
-    /// its TLS settings with `--tls`.
-    Run {
-        plan: Plan,
-        histogram_log: Option<PathBuf>,
-        tls: Option<TlsArgs>,
-    },
-    /// Merging the logs of runs into one report.
-    Merge(MergeArgs),
-}
-
-impl Command {
-    /// Checks the command line (see [`Plan::from_cli`]).
-    pub fn from_cli(mut cli: Cli) -> Result<Command, String> {
-        if let Some(Sub::Merge(merge)) = cli.command.take() {
-            if merge.logs.is_empty() {
-                return Err("merge: name the logs to merge (written with --histogram-log)".into());
-            }
-            return Ok(Command::Merge(merge));
-        }
-        let histogram_log = cli.histogram_log.take();
-        if histogram_log.is_some() && cli.mode == Mode::Bulk {
-            return Err(
-                "--histogram-log does not apply to bulk mode: a bulk stream has no latencies"
-                    .into(),
-            );
-        }
-        let tls = TlsArgs::from_cli(&mut cli)?;
-        Ok(Command::Run {
-            plan: Plan::from_cli(cli)?,
-            histogram_log,
-            tls,
-        })
-    }
-}
-
-/// `--tls`: whom to trust, and the name the server must prove.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsArgs {
-    pub ca: PathBuf,
-    pub server_name: String,
-}
-
-impl TlsArgs {
-    /// Takes the TLS flags out of `cli`: none without `--tls`, which
-    /// needs `--tls-ca` and a mode over TCP.
-    fn from_cli(cli: &mut Cli) -> Result<Option<TlsArgs>, String> {
-        let (ca, server_name) = (cli.tls_ca.take(), cli.tls_server_name.take());
-        if !cli.tls {
-            if ca.is_some() || server_name.is_some() {
-                return Err("--tls-ca and --tls-server-name only apply with --tls".into());
-            }
-            return Ok(None);
-        }
-        if cli.mode == Mode::Udp {
-            return Err("--tls does not apply to --mode udp: TLS runs over TCP".into());
-        }
-        let ca = ca.ok_or("--tls needs --tls-ca PATH, the PEM certificate to trust")?;
-        Ok(Some(TlsArgs {
-            ca,
-            server_name: server_name.unwrap_or_else(|| "localhost".into()),
-        }))
-    }
-
-    /// The client these settings make; one line if the file or the name
-    /// will not do.
-    pub fn client(self) -> Result<TlsClient, String> {
-        TlsClient::new(&self.ca, &self.server_name)
-    }
+    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -291,261 +219,186 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
-/// What the command line asks for, checked and with the defaults filled in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Plan {
-    pub target: SocketAddr,
-    /// Connections, or UDP sockets (bulk: 1).
-    pub connections: usize,
-    /// Threads, at most one per connection.
-    pub threads: usize,
-    pub load: Load,
-    /// Print the report as JSON instead of the table.
-    pub json: bool,
-}
-
-/// The shape of the load, each with the settings it has and no others.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Load {
-    /// TCP messages, one in flight per connection (or `--rate`).
-    PingPong(Messages),
-    /// TCP messages, up to a depth in flight per connection (or `--rate`).
-    Pipeline(Messages),
-    /// One TCP connection streams `bytes` and reads them back; no messages,
-    /// no warm-up. Gives up waiting for the echo after `timeout`.
-    Bulk { bytes: u64, timeout: Duration },
-    /// Datagrams over UDP sockets; one with no echo `timeout` after it was
-    /// sent is lost.
-    Udp {
-        messages: Messages,
-        timeout: Duration,
-    },
-    /// Short-lived TCP connections, one lifecycle after another on each of
-    /// the connections' threads.
-    Churn(Lifecycles),
-    /// TCP messages, one in flight per connection, each connection a
-    /// blocking thread of its own (closed loop only).
-    Threads(Messages),
-}
-
-/// Churn: connect, one message echoed, half-close, end of stream, close. A
-/// lifecycle is a message here: `--rate` paces lifecycles, and the latency
-/// is the whole lifecycle's.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Lifecycles {
-    pub messages: Messages,
-    /// Loopback source addresses to connect from, 127.0.0.1 to 127.0.0.K
-    /// (`None`: the kernel picks, for a target that is not IPv4 loopback).
-    pub sources: Option<u8>,
-    /// How long each wait of a lifecycle may take.
-    pub timeout: Duration,
-}
-
-/// A load of messages: how big, how paced, for how long.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Messages {
-    /// Bytes per message (udp: per datagram, 1 to 65507).
-    pub size: u64,
-    pub pace: Pace,
-    /// Messages sent before this much time has passed are not measured.
-    pub warmup: Duration,
-    /// How long messages are sent and measured after the warm-up.
-    pub duration: Duration,
-}
-
-/// When a connection sends its next message.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pace {
-    /// Closed loop: whenever an echo completes, keeping `depth` in flight.
-    ClosedLoop { depth: usize },
-    /// Open loop: on a fixed schedule of this many messages per second over
-    /// all connections, whatever is in flight.
-    Rate(f64),
-}
-
-impl Load {
-    /// The mode's name, as `--mode` spells it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Load::PingPong(_) => "pingpong",
-            Load::Pipeline(_) => "pipeline",
-            Load::Bulk { .. } => "bulk",
-            Load::Udp { .. } => "udp",
-            Load::Churn(_) => "churn",
-            Load::Threads(_) => "threads",
+/// What the command line asks for, checked (see [`plan`]).
+pub fn command(mut cli: Cli) -> Result<Command, String> {
+    if let Some(Sub::Merge(merge)) = cli.command.take() {
+        if merge.logs.is_empty() {
+            return Err("merge: name the logs to merge (written with --histogram-log)".into());
         }
+        return Ok(Command::Merge {
+            logs: merge.logs,
+            json: merge.json,
+        });
     }
-
-    /// The messages of every mode but bulk.
-    pub fn messages(&self) -> Option<&Messages> {
-        match self {
-            Load::PingPong(messages) | Load::Pipeline(messages) | Load::Threads(messages) => {
-                Some(messages)
-            }
-            Load::Udp { messages, .. } | Load::Churn(Lifecycles { messages, .. }) => Some(messages),
-            Load::Bulk { .. } => None,
-        }
+    let histogram_log = cli.histogram_log.take();
+    if histogram_log.is_some() && cli.mode == Mode::Bulk {
+        return Err(
+            "--histogram-log does not apply to bulk mode: a bulk stream has no latencies".into(),
+        );
     }
-
-    /// udp: when a datagram with no echo counts as lost.
-    pub fn udp_timeout(&self) -> Option<Duration> {
-        match self {
-            Load::Udp { timeout, .. } => Some(*timeout),
-            _ => None,
-        }
-    }
-
-    /// Whether each connection has a thread of its own, blocking on it
-    /// (rather than threads each polling many connections).
-    pub fn thread_per_connection(&self) -> bool {
-        matches!(self, Load::Churn(_) | Load::Threads(_))
-    }
+    let tls = tls_settings(&mut cli)?;
+    Ok(Command::Run {
+        plan: plan(&cli)?,
+        histogram_log,
+        tls,
+    })
 }
 
-impl Plan {
-    /// Checks the command line: combinations that make no sense and
-    /// non-loopback targets (without `--allow-remote`) are refused, with
-    /// one line for stderr (exit status 2).
-    pub fn from_cli(cli: Cli) -> Result<Plan, String> {
-        if cli.mode == Mode::Bulk {
-            if cli.connections.is_some_and(|c| c != 1) {
-                return Err("bulk mode streams on one connection; drop --connections".into());
-            }
-            if cli.size.is_some() || cli.depth.is_some() || cli.rate.is_some() {
-                return Err(
-                    "--size, --depth and --rate do not apply to bulk mode (use --bytes)".into(),
-                );
-            }
-        } else if cli.bytes.is_some() {
-            return Err("--bytes only applies to bulk mode".into());
+/// Takes the TLS flags out of `cli`: none without `--tls`, which needs
+/// `--tls-ca` and a mode over TCP.
+fn tls_settings(cli: &mut Cli) -> Result<Option<TlsSettings>, String> {
+    let (ca, server_name) = (cli.tls_ca.take(), cli.tls_server_name.take());
+    if !cli.tls {
+        if ca.is_some() || server_name.is_some() {
+            return Err("--tls-ca and --tls-server-name only apply with --tls".into());
         }
-        if cli.mode == Mode::Udp {
-            if let Some(size) = cli.size.filter(|&s| !(1..=MAX_DATAGRAM).contains(&s)) {
-                return Err(format!(
-                    "--size {size} does not fit a UDP datagram: 1 to {MAX_DATAGRAM} bytes"
-                ));
-            }
-        } else if cli.udp_timeout_ms.is_some() {
-            return Err("--udp-timeout-ms only applies to --mode udp".into());
+        return Ok(None);
+    }
+    if cli.mode == Mode::Udp {
+        return Err("--tls does not apply to --mode udp: TLS runs over TCP".into());
+    }
+    let ca = ca.ok_or("--tls needs --tls-ca PATH, the PEM certificate to trust")?;
+    Ok(Some(TlsSettings {
+        ca,
+        server_name: server_name.unwrap_or_else(|| "localhost".into()),
+    }))
+}
+
+/// The run the flags describe: combinations that make no sense and
+/// non-loopback targets (without `--allow-remote`) are refused.
+fn plan(cli: &Cli) -> Result<Plan, String> {
+    if cli.mode == Mode::Bulk {
+        if cli.connections.is_some_and(|c| c != 1) {
+            return Err("bulk mode streams on one connection; drop --connections".into());
         }
-        if cli.mode == Mode::Pingpong && cli.depth.is_some_and(|d| d != 1) {
+        if cli.size.is_some() || cli.depth.is_some() || cli.rate.is_some() {
             return Err(
-                "pingpong has one message in flight; use --mode pipeline for --depth".into(),
+                "--size, --depth and --rate do not apply to bulk mode (use --bytes)".into(),
             );
         }
-        let thread_per_connection = match cli.mode {
-            Mode::Churn => Some("churn"),
-            Mode::Threads => Some("threads"),
-            _ => None,
-        };
-        if let Some(mode) = thread_per_connection {
-            if cli.depth.is_some() {
-                return Err(format!(
-                    "--depth does not apply to {mode}: each connection has one message in flight"
-                ));
-            }
-            if cli.threads.is_some() {
-                return Err(format!(
-                    "--threads does not apply to {mode}: each of its --connections has a thread"
-                ));
-            }
-            if cli
-                .connections
-                .is_some_and(|c| c > MAX_THREADED_CONNECTIONS)
-            {
-                return Err(format!(
-                    "{mode} runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
-                ));
-            }
-            if cli.size == Some(0) {
-                return Err(format!("{mode} echoes messages: --size must be at least 1"));
-            }
+    } else if cli.bytes.is_some() {
+        return Err("--bytes only applies to bulk mode".into());
+    }
+    if cli.mode == Mode::Udp {
+        if let Some(size) = cli.size.filter(|&s| !(1..=MAX_DATAGRAM).contains(&s)) {
+            return Err(format!(
+                "--size {size} does not fit a UDP datagram: 1 to {MAX_DATAGRAM} bytes"
+            ));
         }
-        if cli.mode == Mode::Threads && cli.rate.is_some() {
-            return Err(
-                "--rate does not apply to threads: each thread sends when its echo is back \
-                 (--mode pingpong --rate keeps a schedule)"
-                    .into(),
-            );
+    } else if cli.udp_timeout_ms.is_some() {
+        return Err("--udp-timeout-ms only applies to --mode udp".into());
+    }
+    if cli.mode == Mode::Pingpong && cli.depth.is_some_and(|d| d != 1) {
+        return Err("pingpong has one message in flight; use --mode pipeline for --depth".into());
+    }
+    let thread_per_connection = match cli.mode {
+        Mode::Churn => Some("churn"),
+        Mode::Threads => Some("threads"),
+        _ => None,
+    };
+    if let Some(mode) = thread_per_connection {
+        if cli.depth.is_some() {
+            return Err(format!(
+                "--depth does not apply to {mode}: each connection has one message in flight"
+            ));
         }
-        if cli.mode != Mode::Churn && (cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some())
+        if cli.threads.is_some() {
+            return Err(format!(
+                "--threads does not apply to {mode}: each of its --connections has a thread"
+            ));
+        }
+        if cli
+            .connections
+            .is_some_and(|c| c > MAX_THREADED_CONNECTIONS)
         {
-            return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
-        }
-        if cli.rate.is_some() && cli.depth.is_some() {
-            return Err(
-                "--depth does not apply with --rate: the schedule decides when messages go out"
-                    .into(),
-            );
-        }
-
-        let target = resolve(&cli.target)?;
-        if !is_loopback(target.ip()) && !cli.allow_remote {
             return Err(format!(
-                "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
-                cli.target
+                "{mode} runs a thread per connection: at most {MAX_THREADED_CONNECTIONS} --connections"
             ));
         }
-        // Sources on 127/8 reach IPv4 loopback targets only.
-        let ipv4_loopback = matches!(target.ip(), IpAddr::V4(v4) if v4.is_loopback());
-        if cli.sources.is_some() && !ipv4_loopback {
-            return Err(format!(
-                "--sources spreads connections over 127.0.0.1 to 127.0.0.K, which reach IPv4 \
-                 loopback targets only, not {target}"
-            ));
+        if cli.size == Some(0) {
+            return Err(format!("{mode} echoes messages: --size must be at least 1"));
         }
-
-        let messages = |default_depth: usize| Messages {
-            size: cli.size.unwrap_or(64),
-            pace: match cli.rate {
-                Some(rate) => Pace::Rate(rate),
-                None => Pace::ClosedLoop {
-                    depth: cli.depth.map_or(default_depth, |d| d as usize),
-                },
-            },
-            warmup: cli.warmup,
-            duration: cli.duration,
-        };
-        let load = match cli.mode {
-            Mode::Pingpong => Load::PingPong(messages(1)),
-            Mode::Pipeline => Load::Pipeline(messages(16)),
-            Mode::Bulk => Load::Bulk {
-                bytes: cli.bytes.unwrap_or(1 << 30),
-                timeout: cli.duration * 10 + Duration::from_secs(30),
-            },
-            Mode::Udp => Load::Udp {
-                messages: messages(1),
-                timeout: Duration::from_millis(
-                    cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS),
-                ),
-            },
-            Mode::Threads => Load::Threads(messages(1)),
-            Mode::Churn => Load::Churn(Lifecycles {
-                messages: messages(1),
-                sources: ipv4_loopback.then(|| cli.sources.unwrap_or(DEFAULT_SOURCES)),
-                timeout: Duration::from_millis(
-                    cli.lifecycle_timeout_ms
-                        .unwrap_or(DEFAULT_LIFECYCLE_TIMEOUT_MS),
-                ),
-            }),
-        };
-        let connections = match load {
-            Load::Bulk { .. } => 1,
-            _ => cli.connections.unwrap_or(50) as usize,
-        };
-        let threads = if load.thread_per_connection() {
-            connections
-        } else {
-            (cli.threads.unwrap_or(1) as usize).min(connections)
-        };
-        Ok(Plan {
-            target,
-            connections,
-            threads,
-            load,
-            json: cli.json,
-        })
     }
+    if cli.mode == Mode::Threads && cli.rate.is_some() {
+        return Err(
+            "--rate does not apply to threads: each thread sends when its echo is back \
+             (--mode pingpong --rate keeps a schedule)"
+                .into(),
+        );
+    }
+    if cli.mode != Mode::Churn && (cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some()) {
+        return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
+    }
+    if cli.rate.is_some() && cli.depth.is_some() {
+        return Err(
+            "--depth does not apply with --rate: the schedule decides when messages go out".into(),
+        );
+    }
+
+    let target = resolve(&cli.target)?;
+    if !is_loopback(target.ip()) && !cli.allow_remote {
+        return Err(format!(
+            "refusing non-loopback target {target} (from '{}'); pass --allow-remote to load another host",
+            cli.target
+        ));
+    }
+    // Sources on 127/8 reach IPv4 loopback targets only.
+    let ipv4_loopback = matches!(target.ip(), IpAddr::V4(v4) if v4.is_loopback());
+    if cli.sources.is_some() && !ipv4_loopback {
+        return Err(format!(
+            "--sources spreads connections over 127.0.0.1 to 127.0.0.K, which reach IPv4 \
+             loopback targets only, not {target}"
+        ));
+    }
+
+    let messages = |default_depth: usize| Messages {
+        size: cli.size.unwrap_or(64),
+        pace: match cli.rate {
+            Some(rate) => Pace::Rate(rate),
+            None => Pace::ClosedLoop {
+                depth: cli.depth.map_or(default_depth, |d| d as usize),
+            },
+        },
+        warmup: cli.warmup,
+        duration: cli.duration,
+    };
+    let load = match cli.mode {
+        Mode::Pingpong => Load::PingPong(messages(1)),
+        Mode::Pipeline => Load::Pipeline(messages(16)),
+        Mode::Bulk => Load::Bulk {
+            bytes: cli.bytes.unwrap_or(1 << 30),
+            timeout: cli.duration * 10 + Duration::from_secs(30),
+        },
+        Mode::Udp => Load::Udp {
+            messages: messages(1),
+            timeout: Duration::from_millis(cli.udp_timeout_ms.unwrap_or(DEFAULT_UDP_TIMEOUT_MS)),
+        },
+        Mode::Threads => Load::Threads(messages(1)),
+        Mode::Churn => Load::Churn(Lifecycles {
+            messages: messages(1),
+            sources: ipv4_loopback.then(|| cli.sources.unwrap_or(DEFAULT_SOURCES)),
+            timeout: Duration::from_millis(
+                cli.lifecycle_timeout_ms
+                    .unwrap_or(DEFAULT_LIFECYCLE_TIMEOUT_MS),
+            ),
+        }),
+    };
+    let connections = match load {
+        Load::Bulk { .. } => 1,
+        _ => cli.connections.unwrap_or(50) as usize,
+    };
+    let threads = if load.thread_per_connection() {
+        connections
+    } else {
+        (cli.threads.unwrap_or(1) as usize).min(connections)
+    };
+    Ok(Plan {
+        target,
+        connections,
+        threads,
+        load,
+        json: cli.json,
+    })
 }
 
 /// The first address `target` resolves to.
@@ -573,7 +426,7 @@ mod tests {
 
     fn plan(args: &[&str]) -> Result<Plan, String> {
         let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
-        Plan::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+        super::plan(&Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
     }
 
     #[test]
@@ -636,13 +489,14 @@ mod tests {
     fn merge_is_a_subcommand_and_a_run_needs_none() {
         let command = |args: &[&str]| {
             let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
-            Command::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+            super::command(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
         };
-        let Ok(Command::Merge(merge)) = command(&["merge", "a.log", "b.log", "--json"]) else {
+        let Ok(Command::Merge { logs, json }) = command(&["merge", "a.log", "b.log", "--json"])
+        else {
             panic!("a merge")
         };
-        assert_eq!(merge.logs, [PathBuf::from("a.log"), PathBuf::from("b.log")]);
-        assert!(merge.json);
+        assert_eq!(logs, [PathBuf::from("a.log"), PathBuf::from("b.log")]);
+        assert!(json);
         let Ok(Command::Run {
             plan,
             histogram_log,
@@ -669,7 +523,7 @@ mod tests {
                 "--tls-ca",
                 "ca.pem",
             ];
-            Command::from_cli(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+            super::command(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
         };
         for mode in ["pingpong", "pipeline", "bulk", "churn", "threads"] {
             let Ok(Command::Run { tls: Some(tls), .. }) = tls(mode) else {

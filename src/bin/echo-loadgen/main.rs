@@ -272,17 +272,21 @@
 //!
 //! # The code
 //!
-//! - `cli.rs`: the command line, and the [`Plan`] it becomes:
-//!   the load's shape with exactly the settings that shape has;
-//! - `run.rs`: opening the connections, starting the threads, progress;
+//! - `model.rs`: the [`Command`] the command line becomes, a run's
+//!   [`Plan`] and the load's shape, with exactly the settings that shape
+//!   has; `cli.rs`: the flags, and their translation into the model;
+//! - `run.rs`: starting the threads together, progress; `connect.rs`:
+//!   opening the polling modes' sockets before anything is measured;
+//!   `job.rs`: what a thread runs and hands back;
 //! - `worker.rs`: one thread's loop; `channel.rs`: what the loop and a
 //!   connection say to each other;
 //! - `tcp.rs`: one TCP connection; `tls_session.rs`: the TLS session a
 //!   connection's bytes go through with `--tls`; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
 //! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
-//!   thread's ping-pong; `blocking.rs`: one blocking connection, its echo
-//!   checked, its waits bounded; `tls.rs`: their TLS client (`--tls`);
+//!   thread's ping-pong; `blocking.rs`: one blocking connection, its TLS
+//!   handshake, its echo checked, its waits bounded; `tls.rs`: the TLS
+//!   client every mode's sessions are made with (`--tls`);
 //! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
 //!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
 //!   latencies;
@@ -294,8 +298,11 @@ mod blocking;
 mod channel;
 mod churn;
 mod cli;
+mod connect;
 mod counters;
+mod job;
 mod merge;
+mod model;
 mod pattern;
 mod report;
 mod run;
@@ -310,14 +317,15 @@ mod worker;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use echo_reactor::cli_support::parse_or_exit;
 use echo_reactor::tools::histogram_log;
 use echo_reactor::tools::report::LoadReport;
 
-use crate::cli::{Cli, Command, Plan};
+use crate::cli::Cli;
+use crate::model::{Command, Plan};
 use crate::report::Outcome;
 use crate::tls::TlsClient;
 
@@ -325,24 +333,39 @@ use crate::tls::TlsClient;
 const PROGRAM: &str = "echo-loadgen";
 
 fn main() -> ExitCode {
-    match Command::from_cli(parse_or_exit::<Cli>(PROGRAM)) {
+    match cli::command(parse_or_exit::<Cli>(PROGRAM)) {
         Ok(Command::Run {
             plan,
             histogram_log,
             tls,
-        }) => match tls.map(|tls| tls.client()).transpose() {
+        }) => match tls.as_ref().map(TlsClient::new).transpose() {
             Ok(tls) => load(&plan, tls.as_ref(), histogram_log.as_deref()),
             Err(refusal) => {
                 eprintln!("{PROGRAM}: {refusal}");
                 ExitCode::from(2)
             }
         },
-        Ok(Command::Merge(logs)) => merge::merge(&logs),
+        Ok(Command::Merge { logs, json }) => merge(&logs, json),
         Err(refusal) => {
             eprintln!("{PROGRAM}: {refusal}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Merges the runs in `logs` and prints their report (`json`: as JSON).
+fn merge(logs: &[PathBuf], json: bool) -> ExitCode {
+    let report = match merge::merge(logs) {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("{PROGRAM}: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = report::print(&report, json) {
+        eprintln!("{PROGRAM}: cannot print the report: {e}");
+    }
+    ExitCode::from(u8::from(report.errors > 0))
 }
 
 /// Runs the load (over TLS with `tls`), prints its report, and writes its
@@ -366,7 +389,7 @@ fn load(plan: &Plan, tls: Option<&TlsClient>, histogram_log: Option<&Path>) -> E
         }
     };
     let outcome = report::summarize(plan, threads);
-    if let Err(e) = print(&outcome.report, plan.json) {
+    if let Err(e) = report::print(&outcome.report, plan.json) {
         eprintln!("{PROGRAM}: cannot print the report: {e}");
     }
     if let Some(e) = &outcome.first_error {
@@ -411,15 +434,4 @@ fn first_error(report: &LoadReport, e: &io::Error) -> String {
         "{} of {} UDP sockets failed; the first: {e}{hint}",
         report.io_errors, report.connections
     )
-}
-
-/// The report on stdout: one JSON object on one line, or the table.
-fn print(report: &LoadReport, json: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    if json {
-        let line = serde_json::to_string(report).map_err(io::Error::other)?;
-        writeln!(out, "{line}")
-    } else {
-        report::write_table(&mut out, report)
-    }
 }

@@ -1,6 +1,6 @@
 //! `echo-loadgen merge LOG...`: the runs of several load generators (one
 //! server loaded from several machines, say), each written with
-//! `--histogram-log`, as one report, printed as a run's is.
+//! `--histogram-log`, as one report, which `main.rs` prints as a run's.
 //!
 //! How each figure adds up:
 //!
@@ -21,44 +21,26 @@
 //!   targets are listed, each once.
 
 use std::fs;
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
 use echo_reactor::tools::histogram_log::{self, RunLog};
 use echo_reactor::tools::report::LoadReport;
 use hdrhistogram::Histogram;
 
-use crate::cli::MergeArgs;
 use crate::counters::new_histogram;
 use crate::report::latencies;
-use crate::{print, PROGRAM};
 
-/// Reads every log, prints the merged report; exit status 1 if a log
-/// cannot be read (one line naming it) or any run counted an error.
-pub fn merge(args: &MergeArgs) -> ExitCode {
-    let mut runs = Vec::with_capacity(args.logs.len());
-    for path in &args.logs {
-        match read(path) {
-            Ok(run) => runs.push(run),
-            Err(message) => {
-                eprintln!("{PROGRAM}: {}: {message}", path.display());
-                return ExitCode::FAILURE;
-            }
-        }
+/// Reads every log and merges their runs into one report; one line if a
+/// log cannot be read (naming it) or their histograms cannot be added.
+pub fn merge(logs: &[PathBuf]) -> Result<LoadReport, String> {
+    let mut runs = Vec::with_capacity(logs.len());
+    for path in logs {
+        let run = read(path).map_err(|message| format!("{}: {message}", path.display()))?;
+        runs.push(run);
     }
-    let histogram = match all_latencies(&runs) {
-        Ok(histogram) => histogram,
-        Err(message) => {
-            eprintln!("{PROGRAM}: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let histogram = all_latencies(&runs)?;
     let reports: Vec<&LoadReport> = runs.iter().map(|run| &run.report).collect();
-    let report = merged(&reports, &histogram);
-    if let Err(e) = print(&report, args.json) {
-        eprintln!("{PROGRAM}: cannot print the report: {e}");
-    }
-    ExitCode::from(u8::from(report.errors > 0))
+    Ok(merged(&reports, &histogram))
 }
 
 /// One log, read and checked.

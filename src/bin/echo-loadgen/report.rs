@@ -1,6 +1,6 @@
 //! The end of a run: the threads' reports merged into one
-//! [`LoadReport`], and that report printed as the human table (`--json`
-//! prints the same struct with serde).
+//! [`LoadReport`], and a report (a run's or a merge's) printed on stdout
+//! as the human table or, with `--json`, the same struct by serde.
 
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use echo_reactor::tools::report::LoadReport;
 use hdrhistogram::Histogram;
 
-use crate::cli::{Load, Pace, Plan};
 use crate::counters::{all_latencies, Errors};
+use crate::job::ThreadReport;
+use crate::model::{Load, Pace, Plan};
 use crate::timer::{nanos, now_ns};
-use crate::worker::ThreadReport;
 
 /// The merged report, the latencies it came from, when the run started
 /// (for its histogram log), and the first I/O error of a socket (printed
@@ -331,4 +331,15 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
         writeln!(out, "{name:<14}{value}")?;
     }
     Ok(())
+}
+
+/// The report on stdout: one JSON object on one line, or the table.
+pub fn print(report: &LoadReport, json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let line = serde_json::to_string(report).map_err(io::Error::other)?;
+        writeln!(out, "{line}")
+    } else {
+        write_table(&mut out, report)
+    }
 }

@@ -5,31 +5,25 @@
 //! per connection too.)
 
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use crate::cli::{Load, Plan};
+use crate::connect::{open_all, open_tcp, open_udp};
 use crate::counters::{new_pool, Shared};
+use crate::job::{Job, ThreadReport};
+use crate::model::{Load, Plan};
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, NANOS_PER_SEC};
 use crate::tls::TlsClient;
-use crate::worker::{Group, ThreadReport, Worker};
+use crate::worker::{Group, Worker};
 use crate::{churn, threads};
-
-/// How long one connection may take to connect.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The stack of a thread that blocks on one connection: it holds a few
 /// locals, its buffers are on the heap. A thousand such threads then
 /// reserve 64 MiB of address space rather than 2 GiB.
 const BLOCKING_STACK: usize = 64 << 10;
-
-/// One load thread's work: wait at the start line with the others, run,
-/// report.
-pub type Job = Box<dyn FnOnce(&Barrier) -> ThreadReport + Send>;
 
 /// Connects (over TLS with `tls`; udp has none), runs the threads, prints
 /// progress to `err`, and returns every thread's report.
@@ -161,55 +155,6 @@ fn run_jobs(
         return Err("a load thread failed".into());
     }
     Ok(collected)
-}
-
-/// Opens the plan's connections with `open`, each numbered, spread round
-/// robin over its threads. A failure ends the run before it starts:
-/// "cannot `verb` TARGET (`noun` N of M): ERROR".
-fn open_all<S>(
-    plan: &Plan,
-    verb: &str,
-    noun: &str,
-    open: impl Fn(SocketAddr) -> io::Result<S>,
-) -> Result<Vec<Vec<(usize, S)>>, String> {
-    let mut groups: Vec<Vec<(usize, S)>> = (0..plan.threads).map(|_| Vec::new()).collect();
-    for id in 0..plan.connections {
-        let socket = open(plan.target).map_err(|e| {
-            format!(
-                "cannot {verb} {} ({noun} {} of {}): {e}",
-                plan.target,
-                id + 1,
-                plan.connections
-            )
-        })?;
-        groups[id % plan.threads].push((id, socket));
-    }
-    Ok(groups)
-}
-
-/// A non-blocking TCP connection to `target`, with `TCP_NODELAY`.
-fn open_tcp(target: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT)?;
-    stream.set_nodelay(true)?;
-    stream.set_nonblocking(true)?;
-    Ok(stream)
-}
-
-/// A non-blocking UDP socket on an ephemeral port (port 0: the kernel
-/// picks one), `connect`ed to `target` so that it receives only the
-/// target's datagrams. Bound to the loopback address of the target's
-/// family when the target is loopback, else to any address.
-fn open_udp(target: SocketAddr) -> io::Result<UdpSocket> {
-    let local: SocketAddr = match target.ip() {
-        IpAddr::V4(ip) if ip.is_loopback() => (Ipv4Addr::LOCALHOST, 0).into(),
-        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        IpAddr::V6(ip) if ip.is_loopback() => (Ipv6Addr::LOCALHOST, 0).into(),
-        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local)?;
-    socket.connect(target)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket)
 }
 
 /// Prints one progress line; returns the new (time, completed, received).

@@ -11,13 +11,13 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream};
-use crate::cli::{Messages, Plan};
+use crate::connect::CONNECT_TIMEOUT;
 use crate::counters::{Pool, Shared};
+use crate::job::{Job, ThreadReport};
+use crate::model::{Messages, Plan};
 use crate::pattern::Pattern;
-use crate::run::{Job, CONNECT_TIMEOUT};
 use crate::timer::{nanos, now_ns};
 use crate::tls::TlsClient;
-use crate::worker::ThreadReport;
 
 /// How long one blocking wait lasts before the thread looks at the clock
 /// again: the sockets' send and receive timeouts. A thread waiting for an
@@ -37,10 +37,7 @@ pub fn open(target: SocketAddr, tls: Option<&TlsClient>) -> io::Result<Stream> {
         return Ok(Stream::Plain(stream));
     };
     let deadline = now_ns() + nanos(CONNECT_TIMEOUT);
-    match tls.handshake(stream, deadline) {
-        Ok(session) => Ok(Stream::Tls(Box::new(session))),
-        Err(failure) => Err(failure.into_io("the TLS handshake")),
-    }
+    Stream::over_tls(tls, stream, deadline).map_err(|failure| failure.into_io("the TLS handshake"))
 }
 
 /// One thread per connection of `connections` (each numbered in the run),

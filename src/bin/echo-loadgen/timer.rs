@@ -9,7 +9,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-use crate::cli::{Lifecycles, Load};
+use crate::model::{Lifecycles, Load};
 
 /// How long echoes may take to come back after the measured time ends.
 const DRAIN: Duration = Duration::from_secs(2);

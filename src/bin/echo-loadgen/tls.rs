@@ -1,8 +1,8 @@
 //! TLS for the load (`--tls`): the client configuration built once from
-//! `--tls-ca` and `--tls-server-name`, the sessions made with it, and, for
-//! the blocking modes (churn and threads), the handshake that turns a
-//! connected socket into a [`TlsStream`]. The polling modes drive their
-//! sessions themselves (`tls_session.rs`).
+//! `--tls-ca` and `--tls-server-name`, and the sessions made with it. The
+//! connections drive their sessions themselves: the polling modes'
+//! non-blocking (`tls_session.rs`), the blocking modes' (churn and threads)
+//! with waits (`blocking.rs`).
 //!
 //! The client trusts the one certificate (or chain) in `--tls-ca` and
 //! nothing else, with rustls's `ring` provider, as the server uses, and TLS
@@ -13,19 +13,14 @@
 
 use std::fs;
 use std::io;
-use std::net::TcpStream;
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::Resumption;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
-use crate::blocking::{wait_again, Failure};
-
-/// A blocking TLS client stream over a blocking socket.
-pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+use crate::model::TlsSettings;
 
 /// What every TLS connection of the run is made with.
 #[derive(Clone)]
@@ -43,10 +38,11 @@ impl std::fmt::Debug for TlsClient {
 }
 
 impl TlsClient {
-    /// A client that trusts the PEM certificates in `ca` and expects the
-    /// server to be `server_name`; one line naming the file or the name if
-    /// either is unusable.
-    pub fn new(ca: &Path, server_name: &str) -> Result<TlsClient, String> {
+    /// A client that trusts the PEM certificates in `settings.ca` and
+    /// expects the server to be `settings.server_name`; one line naming the
+    /// file or the name if either is unusable.
+    pub fn new(settings: &TlsSettings) -> Result<TlsClient, String> {
+        let TlsSettings { ca, server_name } = settings;
         let shown = ca.display();
         let pem = fs::read(ca).map_err(|e| format!("cannot read --tls-ca {shown}: {e}"))?;
         let mut roots = RootCertStore::empty();
@@ -79,24 +75,5 @@ impl TlsClient {
     pub fn session(&self) -> io::Result<ClientConnection> {
         ClientConnection::new(self.config.clone(), self.server_name.clone())
             .map_err(io::Error::other)
-    }
-
-    /// Runs the handshake on `tcp` (blocking, with timeouts), giving up
-    /// after a wait that ends past `deadline` (monotonic nanoseconds). A
-    /// certificate the client does not trust is an I/O error
-    /// (`InvalidData`, naming the reason).
-    pub fn handshake(&self, tcp: TcpStream, deadline: u64) -> Result<TlsStream, Failure> {
-        let session = self.session().map_err(Failure::Io)?;
-        let mut stream = StreamOwned::new(session, tcp);
-        while stream.conn.is_handshaking() {
-            match stream.conn.complete_io(&mut stream.sock) {
-                Ok((0, 0)) if stream.conn.is_handshaking() => return Err(Failure::Eof),
-                Ok(_) => {}
-                // The server closed before the handshake was done.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(Failure::Eof),
-                Err(e) => wait_again(e, deadline)?,
-            }
-        }
-        Ok(stream)
     }
 }

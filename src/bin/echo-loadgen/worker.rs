@@ -14,10 +14,11 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::channel::{Channel, Refill, Step, Turn};
-use crate::cli::{Load, Pace, Plan};
+use crate::connect::CONNECT_TIMEOUT;
 use crate::counters::{Publisher, Recorder, Shared, Tally};
+use crate::job::ThreadReport;
+use crate::model::{Load, Pace, Plan};
 use crate::pattern::Pattern;
-use crate::run::CONNECT_TIMEOUT;
 use crate::tcp::{Conn, Handshake, Transport};
 use crate::timer::{nanos, now_ns, Schedule, Timeline, Timer, TIMER};
 use crate::tls::TlsClient;
@@ -47,18 +48,6 @@ pub enum Group {
         size: usize,
         timeout: Duration,
     },
-}
-
-/// What a thread hands back when it is done.
-pub struct ThreadReport {
-    pub recorder: Recorder,
-    pub timeline: Timeline,
-    /// When the last echo came back, or the thread gave up.
-    pub finished_at: u64,
-    /// An I/O error to print beside the report: udp, the first of a
-    /// socket; TCP, the one that ended a connection (of those an I/O error
-    /// ended, the first in the thread's order).
-    pub first_error: Option<io::Error>,
 }
 
 /// A thread's connections: all plain TCP, all TLS, or all UDP.
