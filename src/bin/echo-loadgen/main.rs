@@ -278,8 +278,8 @@
 //! - `run.rs`: starting the threads together, progress; `connect.rs`:
 //!   opening the polling modes' sockets before anything is measured;
 //!   `job.rs`: what a thread runs and hands back;
-//! - `worker.rs`: one thread's loop; `channel.rs`: what the loop and a
-//!   connection say to each other;
+//! - `worker.rs`: one polling thread's loop; `sockets.rs`: its sockets, of
+//!   one kind; `channel.rs`: what the loop and a socket say to each other;
 //! - `tcp.rs`: one TCP connection; `tls_session.rs`: the TLS session a
 //!   connection's bytes go through with `--tls`; `udp.rs`: one UDP socket;
 //!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
@@ -306,6 +306,7 @@ mod model;
 mod pattern;
 mod report;
 mod run;
+mod sockets;
 mod tcp;
 mod threads;
 mod timer;

@@ -15,9 +15,10 @@ use crate::counters::{new_pool, Shared};
 use crate::job::{Job, ThreadReport};
 use crate::model::{Load, Plan};
 use crate::pattern::Pattern;
+use crate::sockets::Group;
 use crate::timer::{now_ns, NANOS_PER_SEC};
 use crate::tls::TlsClient;
-use crate::worker::{Group, Worker};
+use crate::worker::Worker;
 use crate::{churn, threads};
 
 /// The stack of a thread that blocks on one connection: it holds a few

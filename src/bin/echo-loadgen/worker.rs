@@ -6,25 +6,20 @@
 //! line (see `tls_session.rs`).
 
 use std::io;
-use std::net::{TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use mio::net::{TcpStream, UdpSocket};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Poll};
 
-use crate::channel::{Channel, Refill, Step, Turn};
+use crate::channel::{Refill, Step, Turn};
 use crate::connect::CONNECT_TIMEOUT;
-use crate::counters::{Publisher, Recorder, Shared, Tally};
+use crate::counters::{Publisher, Recorder, Shared};
 use crate::job::ThreadReport;
 use crate::model::{Load, Pace, Plan};
 use crate::pattern::Pattern;
-use crate::tcp::{Conn, Handshake, Transport};
+use crate::sockets::{Group, Sockets};
+use crate::tcp::Handshake;
 use crate::timer::{nanos, now_ns, Schedule, Timeline, Timer, TIMER};
-use crate::tls::TlsClient;
-use crate::tls_session::TlsSession;
-use crate::udp::Dgram;
-use crate::udp_sockets::UdpSockets;
 
 /// With `--rate`: most messages in flight over all connections, split evenly
 /// (8 bytes of timestamp each). Passing it counts as an error.
@@ -32,127 +27,6 @@ const IN_FLIGHT_TOTAL: usize = 1 << 22;
 
 /// With `--rate`: no connection's bound is lower than this.
 const MIN_IN_FLIGHT_BOUND: usize = 1024;
-
-/// The sockets handed to a thread, connected to the target, each with its
-/// number in the run.
-pub enum Group {
-    /// TCP connections, over TLS made by `tls` if given.
-    Tcp {
-        streams: Vec<(usize, StdTcpStream)>,
-        tls: Option<TlsClient>,
-    },
-    /// With what the thread's UDP sockets share: their datagrams' size,
-    /// and the time after which one with no echo is lost.
-    Udp {
-        sockets: Vec<(usize, StdUdpSocket)>,
-        size: usize,
-        timeout: Duration,
-    },
-}
-
-/// A thread's connections: all plain TCP, all TLS, or all UDP.
-enum Sockets {
-    Tcp(Vec<Conn<TcpStream>>),
-    Tls(Vec<Conn<TlsSession>>),
-    Udp(UdpSockets),
-}
-
-impl Sockets {
-    fn len(&self) -> usize {
-        match self {
-            Sockets::Tcp(conns) => conns.len(),
-            Sockets::Tls(conns) => conns.len(),
-            Sockets::Udp(udp) => udp.len(),
-        }
-    }
-
-    fn channel(&mut self, i: usize) -> &mut dyn Channel {
-        match self {
-            Sockets::Tcp(conns) => &mut conns[i],
-            Sockets::Tls(conns) => &mut conns[i],
-            Sockets::Udp(udp) => udp.socket(i),
-        }
-    }
-
-    fn waiting_for_echoes(&self) -> bool {
-        match self {
-            Sockets::Tcp(conns) => conns.iter().any(Conn::waiting_for_echoes),
-            Sockets::Tls(conns) => conns.iter().any(Conn::waiting_for_echoes),
-            Sockets::Udp(udp) => udp.waiting_for_echoes(),
-        }
-    }
-
-    fn serve(&mut self, i: usize, turn: &mut Turn, readable: bool, to_eof: bool) -> Step {
-        match self {
-            Sockets::Tcp(conns) => conns[i].serve(turn, readable, to_eof),
-            Sockets::Tls(conns) => conns[i].serve(turn, readable, to_eof),
-            Sockets::Udp(udp) => udp.serve(i, turn, readable),
-        }
-    }
-
-    fn flush(&mut self, i: usize, turn: &mut Turn) -> Step {
-        let tally = &mut turn.recorder.tally;
-        match self {
-            Sockets::Tcp(conns) => conns[i].flush(turn.pattern, tally),
-            Sockets::Tls(conns) => conns[i].flush(turn.pattern, tally),
-            Sockets::Udp(udp) => udp.flush(i, turn),
-        }
-    }
-
-    /// udp: the next socket that lost a datagram by `now` (see
-    /// [`UdpSockets::next_loss`]).
-    fn next_loss(&mut self, now: u64, tally: &mut Tally) -> Option<usize> {
-        match self {
-            Sockets::Tcp(_) | Sockets::Tls(_) => None,
-            Sockets::Udp(udp) => udp.next_loss(now, tally),
-        }
-    }
-
-    /// The end of the run: counts the connections still waiting for
-    /// echoes as lost; returns the first I/O error.
-    fn finish(self, tally: &mut Tally) -> Option<io::Error> {
-        match self {
-            Sockets::Tcp(conns) => finish_conns(conns, tally),
-            Sockets::Tls(conns) => finish_conns(conns, tally),
-            Sockets::Udp(udp) => udp.finish(tally),
-        }
-    }
-}
-
-/// Counts `conns` still waiting for echoes as lost; returns the I/O error
-/// that ended one (of those one ended, the first in their order).
-fn finish_conns<S: Transport>(mut conns: Vec<Conn<S>>, tally: &mut Tally) -> Option<io::Error> {
-    for missing in conns.iter().filter_map(Conn::missing_echo) {
-        tally.errors.lost_connections += 1;
-        tally.errors.lost_bytes += missing;
-    }
-    conns.iter_mut().find_map(Conn::take_failure)
-}
-
-/// Wraps each of `streams` with `transport` into a connection sending
-/// `size`-byte messages (bulk: `bulk` bytes, queued whole), with room for
-/// `ring` timestamps, registered in `registry` for both directions under
-/// its index.
-fn tcp_conns<S: Transport>(
-    streams: Vec<(usize, StdTcpStream)>,
-    registry: &Registry,
-    size: u64,
-    ring: usize,
-    bulk: Option<u64>,
-    transport: impl Fn(TcpStream) -> io::Result<S>,
-) -> io::Result<Vec<Conn<S>>> {
-    let mut conns = Vec::with_capacity(streams.len());
-    for (token, (id, stream)) in streams.into_iter().enumerate() {
-        let mut conn = Conn::new(transport(TcpStream::from_std(stream))?, id, size, ring);
-        if let Some(bytes) = bulk {
-            conn.queue_stream(bytes);
-        }
-        let both = Interest::READABLE | Interest::WRITABLE;
-        registry.register(conn.socket(), Token(token), both)?;
-        conns.push(conn);
-    }
-    Ok(conns)
-}
 
 /// How this thread decides when to send.
 enum Sending {
@@ -196,10 +70,7 @@ impl Worker {
         shared: Arc<Shared>,
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
-        let connections = match &group {
-            Group::Tcp { streams, .. } => streams.len(),
-            Group::Udp { sockets, .. } => sockets.len(),
-        };
+        let connections = group.len();
         let sending = match plan.load.messages().map(|messages| messages.pace) {
             None => Sending::Bulk,
             Some(Pace::ClosedLoop { depth }) => Sending::ClosedLoop { depth },
@@ -216,37 +87,7 @@ impl Worker {
             Sending::ClosedLoop { depth } => depth,
             Sending::Scheduled { .. } => 64,
         };
-        let registry = poll.registry();
-        let sockets = match group {
-            Group::Udp {
-                sockets,
-                size,
-                timeout,
-            } => {
-                let mut dgrams = Vec::with_capacity(connections);
-                for (token, (id, socket)) in sockets.into_iter().enumerate() {
-                    let mut dgram = Dgram::new(UdpSocket::from_std(socket), id, ring);
-                    // WRITABLE only while a send waits (see `Dgram::send_queued`).
-                    registry.register(dgram.socket(), Token(token), Interest::READABLE)?;
-                    dgrams.push(dgram);
-                }
-                Sockets::Udp(UdpSockets::new(dgrams, size, timeout))
-            }
-            Group::Tcp { streams, tls } => {
-                let size = plan.load.messages().map_or(0, |messages| messages.size);
-                let bulk = match plan.load {
-                    Load::Bulk { bytes, .. } => Some(bytes),
-                    _ => None,
-                };
-                match tls {
-                    None => Sockets::Tcp(tcp_conns(streams, registry, size, ring, bulk, Ok)?),
-                    Some(client) => {
-                        let tls = |socket| TlsSession::new(&client, socket);
-                        Sockets::Tls(tcp_conns(streams, registry, size, ring, bulk, tls)?)
-                    }
-                }
-            }
-        };
+        let sockets = Sockets::new(group, poll.registry(), &plan.load, ring)?;
         let timer = Timer::new(poll.registry())?;
         let buf_size = if matches!(sending, Sending::Bulk) {
             256 << 10
