@@ -274,7 +274,8 @@
 //!
 //! - `model.rs`: the [`Command`] the command line becomes, a run's
 //!   [`Plan`] and the load's shape, with exactly the settings that shape
-//!   has; `cli.rs`: the flags, and their translation into the model;
+//!   has; `cli.rs` (`cli/flags.rs`, `cli/translate.rs`): the flags, and
+//!   their translation into the model;
 //! - `run.rs`: starting the threads together, progress; `connect.rs`:
 //!   opening the polling modes' sockets before anything is measured;
 //!   `job.rs`: what a thread runs and hands back;

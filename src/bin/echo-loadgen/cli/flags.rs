@@ -1,0 +1,198 @@
+//! The flags, as clap parses them: their names, defaults and help texts,
+//! and the parsers of their values.
+//! What they mean together is `translate.rs`'s to decide.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use echo_reactor::units;
+
+/// A load generator for echo servers: closed-loop pingpong or pipeline over
+/// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
+/// datagrams, short-lived connections (churn), or ping-pong from a blocking
+/// thread per connection (threads). Checks every echoed byte. `echo-loadgen
+/// merge` adds up the runs of several (see --histogram-log).
+#[derive(Parser, Debug)]
+#[command(
+    name = "echo-loadgen",
+    args_conflicts_with_subcommands = true,
+    after_help = "Progress goes to stderr once a second; the report to stdout.\n\
+                  Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
+                  an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
+                  hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
+                  or the target could not be reached, 2 for a bad command line or a \
+                  non-loopback target without --allow-remote, a --histogram-log that \
+                  cannot be created, or a --tls-ca that cannot be read."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Option<Sub>,
+
+    /// What to measure
+    #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
+    pub(super) mode: Mode,
+
+    /// The echo server, HOST:PORT (resolved first; must be loopback unless
+    /// --allow-remote)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
+    pub(super) target: String,
+
+    /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once;
+    /// churn and threads: a thread each, at most 10000
+    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    pub(super) connections: Option<u32>,
+
+    /// Message size in bytes, K/M suffixes allowed [default: 64; not for
+    /// bulk; udp: 1 to 65507; churn, threads: at least 1]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    pub(super) size: Option<u64>,
+
+    /// Messages in flight per connection: pipeline [default: 16], udp
+    /// [default: 1]
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub(super) depth: Option<u32>,
+
+    /// Seconds measured, after the warm-up (bulk: sets the timeout,
+    /// DURATION x 10 + 30 s)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    pub(super) duration: Duration,
+
+    /// Seconds of load before measuring; their counts and latencies are
+    /// dropped (not for bulk)
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
+    pub(super) warmup: Duration,
+
+    /// Threads, each with its own poll; connections are spread over them
+    /// [default: 1; not for churn and threads, which run a thread per
+    /// connection]
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(super) threads: Option<u32>,
+
+    /// Offered load in messages per second over all connections (open loop:
+    /// each message goes out at its scheduled time, and its latency counts
+    /// from then); churn: lifecycles per second; not for threads
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub(super) rate: Option<f64>,
+
+    /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    pub(super) bytes: Option<u64>,
+
+    /// udp: a datagram with no echo after this many milliseconds is lost,
+    /// and its socket sends the next [default: 200]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub(super) udp_timeout_ms: Option<u64>,
+
+    /// churn: spread the connections over the source addresses 127.0.0.1
+    /// to 127.0.0.K, so that closed ones waiting in TIME_WAIT do not use up
+    /// the ports [default: 16; IPv4 loopback targets only]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(1..))]
+    pub(super) sources: Option<u8>,
+
+    /// churn: how long a lifecycle waits for its connect, for its echo, or
+    /// for its end of stream before it gives up, counted as a timeout
+    /// [default: 5000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub(super) lifecycle_timeout_ms: Option<u64>,
+
+    /// Write the run's latencies and report to PATH as an HdrHistogram
+    /// interval log, which `echo-loadgen merge` adds up with other runs'
+    /// (not for bulk)
+    #[arg(long, value_name = "PATH")]
+    pub(super) histogram_log: Option<PathBuf>,
+
+    /// Speak TLS to the target (not for udp), trusting --tls-ca
+    #[arg(long)]
+    pub(super) tls: bool,
+
+    /// --tls: the PEM certificate(s) to trust, e.g. the file echo-reactor's
+    /// --tls-self-signed-out wrote
+    #[arg(long, value_name = "PATH")]
+    pub(super) tls_ca: Option<PathBuf>,
+
+    /// --tls: the name the server's certificate must carry [default:
+    /// localhost]
+    #[arg(long, value_name = "NAME")]
+    pub(super) tls_server_name: Option<String>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    pub(super) json: bool,
+
+    /// Allow a target that is not a loopback address
+    #[arg(long)]
+    pub(super) allow_remote: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Sub {
+    /// Add up the runs of several load generators, each written with
+    /// --histogram-log, into one report: counts, rates and errors summed,
+    /// latency percentiles of all their latencies together. Exit status 1
+    /// if a log cannot be read or the runs counted an error.
+    Merge(MergeArgs),
+}
+
+/// The logs to merge, and how to print the report.
+#[derive(Args, Debug)]
+pub(super) struct MergeArgs {
+    /// Interval logs written by echo-loadgen --histogram-log
+    #[arg(value_name = "LOG")]
+    pub(super) logs: Vec<PathBuf>,
+
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum Mode {
+    /// One message in flight per connection
+    Pingpong,
+    /// Up to --depth messages in flight per connection
+    Pipeline,
+    /// One connection streams --bytes and reads them back
+    Bulk,
+    /// One datagram (or --depth) in flight per UDP socket
+    Udp,
+    /// Short-lived connections: connect, echo one message, half-close, wait
+    /// for the end of stream, close; again and again on every thread
+    Churn,
+    /// One message in flight per connection, each a blocking thread
+    Threads,
+}
+
+/// Seconds, at most a day (a longer benchmark is surely a typo).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match units::parse_seconds(text)? {
+        d if d > Duration::from_secs(86_400) => {
+            Err(format!("'{text}' is not between 0 and 86400 seconds"))
+        }
+        d => Ok(d),
+    }
+}
+
+fn parse_warmup(text: &str) -> Result<Duration, String> {
+    parse_seconds(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        d if d < Duration::from_millis(1) => Err("must be at least 0.001 seconds".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of messages per second"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
+        return Err(format!(
+            "'{text}' is not between 0 and 1e9 messages per second"
+        ));
+    }
+    Ok(rate)
+}
