@@ -1,5 +1,5 @@
-//! The flags, as clap parses them: their names, defaults and help texts,
-//! and the parsers of their values.
+//! The flags, as clap parses them: their names, defaults, help texts and
+//! the topics `--help` groups them under, and the parsers of their values.
 //! What they mean together is `translate.rs`'s to decide.
 
 use std::path::PathBuf;
@@ -7,6 +7,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
+
+/// Topics of `--help`, in the order it shows them.
+const TARGET: &str = "Target";
+const LOAD_SHAPE: &str = "Load shape";
+const TIME_AND_PACING: &str = "Time and pacing";
+const UDP: &str = "UDP (--mode udp)";
+const CHURN: &str = "Churn (--mode churn)";
+const TLS: &str = "TLS";
+const OUTPUT: &str = "Output";
 
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
 /// TCP, fixed-rate open loop (--rate), one bulk stream, ping-pong over UDP
@@ -29,100 +38,147 @@ pub struct Cli {
     #[command(subcommand)]
     pub(super) command: Option<Sub>,
 
-    /// What to measure
-    #[arg(long, value_enum, default_value_t = Mode::Pingpong)]
-    pub(super) mode: Mode,
-
     /// The echo server, HOST:PORT (resolved first; must be loopback unless
     /// --allow-remote)
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:65432")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:65432",
+        help_heading = TARGET
+    )]
     pub(super) target: String,
+
+    /// Allow a target that is not a loopback address
+    #[arg(long, help_heading = TARGET)]
+    pub(super) allow_remote: bool,
+
+    /// What to measure
+    #[arg(long, value_enum, default_value_t = Mode::Pingpong, help_heading = LOAD_SHAPE)]
+    pub(super) mode: Mode,
 
     /// Connections [default: 50; bulk uses 1]; churn: lifecycles at once;
     /// churn and threads: a thread each, at most 10000
-    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    #[arg(
+        long,
+        value_name = "C",
+        value_parser = clap::value_parser!(u32).range(1..=200_000),
+        help_heading = LOAD_SHAPE
+    )]
     pub(super) connections: Option<u32>,
-
-    /// Message size in bytes, K/M suffixes allowed [default: 64; not for
-    /// bulk; udp: 1 to 65507; churn, threads: at least 1]
-    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
-    pub(super) size: Option<u64>,
-
-    /// Messages in flight per connection: pipeline [default: 16], udp
-    /// [default: 1]
-    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    pub(super) depth: Option<u32>,
-
-    /// Seconds measured, after the warm-up (bulk: sets the timeout,
-    /// DURATION x 10 + 30 s)
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
-    pub(super) duration: Duration,
-
-    /// Seconds of load before measuring; their counts and latencies are
-    /// dropped (not for bulk)
-    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
-    pub(super) warmup: Duration,
 
     /// Threads, each with its own poll; connections are spread over them
     /// [default: 1; not for churn and threads, which run a thread per
     /// connection]
-    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(
+        long,
+        value_name = "T",
+        value_parser = clap::value_parser!(u32).range(1..=256),
+        help_heading = LOAD_SHAPE
+    )]
     pub(super) threads: Option<u32>,
+
+    /// Message size in bytes, K/M suffixes allowed [default: 64; not for
+    /// bulk; udp: 1 to 65507; churn, threads: at least 1]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size, help_heading = LOAD_SHAPE)]
+    pub(super) size: Option<u64>,
+
+    /// Messages in flight per connection: pipeline [default: 16], udp
+    /// [default: 1]
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = clap::value_parser!(u32).range(1..=65_536),
+        help_heading = LOAD_SHAPE
+    )]
+    pub(super) depth: Option<u32>,
+
+    /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size, help_heading = LOAD_SHAPE)]
+    pub(super) bytes: Option<u64>,
+
+    /// Seconds measured, after the warm-up (bulk: sets the timeout,
+    /// DURATION x 10 + 30 s)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_duration,
+        help_heading = TIME_AND_PACING
+    )]
+    pub(super) duration: Duration,
+
+    /// Seconds of load before measuring; their counts and latencies are
+    /// dropped (not for bulk)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "1",
+        value_parser = parse_warmup,
+        help_heading = TIME_AND_PACING
+    )]
+    pub(super) warmup: Duration,
 
     /// Offered load in messages per second over all connections (open loop:
     /// each message goes out at its scheduled time, and its latency counts
     /// from then); churn: lifecycles per second; not for threads
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = TIME_AND_PACING)]
     pub(super) rate: Option<f64>,
-
-    /// Bytes to stream in bulk mode, K/M/G suffixes allowed [default: 1GiB]
-    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
-    pub(super) bytes: Option<u64>,
 
     /// udp: a datagram with no echo after this many milliseconds is lost,
     /// and its socket sends the next [default: 200]
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=60_000),
+        help_heading = UDP
+    )]
     pub(super) udp_timeout_ms: Option<u64>,
 
     /// churn: spread the connections over the source addresses 127.0.0.1
     /// to 127.0.0.K, so that closed ones waiting in TIME_WAIT do not use up
     /// the ports [default: 16; IPv4 loopback targets only]
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(
+        long,
+        value_name = "K",
+        value_parser = clap::value_parser!(u8).range(1..),
+        help_heading = CHURN
+    )]
     pub(super) sources: Option<u8>,
 
     /// churn: how long a lifecycle waits for its connect, for its echo, or
     /// for its end of stream before it gives up, counted as a timeout
     /// [default: 5000]
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=600_000),
+        help_heading = CHURN
+    )]
     pub(super) lifecycle_timeout_ms: Option<u64>,
 
-    /// Write the run's latencies and report to PATH as an HdrHistogram
-    /// interval log, which `echo-loadgen merge` adds up with other runs'
-    /// (not for bulk)
-    #[arg(long, value_name = "PATH")]
-    pub(super) histogram_log: Option<PathBuf>,
-
     /// Speak TLS to the target (not for udp), trusting --tls-ca
-    #[arg(long)]
+    #[arg(long, help_heading = TLS)]
     pub(super) tls: bool,
 
     /// --tls: the PEM certificate(s) to trust, e.g. the file echo-reactor's
     /// --tls-self-signed-out wrote
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = TLS)]
     pub(super) tls_ca: Option<PathBuf>,
 
     /// --tls: the name the server's certificate must carry [default:
     /// localhost]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = TLS)]
     pub(super) tls_server_name: Option<String>,
 
     /// Print one JSON object on stdout instead of the table
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub(super) json: bool,
 
-    /// Allow a target that is not a loopback address
-    #[arg(long)]
-    pub(super) allow_remote: bool,
+    /// Write the run's latencies and report to PATH as an HdrHistogram
+    /// interval log, which `echo-loadgen merge` adds up with other runs'
+    /// (not for bulk)
+    #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
+    pub(super) histogram_log: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,4 +251,22 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_flag_of_a_run_is_under_a_topic_of_help() {
+        let command = Cli::command();
+        let untopical: Vec<_> = command
+            .get_arguments()
+            .filter(|arg| arg.get_id() != "help" && arg.get_help_heading().is_none())
+            .map(|arg| arg.get_id().to_string())
+            .collect();
+        assert!(untopical.is_empty(), "no topic: {untopical:?}");
+    }
 }
