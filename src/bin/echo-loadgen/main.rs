@@ -272,28 +272,30 @@
 //!
 //! # The code
 //!
-//! - `model.rs`: the [`Command`] the command line becomes, a run's
-//!   [`Plan`] and the load's shape, with exactly the settings that shape
-//!   has; `cli.rs` (`cli/flags.rs`, `cli/translate.rs`): the flags, and
-//!   their translation into the model;
-//! - `run.rs`: starting the threads together, progress; `connect.rs`:
-//!   opening the polling modes' sockets before anything is measured;
-//!   `job.rs`: what a thread runs and hands back;
-//! - `worker.rs`: one polling thread's loop; `sockets.rs`: its sockets, of
-//!   one kind; `channel.rs`: what the loop and a socket say to each other;
-//! - `tcp.rs`: one TCP connection; `tls_session.rs`: the TLS session a
-//!   connection's bytes go through with `--tls`; `udp.rs`: one UDP socket;
-//!   `udp_sockets.rs`: a thread's UDP sockets and their loss deadlines;
-//! - `churn.rs`: a churning thread's lifecycles; `threads.rs`: a blocking
-//!   thread's ping-pong; `blocking.rs`: one blocking connection, its TLS
-//!   handshake, its echo checked, its waits bounded; `tls.rs`: the TLS
-//!   client every mode's sessions are made with (`--tls`);
-//! - `pattern.rs`: the bytes sent and checked; `timer.rs`: the clock, the
-//!   timerfd and the `--rate` schedule; `counters.rs`: errors, echoes and
-//!   latencies;
-//! - `report.rs`: the threads' counts merged into one
-//!   [`LoadReport`], printed as a table or, with `--json`, by serde;
-//!   `merge.rs`: the reports and histograms of several runs as one.
+//! In layers: each module uses only modules on the rows below its own, so
+//! no import goes up and none goes round in a circle. The run's model is
+//! the bottom row, what everything else builds on. (Inside `cli`,
+//! `translate.rs` sits on `flags.rs`.)
+//!
+//! ```text
+//! main                             a command in; a run or a merge; a report out
+//! cli        merge                 flags into the model; several runs' logs as one
+//! run                              starting the threads together, progress
+//! report                           the threads' reports as one; a report printed
+//! worker     churn     threads     a polling thread; a churning, a ping-pong one
+//! sockets    blocking              a polling thread's sockets; a blocking connection
+//! tls_session udp_sockets connect  TLS on a polled socket; UDP sockets; opening them
+//! tcp        udp                   one polled TCP connection; one UDP socket
+//! channel    job                   a polling loop's words to a socket; a thread's job
+//! counters                         errors, echoes and latencies
+//! timer      tls       pattern     the clock; the TLS client; the bytes sent
+//! model                            the run asked for: Command, Plan, Load, Pace
+//! ```
+//!
+//! Each module's doc says why it exists. To read the code, start at the
+//! bottom: the [`Command`] the flags become and a run's [`Plan`]
+//! (`model.rs`); a run ends in one [`LoadReport`] (`report.rs`), which a
+//! merge (`merge.rs`) makes of several runs' too.
 
 mod blocking;
 mod channel;
