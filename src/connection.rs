@@ -28,7 +28,7 @@ use mio::net::TcpStream;
 
 use crate::budget::PENDING_OVERHEAD;
 use crate::pending::Pending;
-use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage, READ_BUDGET_PER_TURN};
 
 mod memory;
 #[cfg(test)]
@@ -47,6 +47,50 @@ pub struct Connection {
     flags: u8,
     /// Boxed so that an idle connection carries 8 bytes for it, not 40.
     pending: Option<Box<Pending>>,
+}
+
+/// The loop's cold paths (the serve-again queue, shutdown, closing) reach
+/// a plain connection as they reach every stage; its events do not come
+/// this way (`Connection::on_event`).
+impl Stage for Connection {
+    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
+        Connection::serve(self, ready, cx)
+    }
+
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.stream
+    }
+
+    fn queued(&mut self) -> Option<&mut bool> {
+        Some(&mut self.queued)
+    }
+
+    fn memory(&self) -> usize {
+        Connection::memory(self)
+    }
+
+    /// Echo what has arrived; with nothing left in flight, send our FIN.
+    /// One that still has work goes on being served in full until its
+    /// client closes or the drain ends: a queue that is empty for a moment
+    /// does not mean the client has finished sending, and bytes read after
+    /// our FIN would be dropped.
+    fn drain(&mut self, cx: &mut Context) -> Next {
+        let next = Connection::serve(self, Ready::ALL, cx);
+        if !matches!(next, Next::Wait) || !self.is_quiet() {
+            return next;
+        }
+        match self.send_fin() {
+            Ok(()) => {
+                trace!("token {}: nothing in flight, FIN sent", cx.key);
+                Next::Wait
+            }
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
+    }
 }
 
 /// Shutdown sent our FIN: the rest of the client's bytes are discarded
@@ -78,9 +122,9 @@ impl Connection {
         }
     }
 
-    /// The socket, to deregister it before closing.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// The socket (the banner asks it for its local address).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
     }
 
     /// Has nothing left to echo and has not said goodbye yet: at shutdown,

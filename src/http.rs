@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use log::debug;
 use mio::net::TcpStream;
 
+use crate::metrics;
+use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
+
 /// The largest request accepted, headers included.
 pub const MAX_REQUEST: usize = 8 * 1024;
 /// Most metrics connections open at once.
@@ -107,11 +110,6 @@ impl HttpConn {
         }
     }
 
-    /// The socket.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
-    }
-
     /// Reads the request, asks `route` for the answer to `(method, path)`,
     /// and sends it; `scratch` is a buffer to read into.
     pub fn serve(
@@ -142,7 +140,7 @@ impl HttpConn {
     }
 
     /// The request timed out: say so, if the socket takes it, and close.
-    pub fn time_out(&mut self) {
+    pub fn answer_timeout(&mut self) {
         let _ = self
             .stream
             .write(&Response::text(408, "request timeout\n").to_bytes());
@@ -200,6 +198,36 @@ impl HttpConn {
         // Our FIN after the answer; the close follows.
         let _ = self.stream.shutdown(Shutdown::Write);
         HttpProgress::Finished
+    }
+}
+
+/// A request to the metrics endpoint, as the loop sees it.
+impl Stage for HttpConn {
+    fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
+        let stats = cx.snapshot();
+        let draining = cx.draining;
+        let route = |method: &str, path: &str| metrics::route(method, path, &stats, draining);
+        match HttpConn::serve(self, &mut cx.scratch[..], route) {
+            HttpProgress::Waiting => Next::Wait,
+            HttpProgress::Finished => Next::Close(CloseReason::Answered),
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Request
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.stream
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline)
+    }
+
+    fn time_out(&mut self) -> CloseReason {
+        self.answer_timeout();
+        CloseReason::RequestTimeout
     }
 }
 

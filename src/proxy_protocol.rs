@@ -36,6 +36,8 @@ use mio::net::TcpStream;
 use ppp::v1;
 use ppp::v2;
 
+use crate::serve::{CloseReason, Context, Handoff, ListenerKind, Next, Ready, Role, Stage};
+
 /// The v1 header's prefix.
 const V1_PREFIX: &[u8] = b"PROXY ";
 /// The v2 header's signature.
@@ -107,31 +109,26 @@ pub struct HeaderStage {
     partial: Vec<u8>,
     /// When the header must be complete; also names this stage in the
     /// timers' queue (a key can be reused by a later connection).
-    pub deadline: Instant,
-    /// The connection came from a TLS listener: after the header, its
-    /// bytes are TLS records.
-    pub then_tls: bool,
+    deadline: Instant,
+    /// The listener the connection came through, which decides what its
+    /// bytes are after the header (echo, TLS records).
+    via: ListenerKind,
+    /// Once the header is complete: the bytes after it, at the start of
+    /// the scratch buffer, for the next stage.
+    payload: usize,
 }
 
 impl HeaderStage {
-    /// A connection just accepted, that must send its header by `deadline`.
-    pub fn new(stream: TcpStream, deadline: Instant) -> HeaderStage {
+    /// A connection just accepted through a listener of kind `via`, that
+    /// must send its header by `deadline`.
+    pub fn new(stream: TcpStream, deadline: Instant, via: ListenerKind) -> HeaderStage {
         HeaderStage {
             stream,
             partial: Vec::new(),
             deadline,
-            then_tls: false,
+            via,
+            payload: 0,
         }
-    }
-
-    /// The socket.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
-    }
-
-    /// Gives the socket back, once the header is done.
-    pub fn into_stream(self) -> TcpStream {
-        self.stream
     }
 
     /// Bytes this stage holds for its client (for the memory budget).
@@ -192,6 +189,53 @@ impl HeaderStage {
                 }
             }
         }
+    }
+}
+
+impl Stage for HeaderStage {
+    /// Reads more of the header; once it is complete, hands the connection
+    /// on with what followed the header.
+    fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
+        let before = self.memory();
+        let progress = self.read(&mut cx.scratch[..], cx.key);
+        cx.budget.charge(self.memory().saturating_sub(before));
+        match progress {
+            Progress::Waiting => Next::Wait,
+            Progress::Failed(failure) => Next::Close(CloseReason::ProxyHeader(failure)),
+            Progress::Done { payload, .. } => {
+                cx.stats.proxy_accepted += 1;
+                self.payload = payload;
+                Next::HandOff
+            }
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.stream
+    }
+
+    fn memory(&self) -> usize {
+        HeaderStage::memory(self)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline)
+    }
+
+    fn time_out(&mut self) -> CloseReason {
+        CloseReason::ProxyHeader(HeaderFailure::Timeout)
+    }
+
+    fn hand_off(self: Box<Self>) -> Option<Handoff> {
+        Some(Handoff {
+            stream: self.stream,
+            via: self.via,
+            early: self.payload,
+        })
     }
 }
 

@@ -1,20 +1,32 @@
 //! The contract between the loop and the sockets it serves.
 //!
 //! The reactor ([`crate::server`]) finds the socket an event is for and
-//! hands it to that socket's handler: a TCP connection
-//! ([`crate::connection`]) or a UDP socket ([`crate::udp`]). This module is
-//! what the two sides share, and nothing else:
+//! hands it to that socket's handler: a plain TCP connection
+//! ([`crate::connection`]), or a [`Stage`]: a connection still reading its
+//! PROXY header ([`crate::proxy_protocol`]), a TLS connection
+//! ([`crate::tls`]), a request to the metrics endpoint ([`crate::http`]),
+//! a UDP socket ([`crate::udp`]). This module is what the two sides share,
+//! and nothing else:
 //!
 //! - what the loop lends the handler: the [`Context`] (the shared scratch
 //!   buffer, the limits, the counters, the key of the socket being served);
 //! - what an event says the socket is ready for: [`Ready`];
 //! - what the handler answers: [`Next`] (wait, serve me again, close me,
-//!   and why: [`CloseReason`]).
+//!   and why: [`CloseReason`]; or "my stage is over, start the next one":
+//!   a [`Handoff`]);
+//! - what every handler but the plain connection's hot path is to the loop:
+//!   a [`Stage`], whose methods are all the loop ever asks of it (serve,
+//!   queue, deadline, drain, close), so adding a kind of connection is one
+//!   module that implements it and one line where the slab's entries are
+//!   listed (`entries!` in `server/entry.rs`).
 //!
 //! Keeping it apart lets each side be read without the other: a handler
 //! knows nothing of the slab or the poll, and the loop nothing of bytes.
 
 use std::io;
+use std::time::Instant;
+
+use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
 use crate::proxy_protocol::HeaderFailure;
@@ -56,6 +68,13 @@ pub struct Context {
     /// one: the level is read once per turn ([`Context::read_log_level`]),
     /// and `trace!` itself still applies every filter.
     pub tracing: bool,
+    /// Shutdown has begun (the metrics endpoint's `/healthz` says 503).
+    pub draining: bool,
+    /// Slots the slab has allocated, as of the last event for a stage, so
+    /// that a stage can take a snapshot of the counters (`/metrics`).
+    pub slab_capacity: usize,
+    /// The ports UDP echoes on: datagrams from them are not answered.
+    pub udp_ports: Vec<u16>,
 }
 
 impl Context {
@@ -74,6 +93,19 @@ impl Context {
             stats: Stats::default(),
             budget: MemoryBudget::new(memory_limit, read_size),
             tracing: false,
+            draining: false,
+            slab_capacity: 0,
+            udp_ports: Vec::new(),
+        }
+    }
+
+    /// The counters as they stand, with the figures kept outside them.
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            slab_capacity: self.slab_capacity as u64,
+            memory_in_use: self.budget.in_use() as u64,
+            memory_peak: self.budget.peak() as u64,
+            ..self.stats
         }
     }
 
@@ -142,6 +174,10 @@ pub enum Next {
     ServeAgain,
     /// Close it.
     Close(CloseReason),
+    /// This stage is over (a PROXY header was read to its end): take the
+    /// entry out and start the connection's next stage from the
+    /// [`Handoff`] that [`Stage::hand_off`] gives.
+    HandOff,
 }
 
 /// Why a connection closed; each reason has its own counter.
@@ -159,4 +195,108 @@ pub enum CloseReason {
     ProxyHeader(HeaderFailure),
     /// The TLS handshake did not complete (`--tls-listen`).
     TlsHandshake(HandshakeFailure),
+    /// A request was answered (the metrics endpoint), or its client left.
+    Answered,
+    /// A request did not arrive whole within its time (the metrics
+    /// endpoint).
+    RequestTimeout,
+}
+
+/// The kind of listener a connection came through, which decides the
+/// stages it passes through (`Reactor::start` in `server/starting.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Plain TCP echo (`--listen`).
+    Echo,
+    /// TLS echo (`--tls-listen`).
+    Tls,
+    /// The metrics and health endpoint (`--metrics`).
+    Metrics,
+}
+
+/// What a stage that has ended leaves to the next: the socket, the kind
+/// of listener it came through, and `early` bytes at the start of the
+/// scratch buffer that arrived with the end of the stage (what followed a
+/// PROXY header), to be handled first.
+pub struct Handoff {
+    /// The connection's socket.
+    pub stream: TcpStream,
+    /// The listener it came through.
+    pub via: ListenerKind,
+    /// Bytes at the start of the scratch buffer for the next stage.
+    pub early: usize,
+}
+
+/// What the loop does with a stage's socket: counts it among the clients
+/// and drains it at shutdown, counts it among the endpoint's requests, or
+/// closes it with the listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An echo client's connection: counted in `active`, tracked by the
+    /// idle timeout, served once more and said goodbye to at shutdown.
+    Client,
+    /// A request to the metrics endpoint: counted apart, never drained.
+    Request,
+    /// A socket of the server's own (UDP echo): closed with the listeners.
+    Socket,
+}
+
+/// Everything the loop asks of a slab entry other than a listener. The
+/// plain connection implements it too, for the loop's cold paths (the
+/// serve-again queue, closing, shutdown); its events take a path of their
+/// own (`Connection::on_event`), which never goes through a `dyn` call.
+///
+/// Adding a stage (a kind of connection with its own state, such as a
+/// fault that delays echoes, or a protocol in front of the echo) is a
+/// module with a type that implements this trait, one line in `entries!`
+/// (`server/entry.rs`), and one arm where a listener's connections choose
+/// their stages (`Reactor::start`, `server/starting.rs`).
+pub trait Stage {
+    /// Does the work `ready` allows, and says what the loop must do next.
+    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next;
+
+    /// What the loop does with it: see [`Role`].
+    fn role(&self) -> Role;
+
+    /// Its socket, for the poll to forget before it is closed (where the
+    /// close does not do it by itself).
+    fn source(&mut self) -> &mut dyn mio::event::Source;
+
+    /// Its flag in the serve-again queue, if it ever asks to be served
+    /// again ([`Next::ServeAgain`]); the flag keeps the queue free of
+    /// doubles.
+    fn queued(&mut self) -> Option<&mut bool> {
+        None
+    }
+
+    /// Bytes it holds, as charged to the memory budget; released when it
+    /// closes.
+    fn memory(&self) -> usize {
+        0
+    }
+
+    /// The deadline of the stage in progress, if it has one. A deadline
+    /// queue's entry for this key fires only while it still matches: the
+    /// key may have moved on to another stage or another connection.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Its deadline passed: the reason it is closed for.
+    fn time_out(&mut self) -> CloseReason {
+        CloseReason::Idle
+    }
+
+    /// Shutdown began: serve what has arrived and start saying goodbye as
+    /// its protocol does (a FIN, a `close_notify`), or ask to be closed now.
+    fn drain(&mut self, cx: &mut Context) -> Next {
+        let _ = cx;
+        Next::Close(CloseReason::Shutdown)
+    }
+
+    /// The stage ended with [`Next::HandOff`]: what the next stage starts
+    /// from. Only stages that hand off are asked.
+    fn hand_off(self: Box<Self>) -> Option<Handoff> {
+        None
+    }
 }

@@ -5,12 +5,13 @@
 //!    for each event: Reactor::dispatch
 //!      token of a connection -> Connection::on_event   (read, echo, flush)
 //!      token of a listener   -> Reactor::accept_from   (until WouldBlock)
-//!      token of a UDP socket -> UdpEcho::serve         (--udp)
-//!      token of a TLS conn.  -> TlsConnection::serve   (--tls-listen)
+//!      token of a stage      -> Stage::serve           (UDP, PROXY header,
+//!                                                       TLS, metrics request)
 //!      SIGNALS               -> shut down / log the counters
 //!      WAKER                 -> commands from a Handle
-//!    then: Reactor::serve_queued  (sockets that spent their read budget)
-//!    then: Reactor::run_timers    (only when a deadline exists)
+//!    then: Reactor::serve_queued   (sockets that spent their read budget)
+//!    then: Reactor::resume_parked  (only when a connection waits for memory)
+//!    then: Reactor::run_timers     (only when a deadline exists)
 //! ```
 //!
 //! Every socket, listening or connected, lives in one [`Slab`]; its key is
@@ -22,9 +23,11 @@
 //! This module is the loop and its bookkeeping: dispatch, the serve-again
 //! queue, and closing (one function, so no path leaks a slot or a
 //! descriptor). Its submodules hold the rest of the reactor's side:
-//! `setup` (binding, the state before the first turn), `accepting` (the
-//! listeners and the accept loop), `stages` (the PROXY header, the banner,
-//! the metrics endpoint), `control` (timers, commands, signals, shutdown).
+//! `entry` (what the slab holds), `setup` (binding, the state before the
+//! first turn), `accepting` (the listeners and the accept loops),
+//! `starting` (which stages a new connection passes through, and the
+//! hand-off from one to the next), `features` (what the optional features
+//! keep), `control` (timers, commands, signals, shutdown).
 //! What happens to a connection's bytes is in [`crate::connection`], to a
 //! datagram in [`crate::udp`]; what the two sides exchange is in
 //! [`crate::serve`]. Opening sockets is [`crate::socket`]'s job, the accept
@@ -33,35 +36,34 @@
 use std::io;
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, trace};
+use log::{info, trace};
 use mio::event::Event;
-use mio::net::TcpListener;
 use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
 use crate::accept::Acceptor;
-use crate::banner::Banner;
-use crate::connection::Connection;
 use crate::error::Error;
 use crate::handle::{Command, Handle};
-use crate::http::HttpConn;
-use crate::proxy_protocol::HeaderStage;
-use crate::serve::{CloseReason, Context, Next, Ready};
+use crate::serve::{Context, Next, Ready, Role};
 use crate::signals::SignalSource;
 use crate::stats::Stats;
 use crate::timers::Timers;
-use crate::tls::TlsConnection;
-use crate::udp::UdpEcho;
 
 mod accepting;
+mod closing;
 mod control;
+mod entry;
+mod features;
 mod setup;
-mod stages;
+mod starting;
 #[cfg(test)]
 mod tests;
+
+use entry::Entry;
+use features::Features;
 
 /// Events taken from the kernel per `epoll_wait`.
 ///
@@ -153,25 +155,6 @@ impl Server {
     }
 }
 
-/// What the slab holds: every socket the reactor polls.
-pub(crate) enum Entry {
-    Connection(Connection),
-    Listener(TcpListener),
-    /// A UDP echo socket (`--udp`), one per listening address.
-    Udp(UdpEcho),
-    /// A connection whose PROXY protocol header is still in progress
-    /// (`--proxy-protocol`); boxed, so the stage costs the slab nothing.
-    Header(Box<HeaderStage>),
-    /// The metrics endpoint's listener (`--metrics`).
-    MetricsListener(TcpListener),
-    /// A request to the metrics endpoint.
-    Http(Box<HttpConn>),
-    /// A TLS listener (`--tls-listen`).
-    TlsListener(TcpListener),
-    /// A TLS connection, boxed: its session costs the slab nothing.
-    Tls(Box<TlsConnection>),
-}
-
 /// Bytes one slab slot takes: the memory an idle connection costs in user
 /// space (16 in a release build; debug builds of mio add 16 bytes per
 /// socket to check it is registered with one poll only).
@@ -189,29 +172,19 @@ struct Reactor {
     max_connections: usize,
     drain_timeout: Duration,
     local_addrs: Vec<SocketAddr>,
+    /// The echo listeners' keys, which accepting goes through, and the UDP
+    /// sockets'; all of them close when shutdown begins.
     listeners: Vec<usize>,
-    /// The UDP echo sockets' keys (closed with the listeners), and the
-    /// ports they echo on (datagrams from these ports are not answered).
     udp_sockets: Vec<usize>,
-    udp_ports: Vec<u16>,
     /// Sockets to serve again after the next poll (read budget spent),
     /// and the list being served this turn (kept to reuse its allocation).
     serve_again: Vec<usize>,
     serving: Vec<usize>,
     acceptor: Acceptor,
     timers: Timers,
-    /// `--proxy-protocol`: how long a new connection has for its header.
-    proxy_header_timeout: Option<std::time::Duration>,
-    /// `--banner`.
-    banner: Option<Banner>,
-    /// `--tls-listen`: the sessions' configuration, how long a handshake
-    /// may take, and the addresses listened on.
-    tls_config: Option<Arc<rustls::ServerConfig>>,
-    tls_handshake_timeout: Duration,
-    tls_addrs: Vec<SocketAddr>,
-    /// `--metrics`: where the endpoint listens, and its connections open now.
-    metrics_addr: Option<SocketAddr>,
-    http_open: usize,
+    /// What the optional features keep (`--proxy-protocol`, `--banner`,
+    /// `--tls-listen`, `--metrics`).
+    features: Features,
     /// The time of this turn, read after each poll when a timer needs it.
     now: Instant,
     commands: mpsc::Receiver<Command>,
@@ -244,7 +217,7 @@ impl Reactor {
         }
     }
 
-    /// Events for a listener, a UDP socket, the waker or the signal source.
+    /// Events for a listener, a stage, the waker or the signal source.
     #[cold]
     #[inline(never)]
     fn dispatch_other(&mut self, registry: &Registry, event: &Event) {
@@ -252,43 +225,43 @@ impl Reactor {
             WAKER => self.on_commands(registry),
             SIGNALS => self.on_signals(registry),
             Token(key) => match self.entries.get(key) {
-                Some(Entry::Connection(_)) => {}
-                // While accepting is paused, new clients wait in the queue.
-                Some(Entry::Listener(_) | Entry::TlsListener(_)) if self.acceptor.is_open() => {
-                    self.accept_from(registry, key);
+                Some(Entry::Listener(listener)) => {
+                    let kind = listener.kind;
+                    self.on_listener(registry, key, kind);
                 }
-                Some(Entry::Listener(_) | Entry::TlsListener(_)) => {}
-                Some(Entry::Tls(_)) => self.serve_tls(registry, key, Ready::from_event(event)),
-                Some(Entry::Udp(_)) => self.serve_udp(key),
-                Some(Entry::Header(_)) => self.serve_header(registry, key),
-                Some(Entry::MetricsListener(_)) => self.accept_metrics(registry, key),
-                Some(Entry::Http(_)) => self.serve_http(registry, key),
+                Some(_) => {
+                    // A stage may report the counters (the metrics endpoint).
+                    self.cx.slab_capacity = self.entries.capacity();
+                    self.serve(registry, key, Ready::from_event(event));
+                }
                 // A socket closed earlier in this batch of events.
                 None => {}
             },
         }
     }
 
-    /// Serves a connection on the reactor's own initiative (not for an
-    /// event): the fairness queue, and shutdown.
+    /// Serves a socket on the reactor's own initiative (the fairness
+    /// queue, a hand-off, shutdown), or a stage for its event.
     fn serve(&mut self, registry: &Registry, key: usize, ready: Ready) {
-        let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
-            return;
-        };
         self.cx.key = key;
-        let next = conn.serve(ready, &mut self.cx);
-        self.after_serving(registry, key, next);
+        let (next, role) = match self.entries.get_mut(key) {
+            Some(Entry::Connection(conn)) => (conn.serve(ready, &mut self.cx), Role::Client),
+            Some(entry) => match entry.stage() {
+                Some(stage) => (stage.serve(ready, &mut self.cx), stage.role()),
+                None => return,
+            },
+            None => return,
+        };
+        self.after(registry, key, next, role);
     }
 
-    /// Echoes what a UDP socket has received, up to its budget for the
-    /// turn; a socket that used it up is served again after the next poll.
-    fn serve_udp(&mut self, key: usize) {
-        let Some(Entry::Udp(socket)) = self.entries.get_mut(key) else {
-            return;
-        };
-        self.cx.key = key;
-        if let Next::ServeAgain = socket.serve(&self.udp_ports, &mut self.cx) {
-            self.queue_again(key);
+    /// Carries out what a served socket asks for next; only a client's
+    /// connection counts as activity for the idle timeout.
+    fn after(&mut self, registry: &Registry, key: usize, next: Next, role: Role) {
+        if role == Role::Client {
+            self.after_serving(registry, key, next);
+        } else if !matches!(next, Next::Wait) {
+            self.carry_out(registry, key, next);
         }
     }
 
@@ -304,7 +277,8 @@ impl Reactor {
         }
     }
 
-    /// `ServeAgain` or `Close`: queue the socket, or close it.
+    /// `ServeAgain`, `Close` or `HandOff`: queue the socket, close it, or
+    /// start its next stage.
     #[cold]
     #[inline(never)]
     fn carry_out(&mut self, registry: &Registry, key: usize, next: Next) {
@@ -312,16 +286,19 @@ impl Reactor {
             Next::Wait => {}
             Next::ServeAgain => self.queue_again(key),
             Next::Close(reason) => self.close(registry, key, reason),
+            Next::HandOff => self.hand_off(registry, key),
         }
     }
 
     #[cold]
     fn queue_again(&mut self, key: usize) {
-        let queued = match self.entries.get_mut(key) {
-            Some(Entry::Connection(conn)) => &mut conn.queued,
-            Some(Entry::Udp(socket)) => &mut socket.queued,
-            Some(Entry::Tls(conn)) => &mut conn.queued,
-            _ => return,
+        let Some(queued) = self
+            .entries
+            .get_mut(key)
+            .and_then(Entry::stage)
+            .and_then(|stage| stage.queued())
+        else {
+            return;
         };
         if !*queued {
             *queued = true;
@@ -352,20 +329,14 @@ impl Reactor {
     fn serve_queued(&mut self, registry: &Registry) {
         let mut serving = std::mem::take(&mut self.serving);
         for &key in &serving {
-            match self.entries.get_mut(key) {
-                Some(Entry::Connection(conn)) => {
-                    conn.queued = false;
-                    self.serve(registry, key, Ready::CONTINUE_READING);
-                }
-                Some(Entry::Udp(socket)) => {
-                    socket.queued = false;
-                    self.serve_udp(key);
-                }
-                Some(Entry::Tls(conn)) => {
-                    conn.queued = false;
-                    self.serve_tls(registry, key, Ready::CONTINUE_READING);
-                }
-                _ => {}
+            let queued = self
+                .entries
+                .get_mut(key)
+                .and_then(Entry::stage)
+                .and_then(|stage| stage.queued());
+            if let Some(queued) = queued {
+                *queued = false;
+                self.serve(registry, key, Ready::CONTINUE_READING);
             }
         }
         serving.clear();
@@ -414,84 +385,6 @@ impl Reactor {
         self.timers
             .nearest()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-    }
-
-    /// The one way a connection ends, whatever its stage: forget its
-    /// deadlines, remove it, release what it held, close the socket, count
-    /// the reason.
-    fn close(&mut self, registry: &Registry, key: usize, reason: CloseReason) {
-        let memory = match self.entries.get_mut(key) {
-            Some(Entry::Connection(conn)) => {
-                forget_registration(registry, key, conn.stream_mut());
-                conn.memory()
-            }
-            Some(Entry::Header(stage)) => {
-                forget_registration(registry, key, stage.stream_mut());
-                stage.memory()
-            }
-            Some(Entry::Tls(conn)) => {
-                forget_registration(registry, key, conn.stream_mut());
-                conn.memory()
-            }
-            _ => return,
-        };
-        if let Some(idle) = self.timers.idle() {
-            idle.remove(key);
-        }
-        // Dropping the entry closes the socket.
-        drop(self.entries.remove(key));
-        self.cx.budget.release(memory);
-        let stats = &mut self.cx.stats;
-        stats.active -= 1;
-        match &reason {
-            CloseReason::PeerClosed => {
-                stats.closed_by_peer += 1;
-                debug!("token {key} closed: client closed, every byte echoed");
-            }
-            CloseReason::Error(e) => {
-                stats.closed_by_error += 1;
-                debug!("token {key} closed: {e}");
-            }
-            CloseReason::Idle => {
-                stats.closed_idle += 1;
-                debug!("token {key} closed: idle timeout");
-            }
-            CloseReason::Shutdown => {
-                stats.closed_by_shutdown += 1;
-                debug!("token {key} closed: shutdown");
-            }
-            CloseReason::ProxyHeader(failure) => {
-                *stats.proxy_failure_count(*failure) += 1;
-                debug!("token {key} closed: {failure}");
-            }
-            CloseReason::TlsHandshake(failure) => {
-                *stats.tls_failure_count(*failure) += 1;
-                debug!("token {key} closed: {failure}");
-            }
-        }
-        // A descriptor and a slot are free: if accepting was paused for
-        // either, try again now rather than at the next timer.
-        if self.acceptor.is_paused() {
-            self.resume_accepting(registry);
-        }
-    }
-}
-
-/// Makes sure the poll forgets a socket about to be closed.
-///
-/// On Linux (and Android) closing the descriptor removes it from every
-/// epoll set it is in, as long as no other descriptor refers to the same
-/// socket, and none does here (the server never duplicates one): the
-/// explicit `EPOLL_CTL_DEL` would be a system call that buys nothing, once
-/// per connection. Elsewhere (kqueue, event ports) mio's documentation asks
-/// for a `deregister` before the close, so it is kept there.
-#[inline]
-fn forget_registration(registry: &Registry, key: usize, socket: &mut impl mio::event::Source) {
-    if cfg!(any(target_os = "linux", target_os = "android")) {
-        return;
-    }
-    if let Err(e) = registry.deregister(socket) {
-        debug!("token {key}: deregister failed: {e}");
     }
 }
 

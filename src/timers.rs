@@ -7,11 +7,12 @@
 //! drain at shutdown. With none of them, the poll blocks: an idle server
 //! makes no system calls at all, not even to read the clock.
 //!
-//! Three more kinds exist only with their features: the end of each PROXY
-//! protocol header's allowance (`--proxy-protocol`), of each metrics
-//! request's (`--metrics`) and of each TLS handshake's (`--tls-listen`). Every deadline of one kind is the same length
-//! after its start, so each kind is a [`DeadlineQueue`]: first in, first
-//! due, no heap.
+//! More kinds exist only with their features: the end of a stage's
+//! allowance, one [`StageClock`] each: each PROXY protocol header's
+//! (`--proxy-protocol`), each TLS handshake's (`--tls-listen`) and each
+//! metrics request's (`--metrics`). Every deadline of one kind is the same
+//! length after its start, so each kind is a [`DeadlineQueue`]: first in,
+//! first due, no heap. A stage with a time limit of its own adds a clock.
 //!
 //! [`Timers`] owns them all. Whether any exists is asked on every turn, so
 //! it is kept as one flag, and only this type's own setters change what it
@@ -29,12 +30,9 @@ pub struct Timers {
     stats_log: Option<StatsLog>,
     accept_retry: Option<Instant>,
     drain: Option<Instant>,
-    /// PROXY protocol headers in progress.
-    pub headers: DeadlineQueue,
-    /// Metrics requests in progress.
-    pub requests: DeadlineQueue,
-    /// TLS handshakes in progress.
-    pub handshakes: DeadlineQueue,
+    /// The stages in progress that must end by a deadline, one queue per
+    /// [`StageClock`].
+    stages: [DeadlineQueue; StageClock::COUNT],
     /// Some deadline above exists: only then does a turn read the clock
     /// and look at timers.
     armed: bool,
@@ -53,9 +51,7 @@ impl Timers {
             stats_log: stats_interval.map(|every| StatsLog::new(every, now)),
             accept_retry: None,
             drain: None,
-            headers: DeadlineQueue::default(),
-            requests: DeadlineQueue::default(),
-            handshakes: DeadlineQueue::default(),
+            stages: Default::default(),
             armed: false,
         };
         timers.rearm();
@@ -72,18 +68,11 @@ impl Timers {
     pub fn nearest(&self) -> Option<Instant> {
         let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
         let stats_line = self.stats_log.as_ref().map(StatsLog::due);
-        [
-            idle,
-            stats_line,
-            self.accept_retry,
-            self.drain,
-            self.headers.next(),
-            self.requests.next(),
-            self.handshakes.next(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [idle, stats_line, self.accept_retry, self.drain]
+            .into_iter()
+            .chain(self.stages.iter().map(DeadlineQueue::next))
+            .flatten()
+            .min()
     }
 
     /// The idle list, when `--idle-timeout` is on.
@@ -124,34 +113,49 @@ impl Timers {
         self.rearm();
     }
 
-    /// A deadline for the stage of the socket `key` was queued.
-    pub fn push_header(&mut self, deadline: Instant, key: usize) {
-        self.headers.push(deadline, key);
+    /// The stage of the socket `key` must end by `deadline`.
+    pub fn push_stage(&mut self, clock: StageClock, deadline: Instant, key: usize) {
+        self.stages[clock as usize].push(deadline, key);
         self.rearm();
     }
 
-    /// A deadline for the metrics request on `key` was queued.
-    pub fn push_request(&mut self, deadline: Instant, key: usize) {
-        self.requests.push(deadline, key);
+    /// The earliest stage deadline due at `now`, taken from its queue, with
+    /// the key it names. The stage at that key may have ended since (or the
+    /// key been reused): the caller compares the deadline with the stage's.
+    pub fn pop_due_stage(&mut self, now: Instant) -> Option<(Instant, usize)> {
+        let due = self
+            .stages
+            .iter_mut()
+            .filter(|queue| queue.next().is_some_and(|at| at <= now))
+            .min_by_key(|queue| queue.next())?
+            .pop_due(now);
         self.rearm();
+        due
     }
 
-    /// A deadline for the TLS handshake on `key` was queued.
-    pub fn push_handshake(&mut self, deadline: Instant, key: usize) {
-        self.handshakes.push(deadline, key);
-        self.rearm();
-    }
-
-    /// After deadlines were taken from the queues.
-    pub fn rearm(&mut self) {
+    fn rearm(&mut self) {
         self.armed = self.idle.is_some()
             || self.stats_log.is_some()
             || self.accept_retry.is_some()
             || self.drain.is_some()
-            || !self.headers.is_empty()
-            || !self.requests.is_empty()
-            || !self.handshakes.is_empty();
+            || self.stages.iter().any(|queue| !queue.is_empty());
     }
+}
+
+/// The stages whose time is limited, each by a fixed length from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageClock {
+    /// A PROXY protocol header (`--proxy-header-timeout`).
+    ProxyHeader,
+    /// A TLS handshake (`--tls-handshake-timeout`).
+    TlsHandshake,
+    /// A request to the metrics endpoint.
+    HttpRequest,
+}
+
+impl StageClock {
+    /// How many clocks there are.
+    const COUNT: usize = 3;
 }
 
 /// Deadlines of one length, in the order they were set, which is the order

@@ -1,9 +1,9 @@
 //! TLS echo (`--tls-listen`): the same echo, through a rustls session, in
 //! the same reactor.
 //!
-//! A TLS listener's connections are slab entries of their own,
-//! [`Entry::Tls`](crate::server), boxed: a plain connection's slot stays
-//! 16 bytes and its path never looks at TLS. A TLS connection starts when
+//! A TLS listener's connections are slab entries of their own, boxed, and
+//! a [`Stage`](crate::serve::Stage) to the loop: a plain connection's slot
+//! stays 16 bytes and its path never looks at TLS. A TLS connection starts when
 //! it is accepted (or when its PROXY header is done, with
 //! `--proxy-protocol`), must complete its handshake within
 //! `--tls-handshake-timeout`, and then echoes every decrypted byte, in

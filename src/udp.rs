@@ -106,7 +106,7 @@ use std::net::SocketAddr;
 use log::{debug, trace};
 use mio::net::UdpSocket;
 
-use crate::serve::{Context, Next, SCRATCH_SIZE};
+use crate::serve::{Context, Next, Ready, Role, Stage, SCRATCH_SIZE};
 
 /// Most datagrams read from one UDP socket per turn of the loop; then the
 /// socket is served again after the next poll. Each costs two system calls
@@ -144,6 +144,24 @@ pub fn guarded(port: u16, own_ports: &[u16]) -> Option<&'static str> {
     }
 }
 
+impl Stage for UdpEcho {
+    fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
+        self.echo_datagrams(cx)
+    }
+
+    fn role(&self) -> Role {
+        Role::Socket
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.socket
+    }
+
+    fn queued(&mut self) -> Option<&mut bool> {
+        Some(&mut self.queued)
+    }
+}
+
 /// A UDP echo socket, as the slab holds it.
 pub struct UdpEcho {
     socket: UdpSocket,
@@ -160,14 +178,10 @@ impl UdpEcho {
         }
     }
 
-    /// The socket, to deregister it at shutdown.
-    pub fn socket_mut(&mut self) -> &mut UdpSocket {
-        &mut self.socket
-    }
-
     /// Echoes datagrams until the socket has none left (`Next::Wait`) or
-    /// the turn's budget is spent (`Next::ServeAgain`).
-    pub fn serve(&mut self, own_ports: &[u16], cx: &mut Context) -> Next {
+    /// the turn's budget is spent (`Next::ServeAgain`). Datagrams from the
+    /// ports this server echoes on ([`Context::udp_ports`]) get no answer.
+    pub fn echo_datagrams(&mut self, cx: &mut Context) -> Next {
         let mut failed_before = false;
         for _ in 0..DATAGRAMS_PER_TURN {
             let (n, peer) = match self.socket.recv_from(&mut cx.scratch[..]) {
@@ -195,7 +209,7 @@ impl UdpEcho {
                 debug!("token {}: dropped a truncated datagram from {peer}", cx.key);
                 continue;
             }
-            if let Some(why) = guarded(peer.port(), own_ports) {
+            if let Some(why) = guarded(peer.port(), &cx.udp_ports) {
                 cx.stats.udp_dropped_guarded += 1;
                 trace!("token {}: no echo for {n} bytes from {peer}: {why}", cx.key);
                 continue;
@@ -282,7 +296,7 @@ mod tests {
         let mut cx = Context::new(64 * 1024, 1 << 20);
         let mut turns = Vec::new();
         loop {
-            let next = echo.serve(&[], &mut cx);
+            let next = echo.echo_datagrams(&mut cx);
             turns.push(cx.stats.datagrams_in);
             if let Next::Wait = next {
                 break;

@@ -86,7 +86,7 @@ impl Endpoint {
         self.connections.retain(|_, conn| {
             let expired = conn.deadline <= now;
             if expired {
-                conn.time_out();
+                conn.answer_timeout();
             }
             !expired
         });

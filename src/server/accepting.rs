@@ -1,36 +1,47 @@
-//! Taking new clients: the listening sockets and the accept loop.
+//! Taking new clients: the listening sockets and the accept loops.
 //!
 //! The reactor's side of accepting: open and register the listeners, accept
 //! until the queue is empty (the poll is edge-triggered: a client left in
 //! the queue gets no second event), and give each new connection its slot,
 //! its registration and its counters. When to stop and for how long is
-//! [`Acceptor`](crate::accept::Acceptor)'s decision.
+//! [`Acceptor`](crate::accept::Acceptor)'s decision. Echo clients (plain
+//! and TLS) go through one loop, bounded by `max_connections`; the metrics
+//! endpoint's requests through another, bounded by its own small limit.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::{debug, info, warn};
-use mio::net::TcpStream;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
-use super::{Entry, Reactor};
+use super::entry::{Entry, Listener};
+use super::features::MetricsEndpoint;
+use super::Reactor;
 use crate::accept::AcceptFailure;
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::http::{HttpConn, MAX_HTTP_CONNECTIONS};
+use crate::serve::ListenerKind;
 use crate::socket;
+use crate::timers::StageClock;
 use crate::udp::UdpEcho;
 
+/// The metrics listener's accept backlog: scrapers and health checks come
+/// one at a time.
+const METRICS_BACKLOG: u32 = 64;
+
 impl Reactor {
-    /// Opens the listener (and with `--udp` the UDP socket) of one address
-    /// and puts them in the slab.
+    /// Opens the echo listener (and with `--udp` the UDP socket) of one
+    /// address and puts them in the slab.
     pub(super) fn listen(
         &mut self,
         registry: &Registry,
         addr: SocketAddr,
         config: &Config,
     ) -> io::Result<()> {
-        let (mut listener, udp) = if config.udp {
+        let (listener, udp) = if config.udp {
             let (listener, udp) = socket::tcp_and_udp(addr, config.backlog, config.reuse_port)?;
             (listener, Some(udp))
         } else {
@@ -39,19 +50,15 @@ impl Reactor {
                 None,
             )
         };
-        let local = listener.local_addr()?;
-        let key = self.entries.vacant_key();
-        registry.register(&mut listener, Token(key), Interest::READABLE)?;
-        self.entries.insert(Entry::Listener(listener));
-        self.listeners.push(key);
+        let local = self.add_listener(registry, listener, ListenerKind::Echo)?;
         self.local_addrs.push(local);
         info!("listening on {local}");
         if let Some(mut udp) = udp {
             let key = self.entries.vacant_key();
             registry.register(&mut udp, Token(key), Interest::READABLE)?;
-            self.entries.insert(Entry::Udp(UdpEcho::new(udp)));
+            self.entries.insert(Entry::Udp(Box::new(UdpEcho::new(udp))));
             self.udp_sockets.push(key);
-            self.udp_ports.push(local.port());
+            self.cx.udp_ports.push(local.port());
             info!("listening on {local} (udp)");
         }
         Ok(())
@@ -64,19 +71,64 @@ impl Reactor {
         addr: SocketAddr,
         config: &Config,
     ) -> io::Result<()> {
-        let mut listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
-        let local = listener.local_addr()?;
-        let key = self.entries.vacant_key();
-        registry.register(&mut listener, Token(key), Interest::READABLE)?;
-        self.entries.insert(Entry::TlsListener(listener));
-        self.listeners.push(key);
-        self.tls_addrs.push(local);
+        let listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
+        let local = self.add_listener(registry, listener, ListenerKind::Tls)?;
+        if let Some(tls) = &mut self.features.tls {
+            tls.addrs.push(local);
+        }
         info!("listening on {local} (tls)");
         Ok(())
     }
 
-    /// Accepts until the queue is empty, the limit is reached, or accept
-    /// fails for want of resources.
+    /// Opens the metrics endpoint's listener.
+    pub(super) fn listen_metrics(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+    ) -> io::Result<()> {
+        let listener = socket::tcp_listener(addr, METRICS_BACKLOG, false)?;
+        let local = self.add_listener(registry, listener, ListenerKind::Metrics)?;
+        self.features.metrics = Some(MetricsEndpoint {
+            addr: local,
+            open: 0,
+        });
+        info!("metrics on http://{local}/metrics, health on http://{local}/healthz");
+        Ok(())
+    }
+
+    /// Registers a listener and gives it its slot; echo listeners are
+    /// also listed for accepting again after a pause and for shutdown.
+    fn add_listener(
+        &mut self,
+        registry: &Registry,
+        mut socket: TcpListener,
+        kind: ListenerKind,
+    ) -> io::Result<SocketAddr> {
+        let local = socket.local_addr()?;
+        let key = self.entries.vacant_key();
+        registry.register(&mut socket, Token(key), Interest::READABLE)?;
+        self.entries
+            .insert(Entry::Listener(Listener { socket, kind }));
+        if kind != ListenerKind::Metrics {
+            self.listeners.push(key);
+        }
+        Ok(local)
+    }
+
+    /// A listener is readable: clients wait in its queue.
+    pub(super) fn on_listener(&mut self, registry: &Registry, key: usize, kind: ListenerKind) {
+        match kind {
+            ListenerKind::Metrics => self.accept_requests(registry, key),
+            // While accepting is paused, new clients wait in the queue.
+            ListenerKind::Echo | ListenerKind::Tls if self.acceptor.is_open() => {
+                self.accept_from(registry, key)
+            }
+            ListenerKind::Echo | ListenerKind::Tls => {}
+        }
+    }
+
+    /// Accepts echo clients until the queue is empty, the limit is
+    /// reached, or accept fails for want of resources.
     pub(super) fn accept_from(&mut self, registry: &Registry, key: usize) {
         loop {
             let active = self.cx.stats.active;
@@ -84,13 +136,12 @@ impl Reactor {
                 self.acceptor.pause_at_limit(active, &mut self.cx.stats);
                 return;
             }
-            let (listener, tls) = match self.entries.get(key) {
-                Some(Entry::Listener(listener)) => (listener, false),
-                Some(Entry::TlsListener(listener)) => (listener, true),
-                _ => return,
+            let Some(Entry::Listener(listener)) = self.entries.get(key) else {
+                return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.add_connection(registry, stream, peer, tls),
+            let via = listener.kind;
+            match listener.socket.accept() {
+                Ok((stream, peer)) => self.add_connection(registry, stream, peer, via),
                 Err(e) => match AcceptFailure::of(&e) {
                     AcceptFailure::QueueEmpty => {
                         self.acceptor.queue_drained(active);
@@ -107,14 +158,14 @@ impl Reactor {
         }
     }
 
-    /// Gives a new connection its slot, registration and counters; `tls`
-    /// says it came from a TLS listener.
+    /// Gives a new connection its slot, registration and counters; `via`
+    /// is the kind of listener it came through.
     fn add_connection(
         &mut self,
         registry: &Registry,
         mut stream: TcpStream,
         peer: SocketAddr,
-        tls: bool,
+        via: ListenerKind,
     ) {
         // Echoes are small and latency matters more than packet count;
         // where the listener's TCP_NODELAY is not inherited, set it here.
@@ -133,7 +184,7 @@ impl Reactor {
         }
         // A plain connection echoes at once; one with a stage first
         // (`--proxy-protocol`, `--banner`, TLS) starts it once it is counted.
-        let staged = tls || self.proxy_header_timeout.is_some() || self.banner.is_some();
+        let staged = via != ListenerKind::Echo || self.features.stage_plain_connections();
         let staged_stream = if staged {
             Some(stream)
         } else {
@@ -151,7 +202,43 @@ impl Reactor {
         }
         debug!("token {key} opened: peer {peer}");
         if let Some(stream) = staged_stream {
-            self.start_connection(registry, key, stream, tls);
+            self.start(registry, key, stream, via);
+        }
+    }
+
+    /// Accepts metrics connections until the queue is empty; past
+    /// [`MAX_HTTP_CONNECTIONS`] open, new ones are closed at once.
+    fn accept_requests(&mut self, registry: &Registry, key: usize) {
+        loop {
+            let Some(Entry::Listener(listener)) = self.entries.get(key) else {
+                return;
+            };
+            let (mut stream, peer) = match listener.socket.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("metrics accept: {e}");
+                    return;
+                }
+            };
+            if !self.features.request_slot_free() {
+                debug!("metrics: {MAX_HTTP_CONNECTIONS} requests open, closing {peer}");
+                continue;
+            }
+            let slot = self.entries.vacant_entry();
+            let http_key = slot.key();
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if registry
+                .register(&mut stream, Token(http_key), interest)
+                .is_err()
+            {
+                continue;
+            }
+            let conn = HttpConn::new(stream, Instant::now());
+            self.timers
+                .push_stage(StageClock::HttpRequest, conn.deadline, http_key);
+            slot.insert(Entry::Http(Box::new(conn)));
+            self.features.request_opened();
         }
     }
 

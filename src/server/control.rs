@@ -12,7 +12,7 @@ use mio::Registry;
 
 use super::{Entry, Reactor};
 use crate::handle::Command;
-use crate::serve::{CloseReason, Ready};
+use crate::serve::{CloseReason, Role};
 use crate::signals::Request;
 use crate::stats::Stats;
 
@@ -27,14 +27,8 @@ impl Reactor {
         while let Some(key) = self.timers.idle().and_then(|idle| idle.expired(now)) {
             self.close(registry, key, CloseReason::Idle);
         }
-        if self.timers.headers.next().is_some_and(|at| now >= at) {
-            self.expire_headers(registry);
-        }
-        if self.timers.requests.next().is_some_and(|at| now >= at) {
-            self.expire_requests(registry);
-        }
-        if self.timers.handshakes.next().is_some_and(|at| now >= at) {
-            self.expire_handshakes(registry);
+        while let Some((deadline, key)) = self.timers.pop_due_stage(now) {
+            self.expire_stage(registry, key, deadline);
         }
         if self.timers.accept_retry().is_some_and(|at| now >= at) {
             self.resume_accepting(registry);
@@ -47,6 +41,19 @@ impl Reactor {
                 );
                 self.close_all(registry);
             }
+        }
+    }
+
+    /// A stage deadline passed: the stage at `key` is closed if it is still
+    /// the one the deadline was set for (the key may have moved on to the
+    /// next stage, or to another connection).
+    fn expire_stage(&mut self, registry: &Registry, key: usize, deadline: Instant) {
+        let Some(stage) = self.entries.get_mut(key).and_then(Entry::stage) else {
+            return;
+        };
+        if stage.deadline() == Some(deadline) {
+            let reason = stage.time_out();
+            self.close(registry, key, reason);
         }
     }
 
@@ -108,6 +115,7 @@ impl Reactor {
         self.timers.set_drain(self.now + self.drain_timeout);
         self.timers.set_accept_retry(None);
         self.acceptor.close();
+        self.cx.draining = true;
         // UDP has no connections to drain: its sockets close with the
         // listeners, and datagrams sent after this are refused.
         let sockets = std::mem::take(&mut self.listeners)
@@ -115,11 +123,12 @@ impl Reactor {
             .chain(std::mem::take(&mut self.udp_sockets));
         for key in sockets {
             let deregistered = match self.entries.try_remove(key) {
-                Some(Entry::Listener(mut socket) | Entry::TlsListener(mut socket)) => {
-                    registry.deregister(&mut socket)
-                }
-                Some(Entry::Udp(mut socket)) => registry.deregister(socket.socket_mut()),
-                _ => Ok(()),
+                Some(Entry::Listener(mut listener)) => registry.deregister(&mut listener.socket),
+                Some(mut entry) => match entry.stage() {
+                    Some(stage) => registry.deregister(stage.source()),
+                    None => Ok(()),
+                },
+                None => Ok(()),
             };
             if let Err(e) = deregistered {
                 trace!("token {key}: deregister failed: {e}");
@@ -129,26 +138,17 @@ impl Reactor {
             "{why}: stopped accepting; draining {} connections for up to {:?}",
             self.cx.stats.active, self.drain_timeout
         );
-        // Serve every connection once, to echo what has arrived. One with
-        // nothing in flight then gets our FIN. The others go on being served
-        // in full until their client closes or the drain deadline passes:
-        // a queue that is empty for a moment does not mean the client has
-        // finished sending, and bytes read after our FIN would be dropped.
+        // Serve every connection once, to echo what has arrived, and let
+        // each say goodbye as its protocol does (`Stage::drain`): the
+        // others go on being served until their client closes or the
+        // drain deadline passes.
         for key in self.connection_keys() {
-            if let Some(Entry::Tls(_)) = self.entries.get(key) {
-                self.say_goodbye_tls(registry, key);
-                continue;
-            }
-            self.serve(registry, key, Ready::ALL);
-            let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
-                continue; // closed while being served
+            let Some(stage) = self.entries.get_mut(key).and_then(Entry::stage) else {
+                continue; // closed while another was served
             };
-            if conn.is_quiet() {
-                match conn.send_fin() {
-                    Ok(()) => trace!("token {key}: nothing in flight, FIN sent"),
-                    Err(e) => self.close(registry, key, CloseReason::Error(e)),
-                }
-            }
+            self.cx.key = key;
+            let next = stage.drain(&mut self.cx);
+            self.after(registry, key, next, Role::Client);
         }
     }
 
@@ -158,10 +158,11 @@ impl Reactor {
         }
     }
 
+    /// The keys of every client's connection, whatever its stage.
     fn connection_keys(&self) -> Vec<usize> {
         self.entries
             .iter()
-            .filter(|(_, entry)| matches!(entry, Entry::Connection(_) | Entry::Tls(_)))
+            .filter(|(_, entry)| entry.role() == Some(Role::Client))
             .map(|(key, _)| key)
             .collect()
     }
@@ -170,9 +171,7 @@ impl Reactor {
     pub(super) fn snapshot(&self) -> Stats {
         Stats {
             slab_capacity: self.entries.capacity() as u64,
-            memory_in_use: self.cx.budget.in_use() as u64,
-            memory_peak: self.cx.budget.peak() as u64,
-            ..self.cx.stats
+            ..self.cx.snapshot()
         }
     }
 }

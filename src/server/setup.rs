@@ -13,9 +13,8 @@ use log::info;
 use mio::{Events, Poll};
 use slab::Slab;
 
-use super::{Reactor, Server, EVENTS_CAPACITY, SIGNALS, WAKER};
+use super::{Features, Reactor, Server, EVENTS_CAPACITY, SIGNALS, WAKER};
 use crate::accept::Acceptor;
-use crate::banner::Banner;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handle::Handle;
@@ -48,18 +47,11 @@ impl Server {
             local_addrs: Vec::new(),
             listeners: Vec::new(),
             udp_sockets: Vec::new(),
-            udp_ports: Vec::new(),
             serve_again: Vec::new(),
             serving: Vec::new(),
             acceptor: Acceptor::default(),
             timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
-            proxy_header_timeout: config.proxy_protocol.then_some(config.proxy_header_timeout),
-            banner: config.banner.as_deref().map(Banner::new),
-            tls_config,
-            tls_handshake_timeout: config.tls_handshake_timeout,
-            tls_addrs: Vec::new(),
-            metrics_addr: None,
-            http_open: 0,
+            features: Features::new(&config, tls_config),
             now: Instant::now(),
             commands,
             handle: Handle {
@@ -99,12 +91,19 @@ impl Server {
     /// The TLS addresses actually listened on, in the order of
     /// `config.tls_listen`.
     pub fn tls_addrs(&self) -> &[SocketAddr] {
-        &self.reactor.tls_addrs
+        match &self.reactor.features.tls {
+            Some(tls) => &tls.addrs,
+            None => &[],
+        }
     }
 
     /// Where the metrics endpoint listens (`--metrics`), if it does.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.reactor.metrics_addr
+        self.reactor
+            .features
+            .metrics
+            .as_ref()
+            .map(|metrics| metrics.addr)
     }
 
     /// The connection limit in force (given, or derived from the fd limit).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::Config;
+use crate::serve::CloseReason;
 
 /// Accepts one queued client on the listener, as a listener event would.
 fn accept_one(server: &mut Server) -> usize {

@@ -46,7 +46,7 @@ use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
 use super::failure::HandshakeFailure;
-use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage, READ_BUDGET_PER_TURN};
 use crate::stats::Stats;
 
 /// Most decrypted bytes taken from the session at once, and so the most
@@ -89,6 +89,53 @@ pub struct TlsConnection {
     waiting_limit: usize,
     /// Bytes charged to the memory budget for this connection.
     charged: usize,
+}
+
+impl Stage for TlsConnection {
+    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
+        TlsConnection::serve(self, ready, cx)
+    }
+
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.stream
+    }
+
+    fn queued(&mut self) -> Option<&mut bool> {
+        Some(&mut self.queued)
+    }
+
+    fn memory(&self) -> usize {
+        self.charged
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.handshake_deadline
+    }
+
+    fn time_out(&mut self) -> CloseReason {
+        CloseReason::TlsHandshake(HandshakeFailure::Timeout)
+    }
+
+    /// Echo what has arrived, then our `close_notify` and a FIN if nothing
+    /// is in flight; mid-handshake, close now.
+    fn drain(&mut self, cx: &mut Context) -> Next {
+        let next = TlsConnection::serve(self, Ready::ALL, cx);
+        if let Next::Close(_) = next {
+            return next;
+        }
+        match self.say_goodbye(cx) {
+            Ok(true) => {
+                trace!("token {}: close_notify sent", cx.key);
+                next
+            }
+            Ok(false) => Next::Close(CloseReason::Shutdown),
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
+    }
 }
 
 /// How the client ended its side.
@@ -148,11 +195,6 @@ impl TlsConnection {
         // it takes everything.
         let _ = self.session.writer().write_all(greeting);
         self.session.set_buffer_limit(Some(max_pending));
-    }
-
-    /// The socket, to deregister it before closing.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
     }
 
     /// Bytes charged to the memory budget, released by whoever drops the
