@@ -10,9 +10,11 @@
 //!
 //! The loop's own functions are methods of `Reactor`, the private state
 //! [`Server::run`](crate::server::Server::run) drives, in `src/server.rs`
-//! and its submodules (`setup`, `accepting`, `stages`, `control`). The
-//! guide names them in code font, as `Reactor::close`; every other name
-//! links to its item.
+//! and its submodules (`setup`, `accepting`, `stages`, `control`). They
+//! are private to the server module, and rustdoc resolves a link as the
+//! compiler resolves a path, so the guide cannot link to them: it names
+//! them in code font, as `Reactor::close`. Every other name links to its
+//! item.
 //!
 //! # Binding
 //!
