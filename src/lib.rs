@@ -17,43 +17,27 @@
 //! # }
 //! ```
 //!
-//! ## Reading order
+//! ## What is public
 //!
-//! Start with the [`guide`]: its chapters walk through the code below with
-//! links to each part. The modules, each with one job, in the order a
-//! newcomer needs them:
+//! An embedder needs little: a [`Config`] (every setting, with its
+//! defaults), a [`Server`] bound to it (or a [`Cluster`] of reactors
+//! sharing each address), the [`Handle`] that stops it or reads its
+//! [`Stats`] from another thread, and the [`Error`] that stops the whole
+//! server.
 //!
-//! 1. [`server`]: the loop. One `Poll`, one slab holding every socket (the
-//!    slab key is the token), dispatch, closing, and (in its submodules)
-//!    accepting, timers, commands, signals and shutdown.
-//! 2. [`serve`]: the contract between the loop and a socket's handler: the
-//!    serving [`Context`](serve::Context), [`Ready`](serve::Ready),
-//!    [`Next`](serve::Next), [`CloseReason`](serve::CloseReason), the
-//!    scratch buffer's size and the read budget.
-//! 3. [`connection`]: one connection's bytes. Read into the shared scratch
-//!    buffer, write straight back, keep what a short write left behind,
-//!    flush it when writable, stop reading when too much waits.
-//! 4. [`pending`]: the bytes a short write left behind, a connection's only
-//!    heap memory.
-//! 5. [`accept`]: when to accept, and what a failed `accept` means (pause,
-//!    back off, or take the next).
-//! 6. [`socket`]: opening listening sockets, TCP and UDP, with their options.
-//! 7. [`timers`]: every deadline, and the nearest as the poll timeout.
-//! 8. [`idle`]: idle timeouts as an intrusive list, O(1) per event;
-//!    [`budget`]: one memory budget for every client's buffers.
-//! 9. [`udp`]: UDP echo (`--udp`) and the guard that keeps two echo
-//!    services from answering each other forever.
-//! 10. [`signals`] and [`handle`]: how signals and other threads reach the
-//!     loop.
-//! 11. For load balancers, each optional and off by default:
-//!     [`proxy_protocol`] (the PROXY header before the echo), [`banner`]
-//!     (who answered), [`metrics`] and [`http`] (`/metrics`, `/healthz`).
-//!     [`tls`]: the same echo through a rustls session (`--tls-listen`).
-//! 12. [`cluster`]: several reactors, one per thread, sharing each address.
-//! 13. [`config`], [`error`], [`stats`], [`fd_limit`], [`units`]: the edges.
-//! 14. `tools` (feature `tools`): what the load tools share with the
-//!     comparison and the tests: their JSON reports, HdrHistogram interval
-//!     logs, loopback source addresses, and the `/proc` reader.
+//! ## How it works: the guide
+//!
+//! The crate is written to be read, and it carries its own textbook: the
+//! `guide` module, thirteen numbered chapters that walk through the loop,
+//! a byte's trip, a connection's states, backpressure, memory, shutdown,
+//! UDP, load balancers, TLS, several reactors and the measurements behind
+//! the design, with pictures, real `RUST_LOG=trace` lines and links into
+//! every part of the code. It teaches internals, so it is rendered with
+//! the private items:
+//!
+//! ```sh
+//! cargo doc --document-private-items --open
+//! ```
 //!
 //! Run the binary with `RUST_LOG=trace` to watch every event, read and
 //! write as it happens.
@@ -79,7 +63,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod fd_limit;
-pub mod guide;
+mod guide;
 pub mod handle;
 pub mod http;
 pub mod idle;

@@ -23,7 +23,7 @@
 //! rustls's buffered `ServerConnection` is used rather than its
 //! `UnbufferedServerConnection`: it is the API whose `close_notify`, limits
 //! and errors are simplest to get right, and the measured cost of an idle
-//! connection is in the README's TLS section.
+//! connection is in the guide's TLS chapter (`guide::ch09_tls`).
 
 mod connection;
 mod failure;

@@ -1,13 +1,17 @@
-//! The README teaches from the code's own output and names: these tests
+//! The guide teaches from the code's own output and names: these tests
 //! fail when either drifts from it.
 //!
-//! - The `RUST_LOG=trace` excerpt is replayed against the real binary: a
-//!   client sends 8 MiB before it reads, as the README says, and every line
-//!   of the excerpt must appear in the server's log, in the excerpt's
-//!   order, once timestamps and numbers (ports, byte counts) are set aside.
-//!   Change a log line and this fails until the README follows.
-//! - Every name in the README's "Where each rule lives" table must still
-//!   name something in `src/`.
+//! - The `RUST_LOG=trace` excerpt of chapter 2 ("Watch it") is replayed
+//!   against the real binary: a client sends 8 MiB before it reads, as the
+//!   chapter says, and every line of the excerpt must appear in the
+//!   server's log, in the excerpt's order, once timestamps and numbers
+//!   (ports, byte counts) are set aside. Change a log line and this fails
+//!   until the guide follows.
+//! - Every name in chapter 1's "where each rule lives" table must still
+//!   be defined in `src/`, as a whole identifier: `queue_again` is not
+//!   satisfied by `requeue_again_later`, and `Type::method` needs a file
+//!   that has both an `impl` (or the definition) of `Type` and a
+//!   definition of `method`.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -16,20 +20,37 @@ use std::thread;
 
 use crate::support::{Binary, PATIENCE};
 
-const README: &str = include_str!("../README.md");
+/// Chapter 2 of the guide, which holds the trace excerpt.
+const BYTES_TRIP: &str = include_str!("../src/guide/ch02_a_bytes_trip.rs");
+/// Chapter 1 of the guide, which holds the rule table.
+const THE_LOOP: &str = include_str!("../src/guide/ch01_the_loop.rs");
 
-/// The lines of the first ```text block after `heading` in the README.
-fn block_after(heading: &str) -> Vec<&'static str> {
-    let from = README
-        .find(heading)
-        .unwrap_or_else(|| panic!("README has no {heading:?}"));
-    let block = &README[from..];
-    let start = block.find("```text\n").expect("a ```text block") + "```text\n".len();
-    let end = start + block[start..].find("```").expect("the block's end");
-    block[start..end].lines().collect()
+/// The text of a module's `//!` doc, as rustdoc reads it.
+fn module_doc(source: &str) -> Vec<&str> {
+    source
+        .lines()
+        .filter_map(|line| line.strip_prefix("//!"))
+        .map(|line| line.strip_prefix(' ').unwrap_or(line))
+        .collect()
 }
 
-/// A log line as the README shows it: `[LEVEL target] message`, with every
+/// The lines of the first ```text block after the line `heading` in a
+/// module's doc.
+fn block_after<'a>(doc: &[&'a str], heading: &str) -> Vec<&'a str> {
+    let from = doc
+        .iter()
+        .position(|line| *line == heading)
+        .unwrap_or_else(|| panic!("the guide has no {heading:?}"));
+    doc[from..]
+        .iter()
+        .skip_while(|line| **line != "```text")
+        .skip(1)
+        .take_while(|line| **line != "```")
+        .copied()
+        .collect()
+}
+
+/// A log line as the guide shows it: `[LEVEL target] message`, with every
 /// run of digits as `N`. env_logger's lines carry a timestamp first
 /// (`[2026-01-01T00:00:00Z TRACE target] ...`), which is cut.
 fn shape(line: &str) -> Option<String> {
@@ -55,12 +76,12 @@ fn shape(line: &str) -> Option<String> {
 }
 
 #[test]
-fn the_readme_trace_excerpt_is_what_the_server_logs() {
-    let excerpt = block_after("Watch it with `RUST_LOG=trace");
+fn the_guide_trace_excerpt_is_what_the_server_logs() {
+    let excerpt = block_after(&module_doc(BYTES_TRIP), "# Watch it");
     let expected: Vec<String> = excerpt
         .iter()
         .filter(|line| line.starts_with('['))
-        .map(|line| shape(line).unwrap_or_else(|| panic!("README line {line:?} is no log line")))
+        .map(|line| shape(line).unwrap_or_else(|| panic!("guide line {line:?} is no log line")))
         .collect();
     assert!(
         expected.len() >= 10,
@@ -70,7 +91,7 @@ fn the_readme_trace_excerpt_is_what_the_server_logs() {
     let mut server = Binary::start_logging("trace", &["--listen", "127.0.0.1:0"]);
     let addr = server.addr();
 
-    // The README's client: 8 MiB sent before it reads a byte, then its end
+    // The guide's client: 8 MiB sent before it reads a byte, then its end
     // of stream; it starts reading once the server has paused reading it.
     let sent: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
     let mut client = TcpStream::connect(addr).expect("connect");
@@ -97,7 +118,7 @@ fn the_readme_trace_excerpt_is_what_the_server_logs() {
         match logged[from..].iter().position(|logged| logged == line) {
             Some(at) => from += at + 1,
             None => panic!(
-                "the README's trace excerpt has a line the server did not log (in this \
+                "the guide's trace excerpt has a line the server did not log (in this \
                  order):\n  {line}\nthe server logged:\n{}",
                 logged.join("\n")
             ),
@@ -107,69 +128,115 @@ fn the_readme_trace_excerpt_is_what_the_server_logs() {
 
 #[test]
 fn every_name_in_the_rule_table_exists_in_the_code() {
-    let start = README
-        .find("### Where each rule lives")
-        .expect("the rule table");
-    let table: Vec<&str> = README[start..]
-        .lines()
-        .skip(1)
+    let doc = module_doc(THE_LOOP);
+    let table: Vec<&str> = doc
+        .iter()
+        .skip_while(|line| **line != "# The rules of the loop, and where each lives")
         .skip_while(|line| !line.starts_with('|'))
         .take_while(|line| line.starts_with('|'))
         .skip(2)
+        .copied()
         .collect();
     assert!(table.len() >= 10, "the rule table is too short");
-    let mut sources = String::new();
-    collect_sources(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src").as_path(),
-        &mut sources,
-    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    collect_sources(&root.join("src"), &mut sources);
     for row in table {
         let place = row.rsplit('|').nth(1).expect("a second column");
-        for name in place.split('`').skip(1).step_by(2) {
+        for name in code_spans(place) {
             if name.ends_with(".rs") {
-                let root = Path::new(env!("CARGO_MANIFEST_DIR"));
                 assert!(
                     root.join(name).exists() || root.join("src").join(name).exists(),
                     "{name} in the rule table is no file"
                 );
                 continue;
             }
-            let mut parts = name.rsplit("::");
-            let item = parts.next().unwrap();
             assert!(
-                defines_word(&sources, item),
+                names_something(&sources, name),
                 "`{name}` in the rule table names nothing in src/"
             );
-            if let Some(owner) = parts.next() {
-                assert!(
-                    sources.contains(&format!("struct {owner}"))
-                        || sources.contains(&format!("enum {owner}"))
-                        || sources.contains(&format!("mod {owner}")),
-                    "`{name}` in the rule table: no type or module {owner} in src/"
-                );
-            }
         }
     }
 }
 
-/// `word` is defined (fn, const, struct, enum, variant, local) somewhere
-/// in `code`.
-fn defines_word(code: &str, word: &str) -> bool {
-    ["fn ", "const ", "struct ", "enum ", "mod ", "let "]
-        .iter()
-        .any(|kind| code.contains(&format!("{kind}{word}")))
-        || code.contains(&format!("    {word},"))
-        || code.contains(&format!("    {word}("))
-        || code.contains(&format!("    {word} {{"))
+/// The text of each `code span` in a piece of Markdown (the names of an
+/// intra-doc link's text included, not its target).
+fn code_spans(markdown: &str) -> impl Iterator<Item = &str> {
+    markdown.split('`').skip(1).step_by(2)
 }
 
-fn collect_sources(dir: &Path, into: &mut String) {
+/// `name` (`item`, `Owner::item` or `module::item`) is defined in the
+/// sources: for `Owner::item`, in one file that also defines or
+/// implements `Owner`, or that is the module `owner`.
+fn names_something(sources: &[(String, String)], name: &str) -> bool {
+    let mut parts = name.rsplit("::");
+    let item = parts.next().expect("a name");
+    let owner = parts.next();
+    sources.iter().any(|(file, code)| {
+        defines(code, item)
+            && match owner {
+                None => true,
+                Some(owner) => {
+                    file == &format!("{owner}.rs")
+                        || ["impl ", "for ", "struct ", "enum ", "mod "]
+                            .iter()
+                            .any(|kind| has_word_after(code, kind, owner))
+                }
+            }
+    })
+}
+
+/// `code` defines `word` as a whole identifier: a function, constant,
+/// static, type, module, or an enum variant (a line `Word,`, `Word(..),`
+/// or `Word {`; a call, `word(..);`, is no definition).
+fn defines(code: &str, word: &str) -> bool {
+    [
+        "fn ", "const ", "static ", "struct ", "enum ", "mod ", "type ", "trait ",
+    ]
+    .iter()
+    .any(|kind| has_word_after(code, kind, word))
+        || code.lines().any(|line| {
+            line.trim().strip_prefix(word).is_some_and(|rest| {
+                rest == ","
+                    || rest == "{"
+                    || rest.starts_with(" {")
+                    || (rest.starts_with('(') && rest.ends_with("),"))
+            })
+        })
+}
+
+/// `code` has `keyword` (which ends in a space, and starts a word) followed
+/// by `word`, and `word` ends there: `fn queue_again` matches `fn
+/// queue_again(`, not `fn queue_again_later(` nor `fn requeue_again(`.
+fn has_word_after(code: &str, keyword: &str, word: &str) -> bool {
+    let pattern = format!("{keyword}{word}");
+    code.match_indices(&pattern).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + pattern.len()..].chars().next();
+        !before.is_some_and(is_identifier_char) && !after.is_some_and(is_identifier_char)
+    })
+}
+
+fn is_identifier_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Every `.rs` file under `dir`, as (file name, text), but the guide's:
+/// the table must name code, not the text that teaches it.
+fn collect_sources(dir: &Path, into: &mut Vec<(String, String)>) {
     for entry in std::fs::read_dir(dir).expect("read src/") {
         let path = entry.expect("a src/ entry").path();
+        if path.ends_with("guide") {
+            continue;
+        }
         if path.is_dir() {
             collect_sources(&path, into);
         } else if path.extension().is_some_and(|ext| ext == "rs") {
-            into.push_str(&std::fs::read_to_string(&path).expect("read a source file"));
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            into.push((
+                name,
+                std::fs::read_to_string(&path).expect("read a source file"),
+            ));
         }
     }
 }
