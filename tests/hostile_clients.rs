@@ -300,14 +300,9 @@ fn half_close_after(addr: SocketAddr, len: usize) {
         client.write_all(&data).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
     } else {
-        let mut writer = client.try_clone().unwrap();
-        let outgoing = data.clone();
-        let sender = thread::spawn(move || {
-            writer.write_all(&outgoing).expect("send");
-            writer.shutdown(Shutdown::Write).expect("half-close");
-        });
+        let sender = send_then_half_close(&client, data.clone());
         let echoed = read_exactly(&mut client, len);
-        sender.join().expect("sender thread");
+        sender.finish();
         assert_same_bytes(&echoed, &data);
         assert_eof(&mut client);
         return;
@@ -367,13 +362,7 @@ fn a_half_close_that_arrives_while_echoes_wait_in_the_server_still_gets_them_all
     });
     let data = all_byte_values(LEN, 8);
     let mut client = connect(server.addr);
-    let mut writer = client.try_clone().unwrap();
-    let outgoing = data.clone();
-    let sender = thread::spawn(move || {
-        writer.write_all(&outgoing).expect("send");
-        writer.shutdown(Shutdown::Write).expect("half-close");
-    });
-    sender.join().expect("sender thread");
+    send_then_half_close(&client, data.clone()).finish();
     let holding = server.wait_for_stats("the server to read everything", |s| {
         s.bytes_in == LEN as u64
     });
@@ -381,8 +370,19 @@ fn a_half_close_that_arrives_while_echoes_wait_in_the_server_still_gets_them_all
         holding.bytes_out < LEN as u64 && holding.peak_pending > 0,
         "the server was not holding echoes when the client half-closed: {holding:?}"
     );
-    // Give the loop another turn to read the end of stream behind the data.
-    server.stats();
+    // The kernel counts an unread FIN as one byte in the receive queue:
+    // once the server's socket has the FIN and an empty queue, the server
+    // has read the end of stream, while the client has read nothing.
+    let client_addr = client.local_addr().unwrap();
+    wait_until("the server to read the end of stream", || {
+        tcp_socket(server.addr, client_addr)
+            .is_some_and(|socket| socket.state == TCP_CLOSE_WAIT && socket.rx_queue == 0)
+    });
+    let at_eof = server.stats();
+    assert!(
+        at_eof.bytes_out < LEN as u64,
+        "every echo was out before the end of stream was read: {at_eof:?}"
+    );
 
     let echoed = read_exactly(&mut client, LEN);
     assert_same_bytes(&echoed, &data);
