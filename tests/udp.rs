@@ -425,7 +425,7 @@ fn a_udp_flood_does_not_starve_tcp_clients() {
     });
     stop.store(true, Ordering::Relaxed);
     for flooder in flooders {
-        flooder.join().unwrap();
+        join_within("a flooder", flooder, PATIENCE);
     }
     tcp.shutdown(Shutdown::Write).unwrap();
     assert_eof(&mut tcp);
