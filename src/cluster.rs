@@ -381,8 +381,43 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
+    use std::sync::mpsc;
 
     use super::*;
+
+    /// Longest any wait in these tests may take before it counts as a
+    /// failure.
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    /// Runs [`coordinate`] on a thread of its own and waits for its result
+    /// within [`PATIENCE`]: the bug these tests look for, a reactor nobody
+    /// stops, would otherwise hang the test run instead of failing it.
+    fn coordinate_within_patience(
+        runners: Vec<Runner>,
+        handle: &ClusterHandle,
+    ) -> Result<Stats, Error> {
+        let handle = handle.clone();
+        let (sender, result) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = sender.send(coordinate(runners, &handle, Coordination::default()));
+        });
+        match result.recv_timeout(PATIENCE) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("coordinate() did not return within {PATIENCE:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!("coordinate() panicked"),
+        }
+    }
+
+    /// A blocking client whose every read and write gives up after
+    /// [`PATIENCE`].
+    fn connect(addr: SocketAddr) -> TcpStream {
+        let client = TcpStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        client.set_write_timeout(Some(PATIENCE)).unwrap();
+        client
+    }
 
     /// A real reactor on an ephemeral port, as a runner, with its handle
     /// and address.
@@ -401,7 +436,7 @@ mod tests {
             handles: vec![real.clone()],
         };
         let doomed: Runner = Box::new(|| panic!("reactor bug for this test"));
-        let result = coordinate(vec![runner, doomed], &handle, Coordination::default());
+        let result = coordinate_within_patience(vec![runner, doomed], &handle);
         let error = result.expect_err("a panicked reactor must fail the run");
         assert!(
             matches!(
@@ -419,7 +454,7 @@ mod tests {
         );
         // coordinate joins every thread before returning: the real reactor
         // was stopped, so its handle gets no answer any more.
-        assert!(real.stats().is_none());
+        assert!(real.stats_timeout(PATIENCE).is_none());
     }
 
     #[test]
@@ -432,7 +467,7 @@ mod tests {
         let stopper = handle.clone();
         let clients = thread::spawn(move || {
             for (addr, message) in [(first_addr, &b"one"[..]), (second_addr, &b"three"[..])] {
-                let mut client = TcpStream::connect(addr).unwrap();
+                let mut client = connect(addr);
                 client.write_all(message).unwrap();
                 let mut echo = vec![0; message.len()];
                 client.read_exact(&mut echo).unwrap();
@@ -440,8 +475,8 @@ mod tests {
             }
             stopper.stop();
         });
-        let total =
-            coordinate(vec![first, second], &handle, Coordination::default()).expect("clean run");
+        let total = coordinate_within_patience(vec![first, second], &handle).expect("clean run");
+        // Its reads and writes time out, so this join is bounded too.
         clients.join().unwrap();
         assert_eq!(total.accepted, 2);
         assert_eq!((total.bytes_in, total.bytes_out), (8, 8));

@@ -94,6 +94,15 @@ mod tests {
         assert_eq!(stats.map(|s| s.accepted), Some(0));
 
         handle.stop();
+        // A server that ignored the stop must fail this test, not hang it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !runner.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within 20 s"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
         let last = runner.join().expect("the server thread");
         assert_eq!(last.accepted, 0);
         // Stopped: no answer, at once rather than after the limit.

@@ -20,7 +20,8 @@
 //! in strict mode (CI) they fail, so CI runs them in full.
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -193,11 +194,26 @@ fn the_fleets_arguments_start_the_server_which_drains_on_sigterm() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = Binary::start(&args);
     echo_once(&mut connect(server.addr()), b"from the fleet's arguments");
+    // A client with echoes waiting in the server when the pod is told to go.
+    let mut client = connect(server.addr());
+    let sent = write_until_blocked(&mut client, 31);
     server.signal("TERM");
+    server.wait_for_log("SIGTERM received: stopped accepting; draining 1 connections");
+    assert!(server.is_running(), "exited with a client still draining");
+    // The drain lets the client read every echo to its end.
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut echoed = Vec::with_capacity(sent.len());
+    client
+        .read_to_end(&mut echoed)
+        .expect("read the echoes to the end");
+    assert_same_bytes(&echoed, &sent);
     assert!(
         server.wait_exit().success(),
-        "SIGTERM ends the server with 0"
+        "SIGTERM ends the server with 0; log:\n{}",
+        server.log_text()
     );
+    let last = server.wait_for_log("shut down;");
+    assert_eq!(logged_count(&last, "at shutdown"), 0, "{last}");
 }
 
 /// Runs `kubernetes-validate --strict` on `files` for one release and
@@ -600,11 +616,11 @@ fn job_args(target: SocketAddr, index: usize, rate: u64, logs: &Path) -> Vec<Str
 fn the_load_jobs_arguments_run_the_real_load_generator_and_their_logs_merge() {
     const LOADGEN: &str = env!("CARGO_BIN_EXE_echo-loadgen");
     let server = InProcess::start_default();
-    let logs = std::env::temp_dir().join(format!("echo-reactor-job-logs-{}", std::process::id()));
-    fs::create_dir_all(&logs).unwrap();
+    let scratch = Scratch::new("job-logs");
+    let logs = scratch.dir();
     let generators: Vec<_> = (0..2)
         .map(|index| {
-            let args = job_args(server.addr, index, 1000, &logs);
+            let args = job_args(server.addr, index, 1000, logs);
             thread::spawn(move || {
                 run_within_patience(Command::new(LOADGEN).args(&args).arg("--json"))
             })
@@ -624,7 +640,6 @@ fn the_load_jobs_arguments_run_the_real_load_generator_and_their_logs_merge() {
             .arg(logs.join("loadgen-1.hlog"))
             .arg("--json"),
     );
-    fs::remove_dir_all(&logs).unwrap();
     assert!(merged.status.success(), "{merged:?}");
     let report: LoadReport = serde_json::from_slice(&merged.stdout).expect("the merged report");
     assert_eq!(report.messages, Some(messages));

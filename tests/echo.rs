@@ -115,14 +115,7 @@ fn thirty_two_mebibytes_sent_before_reading_come_back_in_order_through_short_wri
     let data = all_byte_values(TOTAL, 32);
 
     let mut client = connect(server.addr);
-    let mut writer = client.try_clone().unwrap();
-    let outgoing = data.clone();
-    let sender = thread::spawn(move || {
-        for chunk in outgoing.chunks(1 << 20) {
-            writer.write_all(chunk).expect("send");
-        }
-        writer.shutdown(Shutdown::Write).expect("half-close");
-    });
+    let sender = send_then_half_close(&client, data.clone());
 
     // Nothing is read until the server has filled this client's pending
     // buffer and stopped reading: its writes were short by then.
@@ -136,7 +129,7 @@ fn thirty_two_mebibytes_sent_before_reading_come_back_in_order_through_short_wri
     );
 
     let echoed = read_exactly(&mut client, TOTAL);
-    sender.join().expect("sender thread");
+    sender.finish();
     assert_same_bytes(&echoed, &data);
     assert_eof(&mut client);
 
@@ -234,7 +227,7 @@ fn a_single_300_kib_write_larger_than_the_read_buffer_comes_back_whole() {
         writer.write_all(&outgoing).expect("send");
     });
     let echoed = read_exactly(&mut client, LEN);
-    sender.join().expect("sender thread");
+    join_within("the sending thread", sender, PATIENCE);
     assert_same_bytes(&echoed, &data);
     client.shutdown(Shutdown::Write).unwrap();
     assert_eof(&mut client);

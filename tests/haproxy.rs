@@ -6,8 +6,7 @@
 
 use crate::support::*;
 
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -125,14 +124,7 @@ fn through_haproxy_with_proxy_v1_and_v2_every_byte_comes_back_and_the_client_is_
         "--metrics",
         "127.0.0.1:0",
     ]);
-    server.wait_until_logged("metrics on http://");
-    let health: SocketAddr = server
-        .log_text()
-        .split("metrics on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .expect("the metrics address");
+    let health = server.metrics_addr();
     for (version, v1) in [("v1", true), ("v2", false)] {
         let (_haproxy, front) = start_haproxy(server.addr(), health, v1);
         // The readiness probe above made a connection with no payload:
@@ -140,17 +132,10 @@ fn through_haproxy_with_proxy_v1_and_v2_every_byte_comes_back_and_the_client_is_
         let mut client = connect(front);
         let client_addr = client.local_addr().unwrap();
         let data = pattern(1 << 20, 77);
-        let writer = {
-            let mut client = client.try_clone().unwrap();
-            let data = data.clone();
-            std::thread::spawn(move || {
-                client.write_all(&data).unwrap();
-                client.shutdown(Shutdown::Write).unwrap();
-            })
-        };
+        let sender = send_then_half_close(&client, data.clone());
         assert_same_bytes(&read_exactly(&mut client, data.len()), &data);
         assert_eof(&mut client);
-        join_within("the writer", writer, PATIENCE);
+        sender.finish();
         server.wait_until_logged(&format!("PROXY {version} client {client_addr} to {front}"));
     }
 }

@@ -300,14 +300,9 @@ fn half_close_after(addr: SocketAddr, len: usize) {
         client.write_all(&data).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
     } else {
-        let mut writer = client.try_clone().unwrap();
-        let outgoing = data.clone();
-        let sender = thread::spawn(move || {
-            writer.write_all(&outgoing).expect("send");
-            writer.shutdown(Shutdown::Write).expect("half-close");
-        });
+        let sender = send_then_half_close(&client, data.clone());
         let echoed = read_exactly(&mut client, len);
-        sender.join().expect("sender thread");
+        sender.finish();
         assert_same_bytes(&echoed, &data);
         assert_eof(&mut client);
         return;
@@ -359,35 +354,32 @@ fn a_half_close_while_backpressured_still_returns_every_byte_then_end_of_stream(
 #[test]
 fn a_half_close_that_arrives_while_echoes_wait_in_the_server_still_gets_them_all() {
     const LEN: usize = 8 << 20;
-    // Room for the whole transfer: the server reads all of it, and the end
-    // of stream behind it, while most echoes still wait in its buffer.
-    let server = InProcess::start(Config {
-        max_pending: 2 * LEN,
-        ..Config::default()
-    });
-    let data = all_byte_values(LEN, 8);
-    let mut client = connect(server.addr);
-    let mut writer = client.try_clone().unwrap();
-    let outgoing = data.clone();
-    let sender = thread::spawn(move || {
-        writer.write_all(&outgoing).expect("send");
-        writer.shutdown(Shutdown::Write).expect("half-close");
-    });
-    sender.join().expect("sender thread");
-    let holding = server.wait_for_stats("the server to read everything", |s| {
-        s.bytes_in == LEN as u64
-    });
-    assert!(
-        holding.bytes_out < LEN as u64 && holding.peak_pending > 0,
-        "the server was not holding echoes when the client half-closed: {holding:?}"
+    // Room for the whole transfer (--max-pending 16 MiB): the server reads
+    // all of it, and the end of stream behind it, while most echoes still
+    // wait in its buffer. Its trace log says when it reads the end of
+    // stream, which nothing outside the process can see.
+    let mut server = Binary::start_logging(
+        "info,echo_reactor=trace",
+        &["--listen", "127.0.0.1:0", "--max-pending", "16MiB"],
     );
-    // Give the loop another turn to read the end of stream behind the data.
-    server.stats();
+    let data = all_byte_values(LEN, 8);
+    let mut client = connect(server.addr());
+    send_then_half_close(&client, data.clone()).finish();
+    server.wait_for_log("read end of stream");
+    // The client has read nothing yet, so echoes still wait in the server.
+    let line = server.stats_line();
+    assert_eq!(logged_count(&line, "in,"), LEN as u64, "{line}");
+    assert!(
+        logged_count(&line, "out;") < LEN as u64,
+        "every echo was out before the end of stream was read: {line}"
+    );
 
     let echoed = read_exactly(&mut client, LEN);
     assert_same_bytes(&echoed, &data);
     assert_eof(&mut client);
-    let stats = server.wait_for_stats("the connection to close", |s| s.active == 0);
-    assert_eq!(stats.closed_by_peer, 1);
-    assert_eq!(stats.bytes_out, LEN as u64);
+    server.signal("TERM");
+    assert!(server.wait_exit().success(), "{}", server.log_text());
+    let last = server.wait_for_log("shut down;");
+    assert_eq!(logged_count(&last, "by peer"), 1, "{last}");
+    assert_eq!(logged_count(&last, "out;"), LEN as u64, "{last}");
 }

@@ -62,4 +62,10 @@ fn the_swarm_opens_holds_and_checks_its_idle_connections() {
         s.accepted == 301 && s.active == 0
     });
     assert!(stats.bytes_in > 0 && stats.bytes_in == stats.bytes_out);
+    // Held: all 300 were open at once (the probe's own connection may
+    // have been open beside them).
+    assert!(
+        (300..=301).contains(&stats.peak_active),
+        "the swarm never held its 300 connections at once: {stats:?}"
+    );
 }

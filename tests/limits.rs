@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use echo_reactor::Config;
 
@@ -136,6 +136,7 @@ fn accept_retries_back_off_exponentially_while_descriptors_are_exhausted() {
         &["--listen", "127.0.0.1:0", "--max-connections", "1000"],
     );
     let addr = server.addr();
+    let flooded = Instant::now();
     let _flood: Vec<TcpStream> = (0..100).map(|_| connect(addr)).collect();
 
     // Every failed retry logs the pause before the next: 50 ms first, then
@@ -143,21 +144,46 @@ fn accept_retries_back_off_exponentially_while_descriptors_are_exhausted() {
     // nothing resets the pause.
     let warning = server.wait_for_log("cannot accept");
     assert!(warning.contains("retrying after 50ms"), "{warning}");
-    let pauses: Vec<String> = (0..6)
-        .map(|_| {
-            let line = server.wait_for_log("next retry in ");
+    let mut pauses = Vec::new();
+    let mut arrivals = Vec::new();
+    for _ in 0..6 {
+        let (at, line) =
+            server.wait_for_log_where("a failed retry", |line| line.contains("next retry in "));
+        pauses.push(
             line.rsplit("next retry in ")
                 .next()
                 .unwrap()
                 .trim()
-                .to_string()
-        })
-        .collect();
+                .to_string(),
+        );
+        arrivals.push(at - flooded);
+    }
     assert_eq!(
         pauses,
         ["100ms", "200ms", "400ms", "800ms", "1s", "1s"],
         "log:\n{}",
         server.log_text()
+    );
+    // And each retry waited for the pause announced before it. A line is
+    // read some time after it was logged, never before, so the k-th retry's
+    // line cannot arrive before the first k pauses have passed since the
+    // flood; the server rounds each pause to whole milliseconds, down by
+    // one at most. (Retrying every 50 ms would put the sixth at 300 ms.)
+    let announced = [50, 100, 200, 400, 800, 1000].map(Duration::from_millis);
+    let mut due = Duration::ZERO;
+    for (k, (pause, arrival)) in announced.iter().zip(&arrivals).enumerate() {
+        due += *pause - Duration::from_millis(1);
+        assert!(
+            *arrival >= due,
+            "retry {} came {arrival:?} after the flood, before its pauses add up to {due:?}; all: {arrivals:?}",
+            k + 1
+        );
+    }
+    let total: Duration = announced.iter().sum();
+    assert!(
+        arrivals[5] < total * 2 + Duration::from_secs(1),
+        "the sixth retry came {:?} after the flood; its pauses add up to {total:?}",
+        arrivals[5]
     );
 
     // And the pauses are real: at the cap, a second holds one retry (two

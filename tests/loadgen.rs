@@ -16,14 +16,13 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::support::{run_within_patience, start_tls, tls_config, InProcess, TestCert};
+use crate::support::{run_within_patience, start_tls, tls_config, InProcess, Scratch, TestCert};
 use echo_reactor::tools::histogram_log::{self, RunLog};
 use echo_reactor::tools::report::LoadReport;
 use echo_reactor::Config;
@@ -608,30 +607,6 @@ fn churn_over_tls_trusting_another_certificate_fails_every_lifecycle() {
 
 // ------------------------------------------------------------ histogram logs and merge
 
-/// A directory of its own under the system's temporary one; removed, with
-/// what is in it, when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("echo-loadgen-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a scratch directory");
-        Scratch(dir)
-    }
-
-    /// The path of `file` in it, as an argument.
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().expect("a UTF-8 path").into()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The log at `path`, read back by the library's reader.
 fn read_log(path: &str) -> RunLog {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -800,48 +775,127 @@ fn a_remote_target_is_refused_without_allow_remote() {
 
 #[test]
 fn bad_flags_get_one_line_and_status_2() {
-    for args in [
-        &["--connections", "0"][..],
-        &["--mode", "sideways"],
-        &["--size", "12 parsecs"],
-        &["--mode", "bulk", "--rate", "100"],
-        &["--mode", "pingpong", "--depth", "4"],
-        &["--rate", "-5"],
-        &["--udp-timeout-ms", "100"],
-        &["--mode", "udp", "--size", "0"],
-        &["--mode", "udp", "--udp-timeout-ms", "0"],
-        &["--mode", "udp", "--rate", "100", "--depth", "2"],
-        &["--mode", "udp", "--bytes", "1M"],
-        &["--mode", "churn", "--depth", "2"],
-        &["--mode", "churn", "--threads", "2"],
-        &["--mode", "churn", "--size", "0"],
-        &["--mode", "churn", "--connections", "10001"],
-        &["--mode", "churn", "--sources", "0"],
-        &["--mode", "churn", "--target", "[::1]:7", "--sources", "2"],
-        &["--sources", "4"],
-        &["--lifecycle-timeout-ms", "100"],
-        &["--mode", "threads", "--rate", "100"],
-        &["--mode", "threads", "--depth", "2"],
-        &["--mode", "threads", "--threads", "2"],
-        &["--mode", "threads", "--sources", "2"],
-        &["--mode", "threads", "--connections", "10001"],
-        &["--mode", "bulk", "--histogram-log", "bulk.log"],
-        &["--tls", "--tls-ca", "cert.pem"],
-        &["--mode", "pipeline", "--tls", "--tls-ca", "cert.pem"],
-        &["--mode", "udp", "--tls", "--tls-ca", "cert.pem"],
-        &["--mode", "churn", "--tls"],
-        &["--mode", "churn", "--tls-ca", "cert.pem"],
-        &["--mode", "threads", "--tls-server-name", "localhost"],
-        &[
-            "--mode",
-            "churn",
-            "--tls",
-            "--tls-ca",
-            "/nonexistent/cert.pem",
-        ],
-        &["--histogram-log", "/nonexistent/directory/run.log"],
-        &["merge"],
-        &["--json", "merge", "a.log"],
+    // Each row: the arguments, and what its line must say (its reason).
+    for (args, reason) in [
+        (&["--connections", "0"][..], "'0' for '--connections <C>'"),
+        (&["--mode", "sideways"], "'sideways' for '--mode <MODE>'"),
+        (&["--size", "12 parsecs"], "unknown unit ' parsecs'"),
+        (
+            &["--mode", "bulk", "--rate", "100"],
+            "do not apply to bulk mode",
+        ),
+        (
+            &["--mode", "pingpong", "--depth", "4"],
+            "use --mode pipeline for --depth",
+        ),
+        (&["--rate=-5"], "'-5' is not between 0 and 1e9"),
+        (
+            &["--udp-timeout-ms", "100"],
+            "--udp-timeout-ms only applies to --mode udp",
+        ),
+        (&["--mode", "udp", "--size", "0"], "must be at least 1 byte"),
+        (
+            &["--mode", "udp", "--udp-timeout-ms", "0"],
+            "'0' for '--udp-timeout-ms <MS>'",
+        ),
+        (
+            &["--mode", "udp", "--rate", "100", "--depth", "2"],
+            "--depth does not apply with --rate",
+        ),
+        (
+            &["--mode", "udp", "--bytes", "1M"],
+            "--bytes only applies to bulk mode",
+        ),
+        (
+            &["--mode", "churn", "--depth", "2"],
+            "--depth does not apply to churn",
+        ),
+        (
+            &["--mode", "churn", "--threads", "2"],
+            "--threads does not apply to churn",
+        ),
+        (
+            &["--mode", "churn", "--size", "0"],
+            "must be at least 1 byte",
+        ),
+        (
+            &["--mode", "churn", "--connections", "10001"],
+            "at most 10000 --connections",
+        ),
+        (
+            &["--mode", "churn", "--sources", "0"],
+            "'0' for '--sources <K>'",
+        ),
+        (
+            &["--mode", "churn", "--target", "[::1]:7", "--sources", "2"],
+            "IPv4 loopback targets only",
+        ),
+        (&["--sources", "4"], "only apply to --mode churn"),
+        (
+            &["--lifecycle-timeout-ms", "100"],
+            "only apply to --mode churn",
+        ),
+        (
+            &["--mode", "threads", "--rate", "100"],
+            "--rate does not apply to threads",
+        ),
+        (
+            &["--mode", "threads", "--depth", "2"],
+            "--depth does not apply to threads",
+        ),
+        (
+            &["--mode", "threads", "--threads", "2"],
+            "--threads does not apply to threads",
+        ),
+        (
+            &["--mode", "threads", "--sources", "2"],
+            "only apply to --mode churn",
+        ),
+        (
+            &["--mode", "threads", "--connections", "10001"],
+            "at most 10000 --connections",
+        ),
+        (
+            &["--mode", "bulk", "--histogram-log", "bulk.log"],
+            "--histogram-log does not apply to bulk mode",
+        ),
+        (&["--mode", "bulk", "--tls"], "--tls needs --tls-ca PATH"),
+        (
+            &["--mode", "pipeline", "--tls-server-name", "localhost"],
+            "only apply with --tls",
+        ),
+        (
+            &["--mode", "udp", "--tls", "--tls-ca", "cert.pem"],
+            "--tls does not apply to --mode udp",
+        ),
+        (&["--mode", "churn", "--tls"], "--tls needs --tls-ca PATH"),
+        (
+            &["--mode", "churn", "--tls-ca", "cert.pem"],
+            "only apply with --tls",
+        ),
+        (
+            &["--mode", "threads", "--tls-server-name", "localhost"],
+            "only apply with --tls",
+        ),
+        (
+            &[
+                "--mode",
+                "churn",
+                "--tls",
+                "--tls-ca",
+                "/nonexistent/cert.pem",
+            ],
+            "cannot read --tls-ca /nonexistent/cert.pem",
+        ),
+        (
+            &["--histogram-log", "/nonexistent/directory/run.log"],
+            "cannot create the histogram log /nonexistent/directory/run.log",
+        ),
+        (&["merge"], "merge: name the logs to merge"),
+        (
+            &["--json", "merge", "a.log"],
+            "'merge' cannot be used with '--json'",
+        ),
     ] {
         let outcome = loadgen(args);
         assert_eq!(outcome.status, 2, "{args:?}: {}", outcome.stderr);
@@ -853,8 +907,8 @@ fn bad_flags_get_one_line_and_status_2() {
             outcome.stderr
         );
         assert!(
-            outcome.stderr.starts_with("echo-loadgen: "),
-            "{}",
+            outcome.stderr.starts_with("echo-loadgen: ") && outcome.stderr.contains(reason),
+            "{args:?} should be refused with {reason:?}: {}",
             outcome.stderr
         );
     }

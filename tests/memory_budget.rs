@@ -139,24 +139,6 @@ fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
     assert_eq!(end.closed_by_peer, 12 + 20, "{end:?}");
 }
 
-/// A TLS client that writes until blocked and never reads, driven by hand
-/// over a non-blocking socket (a blocking stream would also wait to read):
-/// returns the plaintext written, some of which may still wait in the
-/// client's session for the server to read.
-fn tls_write_until_blocked(mut tls: TlsStream, seed: u64) -> (TlsStream, Vec<u8>) {
-    tls.sock.set_nonblocking(true).unwrap();
-    let chunk = pattern(16 * 1024, seed);
-    let mut sent = Vec::new();
-    write_until_quiet("TLS writes", || {
-        if !tls.conn.wants_write() {
-            tls.conn.writer().write_all(&chunk)?;
-            sent.extend_from_slice(&chunk);
-        }
-        tls.conn.write_tls(&mut tls.sock).map(drop)
-    });
-    (tls, sent)
-}
-
 /// The client sends what its session still holds and its `close_notify`,
 /// reads every echo, in order, and the server's `close_notify`.
 fn tls_read_back(mut tls: TlsStream, sent: &[u8]) {
@@ -273,9 +255,10 @@ fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
 
     let hostile = clients_writing_until_blocked(HOSTILE, 1000, move || small_window_client(addr));
     let per = cluster.stats_per_reactor();
+    let half = (budget / 2) as u64;
     for stats in &per {
         assert!(
-            stats.memory_peak <= (budget / 2) as u64,
+            stats.memory_peak <= half,
             "a reactor held more than its half: {per:?}"
         );
     }
@@ -283,6 +266,16 @@ fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
         per.iter().any(|s| s.memory_parks > 0),
         "40 hostile clients should spend at least one half: {per:?}"
     );
+    // A reactor parks its clients only once its own share is spent, so one
+    // that parked must have held nearly its half: all of it but less than
+    // one pending buffer's last growth (at most half of --max-pending).
+    for stats in per.iter().filter(|s| s.memory_parks > 0) {
+        assert!(
+            stats.memory_peak > half - MAX_PENDING as u64 / 2,
+            "a reactor parked clients holding {} B of its {half} B share: {per:?}",
+            stats.memory_peak
+        );
+    }
 
     read_back(hostile);
     cluster.stop();

@@ -129,4 +129,8 @@ fn zero_reactors_is_refused_with_one_line() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("echo-reactor: ") && stderr.contains("--reactors"),
+        "the line should name --reactors: {stderr}"
+    );
 }

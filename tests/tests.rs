@@ -1,13 +1,14 @@
 //! The integration suite, as one test binary: each file declared below is
-//! a module of it, so cargo compiles and links the suite once rather than
-//! once per file (`autotests = false` in Cargo.toml; the load tools' tests,
-//! `loadgen.rs` and `idle_swarm.rs`, are targets of their own). Run one
-//! file's tests with `cargo test --test tests echo::`, one test by its
-//! name.
+//! a module of it, the load tools' tests (`loadgen.rs`, `idle_swarm.rs`)
+//! and the deployment's (`deploy.rs`) included, so cargo compiles and
+//! links the suite once rather than once per file (`autotests = false` in
+//! Cargo.toml). Run one file's tests with `cargo test --test tests echo::`,
+//! one test by its full name.
 //!
 //! Every test drives a real server, in this process (`support::InProcess`)
-//! or as the `echo-reactor` binary (`support::Binary`), over loopback only.
-//! `support` is their shared toolkit.
+//! or as a binary cargo built (`support::Binary` for `echo-reactor`), over
+//! loopback only; the load tools run as binaries too. `support` is their
+//! shared toolkit, and every wait in it is bounded.
 
 mod support;
 

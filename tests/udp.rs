@@ -7,8 +7,8 @@
 //! listeners.
 //!
 //! Clients are plain blocking `std::net::UdpSocket`s with read timeouts.
-//! Forged datagrams (another source address or port 0, a lying length)
-//! go through a raw socket, and clients on service ports bind below 1024:
+//! Forged datagrams (another source address or port 0) go through a raw
+//! socket, and clients on service ports bind below 1024:
 //! both need root (CAP_NET_RAW, CAP_NET_BIND_SERVICE). Without it those
 //! tests say so and skip, or fail in strict mode (see `support::skip`).
 
@@ -117,18 +117,12 @@ fn v4(addr: SocketAddr) -> SocketAddrV4 {
 }
 
 /// Sends a UDP datagram from any local address and any port, port 0
-/// included, through a raw socket (root only). `udp_length` overrides the
-/// length field of the UDP header. The checksum is 0, "none", which IPv4
-/// allows.
-fn send_forged(
-    from: SocketAddrV4,
-    to: SocketAddrV4,
-    payload: &[u8],
-    udp_length: Option<u16>,
-) -> io::Result<()> {
+/// included, through a raw socket (root only). The checksum is 0, "none",
+/// which IPv4 allows.
+fn send_forged(from: SocketAddrV4, to: SocketAddrV4, payload: &[u8]) -> io::Result<()> {
     let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))?;
     raw.bind(&SocketAddr::from((*from.ip(), 0)).into())?;
-    let length = udp_length.unwrap_or((8 + payload.len()) as u16);
+    let length = (8 + payload.len()) as u16;
     let mut packet = Vec::with_capacity(8 + payload.len());
     packet.extend_from_slice(&from.port().to_be_bytes());
     packet.extend_from_slice(&to.port().to_be_bytes());
@@ -321,7 +315,7 @@ fn over_ipv6_datagrams_from_service_ports_get_no_answer_and_are_counted() {
 fn a_forged_datagram_from_port_0_gets_no_answer() {
     let server = start_udp();
     let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
-    if let Err(e) = send_forged(from, v4(server.addr), b"from port zero", None) {
+    if let Err(e) = send_forged(from, v4(server.addr), b"from port zero") {
         return skip(&format!(
             "cannot send through a raw socket ({e}); not root?"
         ));
@@ -355,7 +349,7 @@ fn two_echo_servers_on_one_port_cannot_be_made_to_answer_each_other() {
     // to come from the first server itself, which would loop through it.
     let forged = [(second.addr, first.addr), (first.addr, first.addr)];
     for (i, &(from, to)) in forged.iter().enumerate() {
-        if let Err(e) = send_forged(v4(from), v4(to), b"ping-pong for ever?", None) {
+        if let Err(e) = send_forged(v4(from), v4(to), b"ping-pong for ever?") {
             return skip(&format!(
                 "cannot send through a raw socket ({e}); not root?"
             ));
@@ -376,33 +370,6 @@ fn two_echo_servers_on_one_port_cannot_be_made_to_answer_each_other() {
         (second.datagrams_in, second.datagrams_out),
         (1, 1),
         "only the client's datagram: {second:?}"
-    );
-}
-
-#[test]
-fn datagrams_whose_header_lies_about_their_length_never_reach_the_server() {
-    let server = start_udp();
-    let client = udp_client();
-    let payload = pattern(100, 1);
-    // A length beyond the packet (a truncated datagram), and one shorter
-    // than the UDP header itself: the kernel drops both.
-    for length in [8 + 100 + 50, 4] {
-        let from = v4(client.local_addr().unwrap());
-        if let Err(e) = send_forged(from, v4(server.addr), &payload, Some(length)) {
-            return skip(&format!(
-                "cannot send through a raw socket ({e}); not root?"
-            ));
-        }
-    }
-    assert_eq!(
-        udp_echo(&client, server.addr, b"well formed"),
-        b"well formed"
-    );
-    let stats = server.stats();
-    assert_eq!(
-        (stats.datagrams_in, stats.datagrams_out),
-        (1, 1),
-        "{stats:?}"
     );
 }
 
@@ -437,12 +404,20 @@ fn a_udp_flood_does_not_starve_tcp_clients() {
     let before = server.stats().datagrams_in;
     let mut tcp = connect(target);
     let mut slowest = Duration::ZERO;
+    // Whether datagrams waited unread in the server's UDP socket as a round
+    // began or while its echo was on the way: the flood was still on, with
+    // more of it queued than the server had read, and TCP was served in
+    // between.
+    let mut rounds_with_a_queue = 0;
     for round in 0..300 {
         let message = pattern(1 + (round * 37) % 4096, round as u64);
+        let mut queued = queued_datagram_bytes(target) > 0;
         let asked = Instant::now();
         tcp.write_all(&message).unwrap();
+        queued |= queued_datagram_bytes(target) > 0;
         assert_same_bytes(&read_exactly(&mut tcp, message.len()), &message);
         slowest = slowest.max(asked.elapsed());
+        rounds_with_a_queue += usize::from(queued);
     }
     let during = server.stats().datagrams_in - before;
     wait_until("the flooders to send 20,000 datagrams", || {
@@ -450,7 +425,7 @@ fn a_udp_flood_does_not_starve_tcp_clients() {
     });
     stop.store(true, Ordering::Relaxed);
     for flooder in flooders {
-        flooder.join().unwrap();
+        join_within("a flooder", flooder, PATIENCE);
     }
     tcp.shutdown(Shutdown::Write).unwrap();
     assert_eof(&mut tcp);
@@ -463,12 +438,18 @@ fn a_udp_flood_does_not_starve_tcp_clients() {
     });
     let stats = server.stats();
     eprintln!(
-        "{} datagrams sent, {} read by the server ({during} during the 300 TCP echoes), \
-         slowest TCP echo {slowest:?}; {stats:?}",
+        "{} datagrams sent, {} read by the server ({during} during the 300 TCP echoes, \
+         a queue during {} of them), slowest TCP echo {slowest:?}; {stats:?}",
         sent.load(Ordering::Relaxed),
-        stats.datagrams_in
+        stats.datagrams_in,
+        rounds_with_a_queue
     );
     assert!(during > 0, "the flood had stopped before the TCP echoes");
+    // (Measured: 33 to 60 of the 300.)
+    assert!(
+        rounds_with_a_queue >= 10,
+        "datagrams waited in the server's socket during only {rounds_with_a_queue} of the 300 TCP rounds"
+    );
     // A loopback echo takes well under a millisecond; a flood without a
     // per-turn budget would hold a TCP client up for as long as it lasts.
     assert!(

@@ -13,8 +13,11 @@ use crate::serve::Context;
 fn queued_with_fin(len: usize) -> (std::thread::JoinHandle<Vec<u8>>, Connection) {
     let listener = crate::socket::tcp_listener("127.0.0.1:0".parse().unwrap(), 4, false).unwrap();
     let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    client
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let stream = loop {
+    let mut stream = loop {
         match listener.accept() {
             Ok((stream, _)) => break stream,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
@@ -23,9 +26,7 @@ fn queued_with_fin(len: usize) -> (std::thread::JoinHandle<Vec<u8>>, Connection)
             Err(e) => panic!("accept: {e}"),
         }
     };
-    socket2::SockRef::from(&stream)
-        .set_recv_buffer_size(4 << 20)
-        .unwrap();
+    grow_the_receive_queue(&mut client, &mut stream, deadline);
     client.write_all(&vec![7u8; len]).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     // Wait until every byte is in the server's receive queue.
@@ -43,6 +44,36 @@ fn queued_with_fin(len: usize) -> (std::thread::JoinHandle<Vec<u8>>, Connection)
         echoed
     });
     (reader, Connection::new(stream))
+}
+
+/// Streams a warm-up through the connection so the kernel's receive-buffer
+/// autotuning makes room for several read budgets. Autotuning may grow the
+/// buffer up to `net.ipv4.tcp_rmem`'s maximum (6 MiB on a stock kernel),
+/// while a buffer set with `SO_RCVBUF` stays within `net.core.rmem_max`
+/// (208 KiB on a stock kernel), less than one budget.
+fn grow_the_receive_queue(
+    client: &mut std::net::TcpStream,
+    server: &mut mio::net::TcpStream,
+    deadline: Instant,
+) {
+    const WARM_UP: usize = 16 << 20;
+    let mut writer = client.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&vec![1u8; WARM_UP]));
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0;
+    while read < WARM_UP {
+        assert!(Instant::now() < deadline, "the warm-up never all arrived");
+        match server.read(&mut buf) {
+            Ok(0) => panic!("end of stream during the warm-up"),
+            Ok(n) => read += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("reading the warm-up: {e}"),
+        }
+    }
+    // Everything was read, so the sender has returned.
+    sender.join().unwrap().expect("send the warm-up");
 }
 
 #[test]

@@ -81,27 +81,41 @@ impl Binary {
             lines,
             addrs: Vec::new(),
         };
-        let first = binary.wait_for_log("listening on ");
-        binary.addrs.push(parse_listening(&first));
-        // Further addresses are logged right after the first one, before
-        // the `serving:` line.
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            let Ok((_, line)) = binary.lines.recv_timeout(Duration::from_millis(200)) else {
-                break;
-            };
+        // Every listening address is logged before the `serving:` line
+        // that starts the loop (at `info`, the quietest level the tests
+        // start it with).
+        let mut addrs = Vec::new();
+        binary.wait_for_log_where("the `serving:` line", |line| {
             if line.contains("listening on ") && !line.ends_with(" (udp)") {
-                binary.addrs.push(parse_listening(&line));
+                addrs.push(parse_listening(line));
             }
-            if line.contains("serving:") {
-                break;
-            }
-        }
+            line.contains("serving:")
+        });
+        assert!(
+            !addrs.is_empty(),
+            "no listening address logged before `serving:`; log:\n{}",
+            binary.log_text()
+        );
+        binary.addrs = addrs;
         binary
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0]
+    }
+
+    /// The address of the metrics endpoint (`--metrics`), from the
+    /// `metrics on http://ADDR/metrics` line; waits for that line.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        const LOGGED: &str = "metrics on http://";
+        self.wait_until_logged(LOGGED);
+        let log = self.log_text();
+        let line = log.lines().find(|line| line.contains(LOGGED)).unwrap();
+        line.split(LOGGED)
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no metrics address in {line:?}"))
     }
 
     pub fn pid(&self) -> u32 {
@@ -122,7 +136,7 @@ impl Binary {
     pub fn wait_for_log_where(
         &mut self,
         what: &str,
-        wanted: impl Fn(&str) -> bool,
+        mut wanted: impl FnMut(&str) -> bool,
     ) -> (Instant, String) {
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -175,13 +189,22 @@ impl Binary {
 
     /// Sends a signal by name (`TERM`, `INT`, `USR1`).
     pub fn signal(&self, name: &str) {
-        let status = run_within_patience(
-            Command::new("kill")
-                .arg(format!("-{name}"))
-                .arg(self.pid().to_string()),
-        )
-        .status;
-        assert!(status.success(), "kill -{name} failed");
+        let signal = match name {
+            "TERM" => libc::SIGTERM,
+            "INT" => libc::SIGINT,
+            "USR1" => libc::SIGUSR1,
+            other => panic!("no signal named {other:?} in the tests"),
+        };
+        let pid = libc::pid_t::try_from(self.pid()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) only reads its two integer arguments; the pid is
+        // our own child's, which `Drop` reaps only after the test is done.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(
+            sent,
+            0,
+            "kill -{name} {pid}: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Whether the process is still running (has not exited).

@@ -4,11 +4,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::data::pattern;
-use super::wait::PATIENCE;
+use super::wait::{join_within, PATIENCE};
 
 /// A blocking client with read and write timeouts, so no test can hang.
 pub fn connect(addr: SocketAddr) -> TcpStream {
@@ -47,18 +47,34 @@ pub fn echo_once(stream: &mut TcpStream, message: &[u8]) {
 /// half-closes and checks that exactly `data` came back, followed by EOF.
 pub fn echo_all(addr: SocketAddr, data: &[u8]) {
     let mut stream = connect(addr);
-    let mut writer = stream.try_clone().unwrap();
-    let outgoing = data.to_vec();
-    let sender = thread::spawn(move || {
-        for chunk in outgoing.chunks(61_440) {
-            writer.write_all(chunk).expect("send");
-        }
-        writer.shutdown(Shutdown::Write).expect("half-close");
-    });
+    let sender = send_then_half_close(&stream, data.to_vec());
     let echoed = read_exactly(&mut stream, data.len());
-    sender.join().unwrap();
+    sender.finish();
     assert_same_bytes(&echoed, data);
     assert_eof(&mut stream);
+}
+
+/// A thread sending on a clone of a client's stream, so the client can
+/// read its echo meanwhile (with both on one thread, a transfer larger than
+/// the queues between them would deadlock).
+pub struct Sender(JoinHandle<()>);
+
+impl Sender {
+    /// Waits, within [`PATIENCE`], for everything to be sent and the
+    /// half-close; a send that failed fails the test here.
+    pub fn finish(self) {
+        join_within("the sending thread", self.0, PATIENCE);
+    }
+}
+
+/// Sends `data` on a clone of `stream` from a new thread, then half-closes
+/// it (the client's end of stream).
+pub fn send_then_half_close(stream: &TcpStream, data: Vec<u8>) -> Sender {
+    let mut writer = stream.try_clone().expect("clone the client's socket");
+    Sender(thread::spawn(move || {
+        writer.write_all(&data).expect("send");
+        writer.shutdown(Shutdown::Write).expect("half-close");
+    }))
 }
 
 /// Compares two byte strings and reports the first difference, not a
@@ -112,7 +128,7 @@ pub fn clients_writing_until_blocked(
         .collect();
     writers
         .into_iter()
-        .map(|writer| super::wait::join_within("a client writing until blocked", writer, PATIENCE))
+        .map(|writer| join_within("a client writing until blocked", writer, PATIENCE))
         .collect()
 }
 

@@ -9,6 +9,7 @@
 //! - [`client`]: blocking clients with timeouts, and the echo checks built
 //!   on them.
 //! - [`data`]: test data that is the same on every run.
+//! - [`scratch`]: a temporary directory removed when dropped.
 //! - [`sockets`]: what the kernel says about loopback sockets (states and
 //!   queues), from `/proc/net`.
 //! - [`skip`]: what a test does on a host that lacks what it needs: skip,
@@ -26,6 +27,7 @@
 pub mod binary;
 pub mod client;
 pub mod data;
+pub mod scratch;
 pub mod server;
 pub mod skip;
 pub mod sockets;
@@ -35,6 +37,7 @@ pub mod wait;
 pub use binary::*;
 pub use client::*;
 pub use data::*;
+pub use scratch::*;
 pub use server::*;
 pub use skip::*;
 pub use sockets::*;

@@ -23,8 +23,8 @@ pub struct KernelSocket {
     pub state: u8,
     /// Bytes sent and not yet acknowledged (TCP), or queued to send (UDP).
     pub tx_queue: u64,
-    /// Bytes received and not yet read (TCP: one more once the FIN is in);
-    /// for a listening socket, the connections waiting to be accepted.
+    /// Bytes received and not yet read (a FIN, read or not, is not among
+    /// them); for a listening socket, the connections waiting to be accepted.
     pub rx_queue: u64,
 }
 

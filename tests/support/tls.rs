@@ -14,6 +14,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use super::client::write_until_quiet;
+use super::data::pattern;
 use super::server::InProcess;
 use super::wait::PATIENCE;
 
@@ -140,4 +142,22 @@ pub fn tls_echo_once(stream: &mut TlsStream, message: &[u8]) {
 pub fn tls_read_to_end(stream: &mut TlsStream) -> io::Result<Vec<u8>> {
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).map(|_| rest)
+}
+
+/// A TLS client that writes until blocked and never reads, driven by hand
+/// over a non-blocking socket (a blocking stream would also wait to read):
+/// returns the plaintext written, some of which may still wait in the
+/// client's session for the server to read.
+pub fn tls_write_until_blocked(mut tls: TlsStream, seed: u64) -> (TlsStream, Vec<u8>) {
+    tls.sock.set_nonblocking(true).unwrap();
+    let chunk = pattern(16 * 1024, seed);
+    let mut sent = Vec::new();
+    write_until_quiet("TLS writes", || {
+        if !tls.conn.wants_write() {
+            tls.conn.writer().write_all(&chunk)?;
+            sent.extend_from_slice(&chunk);
+        }
+        tls.conn.write_tls(&mut tls.sock).map(drop)
+    });
+    (tls, sent)
 }
