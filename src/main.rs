@@ -15,6 +15,20 @@ use log::{info, warn};
 use echo_reactor::tls::TlsIdentity;
 use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
 
+/// The `--help` headings, in the order a newcomer reads them: where the
+/// server listens, what it allows each client, when it gives up on one,
+/// then the optional layers (TLS, load balancers) and how to watch it. A
+/// new flag joins the heading it belongs to, so the list stays readable
+/// as it grows.
+mod heading {
+    pub const LISTENING: &str = "Listening";
+    pub const LIMITS: &str = "Limits";
+    pub const TIMEOUTS: &str = "Timeouts";
+    pub const TLS: &str = "TLS";
+    pub const LOAD_BALANCERS: &str = "Load balancers";
+    pub const OBSERVABILITY: &str = "Observability";
+}
+
 /// A TCP echo server: every byte a client sends comes back to it, in order,
 /// until the client closes. One thread, one mio poll loop.
 #[derive(Parser, Debug)]
@@ -28,76 +42,96 @@ use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAUL
 struct Cli {
     /// Address to listen on, IPv4 or IPv6 (port 0 picks a free port).
     /// Repeat the flag to listen on several.
-    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:65432")]
+    #[arg(
+        short,
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:65432",
+        help_heading = heading::LISTENING
+    )]
     listen: Vec<SocketAddr>,
 
+    /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
+    /// Datagrams from service ports (below 1024, a few known reflectors, our
+    /// own ports) get no answer, so two echo services cannot loop
+    #[arg(long, help_heading = heading::LISTENING)]
+    udp: bool,
+
+    /// Reactors (threads) sharing the listening addresses with SO_REUSEPORT:
+    /// a number, or `auto` for one per available core
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "1",
+        value_parser = parse_reactors,
+        help_heading = heading::LISTENING
+    )]
+    reactors: usize,
+
+    /// Length of each listening socket's accept queue
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_BACKLOG,
+        help_heading = heading::LISTENING
+    )]
+    backlog: u32,
+
     /// Most connections open at once [default: open-files limit minus 32]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = heading::LIMITS
+    )]
     max_connections: Option<u64>,
 
     /// Most unsent echo bytes per connection before the server stops reading
     /// from it (backpressure). Accepts K/KiB/M/MiB suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_byte_count)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "64KiB",
+        value_parser = parse_byte_count,
+        help_heading = heading::LIMITS
+    )]
     max_pending: usize,
 
     /// One budget for every byte held for clients (pending echoes), K/M/G
     /// suffixes. When spent, connections that would need more stop reading
     /// until memory frees; none is closed and no byte dropped [default: a
     /// quarter of the cgroup's memory.max, or 1GiB outside a cgroup]
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        value_parser = parse_byte_count,
+        help_heading = heading::LIMITS
+    )]
     max_memory: Option<usize>,
 
     /// Close connections idle this many seconds (fractions allowed) [default: off]
-    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::TIMEOUTS
+    )]
     idle_timeout: Option<Duration>,
 
     /// On shutdown, seconds to let pending echoes flush before closing everything
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = units::parse_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "5",
+        value_parser = units::parse_seconds,
+        help_heading = heading::TIMEOUTS
+    )]
     drain_timeout: Duration,
-
-    /// Length of each listening socket's accept queue
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG)]
-    backlog: u32,
-
-    /// Log the counters and rates every SECS seconds [default: off]
-    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
-    stats_interval: Option<Duration>,
-
-    /// Reactors (threads) sharing the listening addresses with SO_REUSEPORT:
-    /// a number, or `auto` for one per available core
-    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_reactors)]
-    reactors: usize,
-
-    /// Expect a PROXY protocol header (v1 or v2) before any payload on every
-    /// TCP listener, as load balancers send it; its addresses are logged at
-    /// debug, and it is never echoed
-    #[arg(long)]
-    proxy_protocol: bool,
-
-    /// Seconds a client has to send its whole PROXY protocol header
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
-    proxy_header_timeout: Duration,
-
-    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
-    /// http://ADDR/healthz (503 once a shutdown begins) [default: off]
-    #[arg(long, value_name = "ADDR")]
-    metrics: Option<SocketAddr>,
-
-    /// Send TEXT to each new TCP client before any echo; {hostname} and
-    /// {local_addr} are replaced [default: off]
-    #[arg(long, value_name = "TEXT")]
-    banner: Option<String>,
-
-    /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
-    /// Datagrams from service ports (below 1024, a few known reflectors, our
-    /// own ports) get no answer, so two echo services cannot loop
-    #[arg(long)]
-    udp: bool,
 
     /// Address to serve TLS echo on, IPv4 or IPv6 (port 0 picks a free
     /// port); repeat for several. Needs --tls-cert and --tls-key, or
     /// --tls-self-signed [default: none]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = heading::TLS)]
     tls_listen: Vec<SocketAddr>,
 
     /// PEM file with the TLS certificate chain, leaf first
@@ -105,27 +139,79 @@ struct Cli {
         long,
         value_name = "PATH",
         requires = "tls_key",
-        conflicts_with = "tls_self_signed"
+        conflicts_with = "tls_self_signed",
+        help_heading = heading::TLS
     )]
     tls_cert: Option<PathBuf>,
 
     /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1)
-    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_cert",
+        help_heading = heading::TLS
+    )]
     tls_key: Option<PathBuf>,
 
     /// Make a certificate for localhost, 127.0.0.1 and ::1 at start-up
     /// (its SHA-256 fingerprint is logged), for trying TLS out
-    #[arg(long)]
+    #[arg(long, help_heading = heading::TLS)]
     tls_self_signed: bool,
 
     /// Write the self-signed certificate (not its key) to PATH as PEM, for
     /// clients to trust
-    #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_self_signed",
+        help_heading = heading::TLS
+    )]
     tls_self_signed_out: Option<PathBuf>,
 
     /// Seconds a TLS client has to complete its handshake
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::TLS
+    )]
     tls_handshake_timeout: Duration,
+
+    /// Expect a PROXY protocol header (v1 or v2) before any payload on every
+    /// TCP listener, as load balancers send it; its addresses are logged at
+    /// debug, and it is never echoed
+    #[arg(long, help_heading = heading::LOAD_BALANCERS)]
+    proxy_protocol: bool,
+
+    /// Seconds a client has to send its whole PROXY protocol header
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "5",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::LOAD_BALANCERS
+    )]
+    proxy_header_timeout: Duration,
+
+    /// Send TEXT to each new TCP client before any echo; {hostname} and
+    /// {local_addr} are replaced [default: off]
+    #[arg(long, value_name = "TEXT", help_heading = heading::LOAD_BALANCERS)]
+    banner: Option<String>,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
+    /// http://ADDR/healthz (503 once a shutdown begins) [default: off]
+    #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
+    metrics: Option<SocketAddr>,
+
+    /// Log the counters and rates every SECS seconds [default: off]
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::OBSERVABILITY
+    )]
+    stats_interval: Option<Duration>,
 }
 
 /// The TLS identity the flags name, if any.
