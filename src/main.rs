@@ -13,7 +13,9 @@ use clap::Parser;
 use log::{info, warn};
 
 use echo_reactor::tls::TlsIdentity;
-use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
+use echo_reactor::{
+    cli_support, fd_limit, units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG,
+};
 
 /// The `--help` headings, in the order a newcomer reads them: where the
 /// server listens, what it allows each client, when it gives up on one,
@@ -228,9 +230,67 @@ fn tls_identity(cli: &Cli) -> Option<TlsIdentity> {
     }
 }
 
+/// The server's configuration from the flags.
+fn config(cli: Cli) -> Config {
+    let mut config = Config::default();
+    config.tls_identity = tls_identity(&cli);
+    config.listen = cli.listen;
+    config.max_connections = cli
+        .max_connections
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.max_pending = cli.max_pending;
+    config.idle_timeout = cli.idle_timeout;
+    config.drain_timeout = cli.drain_timeout;
+    config.backlog = cli.backlog;
+    config.stats_interval = cli.stats_interval;
+    config.udp = cli.udp;
+    config.max_memory = cli.max_memory;
+    config.proxy_protocol = cli.proxy_protocol;
+    config.proxy_header_timeout = cli.proxy_header_timeout;
+    config.metrics = cli.metrics;
+    config.banner = cli.banner;
+    config.tls_listen = cli.tls_listen;
+    config.tls_handshake_timeout = cli.tls_handshake_timeout;
+    config
+}
+
+/// The line printed after `echo-reactor: ` when the server cannot start
+/// or fails: a configuration problem in the words of the flags that set
+/// it, anything else as the library words it.
+fn message(error: &Error) -> String {
+    match error {
+        Error::Config(problem) => format!("invalid configuration: {}", in_flags(problem)),
+        other => other.to_string(),
+    }
+}
+
+/// A configuration problem, naming the flags rather than `Config`'s fields.
+fn in_flags(problem: &ConfigError) -> String {
+    match problem {
+        ConfigError::NoAddress => "no address to listen on".into(),
+        ConfigError::TlsWithoutIdentity => {
+            "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into()
+        }
+        ConfigError::ZeroTlsHandshakeTimeout => {
+            "tls-handshake-timeout must be longer than zero".into()
+        }
+        ConfigError::ZeroMaxPending => "max-pending must be at least 1 byte".into(),
+        ConfigError::ZeroMaxConnections => "max-connections must be at least 1".into(),
+        ConfigError::ZeroIdleTimeout => "idle-timeout must be longer than zero".into(),
+        ConfigError::ZeroProxyHeaderTimeout => {
+            "proxy-header-timeout must be longer than zero".into()
+        }
+        ConfigError::BannerTooLong { max, .. } => format!("banner must be at most {max} bytes"),
+        ConfigError::ZeroMaxMemory => "max-memory must be at least 1 byte".into(),
+        ConfigError::ZeroStatsInterval => "stats-interval must be longer than zero".into(),
+        // The rest name no field a flag sets (a cluster of no reactors).
+        other => other.to_string(),
+    }
+}
+
 /// `--max-pending`, `--max-memory`: a size, as a `usize`.
 fn parse_byte_count(text: &str) -> Result<usize, String> {
-    let bytes = units::parse_size(text)?;
+    let bytes = units::parse_size(text).map_err(|e| e.to_string())?;
     usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
 }
 
@@ -246,7 +306,7 @@ fn parse_reactors(text: &str) -> Result<usize, String> {
 }
 
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
-    match units::parse_seconds(text)? {
+    match units::parse_seconds(text).map_err(|e| e.to_string())? {
         Duration::ZERO => Err("must be longer than zero".into()),
         duration => Ok(duration),
     }
@@ -263,37 +323,17 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
-    let tls_identity = tls_identity(&cli);
-    let config = Config {
-        listen: cli.listen,
-        max_connections: cli
-            .max_connections
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        max_pending: cli.max_pending,
-        idle_timeout: cli.idle_timeout,
-        drain_timeout: cli.drain_timeout,
-        backlog: cli.backlog,
-        stats_interval: cli.stats_interval,
-        reuse_port: false,
-        udp: cli.udp,
-        max_memory: cli.max_memory,
-        proxy_protocol: cli.proxy_protocol,
-        proxy_header_timeout: cli.proxy_header_timeout,
-        metrics: cli.metrics,
-        banner: cli.banner,
-        tls_listen: cli.tls_listen,
-        tls_identity,
-        tls_handshake_timeout: cli.tls_handshake_timeout,
-    };
+    let reactors = cli.reactors;
+    let config = config(cli);
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.
-    let result = if cli.reactors == 1 {
+    let result = if reactors == 1 {
         Server::bind(config).and_then(|mut server| {
             server.handle_signals()?;
             server.run()
         })
     } else {
-        Cluster::bind(config, cli.reactors).and_then(|mut cluster| {
+        Cluster::bind(config, reactors).and_then(|mut cluster| {
             cluster.handle_signals();
             cluster.run()
         })
@@ -301,7 +341,7 @@ fn main() -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("echo-reactor: {e}");
+            eprintln!("echo-reactor: {}", message(&e));
             ExitCode::FAILURE
         }
     }
@@ -318,6 +358,59 @@ mod tests {
             Ok(Duration::from_millis(500))
         );
         assert!(parse_positive_seconds("0").is_err());
+    }
+
+    #[test]
+    fn configuration_problems_are_worded_with_the_flags_names() {
+        let cases = [
+            (ConfigError::NoAddress, "no address to listen on"),
+            (
+                ConfigError::TlsWithoutIdentity,
+                "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed",
+            ),
+            (
+                ConfigError::ZeroTlsHandshakeTimeout,
+                "tls-handshake-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::ZeroMaxPending,
+                "max-pending must be at least 1 byte",
+            ),
+            (
+                ConfigError::ZeroMaxConnections,
+                "max-connections must be at least 1",
+            ),
+            (
+                ConfigError::ZeroIdleTimeout,
+                "idle-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::ZeroProxyHeaderTimeout,
+                "proxy-header-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::BannerTooLong {
+                    len: 3000,
+                    max: 2048,
+                },
+                "banner must be at most 2048 bytes",
+            ),
+            (
+                ConfigError::ZeroMaxMemory,
+                "max-memory must be at least 1 byte",
+            ),
+            (
+                ConfigError::ZeroStatsInterval,
+                "stats-interval must be longer than zero",
+            ),
+            (ConfigError::NoReactors, "at least one reactor is needed"),
+        ];
+        for (problem, words) in cases {
+            assert_eq!(
+                message(&Error::Config(problem)),
+                format!("invalid configuration: {words}")
+            );
+        }
     }
 
     #[test]

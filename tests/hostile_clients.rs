@@ -20,10 +20,9 @@ use echo_reactor::Config;
 const MAX_PENDING: usize = 64 * 1024;
 
 fn server() -> InProcess {
-    InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.max_pending = MAX_PENDING;
+    InProcess::start(config)
 }
 
 /// One round trip of a short, numbered message.
@@ -361,10 +360,9 @@ fn a_half_close_that_arrives_while_echoes_wait_in_the_server_still_gets_them_all
     const LEN: usize = 8 << 20;
     // Room for the whole transfer: the server reads all of it, and the end
     // of stream behind it, while most echoes still wait in its buffer.
-    let server = InProcess::start(Config {
-        max_pending: 2 * LEN,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_pending = 2 * LEN;
+    let server = InProcess::start(config);
     let data = all_byte_values(LEN, 8);
     let mut client = connect(server.addr);
     let mut writer = client.try_clone().unwrap();

@@ -47,11 +47,10 @@ fn v2(command: u8, family: u8, tlvs: &[u8]) -> Vec<u8> {
 }
 
 fn server() -> InProcess {
-    InProcess::start(Config {
-        proxy_protocol: true,
-        proxy_header_timeout: HEADER_TIMEOUT,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.proxy_protocol = true;
+    config.proxy_header_timeout = HEADER_TIMEOUT;
+    InProcess::start(config)
 }
 
 /// Sends `header` in the pieces `cuts` make of it (each piece flushed on
