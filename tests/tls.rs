@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use echo_reactor::tls::{ECHO_CHUNK, SESSION_BUFFERS};
+use echo_reactor::tls::{HandshakeFailure, ECHO_CHUNK, SESSION_BUFFERS};
 use echo_reactor::Config;
 
 use crate::support::*;
@@ -217,11 +217,19 @@ fn bad_input_is_a_counted_close_for_each_reason_and_others_are_served() {
 
     let stats = server.wait_for_stats("every bad client to be closed", |s| s.active == 0);
     eprintln!("{stats}");
-    assert_eq!(stats.tls_failed_not_tls, 1, "plaintext");
-    assert_eq!(stats.tls_failed_invalid, 1, "garbage");
-    assert_eq!(stats.tls_failed_closed, 1, "truncated");
-    assert_eq!(stats.tls_failed_incompatible, 1, "TLS 1.1 only");
-    assert_eq!(stats.tls_failed_timeout, 1, "stopped mid-handshake");
+    assert_eq!(stats.tls_failed[HandshakeFailure::NotTls], 1, "plaintext");
+    assert_eq!(stats.tls_failed[HandshakeFailure::Invalid], 1, "garbage");
+    assert_eq!(stats.tls_failed[HandshakeFailure::Closed], 1, "truncated");
+    assert_eq!(
+        stats.tls_failed[HandshakeFailure::Incompatible],
+        1,
+        "TLS 1.1 only"
+    );
+    assert_eq!(
+        stats.tls_failed[HandshakeFailure::Timeout],
+        1,
+        "stopped mid-handshake"
+    );
     assert_eq!(stats.closed_by_error, 1, "reset mid-record");
     assert_eq!(stats.tls_handshakes, 1);
     let mut good = tls_connect(addr, &config);
