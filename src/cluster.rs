@@ -115,7 +115,7 @@ impl Cluster {
     /// the open-files limit) is divided among them.
     pub fn bind(mut config: Config, reactors: usize) -> Result<Cluster, Error> {
         if reactors == 0 {
-            return Err(Error::Config("at least one reactor is needed".into()));
+            return Err(Error::Config(crate::config::ConfigError::NoReactors));
         }
         // Before the limits are divided: a share is never refused, so a
         // value a single server refuses must be refused here too.

@@ -1,9 +1,21 @@
 //! Everything a user can tune, in one plain struct.
 //!
-//! The binary fills a [`Config`] from its flags; a library caller fills one by
-//! hand. [`Config::default`] is what `cargo run --release` serves with, so the
-//! defaults live here and nowhere else.
+//! The binary fills a [`Config`] from its flags; a library caller starts
+//! from [`Config::default`] (or [`Config::listening_on`]) and sets the
+//! fields it cares about:
+//!
+//! ```
+//! let mut config = echo_reactor::Config::default();
+//! config.max_pending = 1 << 20;
+//! config.udp = true;
+//! assert_eq!(config.validate(), Ok(()));
+//! ```
+//!
+//! [`Config::default`] is what `cargo run --release` serves with, so the
+//! defaults live here and nowhere else. `Config` is `#[non_exhaustive]`: a
+//! new setting, with its default, is not a breaking change.
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -26,6 +38,7 @@ pub const DEFAULT_BACKLOG: u32 = 4096;
 
 /// How the server listens, what it allows each connection and how it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Addresses to listen on (IPv4 or IPv6). Port 0 picks a free port;
     /// [`Server::local_addrs`](crate::Server::local_addrs) tells which.
@@ -161,40 +174,106 @@ impl Config {
     }
 
     /// Checks the values that have no meaning, so a bad one is reported at
-    /// start-up with its name rather than misbehaving later.
-    pub fn validate(&self) -> Result<(), String> {
+    /// start-up by name rather than misbehaving later.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.listen.is_empty() && self.tls_listen.is_empty() {
-            return Err("no address to listen on".into());
+            return Err(ConfigError::NoAddress);
         }
         if !self.tls_listen.is_empty() && self.tls_identity.is_none() {
-            return Err(
-                "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into(),
-            );
+            return Err(ConfigError::TlsWithoutIdentity);
         }
         if self.tls_handshake_timeout == Duration::ZERO {
-            return Err("tls-handshake-timeout must be longer than zero".into());
+            return Err(ConfigError::ZeroTlsHandshakeTimeout);
         }
         if self.max_pending == 0 {
-            return Err("max-pending must be at least 1 byte".into());
+            return Err(ConfigError::ZeroMaxPending);
         }
         if self.max_connections == Some(0) {
-            return Err("max-connections must be at least 1".into());
+            return Err(ConfigError::ZeroMaxConnections);
         }
         if self.idle_timeout == Some(Duration::ZERO) {
-            return Err("idle-timeout must be longer than zero".into());
+            return Err(ConfigError::ZeroIdleTimeout);
         }
         if self.proxy_header_timeout == Duration::ZERO {
-            return Err("proxy-header-timeout must be longer than zero".into());
+            return Err(ConfigError::ZeroProxyHeaderTimeout);
         }
-        if self.banner.as_ref().is_some_and(|b| b.len() > MAX_BANNER) {
-            return Err(format!("banner must be at most {MAX_BANNER} bytes"));
+        if let Some(banner) = self.banner.as_ref().filter(|b| b.len() > MAX_BANNER) {
+            return Err(ConfigError::BannerTooLong {
+                len: banner.len(),
+                max: MAX_BANNER,
+            });
         }
         if self.max_memory == Some(0) {
-            return Err("max-memory must be at least 1 byte".into());
+            return Err(ConfigError::ZeroMaxMemory);
         }
         if self.stats_interval == Some(Duration::ZERO) {
-            return Err("stats-interval must be longer than zero".into());
+            return Err(ConfigError::ZeroStatsInterval);
         }
         Ok(())
     }
 }
+
+/// A [`Config`] value with no meaning, found by [`Config::validate`]
+/// before anything is bound. Its text names the [`Config`] field; the
+/// binary words the same problems with its flags' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `listen` and `tls_listen` are both empty.
+    NoAddress,
+    /// `tls_listen` has addresses but `tls_identity` is `None`.
+    TlsWithoutIdentity,
+    /// `tls_handshake_timeout` is zero.
+    ZeroTlsHandshakeTimeout,
+    /// `max_pending` is zero.
+    ZeroMaxPending,
+    /// `max_connections` is `Some(0)`.
+    ZeroMaxConnections,
+    /// `idle_timeout` is `Some(Duration::ZERO)`.
+    ZeroIdleTimeout,
+    /// `proxy_header_timeout` is zero.
+    ZeroProxyHeaderTimeout,
+    /// `banner` is longer than [`MAX_BANNER`].
+    BannerTooLong {
+        /// The banner's length in bytes.
+        len: usize,
+        /// The most allowed, [`MAX_BANNER`].
+        max: usize,
+    },
+    /// `max_memory` is `Some(0)`.
+    ZeroMaxMemory,
+    /// `stats_interval` is `Some(Duration::ZERO)`.
+    ZeroStatsInterval,
+    /// A [`Cluster`](crate::Cluster) was asked for no reactors.
+    NoReactors,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoAddress => {
+                f.write_str("no address to listen on: listen and tls_listen are empty")
+            }
+            ConfigError::TlsWithoutIdentity => f.write_str("tls_listen needs a tls_identity"),
+            ConfigError::ZeroTlsHandshakeTimeout => {
+                f.write_str("tls_handshake_timeout must be longer than zero")
+            }
+            ConfigError::ZeroMaxPending => f.write_str("max_pending must be at least 1 byte"),
+            ConfigError::ZeroMaxConnections => f.write_str("max_connections must be at least 1"),
+            ConfigError::ZeroIdleTimeout => f.write_str("idle_timeout must be longer than zero"),
+            ConfigError::ZeroProxyHeaderTimeout => {
+                f.write_str("proxy_header_timeout must be longer than zero")
+            }
+            ConfigError::BannerTooLong { len, max } => {
+                write!(f, "banner is {len} bytes, more than the {max} allowed")
+            }
+            ConfigError::ZeroMaxMemory => f.write_str("max_memory must be at least 1 byte"),
+            ConfigError::ZeroStatsInterval => {
+                f.write_str("stats_interval must be longer than zero")
+            }
+            ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -3,19 +3,29 @@
 //! Per-connection failures (a reset, a broken pipe) are never errors here:
 //! they close that one connection and are logged. Only what takes the whole
 //! server down reaches the caller, and each error says what was being done.
+//!
+//! Every variant is typed, with the values involved: a bad configuration
+//! is a [`ConfigError`], a certificate or key that cannot be used a
+//! [`TlsError`]. Their text speaks of [`Config`](crate::Config)'s fields
+//! and of files, never of command-line flags, which a library caller
+//! never typed; the binary words them with its flags' names.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
+pub use crate::config::ConfigError;
+pub use crate::tls::TlsError;
+
 /// Why the server could not start or had to stop.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The configuration has a value with no meaning.
-    Config(String),
-    /// The TLS certificate or key cannot be used; the text names the file
-    /// and what is wrong with it.
-    Tls(String),
+    Config(ConfigError),
+    /// The TLS certificate or key cannot be used; it names the file and
+    /// what is wrong with it.
+    Tls(TlsError),
     /// A listening socket could not be set up on this address.
     Listen {
         /// The address that was asked for.
@@ -42,6 +52,7 @@ pub enum Error {
 
 /// How a reactor of a [`Cluster`](crate::Cluster) ended badly.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReactorFailure {
     /// Its [`Server::run`](crate::Server::run) returned an error.
     Error(Box<Error>),
@@ -60,7 +71,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
-            Error::Tls(why) => f.write_str(why),
+            Error::Tls(why) => why.fmt(f),
             Error::Listen { addr, source } => {
                 write!(f, "cannot listen on {addr}: {source}")?;
                 match source.kind() {
@@ -90,7 +101,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(_) | Error::Tls(_) => None,
+            // Their text is theirs: what they wrap is their source.
+            Error::Config(why) => std::error::Error::source(why),
+            Error::Tls(why) => std::error::Error::source(why),
             Error::Listen { source, .. } | Error::Reactor { source, .. } => Some(source),
             Error::ReactorFailed {
                 cause: ReactorFailure::Error(e),

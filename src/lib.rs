@@ -86,7 +86,7 @@ pub use cluster::{Cluster, ClusterHandle};
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_PENDING,
 };
-pub use error::{Error, ReactorFailure};
+pub use error::{ConfigError, Error, ReactorFailure, TlsError};
 pub use handle::Handle;
 pub use serve::SCRATCH_SIZE;
 pub use server::{slab_entry_size, Server};

@@ -13,7 +13,23 @@ use clap::Parser;
 use log::{info, warn};
 
 use echo_reactor::tls::TlsIdentity;
-use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAULT_BACKLOG};
+use echo_reactor::{
+    cli_support, fd_limit, units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG,
+};
+
+/// The `--help` headings, in the order a newcomer reads them: where the
+/// server listens, what it allows each client, when it gives up on one,
+/// then the optional layers (TLS, load balancers) and how to watch it. A
+/// new flag joins the heading it belongs to, so the list stays readable
+/// as it grows.
+mod heading {
+    pub const LISTENING: &str = "Listening";
+    pub const LIMITS: &str = "Limits";
+    pub const TIMEOUTS: &str = "Timeouts";
+    pub const TLS: &str = "TLS";
+    pub const LOAD_BALANCERS: &str = "Load balancers";
+    pub const OBSERVABILITY: &str = "Observability";
+}
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
 /// until the client closes. One thread, one mio poll loop.
@@ -28,76 +44,96 @@ use echo_reactor::{cli_support, fd_limit, units, Cluster, Config, Server, DEFAUL
 struct Cli {
     /// Address to listen on, IPv4 or IPv6 (port 0 picks a free port).
     /// Repeat the flag to listen on several.
-    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:65432")]
+    #[arg(
+        short,
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:65432",
+        help_heading = heading::LISTENING
+    )]
     listen: Vec<SocketAddr>,
 
+    /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
+    /// Datagrams from service ports (below 1024, a few known reflectors, our
+    /// own ports) get no answer, so two echo services cannot loop
+    #[arg(long, help_heading = heading::LISTENING)]
+    udp: bool,
+
+    /// Reactors (threads) sharing the listening addresses with SO_REUSEPORT:
+    /// a number, or `auto` for one per available core
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "1",
+        value_parser = parse_reactors,
+        help_heading = heading::LISTENING
+    )]
+    reactors: usize,
+
+    /// Length of each listening socket's accept queue
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_BACKLOG,
+        help_heading = heading::LISTENING
+    )]
+    backlog: u32,
+
     /// Most connections open at once [default: open-files limit minus 32]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = heading::LIMITS
+    )]
     max_connections: Option<u64>,
 
     /// Most unsent echo bytes per connection before the server stops reading
     /// from it (backpressure). Accepts K/KiB/M/MiB suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = parse_byte_count)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "64KiB",
+        value_parser = parse_byte_count,
+        help_heading = heading::LIMITS
+    )]
     max_pending: usize,
 
     /// One budget for every byte held for clients (pending echoes), K/M/G
     /// suffixes. When spent, connections that would need more stop reading
     /// until memory frees; none is closed and no byte dropped [default: a
     /// quarter of the cgroup's memory.max, or 1GiB outside a cgroup]
-    #[arg(long, value_name = "BYTES", value_parser = parse_byte_count)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        value_parser = parse_byte_count,
+        help_heading = heading::LIMITS
+    )]
     max_memory: Option<usize>,
 
     /// Close connections idle this many seconds (fractions allowed) [default: off]
-    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::TIMEOUTS
+    )]
     idle_timeout: Option<Duration>,
 
     /// On shutdown, seconds to let pending echoes flush before closing everything
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = units::parse_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "5",
+        value_parser = units::parse_seconds,
+        help_heading = heading::TIMEOUTS
+    )]
     drain_timeout: Duration,
-
-    /// Length of each listening socket's accept queue
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKLOG)]
-    backlog: u32,
-
-    /// Log the counters and rates every SECS seconds [default: off]
-    #[arg(long, value_name = "SECS", value_parser = parse_positive_seconds)]
-    stats_interval: Option<Duration>,
-
-    /// Reactors (threads) sharing the listening addresses with SO_REUSEPORT:
-    /// a number, or `auto` for one per available core
-    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_reactors)]
-    reactors: usize,
-
-    /// Expect a PROXY protocol header (v1 or v2) before any payload on every
-    /// TCP listener, as load balancers send it; its addresses are logged at
-    /// debug, and it is never echoed
-    #[arg(long)]
-    proxy_protocol: bool,
-
-    /// Seconds a client has to send its whole PROXY protocol header
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
-    proxy_header_timeout: Duration,
-
-    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
-    /// http://ADDR/healthz (503 once a shutdown begins) [default: off]
-    #[arg(long, value_name = "ADDR")]
-    metrics: Option<SocketAddr>,
-
-    /// Send TEXT to each new TCP client before any echo; {hostname} and
-    /// {local_addr} are replaced [default: off]
-    #[arg(long, value_name = "TEXT")]
-    banner: Option<String>,
-
-    /// Echo UDP datagrams too (RFC 862), on every --listen address and port.
-    /// Datagrams from service ports (below 1024, a few known reflectors, our
-    /// own ports) get no answer, so two echo services cannot loop
-    #[arg(long)]
-    udp: bool,
 
     /// Address to serve TLS echo on, IPv4 or IPv6 (port 0 picks a free
     /// port); repeat for several. Needs --tls-cert and --tls-key, or
     /// --tls-self-signed [default: none]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = heading::TLS)]
     tls_listen: Vec<SocketAddr>,
 
     /// PEM file with the TLS certificate chain, leaf first
@@ -105,27 +141,79 @@ struct Cli {
         long,
         value_name = "PATH",
         requires = "tls_key",
-        conflicts_with = "tls_self_signed"
+        conflicts_with = "tls_self_signed",
+        help_heading = heading::TLS
     )]
     tls_cert: Option<PathBuf>,
 
     /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1)
-    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_cert",
+        help_heading = heading::TLS
+    )]
     tls_key: Option<PathBuf>,
 
     /// Make a certificate for localhost, 127.0.0.1 and ::1 at start-up
     /// (its SHA-256 fingerprint is logged), for trying TLS out
-    #[arg(long)]
+    #[arg(long, help_heading = heading::TLS)]
     tls_self_signed: bool,
 
     /// Write the self-signed certificate (not its key) to PATH as PEM, for
     /// clients to trust
-    #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_self_signed",
+        help_heading = heading::TLS
+    )]
     tls_self_signed_out: Option<PathBuf>,
 
     /// Seconds a TLS client has to complete its handshake
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_positive_seconds)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::TLS
+    )]
     tls_handshake_timeout: Duration,
+
+    /// Expect a PROXY protocol header (v1 or v2) before any payload on every
+    /// TCP listener, as load balancers send it; its addresses are logged at
+    /// debug, and it is never echoed
+    #[arg(long, help_heading = heading::LOAD_BALANCERS)]
+    proxy_protocol: bool,
+
+    /// Seconds a client has to send its whole PROXY protocol header
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "5",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::LOAD_BALANCERS
+    )]
+    proxy_header_timeout: Duration,
+
+    /// Send TEXT to each new TCP client before any echo; {hostname} and
+    /// {local_addr} are replaced [default: off]
+    #[arg(long, value_name = "TEXT", help_heading = heading::LOAD_BALANCERS)]
+    banner: Option<String>,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
+    /// http://ADDR/healthz (503 once a shutdown begins) [default: off]
+    #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
+    metrics: Option<SocketAddr>,
+
+    /// Log the counters and rates every SECS seconds [default: off]
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_positive_seconds,
+        help_heading = heading::OBSERVABILITY
+    )]
+    stats_interval: Option<Duration>,
 }
 
 /// The TLS identity the flags name, if any.
@@ -142,9 +230,67 @@ fn tls_identity(cli: &Cli) -> Option<TlsIdentity> {
     }
 }
 
+/// The server's configuration from the flags.
+fn config(cli: Cli) -> Config {
+    let mut config = Config::default();
+    config.tls_identity = tls_identity(&cli);
+    config.listen = cli.listen;
+    config.max_connections = cli
+        .max_connections
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.max_pending = cli.max_pending;
+    config.idle_timeout = cli.idle_timeout;
+    config.drain_timeout = cli.drain_timeout;
+    config.backlog = cli.backlog;
+    config.stats_interval = cli.stats_interval;
+    config.udp = cli.udp;
+    config.max_memory = cli.max_memory;
+    config.proxy_protocol = cli.proxy_protocol;
+    config.proxy_header_timeout = cli.proxy_header_timeout;
+    config.metrics = cli.metrics;
+    config.banner = cli.banner;
+    config.tls_listen = cli.tls_listen;
+    config.tls_handshake_timeout = cli.tls_handshake_timeout;
+    config
+}
+
+/// The line printed after `echo-reactor: ` when the server cannot start
+/// or fails: a configuration problem in the words of the flags that set
+/// it, anything else as the library words it.
+fn message(error: &Error) -> String {
+    match error {
+        Error::Config(problem) => format!("invalid configuration: {}", in_flags(problem)),
+        other => other.to_string(),
+    }
+}
+
+/// A configuration problem, naming the flags rather than `Config`'s fields.
+fn in_flags(problem: &ConfigError) -> String {
+    match problem {
+        ConfigError::NoAddress => "no address to listen on".into(),
+        ConfigError::TlsWithoutIdentity => {
+            "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into()
+        }
+        ConfigError::ZeroTlsHandshakeTimeout => {
+            "tls-handshake-timeout must be longer than zero".into()
+        }
+        ConfigError::ZeroMaxPending => "max-pending must be at least 1 byte".into(),
+        ConfigError::ZeroMaxConnections => "max-connections must be at least 1".into(),
+        ConfigError::ZeroIdleTimeout => "idle-timeout must be longer than zero".into(),
+        ConfigError::ZeroProxyHeaderTimeout => {
+            "proxy-header-timeout must be longer than zero".into()
+        }
+        ConfigError::BannerTooLong { max, .. } => format!("banner must be at most {max} bytes"),
+        ConfigError::ZeroMaxMemory => "max-memory must be at least 1 byte".into(),
+        ConfigError::ZeroStatsInterval => "stats-interval must be longer than zero".into(),
+        // The rest name no field a flag sets (a cluster of no reactors).
+        other => other.to_string(),
+    }
+}
+
 /// `--max-pending`, `--max-memory`: a size, as a `usize`.
 fn parse_byte_count(text: &str) -> Result<usize, String> {
-    let bytes = units::parse_size(text)?;
+    let bytes = units::parse_size(text).map_err(|e| e.to_string())?;
     usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
 }
 
@@ -160,7 +306,7 @@ fn parse_reactors(text: &str) -> Result<usize, String> {
 }
 
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
-    match units::parse_seconds(text)? {
+    match units::parse_seconds(text).map_err(|e| e.to_string())? {
         Duration::ZERO => Err("must be longer than zero".into()),
         duration => Ok(duration),
     }
@@ -177,37 +323,17 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
-    let tls_identity = tls_identity(&cli);
-    let config = Config {
-        listen: cli.listen,
-        max_connections: cli
-            .max_connections
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        max_pending: cli.max_pending,
-        idle_timeout: cli.idle_timeout,
-        drain_timeout: cli.drain_timeout,
-        backlog: cli.backlog,
-        stats_interval: cli.stats_interval,
-        reuse_port: false,
-        udp: cli.udp,
-        max_memory: cli.max_memory,
-        proxy_protocol: cli.proxy_protocol,
-        proxy_header_timeout: cli.proxy_header_timeout,
-        metrics: cli.metrics,
-        banner: cli.banner,
-        tls_listen: cli.tls_listen,
-        tls_identity,
-        tls_handshake_timeout: cli.tls_handshake_timeout,
-    };
+    let reactors = cli.reactors;
+    let config = config(cli);
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.
-    let result = if cli.reactors == 1 {
+    let result = if reactors == 1 {
         Server::bind(config).and_then(|mut server| {
             server.handle_signals()?;
             server.run()
         })
     } else {
-        Cluster::bind(config, cli.reactors).and_then(|mut cluster| {
+        Cluster::bind(config, reactors).and_then(|mut cluster| {
             cluster.handle_signals();
             cluster.run()
         })
@@ -215,7 +341,7 @@ fn main() -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("echo-reactor: {e}");
+            eprintln!("echo-reactor: {}", message(&e));
             ExitCode::FAILURE
         }
     }
@@ -232,6 +358,59 @@ mod tests {
             Ok(Duration::from_millis(500))
         );
         assert!(parse_positive_seconds("0").is_err());
+    }
+
+    #[test]
+    fn configuration_problems_are_worded_with_the_flags_names() {
+        let cases = [
+            (ConfigError::NoAddress, "no address to listen on"),
+            (
+                ConfigError::TlsWithoutIdentity,
+                "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed",
+            ),
+            (
+                ConfigError::ZeroTlsHandshakeTimeout,
+                "tls-handshake-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::ZeroMaxPending,
+                "max-pending must be at least 1 byte",
+            ),
+            (
+                ConfigError::ZeroMaxConnections,
+                "max-connections must be at least 1",
+            ),
+            (
+                ConfigError::ZeroIdleTimeout,
+                "idle-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::ZeroProxyHeaderTimeout,
+                "proxy-header-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::BannerTooLong {
+                    len: 3000,
+                    max: 2048,
+                },
+                "banner must be at most 2048 bytes",
+            ),
+            (
+                ConfigError::ZeroMaxMemory,
+                "max-memory must be at least 1 byte",
+            ),
+            (
+                ConfigError::ZeroStatsInterval,
+                "stats-interval must be longer than zero",
+            ),
+            (ConfigError::NoReactors, "at least one reactor is needed"),
+        ];
+        for (problem, words) in cases {
+            assert_eq!(
+                message(&Error::Config(problem)),
+                format!("invalid configuration: {words}")
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 
 use crate::http::Response;
-use crate::stats::Stats;
+use crate::stats::{self, Family, Stats, COUNTERS};
 
 /// The `Content-Type` of Prometheus's text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -37,143 +37,43 @@ pub fn route(method: &str, path: &str, stats: &Stats, draining: bool) -> Respons
     }
 }
 
-/// The counters in Prometheus's text exposition format.
+/// The counters in Prometheus's text exposition format: each family of
+/// [`Stats`] as its counters declare it (see [`crate::stats`]),
+/// then whether the server is draining.
 pub fn render(stats: &Stats, draining: bool) -> String {
     let mut out = Exposition::default();
-    out.counter(
-        "connections_accepted_total",
-        "TCP connections accepted.",
-        &[("", stats.accepted)],
-    );
-    out.gauge(
-        "connections_active",
-        "TCP connections open now.",
-        &[("", stats.active)],
-    );
-    out.gauge(
-        "connections_peak",
-        "Most TCP connections open at once.",
-        &[("", stats.peak_active)],
-    );
-    out.counter(
-        "connections_closed_total",
-        "TCP connections closed, by reason.",
-        &[
-            ("reason=\"peer\"", stats.closed_by_peer),
-            ("reason=\"error\"", stats.closed_by_error),
-            ("reason=\"idle\"", stats.closed_idle),
-            ("reason=\"shutdown\"", stats.closed_by_shutdown),
-            ("reason=\"proxy_header\"", stats.proxy_failures()),
-            ("reason=\"tls_handshake\"", stats.tls_handshake_failures()),
-        ],
-    );
-    out.counter(
-        "received_bytes_total",
-        "Bytes read from TCP clients.",
-        &[("", stats.bytes_in)],
-    );
-    out.counter(
-        "sent_bytes_total",
-        "Bytes written to TCP clients.",
-        &[("", stats.bytes_out)],
-    );
-    out.counter(
-        "backpressure_pauses_total",
-        "Times a connection stopped being read because its unsent echoes reached --max-pending.",
-        &[("", stats.backpressure_pauses)],
-    );
-    out.gauge(
-        "pending_peak_bytes",
-        "Most unsent echo bytes one connection held.",
-        &[("", stats.peak_pending)],
-    );
-    out.counter(
-        "accept_pauses_total",
-        "Times accepting paused, by reason.",
-        &[
-            ("reason=\"connection_limit\"", stats.accept_limit_pauses),
-            ("reason=\"out_of_resources\"", stats.accept_backoffs),
-        ],
-    );
-    out.gauge(
-        "memory_held_bytes",
-        "Bytes held for clients now (pending echoes, PROXY headers), as charged to --max-memory.",
-        &[("", stats.memory_in_use)],
-    );
-    out.gauge(
-        "memory_peak_bytes",
-        "Most bytes held for clients at once.",
-        &[("", stats.memory_peak)],
-    );
-    out.counter(
-        "memory_parks_total",
-        "Times a connection stopped being read because the memory budget was spent.",
-        &[("", stats.memory_parks)],
-    );
-    out.counter(
-        "proxy_headers_total",
-        "PROXY protocol headers, by outcome (--proxy-protocol).",
-        &[
-            ("result=\"accepted\"", stats.proxy_accepted),
-            ("result=\"not_proxy\"", stats.proxy_not_proxy),
-            ("result=\"invalid\"", stats.proxy_invalid),
-            ("result=\"too_long\"", stats.proxy_too_long),
-            ("result=\"timeout\"", stats.proxy_timeout),
-            ("result=\"closed\"", stats.proxy_closed),
-        ],
-    );
-    out.counter(
-        "tls_handshakes_total",
-        "TLS handshakes, by outcome (--tls-listen).",
-        &[
-            ("result=\"completed\"", stats.tls_handshakes),
-            ("result=\"not_tls\"", stats.tls_failed_not_tls),
-            ("result=\"invalid\"", stats.tls_failed_invalid),
-            ("result=\"incompatible\"", stats.tls_failed_incompatible),
-            ("result=\"alert\"", stats.tls_failed_alert),
-            ("result=\"timeout\"", stats.tls_failed_timeout),
-            ("result=\"closed\"", stats.tls_failed_closed),
-        ],
-    );
-    out.counter(
-        "tls_client_ends_total",
-        "TLS clients' ends after the handshake: with close_notify, or truncated by a bare end of stream.",
-        &[
-            ("how=\"close_notify\"", stats.tls_close_notify),
-            ("how=\"truncated\"", stats.tls_truncated),
-        ],
-    );
-    out.counter(
-        "udp_datagrams_received_total",
-        "UDP datagrams received (--udp).",
-        &[("", stats.datagrams_in)],
-    );
-    out.counter(
-        "udp_datagrams_echoed_total",
-        "UDP datagrams echoed.",
-        &[("", stats.datagrams_out)],
-    );
-    out.counter(
-        "udp_datagrams_dropped_total",
-        "UDP datagrams not echoed, by reason.",
-        &[
-            ("reason=\"guarded_port\"", stats.udp_dropped_guarded),
-            ("reason=\"send_buffer_full\"", stats.udp_dropped_would_block),
-            ("reason=\"error\"", stats.udp_dropped_errors),
-        ],
-    );
-    out.gauge(
-        "slab_capacity",
-        "Slots the socket slab has allocated.",
-        &[("", stats.slab_capacity)],
-    );
-    out.gauge(
-        "draining",
-        "1 from the moment a graceful shutdown begins, else 0.",
-        &[("", u64::from(draining))],
-    );
+    let values = stats.values();
+    for family in stats::families() {
+        out.family(&family);
+        for (counter, values) in COUNTERS.iter().zip(values) {
+            let metric = &counter.metric;
+            if metric.family == family {
+                match counter.reasons {
+                    [] => out.sample(&family, metric.label.name, metric.label.value, values[0]),
+                    reasons => {
+                        for (names, value) in reasons.iter().zip(values) {
+                            out.sample(&family, metric.label.name, names.label, *value);
+                        }
+                    }
+                }
+            }
+            if let Some((total_family, label)) = &metric.total {
+                if *total_family == family {
+                    out.sample(&family, label.name, label.value, values.iter().sum());
+                }
+            }
+        }
+    }
+    out.family(&DRAINING);
+    out.sample(&DRAINING, "", "", u64::from(draining));
     out.text
 }
+
+/// Not a counter of [`Stats`]: the server's state, for load balancers.
+const DRAINING: Family = Family::gauge(
+    "draining",
+    "1 from the moment a graceful shutdown begins, else 0.",
+);
 
 /// The text being written, one metric family at a time.
 #[derive(Default)]
@@ -182,30 +82,28 @@ struct Exposition {
 }
 
 impl Exposition {
-    fn counter(&mut self, name: &str, help: &str, samples: &[(&str, u64)]) {
-        self.family(name, "counter", help, samples);
-    }
-
-    fn gauge(&mut self, name: &str, help: &str, samples: &[(&str, u64)]) {
-        self.family(name, "gauge", help, samples);
-    }
-
-    /// `# HELP`, `# TYPE`, then one line per sample (`labels` empty for
-    /// none).
-    fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
-        let name = format!("echo_reactor_{name}");
+    /// A family's `# HELP` and `# TYPE`.
+    fn family(&mut self, family: &Family) {
+        let name = family.name;
         // Writing to a String cannot fail.
-        let _ = writeln!(self.text, "# HELP {name} {help}");
-        let _ = writeln!(self.text, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(self.text, "{name} {value}");
-            } else {
-                let _ = writeln!(self.text, "{name}{{{labels}}} {value}");
-            }
+        let _ = writeln!(self.text, "# HELP {PREFIX}{name} {}", family.help);
+        let _ = writeln!(self.text, "# TYPE {PREFIX}{name} {}", family.kind.name());
+    }
+
+    /// One sample of `family`, labelled `label="value"` (`label` empty for
+    /// none).
+    fn sample(&mut self, family: &Family, label: &str, value: &str, count: u64) {
+        let name = family.name;
+        if label.is_empty() {
+            let _ = writeln!(self.text, "{PREFIX}{name} {count}");
+        } else {
+            let _ = writeln!(self.text, "{PREFIX}{name}{{{label}=\"{value}\"}} {count}");
         }
     }
 }
+
+/// Every metric's name starts with it.
+const PREFIX: &str = "echo_reactor_";
 
 #[cfg(test)]
 mod tests {
@@ -227,6 +125,64 @@ mod tests {
             );
         }
         assert!(families >= 15, "{families}");
+    }
+
+    #[test]
+    fn families_come_in_their_usual_order_with_a_sample_per_reason_and_totals() {
+        let mut stats = Stats {
+            closed_by_peer: 3,
+            ..Stats::default()
+        };
+        stats.proxy_refused[crate::proxy_protocol::HeaderFailure::TooLong] = 2;
+        stats.tls_failed[crate::tls::HandshakeFailure::Alert] = 5;
+        let text = render(&stats, true);
+        let types: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE echo_reactor_"))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "connections_accepted_total counter",
+                "connections_active gauge",
+                "connections_peak gauge",
+                "connections_closed_total counter",
+                "received_bytes_total counter",
+                "sent_bytes_total counter",
+                "backpressure_pauses_total counter",
+                "pending_peak_bytes gauge",
+                "accept_pauses_total counter",
+                "memory_held_bytes gauge",
+                "memory_peak_bytes gauge",
+                "memory_parks_total counter",
+                "proxy_headers_total counter",
+                "tls_handshakes_total counter",
+                "tls_client_ends_total counter",
+                "udp_datagrams_received_total counter",
+                "udp_datagrams_echoed_total counter",
+                "udp_datagrams_dropped_total counter",
+                "slab_capacity gauge",
+                "draining gauge",
+            ]
+        );
+        let closed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("echo_reactor_connections_closed_total{"))
+            .collect();
+        assert_eq!(
+            closed,
+            [
+                "echo_reactor_connections_closed_total{reason=\"peer\"} 3",
+                "echo_reactor_connections_closed_total{reason=\"error\"} 0",
+                "echo_reactor_connections_closed_total{reason=\"idle\"} 0",
+                "echo_reactor_connections_closed_total{reason=\"shutdown\"} 0",
+                "echo_reactor_connections_closed_total{reason=\"proxy_header\"} 2",
+                "echo_reactor_connections_closed_total{reason=\"tls_handshake\"} 5",
+            ]
+        );
+        assert!(text.contains("\necho_reactor_proxy_headers_total{result=\"too_long\"} 2\n"));
+        assert!(text.contains("\necho_reactor_tls_handshakes_total{result=\"alert\"} 5\n"));
+        assert!(text.ends_with("\necho_reactor_draining 1\n"));
     }
 
     #[test]

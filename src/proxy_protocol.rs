@@ -26,7 +26,6 @@
 //! health check from the balancer itself) is accepted and carries no
 //! addresses; v2 TLVs are skipped.
 
-use std::fmt;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -55,30 +54,22 @@ const V2_FIXED_LEN: usize = 16;
 /// any client make it hold 64 KiB per connection.
 pub const V2_MAX_LEN: usize = 2048;
 
-/// Why a connection was closed before its header was complete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderFailure {
-    /// The first bytes are not the start of a v1 or v2 header.
-    NotProxy,
-    /// It starts like a header but is malformed.
-    Invalid,
-    /// A v1 line over 107 bytes, or a v2 header over [`V2_MAX_LEN`].
-    TooLong,
-    /// No complete header within the header timeout.
-    Timeout,
-    /// The client closed (or reset) before the header was complete.
-    Closed,
-}
-
-impl fmt::Display for HeaderFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HeaderFailure::NotProxy => "the first bytes are not a PROXY protocol header",
-            HeaderFailure::Invalid => "malformed PROXY protocol header",
-            HeaderFailure::TooLong => "PROXY protocol header too long",
-            HeaderFailure::Timeout => "no PROXY protocol header within the header timeout",
-            HeaderFailure::Closed => "the client closed before its PROXY protocol header ended",
-        })
+crate::stats::reasons! {
+    /// Why a connection was closed before its header was complete: each
+    /// with its label in `/metrics`, its words on the stats line and its
+    /// sentence for the log.
+    #[non_exhaustive]
+    pub enum HeaderFailure {
+        /// The first bytes are not the start of a v1 or v2 header.
+        NotProxy = ("not_proxy", "not proxy", "the first bytes are not a PROXY protocol header"),
+        /// It starts like a header but is malformed.
+        Invalid = ("invalid", "invalid", "malformed PROXY protocol header"),
+        /// A v1 line over 107 bytes, or a v2 header over [`V2_MAX_LEN`].
+        TooLong = ("too_long", "too long", "PROXY protocol header too long"),
+        /// No complete header within the header timeout.
+        Timeout = ("timeout", "timeout", "no PROXY protocol header within the header timeout"),
+        /// The client closed (or reset) before the header was complete.
+        Closed = ("closed", "closed", "the client closed before its PROXY protocol header ended"),
     }
 }
 

@@ -31,7 +31,7 @@ pub mod identity;
 
 pub use connection::{TlsConnection, ECHO_CHUNK, SESSION_BUFFERS};
 pub use failure::HandshakeFailure;
-pub use identity::TlsIdentity;
+pub use identity::{PemItem, PemOrigin, TlsError, TlsIdentity};
 
 /// Default time a client has to complete its TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -16,10 +16,9 @@ const MAX_PENDING: usize = 64 * 1024;
 
 #[test]
 fn a_client_that_never_reads_makes_the_server_hold_at_most_max_pending_and_pause() {
-    let server = InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_pending = MAX_PENDING;
+    let server = InProcess::start(config);
     let mut stalled = connect(server.addr);
     let sent = write_until_blocked(&mut stalled, 1);
     assert!(

@@ -13,10 +13,9 @@ const TEMPLATE: &str = "served by {hostname} at {local_addr}\n";
 
 #[test]
 fn the_banner_comes_first_expanded_then_exact_echoes() {
-    let server = InProcess::start(Config {
-        banner: Some(TEMPLATE.to_string()),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.banner = Some(TEMPLATE.to_string());
+    let server = InProcess::start(config);
     // The host's name as the kernel gives it (what `uname -n` prints).
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .expect("read /proc/sys/kernel/hostname");
@@ -37,11 +36,10 @@ fn the_banner_comes_first_expanded_then_exact_echoes() {
 
 #[test]
 fn behind_a_proxy_header_the_banner_comes_after_it_and_before_the_payload() {
-    let server = InProcess::start(Config {
-        banner: Some("hello\n".to_string()),
-        proxy_protocol: true,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.banner = Some("hello\n".to_string());
+    config.proxy_protocol = true;
+    let server = InProcess::start(config);
     let mut client = connect(server.addr);
     client
         .write_all(b"PROXY TCP4 192.0.2.1 198.51.100.2 1 2\r\nping")

@@ -15,10 +15,9 @@ use echo_reactor::{Config, SCRATCH_SIZE};
 const MAX_PENDING: usize = 64 * 1024;
 
 fn server() -> InProcess {
-    InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.max_pending = MAX_PENDING;
+    InProcess::start(config)
 }
 
 #[test]
@@ -180,10 +179,9 @@ fn data_and_end_of_stream_queued_before_the_accept_come_back_whole() {
     // All of it must fit in the receive queue of a connection nobody has
     // accepted yet (the kernel gives such a socket about 128 KiB).
     const LEN: usize = 96 * 1024;
-    let server = InProcess::start(Config {
-        max_connections: Some(1),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_connections = Some(1);
+    let server = InProcess::start(config);
     let mut holder = connect(server.addr);
     echo_once(&mut holder, b"holding the only slot");
 
@@ -241,10 +239,9 @@ fn echo_works_over_ipv6_loopback() {
     if let Some(why) = ipv6_loopback_missing() {
         return skip(&why);
     }
-    let server = InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        ..Config::listening_on("[::1]:0".parse().unwrap())
-    });
+    let mut config = Config::listening_on("[::1]:0".parse().unwrap());
+    config.max_pending = MAX_PENDING;
+    let server = InProcess::start(config);
     assert!(server.addr.is_ipv6(), "listening on {}", server.addr);
 
     let mut client = connect(server.addr);

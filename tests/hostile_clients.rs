@@ -20,10 +20,9 @@ use echo_reactor::Config;
 const MAX_PENDING: usize = 64 * 1024;
 
 fn server() -> InProcess {
-    InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.max_pending = MAX_PENDING;
+    InProcess::start(config)
 }
 
 /// One round trip of a short, numbered message.

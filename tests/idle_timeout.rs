@@ -40,10 +40,9 @@ fn a_lone_idle_client_is_closed_soon_after_the_timeout() {
     // Nothing else happens on this server: only a poll timeout set for the
     // idle deadline can wake it to close the client.
     let timeout = Duration::from_millis(200);
-    let server = InProcess::start(Config {
-        idle_timeout: Some(timeout),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.idle_timeout = Some(timeout);
+    let server = InProcess::start(config);
     let connecting = Instant::now();
     let mut idle = connect(server.addr);
     let closed_after = time_until_closed(&mut idle, connecting, timeout);
@@ -68,10 +67,9 @@ fn an_idle_client_is_closed_after_the_timeout_while_a_busy_one_keeps_its_echoes(
     // an idle one, and never wakes the server often enough to hide a
     // missing idle deadline (the lone-client test above checks that too).
     assert!(cadence * 10 <= timeout);
-    let server = InProcess::start(Config {
-        idle_timeout: Some(timeout),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.idle_timeout = Some(timeout);
+    let server = InProcess::start(config);
     let connecting = Instant::now();
     let mut idle = connect(server.addr);
     let mut busy = connect(server.addr);

@@ -23,10 +23,9 @@ fn assert_nothing_arrives(stream: &mut TcpStream) {
 
 #[test]
 fn at_the_connection_limit_a_new_client_waits_until_one_closes_then_gets_its_echo() {
-    let server = InProcess::start(Config {
-        max_connections: Some(5),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_connections = Some(5);
+    let server = InProcess::start(config);
     let mut clients: Vec<TcpStream> = (0..5).map(|_| connect(server.addr)).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         echo_once(client, format!("client {i}").as_bytes());

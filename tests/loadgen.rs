@@ -125,10 +125,9 @@ fn assert_clean_run(run: &JsonRun) {
 /// The real server on an ephemeral loopback port of this process; `udp`:
 /// echoing UDP too, on the same port.
 fn real_server(udp: bool) -> InProcess {
-    InProcess::start(Config {
-        udp,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.udp = udp;
+    InProcess::start(config)
 }
 
 // ------------------------------------------------------------ against the real server

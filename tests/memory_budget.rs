@@ -99,11 +99,10 @@ fn hostile_clients_hold_no_more_than_the_budget_and_get_every_byte_back() {
 #[test]
 fn well_behaved_clients_lose_nothing_while_hostile_ones_are_parked() {
     let budget = 2 << 20;
-    let server = InProcess::start(Config {
-        max_pending: MAX_PENDING,
-        max_memory: Some(budget),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_pending = MAX_PENDING;
+    config.max_memory = Some(budget);
+    let server = InProcess::start(config);
     let hostile = clients_writing_until_blocked(12, 1000, {
         let addr = server.addr;
         move || small_window_client(addr)
@@ -193,11 +192,10 @@ fn hostile_tls_clients_are_held_within_the_budget_and_get_every_byte_back() {
     const CLIENTS: usize = 12;
     let budget = 1 << 20;
     let cert = TestCert::new();
-    let (server, addr) = start_tls(Config {
-        max_pending: MAX_PENDING,
-        max_memory: Some(budget),
-        ..tls_config(&cert)
-    });
+    let mut config = tls_config(&cert);
+    config.max_pending = MAX_PENDING;
+    config.max_memory = Some(budget);
+    let (server, addr) = start_tls(config);
     let config = cert.client(&[]);
     let hostile: Vec<_> = (0..CLIENTS)
         .map(|i| {
@@ -242,15 +240,11 @@ fn hostile_tls_clients_are_held_within_the_budget_and_get_every_byte_back() {
 #[test]
 fn each_of_several_reactors_gets_an_equal_share_of_the_budget() {
     let budget = 4 << 20;
-    let cluster = InCluster::start(
-        Config {
-            max_pending: MAX_PENDING,
-            max_memory: Some(budget),
-            drain_timeout: PATIENCE,
-            ..Config::listening_on("127.0.0.1:0".parse().unwrap())
-        },
-        2,
-    );
+    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+    config.max_pending = MAX_PENDING;
+    config.max_memory = Some(budget);
+    config.drain_timeout = PATIENCE;
+    let cluster = InCluster::start(config, 2);
     let addr = cluster.addr;
 
     let hostile = clients_writing_until_blocked(HOSTILE, 1000, move || small_window_client(addr));

@@ -10,6 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use echo_reactor::proxy_protocol::HeaderFailure;
 use echo_reactor::{Config, Stats};
 
 const V1_TCP4: &[u8] = b"PROXY TCP4 192.0.2.1 198.51.100.2 51234 443\r\n";
@@ -47,11 +48,10 @@ fn v2(command: u8, family: u8, tlvs: &[u8]) -> Vec<u8> {
 }
 
 fn server() -> InProcess {
-    InProcess::start(Config {
-        proxy_protocol: true,
-        proxy_header_timeout: HEADER_TIMEOUT,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.proxy_protocol = true;
+    config.proxy_header_timeout = HEADER_TIMEOUT;
+    InProcess::start(config)
 }
 
 /// Sends `header` in the pieces `cuts` make of it (each piece flushed on
@@ -150,21 +150,21 @@ fn garbage_malformed_and_too_long_headers_are_closed_with_their_reason() {
     too_long_v2.resize(16 + 4096, 0);
     let cases: [(&str, Vec<u8>, Counter); 5] = [
         ("an HTTP request", b"GET / HTTP/1.1\r\n\r\n".to_vec(), |s| {
-            s.proxy_not_proxy
+            s.proxy_refused[HeaderFailure::NotProxy]
         }),
         ("binary garbage", vec![0xff, 0x00, 0x13, 0x37], |s| {
-            s.proxy_not_proxy
+            s.proxy_refused[HeaderFailure::NotProxy]
         }),
         (
             "a malformed v1 line",
             b"PROXY TCP4 999.0.0.1 198.51.100.2 1 2\r\nhello".to_vec(),
-            |s| s.proxy_invalid,
+            |s| s.proxy_refused[HeaderFailure::Invalid],
         ),
         ("a v1 line over 107 bytes", too_long_v1, |s| {
-            s.proxy_too_long
+            s.proxy_refused[HeaderFailure::TooLong]
         }),
         ("a v2 header over the limit", too_long_v2, |s| {
-            s.proxy_too_long
+            s.proxy_refused[HeaderFailure::TooLong]
         }),
     ];
     for (what, bytes, counter) in cases {
@@ -201,7 +201,7 @@ fn a_client_that_stalls_in_its_header_is_closed_after_the_timeout_and_others_are
         "closed after {waited:?}, timeout {HEADER_TIMEOUT:?}"
     );
     let stats = server.wait_for_stats("both stalled clients to close", |s| s.active == 0);
-    assert_eq!(stats.proxy_timeout, 2, "{stats:?}");
+    assert_eq!(stats.proxy_refused[HeaderFailure::Timeout], 2, "{stats:?}");
     assert_eq!(stats.proxy_accepted, 1, "{stats:?}");
 }
 
@@ -213,5 +213,5 @@ fn a_client_that_closes_inside_its_header_is_counted_as_closed() {
     client.shutdown(Shutdown::Write).unwrap();
     assert_closed_silently(&mut client);
     let stats = server.wait_for_stats("the client to be closed", |s| s.active == 0);
-    assert_eq!(stats.proxy_closed, 1, "{stats:?}");
+    assert_eq!(stats.proxy_refused[HeaderFailure::Closed], 1, "{stats:?}");
 }

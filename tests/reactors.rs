@@ -14,10 +14,8 @@ use echo_reactor::Config;
 /// drain timeout is far beyond any test's length, so a stop never closes
 /// a connection that still has echoes to deliver, however slow the host.
 fn start_two_reactors() -> InCluster {
-    let config = Config {
-        drain_timeout: Duration::from_secs(600),
-        ..Config::listening_on("127.0.0.1:0".parse().unwrap())
-    };
+    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+    config.drain_timeout = Duration::from_secs(600);
     InCluster::start(config, 2)
 }
 

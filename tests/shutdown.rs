@@ -80,10 +80,9 @@ fn at_sigterm_an_idle_client_gets_end_of_stream_at_once_and_new_clients_are_refu
 #[test]
 fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
     // A drain timeout no test reaches: only the drain itself may end this.
-    let server = InProcess::start(Config {
-        drain_timeout: Duration::from_secs(600),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.drain_timeout = Duration::from_secs(600);
+    let server = InProcess::start(config);
     let mut client = connect(server.addr);
     // The client does not read: the server fills its pending buffer and
     // stops reading, so the stop below comes mid-echo.
@@ -126,10 +125,9 @@ fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
 
 #[test]
 fn a_second_stop_during_the_drain_closes_a_stuck_client_at_once() {
-    let server = InProcess::start(Config {
-        drain_timeout: Duration::from_secs(60),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.drain_timeout = Duration::from_secs(60);
+    let server = InProcess::start(config);
     let mut stuck = connect(server.addr);
     write_until_blocked(&mut stuck, 5);
 
@@ -225,10 +223,9 @@ fn a_second_sigterm_closes_a_stuck_client_at_once_and_the_binary_exits_0() {
 #[test]
 fn a_client_that_keeps_sending_after_the_shutdown_fin_is_read_to_its_end_not_reset() {
     const AFTER_FIN: usize = 1 << 20; // several read budgets
-    let server = InProcess::start(Config {
-        drain_timeout: Duration::from_secs(600),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.drain_timeout = Duration::from_secs(600);
+    let server = InProcess::start(config);
     let mut client = connect(server.addr);
     echo_once(&mut client, b"before the stop");
 

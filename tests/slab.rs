@@ -33,10 +33,9 @@ fn a_slab_slot_takes_16_bytes_in_release_builds_and_never_more_than_32() {
 #[test]
 fn three_thousand_short_connections_in_a_row_reuse_the_same_few_slab_slots() {
     const CYCLES: u64 = 3000;
-    let server = InProcess::start(Config {
-        max_pending: 65536,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.max_pending = 65536;
+    let server = InProcess::start(config);
 
     for cycle in 0..CYCLES {
         let mut client = connect(server.addr);

@@ -1,14 +1,16 @@
 //! What stops a server from starting, through the library: a
 //! configuration value with no meaning (checked by `Config::validate`
-//! before anything is bound) and an address that cannot be listened on,
-//! each reported as an `Error` whose text is exactly what the binary
-//! prints after `echo-reactor: `, hint included.
+//! before anything is bound, a typed `ConfigError` naming the `Config`
+//! field) and an address that cannot be listened on, each reported as an
+//! `Error`; the binary prints the address's error as is, hint included,
+//! and words a configuration problem with its flags' names.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
 use std::time::Duration;
 
-use echo_reactor::{Cluster, Config, Error, Server};
+use echo_reactor::{Cluster, Config, ConfigError, Error, Server};
 
 use crate::support::*;
 
@@ -24,55 +26,52 @@ fn bind_error(config: Config) -> Error {
     }
 }
 
+/// What a case is, how it spoils a good configuration, the problem
+/// found and its text.
+type Case = (&'static str, fn(&mut Config), ConfigError, &'static str);
+
 #[test]
 fn each_meaningless_value_is_refused_before_binding_with_its_name() {
-    let cases: [(&str, Config, &str); 5] = [
+    let cases: [Case; 5] = [
         (
             "an empty listen list",
-            Config {
-                listen: Vec::new(),
-                ..loopback()
-            },
-            "no address to listen on",
+            |c| c.listen = Vec::new(),
+            ConfigError::NoAddress,
+            "no address to listen on: listen and tls_listen are empty",
         ),
         (
             "max_pending 0",
-            Config {
-                max_pending: 0,
-                ..loopback()
-            },
-            "max-pending must be at least 1 byte",
+            |c| c.max_pending = 0,
+            ConfigError::ZeroMaxPending,
+            "max_pending must be at least 1 byte",
         ),
         (
             "max_connections 0",
-            Config {
-                max_connections: Some(0),
-                ..loopback()
-            },
-            "max-connections must be at least 1",
+            |c| c.max_connections = Some(0),
+            ConfigError::ZeroMaxConnections,
+            "max_connections must be at least 1",
         ),
         (
             "idle_timeout 0",
-            Config {
-                idle_timeout: Some(Duration::ZERO),
-                ..loopback()
-            },
-            "idle-timeout must be longer than zero",
+            |c| c.idle_timeout = Some(Duration::ZERO),
+            ConfigError::ZeroIdleTimeout,
+            "idle_timeout must be longer than zero",
         ),
         (
             "stats_interval 0",
-            Config {
-                stats_interval: Some(Duration::ZERO),
-                ..loopback()
-            },
-            "stats-interval must be longer than zero",
+            |c| c.stats_interval = Some(Duration::ZERO),
+            ConfigError::ZeroStatsInterval,
+            "stats_interval must be longer than zero",
         ),
     ];
-    for (what, config, why) in cases {
-        assert_eq!(config.validate(), Err(why.to_string()), "{what}");
+    for (what, set, problem, why) in cases {
+        let mut config = loopback();
+        set(&mut config);
+        assert_eq!(config.validate(), Err(problem.clone()), "{what}");
+        assert_eq!(problem.to_string(), why, "{what}");
         let error = bind_error(config);
         assert!(
-            matches!(&error, Error::Config(text) if text == why),
+            matches!(&error, Error::Config(p) if *p == problem),
             "{what}: {error:?}"
         );
         assert_eq!(
@@ -83,6 +82,35 @@ fn each_meaningless_value_is_refused_before_binding_with_its_name() {
         assert!(std::error::Error::source(&error).is_none(), "{what}");
     }
     assert_eq!(loopback().validate(), Ok(()));
+}
+
+#[test]
+fn a_too_long_banner_is_refused_with_its_length_and_the_limit() {
+    let mut config = loopback();
+    config.banner = Some("x".repeat(echo_reactor::config::MAX_BANNER + 1));
+    let max = echo_reactor::config::MAX_BANNER;
+    let problem = ConfigError::BannerTooLong { len: max + 1, max };
+    assert_eq!(config.validate(), Err(problem.clone()));
+    assert_eq!(
+        problem.to_string(),
+        format!("banner is {} bytes, more than the {max} allowed", max + 1)
+    );
+}
+
+#[test]
+fn the_binary_names_the_flags_of_a_meaningless_configuration() {
+    let output = run_within_patience(
+        Command::new(BINARY)
+            .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "off"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "echo-reactor: invalid configuration: tls-listen needs a certificate: tls-cert and \
+         tls-key, or tls-self-signed"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use echo_reactor::tls::{ECHO_CHUNK, SESSION_BUFFERS};
+use echo_reactor::tls::{HandshakeFailure, ECHO_CHUNK, SESSION_BUFFERS};
 use echo_reactor::Config;
 
 use crate::support::*;
@@ -99,10 +99,9 @@ fn two_hundred_concurrent_clients_half_closing_with_close_notify_half_with_eof()
 fn a_client_that_never_reads_is_held_to_the_pending_limit_and_others_are_served() {
     const MAX_PENDING: usize = 64 * 1024;
     let cert = TestCert::new();
-    let (server, addr) = start_tls(Config {
-        max_pending: MAX_PENDING,
-        ..tls_config(&cert)
-    });
+    let mut config = tls_config(&cert);
+    config.max_pending = MAX_PENDING;
+    let (server, addr) = start_tls(config);
     let config = cert.client(&[]);
     let (hog, written) = tls_write_until_blocked(tls_connect(addr, &config), 7);
     let stats = server.stats();
@@ -170,10 +169,9 @@ fn tls_1_1_client_hello() -> Vec<u8> {
 #[test]
 fn bad_input_is_a_counted_close_for_each_reason_and_others_are_served() {
     let cert = TestCert::new();
-    let (server, addr) = start_tls(Config {
-        tls_handshake_timeout: Duration::from_millis(300),
-        ..tls_config(&cert)
-    });
+    let mut config = tls_config(&cert);
+    config.tls_handshake_timeout = Duration::from_millis(300);
+    let (server, addr) = start_tls(config);
     // Plaintext to the TLS port.
     send_and_expect_close(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false);
     // A handshake record of garbage.
@@ -206,11 +204,19 @@ fn bad_input_is_a_counted_close_for_each_reason_and_others_are_served() {
 
     let stats = server.wait_for_stats("every bad client to be closed", |s| s.active == 0);
     eprintln!("{stats}");
-    assert_eq!(stats.tls_failed_not_tls, 1, "plaintext");
-    assert_eq!(stats.tls_failed_invalid, 1, "garbage");
-    assert_eq!(stats.tls_failed_closed, 1, "truncated");
-    assert_eq!(stats.tls_failed_incompatible, 1, "TLS 1.1 only");
-    assert_eq!(stats.tls_failed_timeout, 1, "stopped mid-handshake");
+    assert_eq!(stats.tls_failed[HandshakeFailure::NotTls], 1, "plaintext");
+    assert_eq!(stats.tls_failed[HandshakeFailure::Invalid], 1, "garbage");
+    assert_eq!(stats.tls_failed[HandshakeFailure::Closed], 1, "truncated");
+    assert_eq!(
+        stats.tls_failed[HandshakeFailure::Incompatible],
+        1,
+        "TLS 1.1 only"
+    );
+    assert_eq!(
+        stats.tls_failed[HandshakeFailure::Timeout],
+        1,
+        "stopped mid-handshake"
+    );
     assert_eq!(stats.closed_by_error, 1, "reset mid-record");
     assert_eq!(stats.tls_handshakes, 1);
     let mut good = tls_connect(addr, &config);
@@ -220,11 +226,10 @@ fn bad_input_is_a_counted_close_for_each_reason_and_others_are_served() {
 #[test]
 fn the_proxy_header_comes_before_the_handshake_and_the_banner_after_it() {
     let cert = TestCert::new();
-    let (server, addr) = start_tls(Config {
-        proxy_protocol: true,
-        banner: Some("hello from {local_addr}\n".into()),
-        ..tls_config(&cert)
-    });
+    let mut config = tls_config(&cert);
+    config.proxy_protocol = true;
+    config.banner = Some("hello from {local_addr}\n".into());
+    let (server, addr) = start_tls(config);
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(PATIENCE)).unwrap();
     (&tcp)
@@ -438,18 +443,13 @@ fn an_idle_tls_connection_costs_the_server_little_memory() {
 fn two_reactors_share_one_self_signed_certificate_and_both_echo_tls() {
     let scratch = Scratch::new("tls-two");
     let ca = scratch.join("self-signed.pem");
-    let cluster = echo_reactor::Cluster::bind(
-        Config {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
-            tls_identity: Some(echo_reactor::tls::TlsIdentity::SelfSigned {
-                write_cert_to: Some(ca.clone()),
-            }),
-            ..Config::default()
-        },
-        2,
-    )
-    .expect("bind two reactors");
+    let mut config = Config::default();
+    config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_identity = Some(echo_reactor::tls::TlsIdentity::SelfSigned {
+        write_cert_to: Some(ca.clone()),
+    });
+    let cluster = echo_reactor::Cluster::bind(config, 2).expect("bind two reactors");
     let addr = cluster.tls_addrs()[0];
     let handle = cluster.handle();
     let runner = thread::spawn(move || cluster.run().expect("cluster run"));

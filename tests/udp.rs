@@ -25,10 +25,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 /// An in-process server echoing TCP and UDP on an ephemeral loopback port.
 fn start_udp() -> InProcess {
-    InProcess::start(Config {
-        udp: true,
-        ..Config::default()
-    })
+    let mut config = Config::default();
+    config.udp = true;
+    InProcess::start(config)
 }
 
 /// A UDP client bound to `local`, with buffers big enough for the largest
@@ -186,11 +185,10 @@ fn ipv6_client_and_server() -> Option<(UdpSocket, InProcess)> {
             return None;
         }
     };
-    let server = InProcess::start(Config {
-        listen: vec!["[::1]:0".parse().unwrap()],
-        udp: true,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.listen = vec!["[::1]:0".parse().unwrap()];
+    config.udp = true;
+    let server = InProcess::start(config);
     Some((client, server))
 }
 
@@ -336,11 +334,10 @@ fn two_echo_servers_on_one_port_cannot_be_made_to_answer_each_other() {
     // its default port would be: 127.0.0.1:P and 127.0.0.2:P.
     let first = start_udp();
     let port = first.addr.port();
-    let second = InProcess::start_as_given(Config {
-        listen: vec![SocketAddr::from(([127, 0, 0, 2], port))],
-        udp: true,
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.listen = vec![SocketAddr::from(([127, 0, 0, 2], port))];
+    config.udp = true;
+    let second = InProcess::start_as_given(config);
     let client = udp_client();
     assert_eq!(udp_echo(&client, second.addr, b"hello"), b"hello");
 
@@ -525,11 +522,10 @@ fn without_udp_no_datagram_is_received() {
 
 #[test]
 fn shutdown_closes_the_udp_sockets_with_the_listeners() {
-    let server = InProcess::start(Config {
-        udp: true,
-        drain_timeout: Duration::from_secs(60),
-        ..Config::default()
-    });
+    let mut config = Config::default();
+    config.udp = true;
+    config.drain_timeout = Duration::from_secs(60);
+    let server = InProcess::start(config);
     // A client that stays connected keeps the server draining, and running.
     let mut held = connect(server.addr);
     held.write_all(b"hold on").unwrap();
@@ -553,10 +549,8 @@ fn shutdown_closes_the_udp_sockets_with_the_listeners() {
 
 #[test]
 fn two_reactors_share_the_udp_port_and_every_datagram_is_echoed() {
-    let config = Config {
-        udp: true,
-        ..Config::listening_on("127.0.0.1:0".parse().unwrap())
-    };
+    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+    config.udp = true;
     let cluster = InCluster::start(config, 2);
 
     // A new client socket, so a new source port, for every datagram: the
@@ -587,11 +581,9 @@ fn a_burst_queued_before_the_server_runs_is_echoed_whole_over_several_turns() {
     // first poll: the first turn echoes a budget's worth, and only the
     // serve-again queue (no new datagram, so no new edge) gets the rest.
     const BURST: usize = 150;
-    let server = Server::bind(Config {
-        udp: true,
-        ..Config::listening_on("127.0.0.1:0".parse().unwrap())
-    })
-    .expect("bind the server");
+    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+    config.udp = true;
+    let server = Server::bind(config).expect("bind the server");
     let addr = server.local_addrs()[0];
     let handle = server.handle();
     let client = udp_client();

@@ -56,11 +56,11 @@ impl Reactor {
                 debug!("token {key} closed: shutdown");
             }
             CloseReason::ProxyHeader(failure) => {
-                *stats.proxy_failure_count(*failure) += 1;
+                stats.proxy_refused[*failure] += 1;
                 debug!("token {key} closed: {failure}");
             }
             CloseReason::TlsHandshake(failure) => {
-                *stats.tls_failure_count(*failure) += 1;
+                stats.tls_failed[*failure] += 1;
                 debug!("token {key} closed: {failure}");
             }
             // Reasons of requests, never of clients.

@@ -3,26 +3,32 @@
 //! counters (plaintext to the TLS port is a misconfigured client, an
 //! incompatible one an old library), not rustls's exact error.
 
-use std::fmt;
-
-/// Why a connection was closed before its TLS handshake completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandshakeFailure {
-    /// The first bytes are not a TLS record: plaintext to the TLS port.
-    NotTls,
-    /// TLS records, but a malformed or unexpected handshake message.
-    Invalid,
-    /// A well-formed ClientHello with nothing in common with the server:
-    /// no TLS 1.2 or 1.3, no shared cipher suite, group or signature
-    /// scheme.
-    Incompatible,
-    /// The client aborted with an alert (for instance, it does not trust
-    /// the certificate).
-    Alert,
-    /// No completed handshake within `--tls-handshake-timeout`.
-    Timeout,
-    /// The client closed or reset the connection mid-handshake.
-    Closed,
+crate::stats::reasons! {
+    /// Why a connection was closed before its TLS handshake completed: each
+    /// with its label in `/metrics`, its words on the stats line and its
+    /// sentence for the log.
+    #[non_exhaustive]
+    pub enum HandshakeFailure {
+        /// The first bytes are not a TLS record: plaintext to the TLS port.
+        NotTls = ("not_tls", "not tls", "the first bytes are not TLS (plaintext to the TLS port?)"),
+        /// TLS records, but a malformed or unexpected handshake message.
+        Invalid = ("invalid", "invalid", "malformed or unexpected TLS handshake message"),
+        /// A well-formed ClientHello with nothing in common with the server:
+        /// no TLS 1.2 or 1.3, no shared cipher suite, group or signature
+        /// scheme.
+        Incompatible = (
+            "incompatible",
+            "incompatible",
+            "the client offers no TLS version, cipher suite or group the server supports"
+        ),
+        /// The client aborted with an alert (for instance, it does not trust
+        /// the certificate).
+        Alert = ("alert", "alert", "the client aborted the TLS handshake with an alert"),
+        /// No completed handshake within `--tls-handshake-timeout`.
+        Timeout = ("timeout", "timeout", "no TLS handshake within the handshake timeout"),
+        /// The client closed or reset the connection mid-handshake.
+        Closed = ("closed", "closed", "the client closed during the TLS handshake"),
+    }
 }
 
 impl HandshakeFailure {
@@ -38,20 +44,5 @@ impl HandshakeFailure {
             Error::AlertReceived(_) => HandshakeFailure::Alert,
             _ => HandshakeFailure::Invalid,
         }
-    }
-}
-
-impl fmt::Display for HandshakeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HandshakeFailure::NotTls => "the first bytes are not TLS (plaintext to the TLS port?)",
-            HandshakeFailure::Invalid => "malformed or unexpected TLS handshake message",
-            HandshakeFailure::Incompatible => {
-                "the client offers no TLS version, cipher suite or group the server supports"
-            }
-            HandshakeFailure::Alert => "the client aborted the TLS handshake with an alert",
-            HandshakeFailure::Timeout => "no TLS handshake within the handshake timeout",
-            HandshakeFailure::Closed => "the client closed during the TLS handshake",
-        })
     }
 }

@@ -5,17 +5,18 @@
 //!
 //! Every way a certificate or key can be wrong (a missing or unreadable
 //! file, no certificate or no key in it, a key that does not belong to the
-//! certificate) is found here, at start-up, and reported as one sentence
-//! naming the file.
+//! certificate) is found here, at start-up, and reported as a [`TlsError`]
+//! whose text is one sentence naming the file.
 
 use std::fmt;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use log::info;
 use rustls::crypto::ring as provider;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
@@ -24,6 +25,7 @@ pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Where the TLS listeners' certificate and key come from.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsIdentity {
     /// PEM files: the certificate chain (leaf first) and the private key
     /// (PKCS#8, PKCS#1 or SEC1).
@@ -71,19 +73,20 @@ impl TlsIdentity {
     /// The same identity with any certificate to be made made now, so that
     /// several reactors share one ([`Pem`](TlsIdentity::Pem)); files are
     /// left to be read by each.
-    pub fn resolve(&self) -> Result<TlsIdentity, String> {
+    pub fn resolve(&self) -> Result<TlsIdentity, TlsError> {
         match self {
             TlsIdentity::SelfSigned { write_cert_to } => {
                 let (cert, key) = self_signed()?;
-                let der = first_certificate(&cert, Path::new("the self-signed certificate"))?;
+                let der = first_certificate(&cert, PemOrigin::SelfSigned)?;
                 info!(
                     "self-signed TLS certificate for {}; SHA-256 fingerprint {}",
                     SELF_SIGNED_NAMES.join(", "),
                     fingerprint(&der)
                 );
                 if let Some(path) = write_cert_to {
-                    fs::write(path, &cert).map_err(|e| {
-                        format!("cannot write the certificate to {}: {e}", path.display())
+                    fs::write(path, &cert).map_err(|source| TlsError::WriteCertificate {
+                        path: path.clone(),
+                        source,
                     })?;
                     info!("self-signed certificate written to {}", path.display());
                 }
@@ -96,48 +99,42 @@ impl TlsIdentity {
     /// The rustls server configuration for this identity: TLS 1.2 and 1.3
     /// with the `ring` provider, no client certificates. A session is made
     /// from it once here, so that making one per connection cannot fail.
-    pub fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let (chain, key) = match self.resolve()? {
             TlsIdentity::Files { cert, key } => (
-                read_chain(&read(&cert, "certificate")?, &cert)?,
-                read_key(&read(&key, "key")?, &key)?,
+                read_chain(&read(&cert, PemItem::Certificate)?, PemOrigin::File(cert))?,
+                read_key(&read(&key, PemItem::Key)?, PemOrigin::File(key))?,
             ),
-            TlsIdentity::Pem { cert, key } => {
-                let cert_name = Path::new("the certificate given");
-                let key_name = Path::new("the key given");
-                (
-                    read_chain(cert.as_bytes(), cert_name)?,
-                    read_key(key.as_bytes(), key_name)?,
-                )
-            }
+            TlsIdentity::Pem { cert, key } => (
+                read_chain(cert.as_bytes(), PemOrigin::Given)?,
+                read_key(key.as_bytes(), PemOrigin::Given)?,
+            ),
             TlsIdentity::SelfSigned { .. } => unreachable!("resolved above"),
         };
         let config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| format!("TLS: {e}"))?
+            .map_err(|source| TlsError::Versions { source })?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => {
-                    "the TLS key does not belong to the certificate".to_string()
-                }
-                other => format!("the TLS certificate or key is not usable: {other}"),
+            .map_err(|source| match source {
+                rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
+                source => TlsError::Unusable { source },
             })?;
         let config = Arc::new(config);
         rustls::ServerConnection::new(config.clone())
-            .map_err(|e| format!("the TLS configuration is not usable: {e}"))?;
+            .map_err(|source| TlsError::Session { source })?;
         Ok(config)
     }
 }
 
 /// A new certificate and key for [`SELF_SIGNED_NAMES`], as PEM.
-fn self_signed() -> Result<(String, String), String> {
+fn self_signed() -> Result<(String, String), TlsError> {
     let names = SELF_SIGNED_NAMES
         .iter()
         .map(|n| n.to_string())
         .collect::<Vec<_>>();
     let made = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| format!("cannot make a self-signed certificate: {e}"))?;
+        .map_err(|source| TlsError::SelfSigned { source })?;
     Ok((made.cert.pem(), made.key_pair.serialize_pem()))
 }
 
@@ -149,31 +146,193 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    fs::read(path).map_err(|e| format!("cannot read the TLS {what} file {}: {e}", path.display()))
-}
-
-fn read_chain(pem: &[u8], name: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let chain = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", name.display()))?;
-    if chain.is_empty() {
-        return Err(format!("{}: no PEM certificate in it", name.display()));
-    }
-    Ok(chain)
-}
-
-fn first_certificate(pem: &str, name: &Path) -> Result<CertificateDer<'static>, String> {
-    Ok(read_chain(pem.as_bytes(), name)?.swap_remove(0))
-}
-
-fn read_key(pem: &[u8], name: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => {
-            format!("{}: no PEM private key in it", name.display())
-        }
-        other => format!("{}: not a PEM private key: {other}", name.display()),
+fn read(path: &Path, item: PemItem) -> Result<Vec<u8>, TlsError> {
+    fs::read(path).map_err(|source| TlsError::Read {
+        item,
+        path: path.to_path_buf(),
+        source,
     })
+}
+
+fn read_chain(pem: &[u8], from: PemOrigin) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let item = PemItem::Certificate;
+    match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
+        Ok(chain) if chain.is_empty() => Err(TlsError::NoPem { item, from }),
+        Ok(chain) => Ok(chain),
+        Err(source) => Err(TlsError::NotPem { item, from, source }),
+    }
+}
+
+fn first_certificate(pem: &str, from: PemOrigin) -> Result<CertificateDer<'static>, TlsError> {
+    Ok(read_chain(pem.as_bytes(), from)?.swap_remove(0))
+}
+
+fn read_key(pem: &[u8], from: PemOrigin) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let item = PemItem::Key;
+    PrivateKeyDer::from_pem_slice(pem).map_err(|source| match source {
+        pem::Error::NoItemsFound => TlsError::NoPem { item, from },
+        source => TlsError::NotPem { item, from, source },
+    })
+}
+
+/// Why the TLS listeners' certificate or key cannot be used. Its text is
+/// one sentence naming the file (or where else the PEM came from).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate or key file could not be read.
+    Read {
+        /// Which of the two.
+        item: PemItem,
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The PEM has no certificate (or no private key) in it.
+    NoPem {
+        /// What was looked for.
+        item: PemItem,
+        /// Where the PEM came from.
+        from: PemOrigin,
+    },
+    /// The PEM is malformed.
+    NotPem {
+        /// What was being read.
+        item: PemItem,
+        /// Where the PEM came from.
+        from: PemOrigin,
+        /// What the PEM reader said.
+        source: pem::Error,
+    },
+    /// The private key does not belong to the certificate.
+    KeyMismatch,
+    /// rustls refused the certificate or key.
+    Unusable {
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// The crypto provider offers neither TLS 1.2 nor TLS 1.3.
+    Versions {
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// No session could be made from the configuration.
+    Session {
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// The self-signed certificate could not be made.
+    SelfSigned {
+        /// What the certificate generator said.
+        source: rcgen::Error,
+    },
+    /// The self-signed certificate could not be written out.
+    WriteCertificate {
+        /// Where it was to go.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+/// The two halves of an identity, as a [`TlsError`] names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PemItem {
+    /// The certificate chain.
+    Certificate,
+    /// The private key.
+    Key,
+}
+
+/// Where PEM text came from, as a [`TlsError`] names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PemOrigin {
+    /// A file ([`TlsIdentity::Files`]).
+    File(PathBuf),
+    /// Memory ([`TlsIdentity::Pem`]).
+    Given,
+    /// The certificate made at start-up ([`TlsIdentity::SelfSigned`]).
+    SelfSigned,
+}
+
+impl fmt::Display for PemItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PemItem::Certificate => "certificate",
+            PemItem::Key => "key",
+        })
+    }
+}
+
+impl PemOrigin {
+    /// The file's path, or what stands for it: "the key given".
+    fn name(&self, item: PemItem) -> String {
+        match self {
+            PemOrigin::File(path) => path.display().to_string(),
+            PemOrigin::Given => format!("the {item} given"),
+            PemOrigin::SelfSigned => format!("the self-signed {item}"),
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Read { item, path, source } => write!(
+                f,
+                "cannot read the TLS {item} file {}: {source}",
+                path.display()
+            ),
+            TlsError::NoPem { item, from } => {
+                let wanted = match item {
+                    PemItem::Certificate => "certificate",
+                    PemItem::Key => "private key",
+                };
+                write!(f, "{}: no PEM {wanted} in it", from.name(*item))
+            }
+            TlsError::NotPem { item, from, source } => {
+                let wanted = match item {
+                    PemItem::Certificate => "certificate chain",
+                    PemItem::Key => "private key",
+                };
+                write!(f, "{}: not a PEM {wanted}: {source}", from.name(*item))
+            }
+            TlsError::KeyMismatch => f.write_str("the TLS key does not belong to the certificate"),
+            TlsError::Unusable { source } => {
+                write!(f, "the TLS certificate or key is not usable: {source}")
+            }
+            TlsError::Versions { source } => write!(f, "TLS: {source}"),
+            TlsError::Session { source } => {
+                write!(f, "the TLS configuration is not usable: {source}")
+            }
+            TlsError::SelfSigned { source } => {
+                write!(f, "cannot make a self-signed certificate: {source}")
+            }
+            TlsError::WriteCertificate { path, source } => write!(
+                f,
+                "cannot write the certificate to {}: {source}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Read { source, .. } | TlsError::WriteCertificate { source, .. } => {
+                Some(source)
+            }
+            TlsError::NotPem { source, .. } => Some(source),
+            TlsError::Unusable { source }
+            | TlsError::Versions { source }
+            | TlsError::Session { source } => Some(source),
+            TlsError::SelfSigned { source } => Some(source),
+            TlsError::NoPem { .. } | TlsError::KeyMismatch => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,7 +356,11 @@ mod tests {
         let (cert, _) = self_signed().unwrap();
         let (_, key) = self_signed().unwrap();
         let err = TlsIdentity::Pem { cert, key }.server_config().unwrap_err();
-        assert_eq!(err, "the TLS key does not belong to the certificate");
+        assert!(matches!(err, TlsError::KeyMismatch), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the TLS key does not belong to the certificate"
+        );
     }
 
     #[test]

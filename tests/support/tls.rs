@@ -85,12 +85,11 @@ impl Default for TestCert {
 /// A configuration with a TLS listener on an ephemeral loopback port (and
 /// the plain one, also ephemeral), serving `cert`.
 pub fn tls_config(cert: &TestCert) -> Config {
-    Config {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
-        tls_identity: Some(cert.identity()),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_identity = Some(cert.identity());
+    config
 }
 
 /// Binds `config` and runs it; returns the server and its TLS address.

@@ -221,7 +221,7 @@ pub(super) enum Mode {
 
 /// Seconds, at most a day (a longer benchmark is surely a typo).
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    match units::parse_seconds(text)? {
+    match units::parse_seconds(text).map_err(|e| e.to_string())? {
         d if d > Duration::from_secs(86_400) => {
             Err(format!("'{text}' is not between 0 and 86400 seconds"))
         }
