@@ -134,7 +134,7 @@
 //! [TRACE echo_reactor::server] poll: waiting, timeout None
 //! [TRACE echo_reactor::server] event: token 1 readable=true writable=true read_closed=true error=false
 //! [TRACE echo_reactor::connection] token 1: read end of stream
-//! [DEBUG echo_reactor::server] token 1 closed: client closed, every byte echoed
+//! [DEBUG echo_reactor::server::closing] token 1 closed: client closed, every byte echoed
 //! [TRACE echo_reactor::server] poll: waiting, timeout None
 //! ```
 //!

@@ -179,7 +179,7 @@
 //! [`Stats`](crate::Stats).
 //!
 //! ```text
-//! [DEBUG echo_reactor::server] token 1 closed: client closed, every byte echoed
+//! [DEBUG echo_reactor::server::closing] token 1 closed: client closed, every byte echoed
 //! ```
 //!
 //! It does not deregister the socket from the poll first. On Linux,
@@ -226,7 +226,7 @@
 //!   ...
 //! [TRACE echo_reactor::connection] token 1: read 1229 bytes, wrote them back
 //! [TRACE echo_reactor::connection] token 1: read end of stream
-//! [DEBUG echo_reactor::server] token 1 closed: client closed, every byte echoed
+//! [DEBUG echo_reactor::server::closing] token 1 closed: client closed, every byte echoed
 //! ```
 //!
 //! Read it against the steps: the first reads echo whole (4); after

@@ -90,7 +90,7 @@
 //!
 //! ```text
 //! [TRACE echo_reactor::connection] token 1: read end of stream
-//! [DEBUG echo_reactor::server] token 1 closed: client closed, every byte echoed
+//! [DEBUG echo_reactor::server::closing] token 1 closed: client closed, every byte echoed
 //! ```
 //!
 //! **To our FIN sent.** A graceful shutdown began, and this connection had
@@ -105,9 +105,9 @@
 //! counted by its [`CloseReason`](crate::serve::CloseReason):
 //!
 //! ```text
-//! [DEBUG echo_reactor::server] token 1 closed: Connection reset by peer (os error 104)
-//! [DEBUG echo_reactor::server] token 1 closed: idle timeout
-//! [DEBUG echo_reactor::server] token 1 closed: shutdown
+//! [DEBUG echo_reactor::server::closing] token 1 closed: Connection reset by peer (os error 104)
+//! [DEBUG echo_reactor::server::closing] token 1 closed: idle timeout
+//! [DEBUG echo_reactor::server::closing] token 1 closed: shutdown
 //! ```
 //!
 //! # Why so many states are cheap

@@ -52,7 +52,7 @@
 //! [`HeaderFailure`](crate::proxy_protocol::HeaderFailure):
 //!
 //! ```text
-//! [DEBUG echo_reactor::server] token 2 closed: the first bytes are not a PROXY protocol header
+//! [DEBUG echo_reactor::server::closing] token 2 closed: the first bytes are not a PROXY protocol header
 //! ```
 //!
 //! **Deadlines without a heap.** The stage's deadline

@@ -46,7 +46,7 @@
 //! [TRACE echo_reactor::server] event: token 2 readable=true writable=true read_closed=false error=false
 //! [TRACE echo_reactor::tls::connection] token 2: close_notify received
 //! [TRACE echo_reactor::tls::connection] token 2: every echo and our close_notify sent
-//! [DEBUG echo_reactor::server] token 2 closed: client closed, every byte echoed
+//! [DEBUG echo_reactor::server::closing] token 2 closed: client closed, every byte echoed
 //! ```
 //!
 //! The poll's timeout is the handshake's deadline
@@ -88,7 +88,7 @@
 //!
 //! ```text
 //! [DEBUG echo_reactor::tls::connection] token 2: TLS handshake failed: received corrupt message of type InvalidContentType
-//! [DEBUG echo_reactor::server] token 2 closed: the first bytes are not TLS (plaintext to the TLS port?)
+//! [DEBUG echo_reactor::server::closing] token 2 closed: the first bytes are not TLS (plaintext to the TLS port?)
 //! ```
 //!
 //! A client's `close_notify` is answered with ours once every echo is out
