@@ -21,31 +21,21 @@
 //! its reactor. Limits are divided evenly: each reactor may hold
 //! `max_connections / N`.
 
-use std::io;
 use std::net::SocketAddr;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Arc};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{error, info};
-use mio::{Events, Poll, Token, Waker};
+use log::info;
 
 use crate::config::Config;
-use crate::error::{Error, ReactorFailure};
+use crate::error::Error;
 use crate::handle::Handle;
 use crate::server::Server;
-use crate::signals::{Request, SignalSource};
 use crate::socket;
-use crate::stats::{Stats, StatsLog};
+use crate::stats::Stats;
 
-/// Token of the coordinator's waker: a reactor thread has finished.
-const REACTOR_DONE: Token = Token(0);
-/// Token of the coordinator's signal source.
-const SIGNALS: Token = Token(1);
-
+mod coordinator;
 mod endpoint;
-use endpoint::Endpoint;
+use coordinator::{coordinate, Coordination, Runner};
 
 /// N bound reactors, ready to [`run`](Cluster::run).
 pub struct Cluster {
@@ -219,171 +209,15 @@ impl Cluster {
     }
 }
 
-/// One reactor's whole life, to be run on a thread of its own.
-type Runner = Box<dyn FnOnce() -> Result<Stats, Error> + Send>;
-
-/// What the coordinator does besides watching the reactors.
-#[derive(Default)]
-struct Coordination {
-    handle_signals: bool,
-    stats_interval: Option<Duration>,
-    metrics: Option<mio::net::TcpListener>,
-}
-
-/// Runs each reactor on its own thread and watches them from this one:
-/// signals, summed stats lines, the metrics endpoint, and a reactor that
-/// fails or panics, which stops the others. Returns once every reactor has
-/// returned.
-fn coordinate(
-    runners: Vec<Runner>,
-    handle: &ClusterHandle,
-    settings: Coordination,
-) -> Result<Stats, Error> {
-    let Coordination {
-        handle_signals,
-        stats_interval,
-        metrics,
-    } = settings;
-    let reactors = runners.len();
-    let mut poll = Poll::new().map_err(Error::reactor("create the coordinator's poller"))?;
-    let waker = Arc::new(
-        Waker::new(poll.registry(), REACTOR_DONE)
-            .map_err(Error::reactor("create the coordinator's waker"))?,
-    );
-    let mut signals = if handle_signals {
-        Some(SignalSource::register(poll.registry(), SIGNALS)?)
-    } else {
-        None
-    };
-    let mut endpoint = match metrics {
-        Some(listener) => Some(
-            Endpoint::register(poll.registry(), listener)
-                .map_err(Error::reactor("register the metrics endpoint"))?,
-        ),
-        None => None,
-    };
-    let mut draining = false;
-
-    let (done, finished) = mpsc::channel();
-    let mut threads = Vec::with_capacity(reactors);
-    for (index, runner) in runners.into_iter().enumerate() {
-        let done = done.clone();
-        let waker = Arc::clone(&waker);
-        let thread = thread::Builder::new()
-            .name(format!("reactor-{index}"))
-            .spawn(move || {
-                let outcome = panic::catch_unwind(AssertUnwindSafe(runner));
-                let _ = done.send((index, outcome));
-                let _ = waker.wake();
-            })
-            .map_err(Error::reactor("start a reactor thread"))?;
-        threads.push(thread);
-    }
-
-    let mut events = Events::with_capacity(16);
-    let mut stats_log = stats_interval.map(|every| StatsLog::new(every, Instant::now()));
-    let mut total = Stats::default();
-    let mut stopped = 0;
-    let mut failure: Option<Error> = None;
-    while stopped < reactors {
-        let timeout = [
-            stats_log.as_ref().map(StatsLog::due),
-            endpoint.as_ref().and_then(Endpoint::next_deadline),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|due| due.saturating_duration_since(Instant::now()));
-        match poll.poll(&mut events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                handle.stop_now();
-                return Err(Error::Reactor {
-                    what: "wait for signals",
-                    source,
-                });
-            }
-        }
-        if let Some(signals) = &mut signals {
-            for request in signals.requests() {
-                match request {
-                    Request::LogStats => {
-                        if let Some(stats) = handle.stats() {
-                            info!("{stats}");
-                        }
-                    }
-                    Request::ShutDown(signal) => {
-                        info!("{signal} received: stopping {reactors} reactors");
-                        draining = true;
-                        handle.stop();
-                    }
-                }
-            }
-        }
-        if let Some(endpoint) = &mut endpoint {
-            for event in events.iter().filter(|e| Endpoint::owns(e.token())) {
-                endpoint.on_event(poll.registry(), event.token(), handle, draining);
-            }
-            endpoint.expire(Instant::now());
-        }
-        while let Ok((index, outcome)) = finished.try_recv() {
-            stopped += 1;
-            let cause = match outcome {
-                Ok(Ok(stats)) => {
-                    total.add(&stats);
-                    continue;
-                }
-                Ok(Err(e)) => ReactorFailure::Error(Box::new(e)),
-                Err(panic) => ReactorFailure::Panic(panic_message(panic.as_ref())),
-            };
-            let failed = Error::ReactorFailed { index, cause };
-            error!("{failed}; stopping the others");
-            failure.get_or_insert(failed);
-            handle.stop_now();
-        }
-        if let Some(log) = &mut stats_log {
-            let now = Instant::now();
-            if now >= log.due() {
-                match handle.stats() {
-                    Some(stats) if stopped == 0 => info!("{}", log.line(stats, now)),
-                    // A reactor has stopped: the interval lines end here.
-                    _ => stats_log = None,
-                }
-            }
-        }
-    }
-    for thread in threads {
-        // Each thread caught its reactor's panic and reported it above;
-        // what is left to join cannot panic.
-        let _ = thread.join();
-    }
-    match failure {
-        None => {
-            info!("all {reactors} reactors shut down; {total}");
-            Ok(total)
-        }
-        Some(failed) => Err(failed),
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        text.to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "no message".to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::sync::mpsc;
+    use std::thread;
 
     use super::*;
+    use crate::error::ReactorFailure;
 
     /// Longest any wait in these tests may take before it counts as a
     /// failure.
