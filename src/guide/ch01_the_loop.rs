@@ -10,7 +10,8 @@
 //!
 //! The loop's own functions are methods of `Reactor`, the private state
 //! [`Server::run`](crate::server::Server::run) drives, in `src/server.rs`
-//! and its submodules (`setup`, `accepting`, `stages`, `control`). They
+//! and its submodules (`setup`, `accepting`, `starting`, `closing`,
+//! `control`, with `entry` and `features` for what the reactor holds). They
 //! are private to the server module, and rustdoc resolves a link as the
 //! compiler resolves a path, so the guide cannot link to them: it names
 //! them in code font, as `Reactor::close`. Every other name links to its
@@ -58,11 +59,14 @@
 //! # Dispatch by role
 //!
 //! Nearly every event is for a connection, so dispatch is written for
-//! that: look the key up, and if it is a connection, serve it at once, on
-//! the hot path, inlined into the loop. Everything else (a listener to
-//! accept from, a UDP socket, a connection in a stage, the metrics
-//! endpoint, the waker, the signals) goes through one cold path, kept out
-//! of line so that it does not crowd the hot one. A key that finds no
+//! that: look the key up, and if it is a plain connection, serve it at
+//! once, on the hot path, inlined into the loop. Everything else goes
+//! through one cold path, kept out of line so that it does not crowd the
+//! hot one: the waker and the signals by their fixed tokens, a listener to
+//! its accept loop (by the kind of listener it is), and every other entry
+//! (a UDP socket, a connection in a stage, a request to the metrics
+//! endpoint) through one call of the [`Stage`](crate::serve::Stage) trait,
+//! which chapter 13 describes. A key that finds no
 //! entry at all is a socket closed earlier in the same batch of events:
 //! the event is dropped, which is why spurious events are harmless.
 //!
@@ -191,4 +195,4 @@
 //! | graceful shutdown: SIGINT/SIGTERM or `Handle::stop` | `Reactor::shut_down`, [`SignalSource::requests`](crate::signals::SignalSource::requests), [`Handle::stop`](crate::handle::Handle::stop) |
 //! | poll timeout = nearest deadline; none = block | `Reactor::poll_timeout`, [`Timers::nearest`](crate::timers::Timers::nearest) |
 //! | idle timeout in O(1) per event | [`IdleList::touch`](crate::idle::IdleList::touch) |
-//! | UDP: echo until `WouldBlock`, at most 64 datagrams per turn, no queue, reflection guard | [`UdpEcho::serve`](crate::udp::UdpEcho::serve), [`DATAGRAMS_PER_TURN`](crate::udp::DATAGRAMS_PER_TURN), [`guarded`](crate::udp::guarded) |
+//! | UDP: echo until `WouldBlock`, at most 64 datagrams per turn, no queue, reflection guard | [`UdpEcho::echo_datagrams`](crate::udp::UdpEcho::echo_datagrams), [`DATAGRAMS_PER_TURN`](crate::udp::DATAGRAMS_PER_TURN), [`guarded`](crate::udp::guarded) |

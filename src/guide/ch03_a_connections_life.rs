@@ -50,7 +50,7 @@
 //! depends only on the server's configuration: with `--proxy-protocol` to
 //! the header stage; from a TLS listener to the handshake; otherwise
 //! straight to echoing, with the `--banner` sent first if there is one
-//! (`start_connection`).
+//! (`Reactor::start`, in `server/starting.rs`).
 //!
 //! **Stages to echoing.** A complete PROXY header makes the connection a
 //! plain one (or starts its TLS handshake, on a TLS port), and whatever

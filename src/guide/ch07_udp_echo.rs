@@ -9,7 +9,7 @@
 //! loop: [`UdpEcho`](crate::udp::UdpEcho). There are no connections, so
 //! there is nothing per client at all: one socket answers everyone.
 //!
-//! [`UdpEcho::serve`](crate::udp::UdpEcho::serve) reads a datagram into
+//! [`UdpEcho::echo_datagrams`](crate::udp::UdpEcho::echo_datagrams) reads a datagram into
 //! the shared scratch buffer and sends the same bytes back with
 //! `send_to`, until `WouldBlock` or its budget for the turn. The buffer
 //! (64 KiB) is larger than any UDP payload (65,507 bytes over IPv4, 65,527

@@ -68,7 +68,7 @@
 //! session before the next `read_tls`, so rustls's incoming buffers hold
 //! at most one read's worth of records too. The read budget per turn
 //! applies, and what the connection holds is charged to the memory budget
-//! ([`TlsConnection::memory`](crate::tls::TlsConnection::memory),
+//! ([`Stage::memory`](crate::serve::Stage::memory),
 //! [`SESSION_BUFFERS`](crate::tls::SESSION_BUFFERS) for the session's own
 //! state); chapter 5 says what happens when the budget is spent.
 //!

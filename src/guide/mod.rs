@@ -53,15 +53,19 @@
 //!
 //! - `src/server.rs`, [`crate::server`]: the loop. One `Poll`, one slab
 //!   holding every socket (the slab key is the token), dispatch, the
-//!   serve-again queue, closing. Its submodules: `setup` (binding, the
-//!   state before the first turn), `accepting` (the listeners and the
-//!   accept loop), `stages` (the PROXY header, the banner, TLS, the
-//!   metrics endpoint), `control` (timers, commands, signals, shutdown).
+//!   serve-again queue. Its submodules: `entry` (what the slab holds, the
+//!   stages listed once), `features` (what the optional features keep),
+//!   `setup` (binding, the state before the first turn), `accepting` (the
+//!   listeners and the accept loops), `starting` (which stages a new
+//!   connection passes through, and the hand-off between them), `closing`
+//!   (the one way a socket leaves the slab), `control` (timers, commands,
+//!   signals, shutdown).
 //! - [`crate::serve`]: the contract between the loop and a socket's
 //!   handler: the serving [`Context`](crate::serve::Context),
 //!   [`Ready`](crate::serve::Ready), [`Next`](crate::serve::Next),
 //!   [`CloseReason`](crate::serve::CloseReason), the scratch buffer's size
-//!   and the read budget.
+//!   and the read budget, and [`Stage`](crate::serve::Stage): all the loop
+//!   asks of an entry other than a plain connection or a listener.
 //! - [`crate::connection`]: one connection's bytes. Read into the shared
 //!   scratch buffer, write straight back, keep what a short write left
 //!   behind, flush it when writable, stop reading when too much waits; its

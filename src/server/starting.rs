@@ -7,7 +7,7 @@
 //! after its PROXY header if any. [`Reactor::start`] is the one place that
 //! says so: a new listener kind or stage adds its arm there.
 //!
-//! A stage that ends hands its socket on ([`Next::HandOff`](crate::serve::Next::HandOff)):
+//! A stage that ends hands its socket on ([`Next::HandOff`]):
 //! [`Reactor::hand_off`] takes its entry out of the slab and starts the next
 //! stage in the same slot, so the connection keeps its key, its idle
 //! deadline and its place in the counters.
