@@ -38,3 +38,66 @@
 //! ```text
 //! echo-reactor: cannot listen on 127.0.0.1:65432: Address already in use (os error 98) (is another server running on it?)
 //! ```
+//!
+//! # The public face
+//!
+//! A library's public items are promises, so the crate makes few. An
+//! embedder needs a [`Config`](crate::Config), a [`Server`](crate::Server)
+//! bound to it or a [`Cluster`](crate::Cluster) of reactors, the
+//! [`Handle`](crate::Handle) and [`ClusterHandle`](crate::ClusterHandle)
+//! that stop them and read their [`Stats`](crate::Stats) from another
+//! thread, the [`Error`](crate::Error) that stops a server (with
+//! [`ConfigError`](crate::ConfigError) and [`TlsError`](crate::TlsError)
+//! inside it), the TLS identity ([`tls::TlsIdentity`](crate::tls::TlsIdentity)),
+//! the unit parsers ([`units`](crate::units)) and
+//! [`raise_nofile_limit`](crate::raise_nofile_limit): those are public, at
+//! the crate's root or in the `stats`, `tls` and `units` modules, and
+//! everything else (the loop, the connection, every stage) is private.
+//! The structs and enums that will grow (`Config`, `Stats`, `Error`, the
+//! error enums, the failure reasons) are `#[non_exhaustive]`, so a new
+//! field or variant breaks no embedder: a `Config` is made with
+//! `Config::default()` or `Config::listening_on(addr)` and its fields set
+//! after.
+//!
+//! The binaries' shared code is theirs, not the library's: the one-line
+//! command-line error (`src/cli_support.rs`) is compiled into each binary,
+//! and what the load tools share with the comparison and the tests is the
+//! `tools` module, which exists only with the `tools` feature and is
+//! documented as theirs. A program built on the library with
+//! `default-features = false` compiles none of their crates (clap,
+//! env_logger, serde, hdrhistogram); CI builds it that way.
+//!
+//! This guide teaches the private parts, which is why it is private too
+//! and rendered with them (`cargo doc --document-private-items`, and the
+//! published docs through `[package.metadata.docs.rs]`): an embedder
+//! reading the plain docs sees only the promises, a student sees the
+//! whole machine, and both builds fail on a broken link in CI.
+//!
+//! # Counters, declared once
+//!
+//! Each counter is one line of the `counters!` block in `src/stats.rs`: its
+//! field, its doc, how it sums across reactors (added, or the larger kept,
+//! as for `peak_pending`), where it shows on the stats line, and its
+//! Prometheus family and labels. The macro writes the
+//! [`Stats`](crate::Stats) struct, `Stats::add`, the stats line and the
+//! `/metrics` text from those lines, so a counter cannot be summed but
+//! forgotten on the line, or shown but never exported. A failure enum
+//! counts by its variants: `reasons!` declares each variant once with its
+//! label, its words and its log sentence, and a
+//! [`ByReason`](crate::stats::ByReason) array keeps one count per variant,
+//! indexed by the enum itself (`stats.tls_failed[HandshakeFailure::Timeout] += 1`,
+//! in `Reactor::close`). The reactor still counts with plain adds to a
+//! struct it owns: the declarations cost nothing at run time.
+//!
+//! # Typed errors
+//!
+//! The library says what is wrong in its own terms:
+//! [`Config::validate`](crate::Config::validate) returns a
+//! [`ConfigError`](crate::ConfigError), one variant per problem with the
+//! values involved (`BannerTooLong { len, max }`), whose text names
+//! `Config`'s fields, which an embedder typed; a certificate or key that
+//! cannot be used is a [`TlsError`](crate::TlsError) naming the file and
+//! carrying the parser's error as its `source()`. The binary, which knows
+//! its flags, turns each `ConfigError` into its own one-line message with
+//! the flag's name (`max-pending must be at least 1 byte`), the same words
+//! its users have always seen.
