@@ -124,6 +124,7 @@ impl Default for Acceptor {
 
 impl Acceptor {
     /// The gate as it stands.
+    #[cfg(test)]
     pub fn gate(&self) -> AcceptGate {
         self.gate
     }

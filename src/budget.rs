@@ -143,11 +143,6 @@ impl MemoryBudget {
         budget
     }
 
-    /// The budget, in bytes.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// Bytes charged now.
     pub fn in_use(&self) -> usize {
         self.in_use

@@ -45,8 +45,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// Most connections open at once. At the limit the server stops accepting
     /// (clients wait in the kernel's accept queue) until one closes. `None`
-    /// derives it from the open-files limit, see
-    /// [`fd_limit::connections_for`](crate::fd_limit::connections_for).
+    /// derives it from the open-files limit: that limit less 32 descriptors
+    /// kept for the server's own use.
     pub max_connections: Option<usize>,
     /// Most unsent echo bytes one connection may hold. When a client does not
     /// read its echoes and this fills up, the server stops reading from that
@@ -79,24 +79,23 @@ pub struct Config {
     /// clients (pending echoes). When it is spent, connections that would
     /// need more stop reading until memory frees, and connections with
     /// nothing pending echo through the kernel: no byte is dropped and no
-    /// client closed for it (see [`budget`]). `None` (the
-    /// default) takes a quarter of the cgroup's memory limit, or 1 GiB
-    /// without one ([`budget::default_limit`]).
+    /// client closed for it. `None` (the default) takes a quarter of the
+    /// cgroup's memory limit, or 1 GiB without one
+    /// ([`Config::memory_budget`] says which).
     /// With several reactors, each gets an equal share.
     pub max_memory: Option<usize>,
     /// Expect a PROXY protocol header (v1 or v2) before any payload on
-    /// every TCP listener, as load balancers send it (see
-    /// [`proxy_protocol`](crate::proxy_protocol)). Off by default.
+    /// every TCP listener, as load balancers send it; its addresses are
+    /// logged and the header is not echoed. Off by default.
     pub proxy_protocol: bool,
     /// How long a client has to send its whole PROXY protocol header.
     pub proxy_header_timeout: Duration,
     /// Serve `/metrics` (Prometheus) and `/healthz` over HTTP on this
-    /// address (see [`metrics`](crate::metrics)). `None` (the default): no
-    /// endpoint.
+    /// address. `None` (the default): no endpoint.
     pub metrics: Option<SocketAddr>,
     /// Send this text to each new TCP client before any echo, with
-    /// `{hostname}` and `{local_addr}` replaced (see
-    /// [`banner`](crate::banner)). `None` (the default): no banner.
+    /// `{hostname}` and `{local_addr}` replaced, at most [`MAX_BANNER`]
+    /// bytes. `None` (the default): no banner.
     pub banner: Option<String>,
     /// Addresses to serve TLS echo on (see [`tls`](crate::tls)); empty
     /// (the default): none. `--proxy-protocol` and `--banner` apply to

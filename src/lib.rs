@@ -53,40 +53,45 @@
 
 #![warn(missing_docs)]
 
-pub mod accept;
-pub mod banner;
-pub mod budget;
-#[cfg(feature = "cli")]
-pub mod cli_support;
-pub mod cluster;
-pub mod config;
-pub mod connection;
-pub mod error;
-pub mod fd_limit;
+// The reactor's internals: private, and taught by the guide, which is
+// rendered with them (`cargo doc --document-private-items`).
+mod accept;
+mod banner;
+mod budget;
+mod cluster;
+mod config;
+mod connection;
+mod error;
+mod fd_limit;
 mod guide;
-pub mod handle;
-pub mod http;
-pub mod idle;
-pub mod metrics;
-pub mod pending;
-pub mod proxy_protocol;
-pub mod serve;
-pub mod server;
-pub mod signals;
-pub mod socket;
+mod handle;
+mod http;
+mod idle;
+mod metrics;
+mod pending;
+mod proxy_protocol;
+mod serve;
+mod server;
+mod signals;
+mod socket;
+mod timers;
+mod udp;
+
+// What an embedder uses.
 pub mod stats;
-pub mod timers;
 pub mod tls;
 #[cfg(feature = "tools")]
 pub mod tools;
-pub mod udp;
 pub mod units;
 
+pub use budget::BudgetSource;
 pub use cluster::{Cluster, ClusterHandle};
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_PENDING,
+    DEFAULT_PROXY_HEADER_TIMEOUT, MAX_BANNER,
 };
 pub use error::{ConfigError, Error, ReactorFailure, TlsError};
+pub use fd_limit::raise_nofile_limit;
 pub use handle::Handle;
 pub use serve::SCRATCH_SIZE;
 pub use server::{slab_entry_size, Server};

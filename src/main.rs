@@ -4,6 +4,10 @@
 //! process. Exit codes: 0 after a clean shutdown, 1 when the server cannot
 //! start or fails, 2 for a bad command line.
 
+// Shared with the package's other binaries, compiled into each: the
+// library's API is the server's, not its command lines'.
+mod cli_support;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,9 +17,7 @@ use clap::Parser;
 use log::{info, warn};
 
 use echo_reactor::tls::TlsIdentity;
-use echo_reactor::{
-    cli_support, fd_limit, units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG,
-};
+use echo_reactor::{units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG};
 
 /// The `--help` headings, in the order a newcomer reads them: where the
 /// server listens, what it allows each client, when it gives up on one,
@@ -317,7 +319,7 @@ fn main() -> ExitCode {
 
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
-    match fd_limit::raise_nofile_limit() {
+    match echo_reactor::raise_nofile_limit() {
         Ok((old, new)) if new > old => info!("open-files limit raised from {old} to {new}"),
         Ok((_, limit)) => info!("open-files limit is {limit}"),
         Err(e) => warn!("cannot raise the open-files limit: {e}"),

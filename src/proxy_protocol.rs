@@ -64,7 +64,7 @@ crate::stats::reasons! {
         NotProxy = ("not_proxy", "not proxy", "the first bytes are not a PROXY protocol header"),
         /// It starts like a header but is malformed.
         Invalid = ("invalid", "invalid", "malformed PROXY protocol header"),
-        /// A v1 line over 107 bytes, or a v2 header over [`V2_MAX_LEN`].
+        /// A v1 line over 107 bytes, or a v2 header over 2,048 bytes.
         TooLong = ("too_long", "too long", "PROXY protocol header too long"),
         /// No complete header within the header timeout.
         Timeout = ("timeout", "timeout", "no PROXY protocol header within the header timeout"),

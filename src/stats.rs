@@ -13,7 +13,7 @@
 //! words, `{}` standing for the value), and its Prometheus family and
 //! label. That entry alone drives [`Stats::add`], the stats line
 //! ([`Stats`]'s `Display`) and `/metrics`
-//! ([`metrics::render`](crate::metrics::render)): nothing else names the
+//! (`metrics::render`): nothing else names the
 //! counter again. The known parts of the line and families of `/metrics`
 //! are listed once each (`part::ORDER`, `family::ORDER`), in the order
 //! readers and dashboards have always seen them.
@@ -43,8 +43,8 @@ use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 use std::time::{Duration, Instant};
 
-use crate::proxy_protocol::HeaderFailure;
-use crate::tls::HandshakeFailure;
+pub use crate::proxy_protocol::HeaderFailure;
+pub use crate::tls::HandshakeFailure;
 
 /// Declares [`Stats`], one field per counter with how it sums, where it
 /// shows on the stats line and in `/metrics`, and [`COUNTERS`], the same
@@ -754,7 +754,7 @@ impl fmt::Display for Stats {
 
 /// `--stats-interval`: when the next counters line is due, and the counters
 /// at the last one, for rates.
-pub struct StatsLog {
+pub(crate) struct StatsLog {
     every: Duration,
     due: Instant,
     last_at: Instant,

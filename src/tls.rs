@@ -2,7 +2,7 @@
 //! the same reactor.
 //!
 //! A TLS listener's connections are slab entries of their own, boxed, and
-//! a [`Stage`](crate::serve::Stage) to the loop: a plain connection's slot
+//! a stage to the loop (`serve::Stage`): a plain connection's slot
 //! stays 16 bytes and its path never looks at TLS. A TLS connection starts when
 //! it is accepted (or when its PROXY header is done, with
 //! `--proxy-protocol`), must complete its handshake within
@@ -10,8 +10,8 @@
 //! order, through the session. The banner (`--banner`) is the first
 //! plaintext inside TLS.
 //!
-//! - [`identity`]: the certificate and key, and rustls's configuration.
-//! - [`TlsConnection`]: one session driven from readiness events, with
+//! - [`TlsIdentity`]: the certificate and key, and rustls's configuration.
+//! - `TlsConnection`: one session driven from readiness events, with
 //!   the same bounds as a plain connection (`--max-pending`, the memory
 //!   budget, the read budget per turn).
 //! - [`HandshakeFailure`]: why a handshake did not complete, counted.
@@ -27,11 +27,12 @@
 
 mod connection;
 mod failure;
-pub mod identity;
+mod identity;
 
-pub use connection::{TlsConnection, ECHO_CHUNK, SESSION_BUFFERS};
+pub(crate) use connection::TlsConnection;
+pub use connection::{ECHO_CHUNK, SESSION_BUFFERS};
 pub use failure::HandshakeFailure;
-pub use identity::{PemItem, PemOrigin, TlsError, TlsIdentity};
+pub use identity::{PemItem, PemOrigin, TlsError, TlsIdentity, SELF_SIGNED_NAMES};
 
 /// Default time a client has to complete its TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

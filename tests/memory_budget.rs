@@ -286,7 +286,8 @@ fn the_default_budget_and_where_it_came_from_are_logged() {
         .unwrap();
     let expected = match std::fs::read_to_string("/sys/fs/cgroup/memory.max")
         .ok()
-        .and_then(|text| echo_reactor::budget::parse_memory_max(&text))
+        // cgroup v2: a number of bytes, or `max` for no limit.
+        .and_then(|text| text.trim().parse::<u64>().ok().filter(|&n| n > 0))
     {
         Some(limit) => format!(
             "{} B (1/4 of the cgroup's memory.max of {limit} B)",

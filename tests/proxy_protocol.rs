@@ -10,7 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use echo_reactor::proxy_protocol::HeaderFailure;
+use echo_reactor::stats::HeaderFailure;
 use echo_reactor::{Config, Stats};
 
 const V1_TCP4: &[u8] = b"PROXY TCP4 192.0.2.1 198.51.100.2 51234 443\r\n";

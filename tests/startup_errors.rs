@@ -87,8 +87,8 @@ fn each_meaningless_value_is_refused_before_binding_with_its_name() {
 #[test]
 fn a_too_long_banner_is_refused_with_its_length_and_the_limit() {
     let mut config = loopback();
-    config.banner = Some("x".repeat(echo_reactor::config::MAX_BANNER + 1));
-    let max = echo_reactor::config::MAX_BANNER;
+    config.banner = Some("x".repeat(echo_reactor::MAX_BANNER + 1));
+    let max = echo_reactor::MAX_BANNER;
     let problem = ConfigError::BannerTooLong { len: max + 1, max };
     assert_eq!(config.validate(), Err(problem.clone()));
     assert_eq!(

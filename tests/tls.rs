@@ -383,8 +383,7 @@ fn an_idle_tls_connection_costs_the_server_little_memory() {
     const CONNECTIONS: usize = 1000;
     // The clients' sockets are this process's descriptors, beside what the
     // tests running alongside hold: more than a soft limit of 1024 allows.
-    let (_, nofile) =
-        echo_reactor::fd_limit::raise_nofile_limit().expect("raise the open-files limit");
+    let (_, nofile) = echo_reactor::raise_nofile_limit().expect("raise the open-files limit");
     if nofile < 2 * CONNECTIONS as u64 {
         return skip(&format!(
             "{CONNECTIONS} client sockets need more than an open-files limit of {nofile}"

@@ -285,7 +285,7 @@ fn run(args: Args) -> Result<(), String> {
     let out = out.canonicalize().unwrap_or(out);
     // echo-idle-swarm's 19,000 connections need descriptors in the server
     // too; children inherit the raised limit.
-    let _ = echo_reactor::fd_limit::raise_nofile_limit();
+    let _ = echo_reactor::raise_nofile_limit();
 
     let bins = binaries::build(&args, &out)?;
     let mut servers = vec![Server::EchoReactor];

@@ -118,7 +118,7 @@ impl Server {
 
     /// Handles SIGINT and SIGTERM (graceful shutdown; a second one closes
     /// everything at once) and SIGUSR1 (logs the counters), as events of
-    /// the poll (see [`crate::signals`]). Call it once, before
+    /// the poll. Call it once, before
     /// [`run`](Server::run); a library that embeds the server may prefer
     /// [`Handle::stop`].
     pub fn handle_signals(&mut self) -> Result<(), Error> {

@@ -54,7 +54,7 @@ use crate::stats::Stats;
 pub const ECHO_CHUNK: usize = 16 * 1024;
 
 /// What rustls keeps on the heap for an open session besides the
-/// [`TlsConnection`] itself, as charged to the memory budget: its keys and
+/// `TlsConnection` itself, as charged to the memory budget: its keys and
 /// state. Measured, not asked (rustls does not say): 1,000 idle TLS
 /// connections raise the server's RSS by about 7.8 KB each, this struct
 /// and the socket's slot included. A record being received or decrypted
@@ -195,12 +195,6 @@ impl TlsConnection {
         // it takes everything.
         let _ = self.session.writer().write_all(greeting);
         self.session.set_buffer_limit(Some(max_pending));
-    }
-
-    /// Bytes charged to the memory budget, released by whoever drops the
-    /// connection.
-    pub fn memory(&self) -> usize {
-        self.charged
     }
 
     /// The handshake is still in progress.

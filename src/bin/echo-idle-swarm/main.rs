@@ -33,6 +33,10 @@
 //! every connection opened and every sampled echo came back intact, 1
 //! otherwise, 2 for a bad command line.
 
+// Shared with the package's other binaries, compiled into each: the
+// library's API is the server's, not its command lines'.
+#[path = "../../cli_support.rs"]
+mod cli_support;
 mod connect;
 mod hold;
 
@@ -41,8 +45,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::cli_support::parse_or_exit;
 use clap::Parser;
-use echo_reactor::cli_support::parse_or_exit;
 use echo_reactor::tools::process;
 use echo_reactor::tools::report::{IdleReport, ServerCost};
 
@@ -122,7 +126,7 @@ fn main() -> ExitCode {
 
 /// Runs every phase and reports what they measured.
 fn run(args: &Args) -> io::Result<IdleReport> {
-    match echo_reactor::fd_limit::raise_nofile_limit() {
+    match echo_reactor::raise_nofile_limit() {
         Ok((_, limit)) if (limit as usize) < args.connections + 64 => eprintln!(
             "{PROGRAM}: the open-files limit is {limit}; expect to stop short of {} connections",
             args.connections

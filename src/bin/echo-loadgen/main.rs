@@ -301,6 +301,10 @@ mod blocking;
 mod channel;
 mod churn;
 mod cli;
+// Shared with the package's other binaries, compiled into each: the
+// library's API is the server's, not its command lines'.
+#[path = "../../cli_support.rs"]
+mod cli_support;
 mod connect;
 mod counters;
 mod job;
@@ -324,7 +328,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use echo_reactor::cli_support::parse_or_exit;
+use crate::cli_support::parse_or_exit;
 use echo_reactor::tools::histogram_log;
 use echo_reactor::tools::report::LoadReport;
 

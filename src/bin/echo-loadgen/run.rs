@@ -34,7 +34,7 @@ pub fn execute(
     err: &mut dyn Write,
 ) -> Result<Vec<ThreadReport>, String> {
     // Many connections need many descriptors; the soft limit is often 1024.
-    let _ = echo_reactor::fd_limit::raise_nofile_limit();
+    let _ = echo_reactor::raise_nofile_limit();
 
     let pattern = Arc::new(Pattern::new());
     let shared = Arc::new(Shared::default());
