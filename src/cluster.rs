@@ -124,7 +124,7 @@ impl Cluster {
         // Served here, with the counters summed, rather than by each.
         let metrics = match config.metrics.take() {
             Some(addr) => Some(
-                socket::tcp_listener(addr, 64, false)
+                socket::tcp_listener(addr, crate::http::admission::BACKLOG, false)
                     .map_err(|source| Error::Listen { addr, source })?,
             ),
             None => None,

@@ -21,16 +21,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 
 use log::trace;
 use mio::net::TcpStream;
 
 use crate::budget::PENDING_OVERHEAD;
 use crate::pending::Pending;
-use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage, READ_BUDGET_PER_TURN};
+use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use syscalls::{io_result, recv, send};
 
 mod memory;
+mod stage;
+mod syscalls;
 #[cfg(test)]
 mod tests;
 
@@ -47,50 +49,6 @@ pub struct Connection {
     flags: u8,
     /// Boxed so that an idle connection carries 8 bytes for it, not 40.
     pending: Option<Box<Pending>>,
-}
-
-/// The loop's cold paths (the serve-again queue, shutdown, closing) reach
-/// a plain connection as they reach every stage; its events do not come
-/// this way (`Connection::on_event`).
-impl Stage for Connection {
-    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        Connection::serve(self, ready, cx)
-    }
-
-    fn role(&self) -> Role {
-        Role::Client
-    }
-
-    fn source(&mut self) -> &mut dyn mio::event::Source {
-        &mut self.stream
-    }
-
-    fn queued(&mut self) -> Option<&mut bool> {
-        Some(&mut self.queued)
-    }
-
-    fn memory(&self) -> usize {
-        Connection::memory(self)
-    }
-
-    /// Echo what has arrived; with nothing left in flight, send our FIN.
-    /// One that still has work goes on being served in full until its
-    /// client closes or the drain ends: a queue that is empty for a moment
-    /// does not mean the client has finished sending, and bytes read after
-    /// our FIN would be dropped.
-    fn drain(&mut self, cx: &mut Context) -> Next {
-        let next = Connection::serve(self, Ready::ALL, cx);
-        if !matches!(next, Next::Wait) || !self.is_quiet() {
-            return next;
-        }
-        match self.send_fin() {
-            Ok(()) => {
-                trace!("token {}: nothing in flight, FIN sent", cx.key);
-                Next::Wait
-            }
-            Err(e) => Next::Close(CloseReason::Error(e)),
-        }
-    }
 }
 
 /// Shutdown sent our FIN: the rest of the client's bytes are discarded
@@ -455,70 +413,6 @@ impl Connection {
                 Err(e) => return Next::Close(CloseReason::Error(e)),
             }
         }
-    }
-}
-
-/// `recv` into `buf`, answering what the kernel answered: the number of
-/// bytes, 0 at the end of stream, or -1 with the error in `errno`. The echo
-/// path tests that with one comparison; std's `read` would first build an
-/// `io::Result` for the echo path to take apart again.
-#[inline(always)]
-fn recv(stream: &TcpStream, buf: &mut [u8]) -> isize {
-    // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes for the
-    // whole call, and the descriptor is the stream's own, open while it is.
-    unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) }
-}
-
-/// `send` of `buf`, with the flags std's `write` uses (no `SIGPIPE` from a
-/// client that has gone), answering what the kernel answered: the number
-/// of bytes taken, or -1 with the error in `errno`.
-#[inline(always)]
-fn send(stream: &TcpStream, buf: &[u8]) -> isize {
-    // SAFETY: `buf` is a live buffer of `buf.len()` bytes for the whole
-    // call, and the descriptor is the stream's own, open while it is.
-    unsafe {
-        libc::send(
-            stream.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            SEND_FLAGS,
-        )
-    }
-}
-
-/// What std's `write` passes to `send`: no `SIGPIPE` where the flag exists
-/// (std's list of systems). Elsewhere (Apple's systems) there is no such
-/// flag, and the socket carries `SO_NOSIGPIPE` instead, set by mio.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "solaris",
-    target_os = "illumos"
-))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "solaris",
-    target_os = "illumos"
-)))]
-const SEND_FLAGS: libc::c_int = 0;
-
-/// What [`recv`] or [`send`] answered, as std would have: the error is read
-/// from `errno`, so call this before anything else can make a system call.
-fn io_result(answer: isize) -> io::Result<usize> {
-    if answer < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(answer as usize)
     }
 }
 

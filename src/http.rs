@@ -6,8 +6,9 @@
 //! but it is still a socket anyone can reach, so an [`HttpConn`] is bounded
 //! the way echo clients are: a request larger than [`MAX_REQUEST`] is
 //! refused, one not complete within the request timeout is closed, and at
-//! most [`MAX_HTTP_CONNECTIONS`] are open at once (the rest are closed as
-//! soon as they are accepted). A connection answers one request and
+//! most [`MAX_HTTP_CONNECTIONS`] are open at once; who gets a slot when
+//! they are all held is [`admission`]'s rule, which keeps probes answered
+//! whatever idle or slow clients do. A connection answers one request and
 //! closes (`Connection: close`), so no state outlives a request. Parsing is
 //! `httparse`'s.
 
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant};
 use log::debug;
 use mio::net::TcpStream;
 
-use crate::metrics;
-use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
+pub mod admission;
+pub use admission::RequestCut;
 
 /// The largest request accepted, headers included.
 pub const MAX_REQUEST: usize = 8 * 1024;
@@ -139,6 +140,21 @@ impl HttpConn {
         self.send_answer()
     }
 
+    /// The socket.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Why it would be cut now: it sent nothing, or its request or the
+    /// reading of its answer is incomplete.
+    pub fn cut_reason(&self) -> RequestCut {
+        if self.request.is_empty() && self.answer.is_none() {
+            RequestCut::EvictedIdle
+        } else {
+            RequestCut::EvictedSlow
+        }
+    }
+
     /// The request timed out: say so, if the socket takes it, and close.
     pub fn answer_timeout(&mut self) {
         let _ = self
@@ -198,36 +214,6 @@ impl HttpConn {
         // Our FIN after the answer; the close follows.
         let _ = self.stream.shutdown(Shutdown::Write);
         HttpProgress::Finished
-    }
-}
-
-/// A request to the metrics endpoint, as the loop sees it.
-impl Stage for HttpConn {
-    fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
-        let stats = cx.snapshot();
-        let draining = cx.draining;
-        let route = |method: &str, path: &str| metrics::route(method, path, &stats, draining);
-        match HttpConn::serve(self, &mut cx.scratch[..], route) {
-            HttpProgress::Waiting => Next::Wait,
-            HttpProgress::Finished => Next::Close(CloseReason::Answered),
-        }
-    }
-
-    fn role(&self) -> Role {
-        Role::Request
-    }
-
-    fn source(&mut self) -> &mut dyn mio::event::Source {
-        &mut self.stream
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        Some(self.deadline)
-    }
-
-    fn time_out(&mut self) -> CloseReason {
-        self.answer_timeout();
-        CloseReason::RequestTimeout
     }
 }
 

@@ -9,13 +9,15 @@
 //!   clients before the drain ends and the listeners go.
 //! - Anything else: 404, or 405 for another method on these paths.
 //!
-//! The HTTP side (reading requests, bounds, timeouts) is
-//! [`crate::http`]'s; this module only decides what to answer.
+//! The HTTP side (reading requests, bounds, timeouts, who gets a slot) is
+//! [`crate::http`]'s; this module decides what to answer, and is where a
+//! request meets the loop (its [`Stage`]).
 
 use std::fmt::Write as _;
 
-use crate::http::Response;
-use crate::stats::{self, Family, Stats, COUNTERS};
+use crate::http::{HttpConn, HttpProgress, Response};
+use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
+use crate::stats::{self, Family, RequestCut, Stats, COUNTERS};
 
 /// The `Content-Type` of Prometheus's text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -105,6 +107,33 @@ impl Exposition {
 /// Every metric's name starts with it.
 const PREFIX: &str = "echo_reactor_";
 
+/// A request to the metrics endpoint, as the loop sees it: read, routed
+/// here, answered, closed.
+impl Stage for HttpConn {
+    fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
+        let stats = cx.snapshot();
+        let draining = cx.draining;
+        let answer = |method: &str, path: &str| route(method, path, &stats, draining);
+        match HttpConn::serve(self, &mut cx.scratch[..], answer) {
+            HttpProgress::Waiting => Next::Wait,
+            HttpProgress::Finished => Next::Close(CloseReason::Answered),
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Request
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        self.stream_mut()
+    }
+
+    fn time_out(&mut self) -> CloseReason {
+        self.answer_timeout();
+        CloseReason::Cut(RequestCut::Timeout)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +191,7 @@ mod tests {
                 "udp_datagrams_echoed_total counter",
                 "udp_datagrams_dropped_total counter",
                 "slab_capacity gauge",
+                "http_connections_cut_total counter",
                 "draining gauge",
             ]
         );

@@ -35,7 +35,9 @@ use mio::net::TcpStream;
 use ppp::v1;
 use ppp::v2;
 
-use crate::serve::{CloseReason, Context, Handoff, ListenerKind, Next, Ready, Role, Stage};
+pub use crate::stats::HeaderFailure;
+
+use crate::serve::{CloseReason, Context, Handoff, ListenerKind, Next, Ready, Stage};
 
 /// The v1 header's prefix.
 const V1_PREFIX: &[u8] = b"PROXY ";
@@ -53,25 +55,6 @@ const V2_FIXED_LEN: usize = 16;
 /// short), and a server that buffered whatever a client claims would let
 /// any client make it hold 64 KiB per connection.
 pub const V2_MAX_LEN: usize = 2048;
-
-crate::stats::reasons! {
-    /// Why a connection was closed before its header was complete: each
-    /// with its label in `/metrics`, its words on the stats line and its
-    /// sentence for the log.
-    #[non_exhaustive]
-    pub enum HeaderFailure {
-        /// The first bytes are not the start of a v1 or v2 header.
-        NotProxy = ("not_proxy", "not proxy", "the first bytes are not a PROXY protocol header"),
-        /// It starts like a header but is malformed.
-        Invalid = ("invalid", "invalid", "malformed PROXY protocol header"),
-        /// A v1 line over 107 bytes, or a v2 header over 2,048 bytes.
-        TooLong = ("too_long", "too long", "PROXY protocol header too long"),
-        /// No complete header within the header timeout.
-        Timeout = ("timeout", "timeout", "no PROXY protocol header within the header timeout"),
-        /// The client closed (or reset) before the header was complete.
-        Closed = ("closed", "closed", "the client closed before its PROXY protocol header ended"),
-    }
-}
 
 /// What reading more of a header came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -199,10 +182,6 @@ impl Stage for HeaderStage {
                 Next::HandOff
             }
         }
-    }
-
-    fn role(&self) -> Role {
-        Role::Client
     }
 
     fn source(&mut self) -> &mut dyn mio::event::Source {

@@ -29,9 +29,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
-use crate::proxy_protocol::HeaderFailure;
-use crate::stats::Stats;
-use crate::tls::HandshakeFailure;
+use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
 /// any UDP datagram, so none is ever truncated.
@@ -197,9 +195,9 @@ pub enum CloseReason {
     TlsHandshake(HandshakeFailure),
     /// A request was answered (the metrics endpoint), or its client left.
     Answered,
-    /// A request did not arrive whole within its time (the metrics
-    /// endpoint).
-    RequestTimeout,
+    /// A request's connection was cut before it was answered (the metrics
+    /// endpoint): timed out, or evicted for a new connection.
+    Cut(RequestCut),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -255,8 +253,11 @@ pub trait Stage {
     /// Does the work `ready` allows, and says what the loop must do next.
     fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next;
 
-    /// What the loop does with it: see [`Role`].
-    fn role(&self) -> Role;
+    /// What the loop does with it: see [`Role`]. Most stages are a
+    /// client's connection on its way to (or through) the echo.
+    fn role(&self) -> Role {
+        Role::Client
+    }
 
     /// Its socket, for the poll to forget before it is closed (where the
     /// close does not do it by itself).

@@ -292,12 +292,7 @@ impl Reactor {
 
     #[cold]
     fn queue_again(&mut self, key: usize) {
-        let Some(queued) = self
-            .entries
-            .get_mut(key)
-            .and_then(Entry::stage)
-            .and_then(|stage| stage.queued())
-        else {
+        let Some(queued) = self.entries.get_mut(key).and_then(Entry::queued) else {
             return;
         };
         if !*queued {
@@ -329,14 +324,19 @@ impl Reactor {
     fn serve_queued(&mut self, registry: &Registry) {
         let mut serving = std::mem::take(&mut self.serving);
         for &key in &serving {
-            let queued = self
-                .entries
-                .get_mut(key)
-                .and_then(Entry::stage)
-                .and_then(|stage| stage.queued());
-            if let Some(queued) = queued {
-                *queued = false;
-                self.serve(registry, key, Ready::CONTINUE_READING);
+            let Some(entry) = self.entries.get_mut(key) else {
+                continue;
+            };
+            let Some(queued) = entry.queued() else {
+                continue;
+            };
+            *queued = false;
+            match entry {
+                Entry::Listener(listener) => {
+                    let kind = listener.kind;
+                    self.on_listener(registry, key, kind);
+                }
+                _ => self.serve(registry, key, Ready::CONTINUE_READING),
             }
         }
         serving.clear();

@@ -9,10 +9,13 @@
 //!
 //! More kinds exist only with their features: the end of a stage's
 //! allowance, one [`StageClock`] each: each PROXY protocol header's
-//! (`--proxy-protocol`), each TLS handshake's (`--tls-listen`) and each
-//! metrics request's (`--metrics`). Every deadline of one kind is the same
-//! length after its start, so each kind is a [`DeadlineQueue`]: first in,
-//! first due, no heap. A stage with a time limit of its own adds a clock.
+//! (`--proxy-protocol`) and each TLS handshake's (`--tls-listen`). Every
+//! deadline of one kind is the same length after its start, so each kind
+//! is a [`DeadlineQueue`]: first in, first due, no heap. A stage with a
+//! time limit of its own adds a clock. The metrics endpoint's requests
+//! (`--metrics`) have one deadline here, their next: the endpoint keeps
+//! theirs in the order of its slots, which is the order they fall due
+//! (`http::admission`).
 //!
 //! [`Timers`] owns them all. Whether any exists is asked on every turn, so
 //! it is kept as one flag, and only this type's own setters change what it
@@ -30,6 +33,8 @@ pub struct Timers {
     stats_log: Option<StatsLog>,
     accept_retry: Option<Instant>,
     drain: Option<Instant>,
+    /// The metrics endpoint's next request deadline.
+    request: Option<Instant>,
     /// The stages in progress that must end by a deadline, one queue per
     /// [`StageClock`].
     stages: [DeadlineQueue; StageClock::COUNT],
@@ -51,6 +56,7 @@ impl Timers {
             stats_log: stats_interval.map(|every| StatsLog::new(every, now)),
             accept_retry: None,
             drain: None,
+            request: None,
             stages: Default::default(),
             armed: false,
         };
@@ -68,11 +74,17 @@ impl Timers {
     pub fn nearest(&self) -> Option<Instant> {
         let idle = self.idle.as_ref().and_then(IdleList::next_deadline);
         let stats_line = self.stats_log.as_ref().map(StatsLog::due);
-        [idle, stats_line, self.accept_retry, self.drain]
-            .into_iter()
-            .chain(self.stages.iter().map(DeadlineQueue::next))
-            .flatten()
-            .min()
+        [
+            idle,
+            stats_line,
+            self.accept_retry,
+            self.drain,
+            self.request,
+        ]
+        .into_iter()
+        .chain(self.stages.iter().map(DeadlineQueue::next))
+        .flatten()
+        .min()
     }
 
     /// The idle list, when `--idle-timeout` is on.
@@ -113,6 +125,17 @@ impl Timers {
         self.rearm();
     }
 
+    /// The metrics endpoint's next request deadline, if any.
+    pub fn request(&self) -> Option<Instant> {
+        self.request
+    }
+
+    /// Sets or clears the metrics endpoint's next request deadline.
+    pub fn set_request(&mut self, at: Option<Instant>) {
+        self.request = at;
+        self.rearm();
+    }
+
     /// The stage of the socket `key` must end by `deadline`.
     pub fn push_stage(&mut self, clock: StageClock, deadline: Instant, key: usize) {
         self.stages[clock as usize].push(deadline, key);
@@ -138,6 +161,7 @@ impl Timers {
             || self.stats_log.is_some()
             || self.accept_retry.is_some()
             || self.drain.is_some()
+            || self.request.is_some()
             || self.stages.iter().any(|queue| !queue.is_empty());
     }
 }
@@ -149,13 +173,11 @@ pub enum StageClock {
     ProxyHeader,
     /// A TLS handshake (`--tls-handshake-timeout`).
     TlsHandshake,
-    /// A request to the metrics endpoint.
-    HttpRequest,
 }
 
 impl StageClock {
     /// How many clocks there are.
-    const COUNT: usize = 3;
+    const COUNT: usize = 2;
 }
 
 /// Deadlines of one length, in the order they were set, which is the order

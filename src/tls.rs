@@ -28,10 +28,12 @@
 mod connection;
 mod failure;
 mod identity;
+mod socket;
+mod stage;
 
+pub use crate::stats::HandshakeFailure;
 pub(crate) use connection::TlsConnection;
 pub use connection::{ECHO_CHUNK, SESSION_BUFFERS};
-pub use failure::HandshakeFailure;
 pub use identity::{PemItem, PemOrigin, TlsError, TlsIdentity, SELF_SIGNED_NAMES};
 
 /// Default time a client has to complete its TLS handshake.

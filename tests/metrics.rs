@@ -212,9 +212,10 @@ fn slow_and_idle_metrics_clients_are_cut_off_and_never_hold_up_echo_clients() {
             "{rest:?}"
         );
     }
-    // The ones beyond the limit are closed as soon as they are accepted;
-    // the others are cut off by the request timeout: not before it, and
-    // not long after.
+    // The endpoint keeps 16: each one beyond makes room by evicting the
+    // one that has waited longest, so the first 16 are cut at once, and the
+    // last 16 are cut off by the request timeout: not before it, and not
+    // long after.
     let (cut_off, at_once): (Vec<Duration>, Vec<Duration>) = closed
         .iter()
         .map(|(after, _)| *after)

@@ -18,6 +18,7 @@ mod cli;
 mod deploy;
 mod echo;
 mod haproxy;
+mod health_under_flood;
 mod hostile_clients;
 mod idle_swarm;
 mod idle_timeout;

@@ -155,8 +155,12 @@ impl<'a> Coordinator<'a> {
         self.finish()
     }
 
-    /// Until the next stats line or request deadline, if any.
+    /// Until the next stats line or request deadline, if any; none when
+    /// clients still wait in the endpoint's accept queue.
     fn timeout(&self) -> Option<Duration> {
+        if self.endpoint.as_ref().is_some_and(Endpoint::more_queued) {
+            return Some(Duration::ZERO);
+        }
         [
             self.stats_log.as_ref().map(StatsLog::due),
             self.endpoint.as_ref().and_then(Endpoint::next_deadline),
@@ -204,6 +208,7 @@ impl<'a> Coordinator<'a> {
                 self.draining,
             );
         }
+        endpoint.accept_queued(self.poll.registry(), self.handle, self.draining);
         endpoint.expire(Instant::now());
     }
 

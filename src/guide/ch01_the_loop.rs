@@ -190,6 +190,8 @@
 //! | fairness: at most 256 KiB read per connection per turn, then served again after the next poll (zero timeout) | [`READ_BUDGET_PER_TURN`](crate::serve::READ_BUDGET_PER_TURN), [`Next::ServeAgain`](crate::serve::Next::ServeAgain), `Reactor::serve_queued` |
 //! | EOF: flush, then close, whose FIN goes out behind the echoes; errors close at once | [`Connection::on_end_of_stream`](crate::connection::Connection::on_end_of_stream), [`Connection::finish`](crate::connection::Connection::finish), `Reactor::close` |
 //! | one close path; on Linux closing the descriptor is all epoll needs | `Reactor::close`, `forget_registration` |
+//! | every entry but the plain connection and the listeners is reached through one trait; stages are listed once, and chosen in one place | [`Stage`](crate::serve::Stage), `Entry::stage`, `Reactor::start`, `Reactor::hand_off` |
+//! | the metrics endpoint's slots go to probes, not to idle or slow clients | [`Admission::admit`](crate::http::admission::Admission::admit), `Reactor::evict_request` |
 //! | accept until `WouldBlock`; pause at the limit; back off on `EMFILE` | `Reactor::accept_from`, [`AcceptFailure::of`](crate::accept::AcceptFailure::of), [`Acceptor::back_off`](crate::accept::Acceptor::back_off) |
 //! | raise `RLIMIT_NOFILE`, derive the connection limit | [`fd_limit::raise_nofile_limit`](crate::fd_limit::raise_nofile_limit), [`Config::connection_limit`](crate::config::Config::connection_limit) |
 //! | graceful shutdown: SIGINT/SIGTERM or `Handle::stop` | `Reactor::shut_down`, [`SignalSource::requests`](crate::signals::SignalSource::requests), [`Handle::stop`](crate::handle::Handle::stop) |

@@ -66,7 +66,7 @@
 //! written back before the next connection is served, so one buffer is
 //! enough for all of them. This is what makes an idle connection cost 16
 //! bytes instead of 16 bytes and a buffer. The read is a plain `recv`
-//! (the function `recv` in `src/connection.rs`), whose answer (a count, 0, or -1)
+//! (the function `recv` in `src/connection/syscalls.rs`), whose answer (a count, 0, or -1)
 //! the echo path tests with one comparison.
 //!
 //! # 4. Write straight back

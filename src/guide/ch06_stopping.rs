@@ -69,7 +69,7 @@
 //! [TRACE echo_reactor::server] event: signals readable=true writable=false read_closed=false error=false
 //! [INFO  echo_reactor::server::control] SIGTERM received: stopped accepting; draining 1 connections for up to 1s
 //! [TRACE echo_reactor::connection] token 1: read would block
-//! [TRACE echo_reactor::connection] token 1: nothing in flight, FIN sent
+//! [TRACE echo_reactor::connection::stage] token 1: nothing in flight, FIN sent
 //! [INFO  echo_reactor::server::control] drain timeout: closing 1 connections that still had work
 //! [DEBUG echo_reactor::server::closing] token 1 closed: shutdown
 //! [INFO  echo_reactor::server] shut down; connections: 0 active, 1 peak, 1 accepted, closed 0 by peer / 0 by error / 0 idle / 1 at shutdown; bytes: 2 in, 2 out; backpressure pauses: 0, peak pending: 0 B; accept pauses: 0 at limit, 0 out of fds; memory: 0 B held, 0 B peak, 0 parks

@@ -83,10 +83,65 @@
 //! and close. The endpoint is served by the same loop, so it is bounded so
 //! that it can never take the loop from echo clients: 8 KiB per request
 //! ([`MAX_REQUEST`](crate::http::MAX_REQUEST)), 5 s to send one
-//! ([`REQUEST_TIMEOUT`](crate::http::REQUEST_TIMEOUT), one more
-//! `DeadlineQueue`), 16 open at once
-//! ([`MAX_HTTP_CONNECTIONS`](crate::http::MAX_HTTP_CONNECTIONS); more are
-//! closed as soon as they are accepted).
+//! ([`REQUEST_TIMEOUT`](crate::http::REQUEST_TIMEOUT), kept with the
+//! connection's slot, below), 16 open at once
+//! ([`MAX_HTTP_CONNECTIONS`](crate::http::MAX_HTTP_CONNECTIONS)), and at
+//! most 64 accepted per listener event
+//! ([`ACCEPTS_PER_EVENT`](crate::http::admission::ACCEPTS_PER_EVENT); the
+//! listener is served again after the next poll if more wait).
+//!
+//! # A health check no flood can starve
+//!
+//! Sixteen slots are a target. The metrics port is usually reachable from
+//! every pod of a cluster, and a neighbour that opens idle connections to
+//! it, or sends a byte of a request a second, and reopens each as it is
+//! cut, would hold all sixteen for ever if a slot were kept until its
+//! request came or its 5 s ran out. Kubernetes' readiness probe, refused,
+//! would take the pod out of its Service while its echo service was fine.
+//! HAProxy at its `maxconn` stops accepting, and new clients queue in the
+//! kernel behind the ones that hold the slots: the same starvation. nginx,
+//! out of connections, closes the oldest of those waiting for a request
+//! (its "reusable" connections, `ngx_drain_connections`), and that is the
+//! rule here ([`admission`](crate::http::admission)):
+//!
+//! - every connection is served the moment it is accepted: a probe sends
+//!   its whole request at once, and one that waited in the accept queue
+//!   has it there already, so it is answered before the next connection
+//!   is accepted, and never needs a slot;
+//! - only a connection still waiting for its request takes a slot; when
+//!   all sixteen are held, it takes the slot of the one that has waited
+//!   longest unanswered, which is evicted;
+//! - that one is first served once more, so a request that has just
+//!   arrived is answered, not cut;
+//! - connections accepted in the same listener event never evict each
+//!   other (none has had a turn for its request to come): when all sixteen
+//!   came in this event, the newcomer is refused.
+//!
+//! The kernel's accept queue is the other place a probe can be lost: when
+//! it overflows, new SYNs are dropped, and a dropped SYN is sent again a
+//! second later, past a probe's one-second timeout. So the metrics
+//! listener's queue is long ([`BACKLOG`](crate::http::admission::BACKLOG),
+//! 4,096, capped by `net.core.somaxconn`): what waits there costs the
+//! server nothing, and a flood must hold 4,096 connections at once to
+//! overflow it. The cost of a flood to the server is bounded work per turn
+//! (64 accepts, each a read, and an eviction at most) and the sixteen slots:
+//! no list grows with the number of clients. The request deadlines live in
+//! the slots too: every request has the same 5 s, so the slots in the order
+//! they were taken are in the order their deadlines fall, and the oldest
+//! slot's is the one the loop's timers wait for. A connection cut early
+//! leaves no entry behind in a timer queue. Every connection cut is
+//! counted by why, in `echo_reactor_http_connections_cut_total{reason=
+//! "evicted_idle" | "evicted_slow" | "refused" | "timeout"}`, and logged at
+//! `debug`:
+//!
+//! ```text
+//! [DEBUG echo_reactor::server::closing] token 19 closed: evicted for a new connection, having sent nothing
+//! ```
+//!
+//! The test that holds it (`tests/health_under_flood.rs`) probes as
+//! Kubernetes' prober does (a new connection per probe, one second for the
+//! exchange), ten times a second for ten seconds, while a thousand idle or
+//! trickling connections are held and reopened: every probe is answered.
 //!
 //! `GET /metrics` answers every counter of [`Stats`](crate::Stats) in
 //! Prometheus's text format ([`metrics::render`](crate::metrics::render)).

@@ -58,9 +58,9 @@
 //! | shutdown (`shut_down`) | [`drain`](crate::serve::Stage::drain) | serves it once and lets it say goodbye as its protocol does: a FIN, a `close_notify` |
 //! | [`Next::HandOff`](crate::serve::Next::HandOff) (`Reactor::hand_off`) | [`hand_off`](crate::serve::Stage::hand_off) | takes the entry out, starts the next stage in the same slot |
 //!
-//! Most methods have a default (never queued, holds nothing, no deadline,
-//! closed at shutdown, never hands off), so a stage writes only what it
-//! has. The plain connection implements the trait too, for the cold paths
+//! Most methods have a default (a client's connection, never queued,
+//! holds nothing, no deadline, closed at shutdown, never hands off), so a
+//! stage writes only what it has. The plain connection implements the trait too, for the cold paths
 //! (the serve-again queue, closing, shutdown); its events never reach a
 //! `dyn` call: `dispatch` serves `Entry::Connection` itself, before the
 //! cold path is ever taken.
@@ -106,8 +106,9 @@
 //!    scratch buffer ([`Context::scratch`](crate::serve::Context::scratch)),
 //!    keeps the bytes with their due time, charges them to
 //!    [`Context::budget`](crate::serve::Context::budget), and stops reading
-//!    when `--max-pending` is held, as a plain connection does; `role` is
-//!    a client; `queued`, `memory` and `drain` as for a plain connection.
+//!    when `--max-pending` is held, as a plain connection does; `queued`,
+//!    `memory` and `drain` as for a plain connection (`role` keeps its
+//!    default: a client's connection).
 //!    Its own timing (a deadline per held echo, with jitter, so not first
 //!    in first out) is its own structure, which the loop asks for its
 //!    nearest deadline as it asks [`Timers`](crate::timers::Timers).
@@ -119,7 +120,10 @@
 //!    any, as TLS connections do).
 //! 4. **Its counters**, one line each in `counters!` (`src/stats.rs`):
 //!    the line drives the sum across reactors, the stats line and
-//!    `/metrics` (chapter 11).
+//!    `/metrics` (chapter 11); a new Prometheus family is also named once,
+//!    with its place in the families' order. The metrics endpoint's
+//!    `http_cut` counter was added this way, with its reasons
+//!    (`RequestCut`) declared once in `stats/reasons.rs`.
 //! 5. **Its state in the reactor**, if any (the fault settings of each
 //!    listener), one field in `Features`.
 //!

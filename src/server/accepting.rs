@@ -22,15 +22,11 @@ use super::Reactor;
 use crate::accept::AcceptFailure;
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::http::{HttpConn, MAX_HTTP_CONNECTIONS};
-use crate::serve::ListenerKind;
+use crate::http::admission::{Admit, RequestCut, ACCEPTS_PER_EVENT, BACKLOG};
+use crate::http::HttpConn;
+use crate::serve::{CloseReason, ListenerKind, Next, Ready, Stage};
 use crate::socket;
-use crate::timers::StageClock;
 use crate::udp::UdpEcho;
-
-/// The metrics listener's accept backlog: scrapers and health checks come
-/// one at a time.
-const METRICS_BACKLOG: u32 = 64;
 
 impl Reactor {
     /// Opens the echo listener (and with `--udp` the UDP socket) of one
@@ -86,11 +82,11 @@ impl Reactor {
         registry: &Registry,
         addr: SocketAddr,
     ) -> io::Result<()> {
-        let listener = socket::tcp_listener(addr, METRICS_BACKLOG, false)?;
+        let listener = socket::tcp_listener(addr, BACKLOG, false)?;
         let local = self.add_listener(registry, listener, ListenerKind::Metrics)?;
         self.features.metrics = Some(MetricsEndpoint {
             addr: local,
-            open: 0,
+            admission: Default::default(),
         });
         info!("metrics on http://{local}/metrics, health on http://{local}/healthz");
         Ok(())
@@ -107,8 +103,11 @@ impl Reactor {
         let local = socket.local_addr()?;
         let key = self.entries.vacant_key();
         registry.register(&mut socket, Token(key), Interest::READABLE)?;
-        self.entries
-            .insert(Entry::Listener(Listener { socket, kind }));
+        self.entries.insert(Entry::Listener(Listener {
+            socket,
+            kind,
+            queued: false,
+        }));
         if kind != ListenerKind::Metrics {
             self.listeners.push(key);
         }
@@ -206,14 +205,20 @@ impl Reactor {
         }
     }
 
-    /// Accepts metrics connections until the queue is empty; past
-    /// [`MAX_HTTP_CONNECTIONS`] open, new ones are closed at once.
+    /// Accepts metrics connections until the queue is empty, or
+    /// [`ACCEPTS_PER_EVENT`] of them (then the listener is served again
+    /// after the next poll). Each is served at once: a probe's request is
+    /// usually there already, and is answered before the next is accepted.
+    /// One still waiting for its request needs a slot: when every slot is
+    /// held, it evicts the connection that has waited longest, or is
+    /// refused (see [`crate::http::admission`]).
     fn accept_requests(&mut self, registry: &Registry, key: usize) {
-        loop {
+        self.features.requests_arrive();
+        for _ in 0..ACCEPTS_PER_EVENT {
             let Some(Entry::Listener(listener)) = self.entries.get(key) else {
                 return;
             };
-            let (mut stream, peer) = match listener.socket.accept() {
+            let (stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -221,24 +226,48 @@ impl Reactor {
                     return;
                 }
             };
-            if !self.features.request_slot_free() {
-                debug!("metrics: {MAX_HTTP_CONNECTIONS} requests open, closing {peer}");
-                continue;
+            // Served before it is registered: most connections are answered
+            // (or refused) here and never cost the poll anything.
+            let mut conn = Box::new(HttpConn::new(stream, Instant::now()));
+            self.cx.slab_capacity = self.entries.capacity();
+            if let Next::Close(_) = Stage::serve(&mut *conn, Ready::ALL, &mut self.cx) {
+                continue; // answered at once, or gone
             }
-            let slot = self.entries.vacant_entry();
-            let http_key = slot.key();
+            match self.features.admit_request() {
+                Admit::Free => {}
+                Admit::Evict(oldest) => self.evict_request(registry, oldest),
+                Admit::Refuse => {
+                    self.cx.stats.http_cut[RequestCut::Refused] += 1;
+                    debug!("metrics: every slot taken in this turn, closing {peer}");
+                    continue;
+                }
+            }
+            let http_key = self.entries.vacant_key();
             let interest = Interest::READABLE | Interest::WRITABLE;
             if registry
-                .register(&mut stream, Token(http_key), interest)
+                .register(conn.stream_mut(), Token(http_key), interest)
                 .is_err()
             {
                 continue;
             }
-            let conn = HttpConn::new(stream, Instant::now());
+            self.features.request_opened(http_key, conn.deadline);
+            self.entries.insert(Entry::Http(conn));
             self.timers
-                .push_stage(StageClock::HttpRequest, conn.deadline, http_key);
-            slot.insert(Entry::Http(Box::new(conn)));
-            self.features.request_opened();
+                .set_request(self.features.next_request_deadline());
+        }
+        // The budget is spent and clients may still be queued, whose edge
+        // has come already: accept on after the next poll.
+        self.queue_again(key);
+    }
+
+    /// Frees the slot of the metrics connection on `key`: served once more
+    /// (answered, if its request has come), then cut if still open.
+    fn evict_request(&mut self, registry: &Registry, key: usize) {
+        self.cx.slab_capacity = self.entries.capacity();
+        self.serve(registry, key, Ready::ALL);
+        if let Some(Entry::Http(conn)) = self.entries.get(key) {
+            let why = conn.cut_reason();
+            self.close(registry, key, CloseReason::Cut(why));
         }
     }
 

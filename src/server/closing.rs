@@ -25,7 +25,15 @@ impl Reactor {
         self.cx.budget.release(memory);
         match role {
             Role::Client => self.client_closed(registry, key, reason),
-            Role::Request => self.features.request_closed(),
+            Role::Request => {
+                self.features.request_closed(key);
+                self.timers
+                    .set_request(self.features.next_request_deadline());
+                if let CloseReason::Cut(why) = reason {
+                    self.cx.stats.http_cut[why] += 1;
+                    debug!("token {key} closed: {why}");
+                }
+            }
             Role::Socket => {}
         }
     }
@@ -64,7 +72,7 @@ impl Reactor {
                 debug!("token {key} closed: {failure}");
             }
             // Reasons of requests, never of clients.
-            CloseReason::Answered | CloseReason::RequestTimeout => {}
+            CloseReason::Answered | CloseReason::Cut(_) => {}
         }
         // A descriptor and a slot are free: if accepting was paused for
         // either, try again now rather than at the next timer.

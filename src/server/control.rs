@@ -30,6 +30,11 @@ impl Reactor {
         while let Some((deadline, key)) = self.timers.pop_due_stage(now) {
             self.expire_stage(registry, key, deadline);
         }
+        if self.timers.request().is_some_and(|at| now >= at) {
+            while let Some(key) = self.features.request_timed_out(now) {
+                self.time_out(registry, key);
+            }
+        }
         if self.timers.accept_retry().is_some_and(|at| now >= at) {
             self.resume_accepting(registry);
         }
@@ -48,10 +53,20 @@ impl Reactor {
     /// the one the deadline was set for (the key may have moved on to the
     /// next stage, or to another connection).
     fn expire_stage(&mut self, registry: &Registry, key: usize, deadline: Instant) {
-        let Some(stage) = self.entries.get_mut(key).and_then(Entry::stage) else {
-            return;
-        };
-        if stage.deadline() == Some(deadline) {
+        let still_its_own = self
+            .entries
+            .get_mut(key)
+            .and_then(Entry::stage)
+            .is_some_and(|stage| stage.deadline() == Some(deadline));
+        if still_its_own {
+            self.time_out(registry, key);
+        }
+    }
+
+    /// Closes the entry on `key` for its deadline, for the reason its
+    /// stage gives.
+    fn time_out(&mut self, registry: &Registry, key: usize) {
+        if let Some(stage) = self.entries.get_mut(key).and_then(Entry::stage) {
             let reason = stage.time_out();
             self.close(registry, key, reason);
         }

@@ -29,6 +29,9 @@ use crate::udp::UdpEcho;
 pub(crate) struct Listener {
     pub(crate) socket: TcpListener,
     pub(crate) kind: ListenerKind,
+    /// In the serve-again queue: it stopped accepting at its budget for
+    /// one event with clients still queued (the metrics listener).
+    pub(crate) queued: bool,
 }
 
 /// Declares [`Entry`] with the plain connection, the listener, and one
@@ -54,6 +57,14 @@ macro_rules! entries {
                     Entry::Connection(conn) => Some(conn),
                     Entry::Listener(_) => None,
                     $(Entry::$variant(stage) => Some(&mut **stage),)*
+                }
+            }
+
+            /// Its flag in the serve-again queue, if it can be queued.
+            pub(crate) fn queued(&mut self) -> Option<&mut bool> {
+                match self {
+                    Entry::Listener(listener) => Some(&mut listener.queued),
+                    other => other.stage().and_then(|stage| stage.queued()),
                 }
             }
 

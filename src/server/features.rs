@@ -9,11 +9,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::banner::Banner;
 use crate::config::Config;
-use crate::http::MAX_HTTP_CONNECTIONS;
+use crate::http::admission::{Admission, Admit};
 
 /// The optional features' state.
 pub(super) struct Features {
@@ -41,8 +41,8 @@ pub(super) struct TlsListeners {
 pub(super) struct MetricsEndpoint {
     /// Where it listens.
     pub(super) addr: SocketAddr,
-    /// Its connections open now, at most [`MAX_HTTP_CONNECTIONS`].
-    pub(super) open: usize,
+    /// Its connections open now, and who gets a slot when all are held.
+    pub(super) admission: Admission,
 }
 
 impl Features {
@@ -67,24 +67,47 @@ impl Features {
         self.proxy_header_timeout.is_some() || self.banner.is_some()
     }
 
-    /// The metrics endpoint has room for another connection.
-    pub(super) fn request_slot_free(&self) -> bool {
-        self.metrics
-            .as_ref()
-            .is_some_and(|metrics| metrics.open < MAX_HTTP_CONNECTIONS)
-    }
-
-    /// A metrics connection opened.
-    pub(super) fn request_opened(&mut self) {
+    /// The metrics listener has an event: what is accepted now is one
+    /// batch (see [`Admission`]).
+    pub(super) fn requests_arrive(&mut self) {
         if let Some(metrics) = &mut self.metrics {
-            metrics.open += 1;
+            metrics.admission.next_event();
         }
     }
 
-    /// A metrics connection closed.
-    pub(super) fn request_closed(&mut self) {
+    /// What to do with a metrics connection just accepted.
+    pub(super) fn admit_request(&self) -> Admit {
+        match &self.metrics {
+            Some(metrics) => metrics.admission.admit(),
+            None => Admit::Refuse,
+        }
+    }
+
+    /// A metrics connection took a slot, with its request's deadline.
+    pub(super) fn request_opened(&mut self, key: usize, deadline: Instant) {
         if let Some(metrics) = &mut self.metrics {
-            metrics.open -= 1;
+            metrics.admission.opened(key, deadline);
+        }
+    }
+
+    /// The metrics endpoint's next request deadline.
+    pub(super) fn next_request_deadline(&self) -> Option<Instant> {
+        self.metrics
+            .as_ref()
+            .and_then(|metrics| metrics.admission.next_deadline())
+    }
+
+    /// The metrics connection that has waited longest, if its time is up.
+    pub(super) fn request_timed_out(&self, now: Instant) -> Option<usize> {
+        self.metrics
+            .as_ref()
+            .and_then(|metrics| metrics.admission.timed_out(now))
+    }
+
+    /// A metrics connection closed.
+    pub(super) fn request_closed(&mut self, key: usize) {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.admission.closed(key);
         }
     }
 }

@@ -45,8 +45,9 @@ use log::{debug, trace};
 use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
-use super::failure::HandshakeFailure;
-use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage, READ_BUDGET_PER_TURN};
+use super::socket::Socket;
+use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use crate::stats::HandshakeFailure;
 use crate::stats::Stats;
 
 /// Most decrypted bytes taken from the session at once, and so the most
@@ -64,7 +65,7 @@ pub const SESSION_BUFFERS: usize = 8 * 1024;
 /// A TLS connection: its socket, its session, and the decrypted bytes the
 /// session would not take back yet.
 pub struct TlsConnection {
-    stream: TcpStream,
+    pub(super) stream: TcpStream,
     session: ServerConnection,
     /// Decrypted bytes waiting for room in the session (backpressure).
     unsent: Vec<u8>,
@@ -88,54 +89,7 @@ pub struct TlsConnection {
     /// send: what its waiting records may hold, as charged.
     waiting_limit: usize,
     /// Bytes charged to the memory budget for this connection.
-    charged: usize,
-}
-
-impl Stage for TlsConnection {
-    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        TlsConnection::serve(self, ready, cx)
-    }
-
-    fn role(&self) -> Role {
-        Role::Client
-    }
-
-    fn source(&mut self) -> &mut dyn mio::event::Source {
-        &mut self.stream
-    }
-
-    fn queued(&mut self) -> Option<&mut bool> {
-        Some(&mut self.queued)
-    }
-
-    fn memory(&self) -> usize {
-        self.charged
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.handshake_deadline
-    }
-
-    fn time_out(&mut self) -> CloseReason {
-        CloseReason::TlsHandshake(HandshakeFailure::Timeout)
-    }
-
-    /// Echo what has arrived, then our `close_notify` and a FIN if nothing
-    /// is in flight; mid-handshake, close now.
-    fn drain(&mut self, cx: &mut Context) -> Next {
-        let next = TlsConnection::serve(self, Ready::ALL, cx);
-        if let Next::Close(_) = next {
-            return next;
-        }
-        match self.say_goodbye(cx) {
-            Ok(true) => {
-                trace!("token {}: close_notify sent", cx.key);
-                next
-            }
-            Ok(false) => Next::Close(CloseReason::Shutdown),
-            Err(e) => Next::Close(CloseReason::Error(e)),
-        }
-    }
+    pub(super) charged: usize,
 }
 
 /// How the client ended its side.
@@ -494,31 +448,5 @@ impl TlsConnection {
             cx.budget.release(self.charged - now);
         }
         self.charged = now;
-    }
-}
-
-/// The socket as the session reads it: notes whether the last read came
-/// back short, which on a stream socket means its receive queue was
-/// emptied (rustls asks for as much as its buffer has room for, in one
-/// read per `read_tls`).
-struct Socket<'a> {
-    stream: &'a mut TcpStream,
-    drained: bool,
-}
-
-impl<'a> Socket<'a> {
-    fn new(stream: &'a mut TcpStream) -> Socket<'a> {
-        Socket {
-            stream,
-            drained: false,
-        }
-    }
-}
-
-impl Read for Socket<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.stream.read(buf)?;
-        self.drained = n < buf.len();
-        Ok(n)
     }
 }

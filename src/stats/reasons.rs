@@ -1,0 +1,76 @@
+//! The reasons the server counts by: why a connection was closed before
+//! its echo began (a PROXY header, a TLS handshake) or before it was
+//! answered (the metrics endpoint). Each is declared once, with its label
+//! in `/metrics`, its words on the stats line and its sentence for the log
+//! (`reasons!`), and [`Stats`](super::Stats) keeps a count per variant.
+//!
+//! They live beside the counters rather than in the modules that decide
+//! them, so that what the loop and its handlers share
+//! ([`CloseReason`](crate::serve::CloseReason)) and the counters depend on
+//! no handler: each handler module uses its reason from here.
+
+crate::stats::reasons! {
+    /// Why a connection was closed before its header was complete: each
+    /// with its label in `/metrics`, its words on the stats line and its
+    /// sentence for the log.
+    #[non_exhaustive]
+    pub enum HeaderFailure {
+        /// The first bytes are not the start of a v1 or v2 header.
+        NotProxy = ("not_proxy", "not proxy", "the first bytes are not a PROXY protocol header"),
+        /// It starts like a header but is malformed.
+        Invalid = ("invalid", "invalid", "malformed PROXY protocol header"),
+        /// A v1 line over 107 bytes, or a v2 header over 2,048 bytes.
+        TooLong = ("too_long", "too long", "PROXY protocol header too long"),
+        /// No complete header within the header timeout.
+        Timeout = ("timeout", "timeout", "no PROXY protocol header within the header timeout"),
+        /// The client closed (or reset) before the header was complete.
+        Closed = ("closed", "closed", "the client closed before its PROXY protocol header ended"),
+    }
+}
+
+crate::stats::reasons! {
+    /// Why a connection was closed before its TLS handshake completed: each
+    /// with its label in `/metrics`, its words on the stats line and its
+    /// sentence for the log.
+    #[non_exhaustive]
+    pub enum HandshakeFailure {
+        /// The first bytes are not a TLS record: plaintext to the TLS port.
+        NotTls = ("not_tls", "not tls", "the first bytes are not TLS (plaintext to the TLS port?)"),
+        /// TLS records, but a malformed or unexpected handshake message.
+        Invalid = ("invalid", "invalid", "malformed or unexpected TLS handshake message"),
+        /// A well-formed ClientHello with nothing in common with the server:
+        /// no TLS 1.2 or 1.3, no shared cipher suite, group or signature
+        /// scheme.
+        Incompatible = (
+            "incompatible",
+            "incompatible",
+            "the client offers no TLS version, cipher suite or group the server supports"
+        ),
+        /// The client aborted with an alert (for instance, it does not trust
+        /// the certificate).
+        Alert = ("alert", "alert", "the client aborted the TLS handshake with an alert"),
+        /// No completed handshake within `--tls-handshake-timeout`.
+        Timeout = ("timeout", "timeout", "no TLS handshake within the handshake timeout"),
+        /// The client closed or reset the connection mid-handshake.
+        Closed = ("closed", "closed", "the client closed during the TLS handshake"),
+    }
+}
+
+crate::stats::reasons! {
+    /// Why a connection to the metrics endpoint was cut before it was
+    /// answered: each with its label in `/metrics`, its words and its
+    /// sentence for the log.
+    #[non_exhaustive]
+    pub enum RequestCut {
+        /// Evicted for a new connection: it had sent nothing.
+        EvictedIdle = ("evicted_idle", "evicted idle", "evicted for a new connection, having sent nothing"),
+        /// Evicted for a new connection: its request, or the reading of its
+        /// answer, was still incomplete.
+        EvictedSlow = ("evicted_slow", "evicted slow", "evicted for a new connection, its request or answer incomplete"),
+        /// Refused: every slot was held by a connection accepted in the
+        /// same listener event.
+        Refused = ("refused", "refused", "refused: every slot held by a connection accepted just now"),
+        /// No whole request within the request timeout.
+        Timeout = ("timeout", "timeout", "no whole request within the request timeout"),
+    }
+}

@@ -1,0 +1,54 @@
+//! A TLS connection as a [`Stage`]: what the loop asks of it besides its
+//! events (the serve-again queue, its handshake deadline, shutdown,
+//! closing).
+
+use std::time::Instant;
+
+use log::trace;
+
+use super::connection::TlsConnection;
+use crate::serve::{CloseReason, Context, Next, Ready, Stage};
+use crate::stats::HandshakeFailure;
+
+impl Stage for TlsConnection {
+    fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
+        TlsConnection::serve(self, ready, cx)
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        &mut self.stream
+    }
+
+    fn queued(&mut self) -> Option<&mut bool> {
+        Some(&mut self.queued)
+    }
+
+    fn memory(&self) -> usize {
+        self.charged
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.handshake_deadline
+    }
+
+    fn time_out(&mut self) -> CloseReason {
+        CloseReason::TlsHandshake(HandshakeFailure::Timeout)
+    }
+
+    /// Echo what has arrived, then our `close_notify` and a FIN if nothing
+    /// is in flight; mid-handshake, close now.
+    fn drain(&mut self, cx: &mut Context) -> Next {
+        let next = TlsConnection::serve(self, Ready::ALL, cx);
+        if let Next::Close(_) = next {
+            return next;
+        }
+        match self.say_goodbye(cx) {
+            Ok(true) => {
+                trace!("token {}: close_notify sent", cx.key);
+                next
+            }
+            Ok(false) => Next::Close(CloseReason::Shutdown),
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
+    }
+}
