@@ -146,5 +146,8 @@
 //! header, a datagram), a few nanoseconds against the microseconds of
 //! their work (a TLS record's decryption, a system call). On the plain
 //! connection's events, nothing: the comparison before and after this
-//! shape was introduced measured the same instructions per echo (callgrind)
-//! and the same slab slot.
+//! shape was introduced measured the same 157 user-space instructions per
+//! echo (callgrind) and the same 16-byte slot. Its accept and close, which
+//! `close` keeps off the trait for the plain connection, cost about 15
+//! instructions more per lifecycle (872 against 857, callgrind), beside
+//! some 30 µs of CPU that a lifecycle costs, nearly all in the kernel.
