@@ -5,7 +5,8 @@
 //! `default-features = false` compiles neither it nor its dependencies
 //! (serde, serde_json, hdrhistogram, base64). The tools themselves are
 //! binaries of this package, `echo-loadgen` and `echo-idle-swarm`
-//! (`src/bin/`).
+//! (`src/bin/`). It is the tools' API, not the server's: it changes with
+//! them, and a program that embeds the server needs none of it.
 //!
 //! - [`report`]: the JSON reports the tools write, one serde type each, so
 //!   whoever reads a report (the comparison, a test, a user's script) reads
