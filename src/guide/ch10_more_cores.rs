@@ -12,7 +12,9 @@
 //! accepted it for its whole life. Nothing is shared on the hot path: no
 //! locks, no atomics per event.
 //!
-//! A small coordinator on the calling thread owns what the reactors share:
+//! A small coordinator on the calling thread (a `Coordinator`, in
+//! `src/cluster/coordinator.rs`, one method per job) owns what the
+//! reactors share:
 //! signals stop all of them (each drains as one would), SIGUSR1 and
 //! `--stats-interval` log the summed counters
 //! ([`ClusterHandle::stats`](crate::cluster::ClusterHandle::stats)),
