@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::budget::{self, BudgetSource};
-use crate::tls::{TlsIdentity, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::tls::{is_alpn_name, ClientAuth, TlsIdentity, ALPN_NAME_LEN, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// The address served when none is given: the port the classic Python socket
 /// tutorial's echo client connects to, on loopback only.
@@ -105,6 +105,13 @@ pub struct Config {
     pub tls_identity: Option<TlsIdentity>,
     /// How long a TLS client has to complete its handshake.
     pub tls_handshake_timeout: Duration,
+    /// Ask TLS clients for a certificate, verified against these CAs.
+    /// `None` (the default): no client certificate is asked for.
+    pub tls_client_auth: Option<ClientAuth>,
+    /// ALPN protocols the TLS listeners offer, in order of preference,
+    /// each 1 to 255 bytes ([`ALPN_NAME_LEN`]).
+    /// Empty (the default): none, and a client's ALPN is ignored.
+    pub tls_alpn: Vec<String>,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -134,6 +141,8 @@ impl Default for Config {
             tls_listen: Vec::new(),
             tls_identity: None,
             tls_handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            tls_client_auth: None,
+            tls_alpn: Vec::new(),
         }
     }
 }
@@ -184,6 +193,9 @@ impl Config {
         if self.tls_handshake_timeout == Duration::ZERO {
             return Err(ConfigError::ZeroTlsHandshakeTimeout);
         }
+        if let Some(name) = self.tls_alpn.iter().find(|name| !is_alpn_name(name)) {
+            return Err(ConfigError::BadTlsAlpnName { len: name.len() });
+        }
         if self.max_pending == 0 {
             return Err(ConfigError::ZeroMaxPending);
         }
@@ -224,6 +236,11 @@ pub enum ConfigError {
     TlsWithoutIdentity,
     /// `tls_handshake_timeout` is zero.
     ZeroTlsHandshakeTimeout,
+    /// A name in `tls_alpn` is empty or longer than 255 bytes.
+    BadTlsAlpnName {
+        /// The name's length in bytes.
+        len: usize,
+    },
     /// `max_pending` is zero.
     ZeroMaxPending,
     /// `max_connections` is `Some(0)`.
@@ -257,6 +274,12 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroTlsHandshakeTimeout => {
                 f.write_str("tls_handshake_timeout must be longer than zero")
             }
+            ConfigError::BadTlsAlpnName { len } => write!(
+                f,
+                "tls_alpn names must be {} to {} bytes long, not {len}",
+                ALPN_NAME_LEN.start(),
+                ALPN_NAME_LEN.end()
+            ),
             ConfigError::ZeroMaxPending => f.write_str("max_pending must be at least 1 byte"),
             ConfigError::ZeroMaxConnections => f.write_str("max_connections must be at least 1"),
             ConfigError::ZeroIdleTimeout => f.write_str("idle_timeout must be longer than zero"),
@@ -276,3 +299,25 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_overlong_alpn_name_is_refused_by_its_length() {
+        let mut config = Config {
+            tls_alpn: vec!["h2".into(), "http/1.1".into()],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+        for (name, len) in [(String::new(), 0), ("x".repeat(256), 256)] {
+            config.tls_alpn = vec!["h2".into(), name];
+            assert_eq!(config.validate(), Err(ConfigError::BadTlsAlpnName { len }));
+        }
+        assert_eq!(
+            ConfigError::BadTlsAlpnName { len: 0 }.to_string(),
+            "tls_alpn names must be 1 to 255 bytes long, not 0"
+        );
+    }
+}

@@ -16,7 +16,9 @@ use std::time::Duration;
 use clap::Parser;
 use log::{info, warn};
 
-use echo_reactor::tls::TlsIdentity;
+use echo_reactor::tls::{
+    is_alpn_name, ClientAuth, ClientAuthMode, ClientCa, TlsIdentity, ALPN_NAME_LEN,
+};
 use echo_reactor::{units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG};
 
 /// The `--help` headings, in the order a newcomer reads them: where the
@@ -182,6 +184,35 @@ struct Cli {
     )]
     tls_handshake_timeout: Duration,
 
+    /// PEM file of one or more CA certificates: TLS clients must then
+    /// present a certificate issued by one of them
+    #[arg(long, value_name = "PATH", help_heading = heading::TLS)]
+    tls_client_ca: Option<PathBuf>,
+
+    /// Whether a TLS client must present a certificate; with `optional` a
+    /// client without one is served, one with a certificate that does not
+    /// verify is still refused [default: required]
+    #[arg(
+        long,
+        value_name = "required|optional",
+        value_parser = parse_client_auth,
+        requires = "tls_client_ca",
+        help_heading = heading::TLS
+    )]
+    tls_client_auth: Option<ClientAuthMode>,
+
+    /// ALPN protocols to offer, comma-separated, in order of preference
+    /// (e.g. `h2,http/1.1`); a client offering ALPN with none of them in
+    /// common is refused, one offering none is served [default: none]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        value_parser = parse_alpn_name,
+        help_heading = heading::TLS
+    )]
+    tls_alpn: Vec<String>,
+
     /// Expect a PROXY protocol header (v1 or v2) before any payload on every
     /// TCP listener, as load balancers send it; its addresses are logged at
     /// debug, and it is never echoed
@@ -232,10 +263,20 @@ fn tls_identity(cli: &Cli) -> Option<TlsIdentity> {
     }
 }
 
+/// The client certificates the flags ask for, if any.
+fn tls_client_auth(cli: &Cli) -> Option<ClientAuth> {
+    let ca = cli.tls_client_ca.clone()?;
+    Some(ClientAuth {
+        ca: ClientCa::File(ca),
+        mode: cli.tls_client_auth.unwrap_or_default(),
+    })
+}
+
 /// The server's configuration from the flags.
 fn config(cli: Cli) -> Config {
     let mut config = Config::default();
     config.tls_identity = tls_identity(&cli);
+    config.tls_client_auth = tls_client_auth(&cli);
     config.listen = cli.listen;
     config.max_connections = cli
         .max_connections
@@ -253,6 +294,7 @@ fn config(cli: Cli) -> Config {
     config.banner = cli.banner;
     config.tls_listen = cli.tls_listen;
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
+    config.tls_alpn = cli.tls_alpn;
     config
 }
 
@@ -276,6 +318,11 @@ fn in_flags(problem: &ConfigError) -> String {
         ConfigError::ZeroTlsHandshakeTimeout => {
             "tls-handshake-timeout must be longer than zero".into()
         }
+        ConfigError::BadTlsAlpnName { len } => format!(
+            "tls-alpn names must be {} to {} bytes long, not {len}",
+            ALPN_NAME_LEN.start(),
+            ALPN_NAME_LEN.end()
+        ),
         ConfigError::ZeroMaxPending => "max-pending must be at least 1 byte".into(),
         ConfigError::ZeroMaxConnections => "max-connections must be at least 1".into(),
         ConfigError::ZeroIdleTimeout => "idle-timeout must be longer than zero".into(),
@@ -294,6 +341,30 @@ fn in_flags(problem: &ConfigError) -> String {
 fn parse_byte_count(text: &str) -> Result<usize, String> {
     let bytes = units::parse_size(text).map_err(|e| e.to_string())?;
     usize::try_from(bytes).map_err(|_| format!("'{text}' is too large"))
+}
+
+/// `--tls-client-auth`: `required` or `optional`.
+fn parse_client_auth(text: &str) -> Result<ClientAuthMode, String> {
+    match text.trim() {
+        "required" => Ok(ClientAuthMode::Required),
+        "optional" => Ok(ClientAuthMode::Optional),
+        _ => Err(format!("'{text}' is neither 'required' nor 'optional'")),
+    }
+}
+
+/// One name of `--tls-alpn`'s list: 1 to 255 bytes, so an empty list, or
+/// an empty name between commas, is refused.
+fn parse_alpn_name(text: &str) -> Result<String, String> {
+    if is_alpn_name(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "an ALPN protocol name is {} to {} bytes, not {}",
+            ALPN_NAME_LEN.start(),
+            ALPN_NAME_LEN.end(),
+            text.len()
+        ))
+    }
 }
 
 /// `--reactors`: a positive number, or `auto` for one per available core.
@@ -373,6 +444,10 @@ mod tests {
             (
                 ConfigError::ZeroTlsHandshakeTimeout,
                 "tls-handshake-timeout must be longer than zero",
+            ),
+            (
+                ConfigError::BadTlsAlpnName { len: 0 },
+                "tls-alpn names must be 1 to 255 bytes long, not 0",
             ),
             (
                 ConfigError::ZeroMaxPending,

@@ -299,10 +299,11 @@ mod tests {
              7 at shutdown; bytes: 8 in, 9 out; backpressure pauses: 10, peak pending: 11 B; \
              accept pauses: 12 at limit, 13 out of fds; memory: 14 B held, 15 B peak, 16 parks; \
              tls handshakes: 23 completed, failed 24 not tls / 25 invalid / 26 incompatible / \
-             27 alert / 28 timeout / 29 closed; tls ends: 30 close_notify, 31 truncated; \
+             27 alert / 28 timeout / 29 closed / 30 no common alpn / 31 no client cert / \
+             32 bad client cert; tls ends: 33 close_notify, 34 truncated; \
              proxy headers: 17 accepted, refused 18 not proxy / 19 invalid / 20 too long / \
-             21 timeout / 22 closed; udp datagrams: 32 in, 33 echoed, dropped 34 guarded / \
-             35 send buffer full / 36 errors"
+             21 timeout / 22 closed; udp datagrams: 35 in, 36 echoed, dropped 37 guarded / \
+             38 send buffer full / 39 errors"
         );
         assert_eq!(
             Stats::default().to_string(),

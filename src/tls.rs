@@ -11,6 +11,10 @@
 //! plaintext inside TLS.
 //!
 //! - [`TlsIdentity`]: the certificate and key, and rustls's configuration.
+//! - [`ClientAuth`]: which client certificates are asked for and trusted
+//!   (`--tls-client-ca`, `--tls-client-auth`).
+//! - [`is_alpn_name`]: the ALPN protocols offered (`--tls-alpn`), and
+//!   what a client that offers others gets.
 //! - `TlsConnection`: one session driven from readiness events, with
 //!   the same bounds as a plain connection (`--max-pending`, the memory
 //!   budget, the read budget per turn).
@@ -18,13 +22,16 @@
 //!
 //! The crypto provider is rustls's `ring`: it builds with nothing but Rust
 //! and a C compiler (rustls's default, `aws-lc-rs`, also needs CMake).
-//! TLS 1.2 and 1.3 are offered; client certificates are not asked for.
+//! TLS 1.2 and 1.3 are offered; client certificates are asked for only
+//! with a client CA, and ALPN protocols offered only when named.
 //!
 //! rustls's buffered `ServerConnection` is used rather than its
 //! `UnbufferedServerConnection`: it is the API whose `close_notify`, limits
 //! and errors are simplest to get right, and the measured cost of an idle
 //! connection is in the guide's TLS chapter (`guide::ch09_tls`).
 
+mod alpn;
+mod client_auth;
 mod connection;
 mod failure;
 mod identity;
@@ -32,6 +39,8 @@ mod socket;
 mod stage;
 
 pub use crate::stats::HandshakeFailure;
+pub use alpn::{is_alpn_name, ALPN_NAME_LEN};
+pub use client_auth::{ClientAuth, ClientAuthMode, ClientCa};
 pub(crate) use connection::TlsConnection;
 pub use connection::{ECHO_CHUNK, SESSION_BUFFERS};
 pub use identity::{PemItem, PemOrigin, TlsError, TlsIdentity, SELF_SIGNED_NAMES};

@@ -35,7 +35,9 @@ impl Server {
         let (memory_limit, memory_source) = config.memory_budget();
         let tls_config = match &config.tls_identity {
             Some(identity) if !config.tls_listen.is_empty() => {
-                Some(identity.server_config().map_err(Error::Tls)?)
+                let client_auth = config.tls_client_auth.as_ref();
+                let config = identity.server_config(client_auth, &config.tls_alpn);
+                Some(config.map_err(Error::Tls)?)
             }
             _ => None,
         };

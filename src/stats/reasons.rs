@@ -53,6 +53,27 @@ crate::stats::reasons! {
         Timeout = ("timeout", "timeout", "no TLS handshake within the handshake timeout"),
         /// The client closed or reset the connection mid-handshake.
         Closed = ("closed", "closed", "the client closed during the TLS handshake"),
+        /// The client offers ALPN protocols, none of them one the server
+        /// offers (`--tls-alpn`); refused as RFC 7301 says.
+        NoCommonProtocol = (
+            "no_common_alpn",
+            "no common alpn",
+            "the client offers no ALPN protocol the server offers"
+        ),
+        /// Client certificates are required (`--tls-client-ca`) and the
+        /// client presented none.
+        NoClientCertificate = (
+            "no_client_cert",
+            "no client cert",
+            "the client presented no certificate, and one is required"
+        ),
+        /// The client's certificate does not verify against the client CAs:
+        /// another CA's, expired, or not for client authentication.
+        BadClientCertificate = (
+            "bad_client_cert",
+            "bad client cert",
+            "the client's certificate does not verify against the client CAs"
+        ),
     }
 }
 

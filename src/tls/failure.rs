@@ -2,7 +2,8 @@
 //! own counter ([`HandshakeFailure`], declared with the other counted
 //! reasons in `stats`): what a client did wrong matters to whoever reads
 //! the counters (plaintext to the TLS port is a misconfigured client, an
-//! incompatible one an old library), not rustls's exact error.
+//! incompatible one an old library, a refused client certificate a
+//! client of the wrong CA), not rustls's exact error.
 
 use crate::stats::HandshakeFailure;
 
@@ -16,6 +17,10 @@ impl HandshakeFailure {
                 HandshakeFailure::NotTls
             }
             Error::PeerIncompatible(_) => HandshakeFailure::Incompatible,
+            Error::NoApplicationProtocol => HandshakeFailure::NoCommonProtocol,
+            Error::NoCertificatesPresented => HandshakeFailure::NoClientCertificate,
+            // Only a client's certificate is verified on this side.
+            Error::InvalidCertificate(_) => HandshakeFailure::BadClientCertificate,
             Error::AlertReceived(_) => HandshakeFailure::Alert,
             _ => HandshakeFailure::Invalid,
         }

@@ -6,7 +6,8 @@
 //! Every way a certificate or key can be wrong (a missing or unreadable
 //! file, no certificate or no key in it, a key that does not belong to the
 //! certificate) is found here, at start-up, and reported as a [`TlsError`]
-//! whose text is one sentence naming the file.
+//! whose text is one sentence naming the file. The client CAs
+//! (`client_auth`) are read with the same functions and errors.
 
 use std::fmt;
 use std::fs;
@@ -19,6 +20,9 @@ use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
+
+use super::alpn;
+use super::client_auth::{self, ClientAuth};
 
 /// The names the self-signed certificate is valid for.
 pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -97,29 +101,39 @@ impl TlsIdentity {
     }
 
     /// The rustls server configuration for this identity: TLS 1.2 and 1.3
-    /// with the `ring` provider, no client certificates. A session is made
-    /// from it once here, so that making one per connection cannot fail.
-    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
+    /// with the `ring` provider, client certificates asked for as
+    /// `client_auth` says (not at all when `None`), and the ALPN protocols
+    /// `alpn` offered (none when empty). A session is made from it once
+    /// here, so that making one per connection cannot fail.
+    pub fn server_config(
+        &self,
+        client_auth: Option<&ClientAuth>,
+        alpn: &[String],
+    ) -> Result<Arc<ServerConfig>, TlsError> {
+        let item = PemItem::Certificate;
         let (chain, key) = match self.resolve()? {
             TlsIdentity::Files { cert, key } => (
-                read_chain(&read(&cert, PemItem::Certificate)?, PemOrigin::File(cert))?,
+                read_chain(&read(&cert, item)?, item, PemOrigin::File(cert))?,
                 read_key(&read(&key, PemItem::Key)?, PemOrigin::File(key))?,
             ),
             TlsIdentity::Pem { cert, key } => (
-                read_chain(cert.as_bytes(), PemOrigin::Given)?,
+                read_chain(cert.as_bytes(), item, PemOrigin::Given)?,
                 read_key(key.as_bytes(), PemOrigin::Given)?,
             ),
             TlsIdentity::SelfSigned { .. } => unreachable!("resolved above"),
         };
-        let config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+        let provider = Arc::new(provider::default_provider());
+        let verifier = client_auth::verifier(client_auth, provider.clone())?;
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|source| TlsError::Versions { source })?
-            .with_no_client_auth()
+            .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
             .map_err(|source| match source {
                 rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
                 source => TlsError::Unusable { source },
             })?;
+        config.alpn_protocols = alpn::wire_names(alpn);
         let config = Arc::new(config);
         rustls::ServerConnection::new(config.clone())
             .map_err(|source| TlsError::Session { source })?;
@@ -146,7 +160,7 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
-fn read(path: &Path, item: PemItem) -> Result<Vec<u8>, TlsError> {
+pub(super) fn read(path: &Path, item: PemItem) -> Result<Vec<u8>, TlsError> {
     fs::read(path).map_err(|source| TlsError::Read {
         item,
         path: path.to_path_buf(),
@@ -154,8 +168,13 @@ fn read(path: &Path, item: PemItem) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-fn read_chain(pem: &[u8], from: PemOrigin) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let item = PemItem::Certificate;
+/// The certificates in `pem`, in order: at least one, or an error naming
+/// `item` and where the PEM came from.
+pub(super) fn read_chain(
+    pem: &[u8],
+    item: PemItem,
+    from: PemOrigin,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
         Ok(chain) if chain.is_empty() => Err(TlsError::NoPem { item, from }),
         Ok(chain) => Ok(chain),
@@ -164,7 +183,7 @@ fn read_chain(pem: &[u8], from: PemOrigin) -> Result<Vec<CertificateDer<'static>
 }
 
 fn first_certificate(pem: &str, from: PemOrigin) -> Result<CertificateDer<'static>, TlsError> {
-    Ok(read_chain(pem.as_bytes(), from)?.swap_remove(0))
+    Ok(read_chain(pem.as_bytes(), PemItem::Certificate, from)?.swap_remove(0))
 }
 
 fn read_key(pem: &[u8], from: PemOrigin) -> Result<PrivateKeyDer<'static>, TlsError> {
@@ -234,24 +253,42 @@ pub enum TlsError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// A client CA certificate is PEM but not a CA certificate rustls can
+    /// verify client certificates against.
+    BadClientCa {
+        /// Where the PEM came from.
+        from: PemOrigin,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// rustls could not make a client certificate verifier of the CAs.
+    ClientVerifier {
+        /// What rustls said.
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
-/// The two halves of an identity, as a [`TlsError`] names them.
+/// What PEM text was read for, as a [`TlsError`] names it: the two
+/// halves of an identity, or the CAs of client certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PemItem {
     /// The certificate chain.
     Certificate,
     /// The private key.
     Key,
+    /// The CA certificates client certificates are verified against
+    /// ([`ClientAuth`]).
+    ClientCa,
 }
 
 /// Where PEM text came from, as a [`TlsError`] names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PemOrigin {
-    /// A file ([`TlsIdentity::Files`]).
+    /// A file ([`TlsIdentity::Files`], [`ClientCa::File`](super::ClientCa::File)).
     File(PathBuf),
-    /// Memory ([`TlsIdentity::Pem`]).
+    /// Memory ([`TlsIdentity::Pem`], [`ClientCa::Pem`](super::ClientCa::Pem)).
     Given,
     /// The certificate made at start-up ([`TlsIdentity::SelfSigned`]).
     SelfSigned,
@@ -262,6 +299,7 @@ impl fmt::Display for PemItem {
         f.write_str(match self {
             PemItem::Certificate => "certificate",
             PemItem::Key => "key",
+            PemItem::ClientCa => "client CA",
         })
     }
 }
@@ -287,7 +325,7 @@ impl fmt::Display for TlsError {
             ),
             TlsError::NoPem { item, from } => {
                 let wanted = match item {
-                    PemItem::Certificate => "certificate",
+                    PemItem::Certificate | PemItem::ClientCa => "certificate",
                     PemItem::Key => "private key",
                 };
                 write!(f, "{}: no PEM {wanted} in it", from.name(*item))
@@ -296,6 +334,7 @@ impl fmt::Display for TlsError {
                 let wanted = match item {
                     PemItem::Certificate => "certificate chain",
                     PemItem::Key => "private key",
+                    PemItem::ClientCa => "CA certificate",
                 };
                 write!(f, "{}: not a PEM {wanted}: {source}", from.name(*item))
             }
@@ -315,6 +354,14 @@ impl fmt::Display for TlsError {
                 "cannot write the certificate to {}: {source}",
                 path.display()
             ),
+            TlsError::BadClientCa { from, source } => write!(
+                f,
+                "{}: not a usable CA certificate: {source}",
+                from.name(PemItem::ClientCa)
+            ),
+            TlsError::ClientVerifier { source } => {
+                write!(f, "cannot verify client certificates: {source}")
+            }
         }
     }
 }
@@ -328,7 +375,9 @@ impl std::error::Error for TlsError {
             TlsError::NotPem { source, .. } => Some(source),
             TlsError::Unusable { source }
             | TlsError::Versions { source }
-            | TlsError::Session { source } => Some(source),
+            | TlsError::Session { source }
+            | TlsError::BadClientCa { source, .. } => Some(source),
+            TlsError::ClientVerifier { source } => Some(source),
             TlsError::SelfSigned { source } => Some(source),
             TlsError::NoPem { .. } | TlsError::KeyMismatch => None,
         }
@@ -348,14 +397,16 @@ mod tests {
         .unwrap();
         assert!(matches!(resolved, TlsIdentity::Pem { .. }));
         assert_eq!(format!("{resolved:?}"), "Pem { .. }");
-        resolved.server_config().unwrap();
+        resolved.server_config(None, &[]).unwrap();
     }
 
     #[test]
     fn a_key_of_another_certificate_is_refused() {
         let (cert, _) = self_signed().unwrap();
         let (_, key) = self_signed().unwrap();
-        let err = TlsIdentity::Pem { cert, key }.server_config().unwrap_err();
+        let err = TlsIdentity::Pem { cert, key }
+            .server_config(None, &[])
+            .unwrap_err();
         assert!(matches!(err, TlsError::KeyMismatch), "{err:?}");
         assert_eq!(
             err.to_string(),
