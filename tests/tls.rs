@@ -2,16 +2,21 @@
 //! order, TLS 1.2 and 1.3; a client's `close_notify` is answered and a
 //! bare end of stream counted as a truncation; a client that never reads
 //! is held to the same bounds as a plain one; every kind of bad input is a
-//! counted close, never a stall for others; and outside clients (`openssl
-//! s_client`, Python's `ssl`) get their bytes back.
+//! counted close, never a stall for others; outside clients (`openssl
+//! s_client`, Python's `ssl`) get their bytes back; client certificates
+//! (`--tls-client-ca`) let in only clients of the CA, and ALPN
+//! (`--tls-alpn`) refuses only clients that offer other protocols.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use echo_reactor::tls::{HandshakeFailure, ECHO_CHUNK, SESSION_BUFFERS};
+use echo_reactor::tls::{
+    ClientAuth, ClientAuthMode, ClientCa, HandshakeFailure, ECHO_CHUNK, SESSION_BUFFERS,
+};
 use echo_reactor::Config;
 
 use crate::support::*;
@@ -476,5 +481,286 @@ fn two_reactors_share_one_self_signed_certificate_and_both_echo_tls() {
             stats.tls_handshakes > 0,
             "reactor {reactor} completed no handshake: {per_reactor:?}"
         );
+    }
+}
+
+/// Writes `cert`'s certificate and key into `scratch` as `NAME.pem` and
+/// `NAME-key.pem`, and returns their paths.
+fn write_pair(scratch: &Scratch, name: &str, cert: &TestCert) -> (PathBuf, PathBuf) {
+    let (cert_path, key_path) = (
+        scratch.join(&format!("{name}.pem")),
+        scratch.join(&format!("{name}-key.pem")),
+    );
+    std::fs::write(&cert_path, &cert.cert_pem).unwrap();
+    std::fs::write(&key_path, &cert.key_pem).unwrap();
+    (cert_path, key_path)
+}
+
+/// A TLS server whose clients present certificates of `ca` (as `mode`
+/// says), its CA file in `scratch`; returns it, its TLS address and the
+/// file of its own certificate, for clients to trust.
+fn start_with_client_ca(
+    ca: &TestCa,
+    mode: ClientAuthMode,
+    scratch: &Scratch,
+) -> (InProcess, SocketAddr, PathBuf) {
+    let cert = TestCert::new();
+    let server_ca = scratch.join("server.pem");
+    cert.write_cert(&server_ca);
+    let client_ca = scratch.join("client-ca.pem");
+    std::fs::write(&client_ca, ca.cert_pem()).unwrap();
+    let mut config = tls_config(&cert);
+    config.tls_client_auth = Some(ClientAuth {
+        ca: ClientCa::File(client_ca),
+        mode,
+    });
+    let (server, addr) = start_tls(config);
+    (server, addr, server_ca)
+}
+
+/// Runs a Python `ssl` client against `addr` (trusting `server_ca`),
+/// presenting `cert` (a certificate and key file) if given and offering
+/// `alpn` if not empty; returns what it printed: the echo and the
+/// negotiated ALPN protocol, or `refused` and why.
+fn python_tls_client(
+    addr: SocketAddr,
+    server_ca: &Path,
+    cert: Option<&(PathBuf, PathBuf)>,
+    alpn: &[&str],
+) -> String {
+    let load_cert = match cert {
+        Some((cert, key)) => format!("ctx.load_cert_chain({cert:?}, {key:?})\n"),
+        None => String::new(),
+    };
+    let offer_alpn = match alpn {
+        [] => String::new(),
+        names => format!("ctx.set_alpn_protocols({names:?})\n"),
+    };
+    let script = format!(
+        "import socket, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         {load_cert}{offer_alpn}\
+         try:\n\
+         \x20   with socket.create_connection(('127.0.0.1', {port}), timeout=10) as raw:\n\
+         \x20       with ctx.wrap_socket(raw, server_hostname='localhost') as s:\n\
+         \x20           s.sendall(b'Hello from python')\n\
+         \x20           got = b''\n\
+         \x20           while len(got) < 17:\n\
+         \x20               chunk = s.recv(100)\n\
+         \x20               if not chunk: break\n\
+         \x20               got += chunk\n\
+         \x20           print(got.decode() or 'refused: end of stream', s.selected_alpn_protocol())\n\
+         except (ssl.SSLError, ConnectionError) as e:\n\
+         \x20   print('refused:', e)\n",
+        ca = server_ca.display().to_string(),
+        port = addr.port()
+    );
+    let output = run_within_patience(Command::new("python3").args(["-c", &script]));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn required_client_certificates_let_in_only_clients_of_the_ca() {
+    if !on_path("openssl") {
+        return skip("openssl not found");
+    }
+    let scratch = Scratch::new("tls-client-required");
+    let (ca, other_ca) = (TestCa::new(), TestCa::new());
+    let (server, addr, server_ca) = start_with_client_ca(&ca, ClientAuthMode::Required, &scratch);
+    let (cert, key) = write_pair(&scratch, "client", &ca.client_cert());
+    let (stranger_cert, stranger_key) = write_pair(&scratch, "stranger", &other_ca.client_cert());
+    let with = |cert: &Path, key: &Path| {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        ["-cert", cert, "-key", key].map(str::to_string)
+    };
+    let args = with(&cert, &key);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let good = openssl_s_client(addr, &server_ca, &args, b"Hello with a certificate\n");
+    assert!(good.echoed, "{}", good.stdout);
+
+    let without = openssl_s_client(addr, &server_ca, &[], b"Hello without one\n");
+    assert!(!without.echoed, "{}", without.stdout);
+    server.wait_for_stats("the client without a certificate to be refused", |s| {
+        s.tls_failed[HandshakeFailure::NoClientCertificate] == 1
+    });
+
+    let args = with(&stranger_cert, &stranger_key);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stranger = openssl_s_client(addr, &server_ca, &args, b"Hello from another CA\n");
+    assert!(!stranger.echoed, "{}", stranger.stdout);
+    let stats = server.wait_for_stats("every client to be closed", |s| {
+        s.active == 0 && s.tls_failed[HandshakeFailure::BadClientCertificate] == 1
+    });
+    eprintln!("{stats}");
+    assert_eq!(stats.tls_handshakes, 1, "only the client of the CA");
+    assert_eq!(stats.tls_handshake_failures(), 2);
+}
+
+#[test]
+fn optional_client_certificates_let_in_clients_without_one_but_not_a_stranger() {
+    if !on_path("python3") {
+        return skip("python3 not found");
+    }
+    let scratch = Scratch::new("tls-client-optional");
+    let (ca, other_ca) = (TestCa::new(), TestCa::new());
+    let (server, addr, server_ca) = start_with_client_ca(&ca, ClientAuthMode::Optional, &scratch);
+    let good = write_pair(&scratch, "client", &ca.client_cert());
+    let stranger = write_pair(&scratch, "stranger", &other_ca.client_cert());
+
+    let printed = python_tls_client(addr, &server_ca, Some(&good), &[]);
+    assert_eq!(printed, "Hello from python None");
+    let printed = python_tls_client(addr, &server_ca, None, &[]);
+    assert_eq!(printed, "Hello from python None");
+    let printed = python_tls_client(addr, &server_ca, Some(&stranger), &[]);
+    assert!(printed.starts_with("refused"), "{printed}");
+
+    let stats = server.wait_for_stats("every client to be closed", |s| s.active == 0);
+    eprintln!("{stats}");
+    assert_eq!(stats.tls_handshakes, 2);
+    assert_eq!(stats.tls_failed[HandshakeFailure::BadClientCertificate], 1);
+    assert_eq!(stats.tls_handshake_failures(), 1);
+}
+
+#[test]
+fn alpn_negotiates_the_servers_first_common_protocol_and_refuses_only_strangers() {
+    if !on_path("openssl") || !on_path("python3") {
+        return skip("openssl or python3 not found");
+    }
+    let cert = TestCert::new();
+    let scratch = Scratch::new("tls-alpn");
+    let server_ca = scratch.join("server.pem");
+    cert.write_cert(&server_ca);
+    let mut config = tls_config(&cert);
+    config.tls_alpn = vec!["echo".to_string(), "http/1.1".to_string()];
+    let (server, addr) = start_tls(config);
+
+    let one = openssl_s_client(
+        addr,
+        &server_ca,
+        &["-alpn", "http/1.1"],
+        b"Hello over http\n",
+    );
+    assert!(one.echoed, "{}", one.stdout);
+    assert!(
+        one.stdout.contains("ALPN protocol: http/1.1\n"),
+        "{}",
+        one.stdout
+    );
+    // The server's order decides, not the client's.
+    let both = openssl_s_client(addr, &server_ca, &["-alpn", "h2,http/1.1,echo"], b"Hi\n");
+    assert!(both.echoed, "{}", both.stdout);
+    assert!(
+        both.stdout.contains("ALPN protocol: echo\n"),
+        "{}",
+        both.stdout
+    );
+    let none = openssl_s_client(addr, &server_ca, &[], b"Hello without ALPN\n");
+    assert!(none.echoed, "{}", none.stdout);
+    assert!(
+        none.stdout.contains("No ALPN negotiated"),
+        "{}",
+        none.stdout
+    );
+    let stranger = openssl_s_client(addr, &server_ca, &["-alpn", "h2"], b"Hello over h2\n");
+    assert!(!stranger.echoed, "{}", stranger.stdout);
+    assert!(
+        !stranger.stdout.contains("ALPN protocol:"),
+        "{}",
+        stranger.stdout
+    );
+
+    let printed = python_tls_client(addr, &server_ca, None, &["h2", "http/1.1"]);
+    assert_eq!(printed, "Hello from python http/1.1");
+    let printed = python_tls_client(addr, &server_ca, None, &["h2"]);
+    assert!(
+        printed.contains("NO_APPLICATION_PROTOCOL") || printed.contains("no application protocol"),
+        "{printed}"
+    );
+
+    let stats = server.wait_for_stats("every client to be closed", |s| s.active == 0);
+    eprintln!("{stats}");
+    assert_eq!(stats.tls_handshakes, 4);
+    assert_eq!(stats.tls_failed[HandshakeFailure::NoCommonProtocol], 2);
+    assert_eq!(stats.tls_handshake_failures(), 2);
+}
+
+#[test]
+fn bad_client_ca_and_alpn_flags_are_one_line_on_stderr_and_the_right_exit_status() {
+    let dir = Scratch::new("tls-client-flags");
+    let missing = dir.join("missing-ca.pem");
+    let garbage = dir.join("garbage-ca.pem");
+    std::fs::write(&garbage, "hello\n").unwrap();
+    let broken = dir.join("broken-ca.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let (missing, garbage, broken) = (
+        missing.to_str().unwrap(),
+        garbage.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    );
+    let cases: [(&[&str], i32, String); 6] = [
+        (
+            &["--tls-alpn", ""],
+            2,
+            "echo-reactor: invalid value '' for '--tls-alpn <LIST>': an ALPN protocol name \
+             is 1 to 255 bytes, not 0 (see --help)"
+                .into(),
+        ),
+        (
+            &["--tls-alpn", "h2,"],
+            2,
+            "echo-reactor: invalid value '' for '--tls-alpn <LIST>': an ALPN protocol name \
+             is 1 to 255 bytes, not 0 (see --help)"
+                .into(),
+        ),
+        (
+            &["--tls-client-auth", "sometimes", "--tls-client-ca", garbage],
+            2,
+            "echo-reactor: invalid value 'sometimes' for '--tls-client-auth \
+             <required|optional>': 'sometimes' is neither 'required' nor 'optional' \
+             (see --help)"
+                .into(),
+        ),
+        (
+            &["--tls-client-ca", missing],
+            1,
+            format!(
+                "echo-reactor: cannot read the TLS client CA file {missing}: \
+                 No such file or directory (os error 2)"
+            ),
+        ),
+        (
+            &["--tls-client-ca", garbage],
+            1,
+            format!("echo-reactor: {garbage}: no PEM certificate in it"),
+        ),
+        (
+            &["--tls-client-ca", broken],
+            1,
+            format!(
+                "echo-reactor: {broken}: not a usable CA certificate: \
+                 invalid peer certificate: BadEncoding"
+            ),
+        ),
+    ];
+    for (flags, status, expected) in cases {
+        let output = run_within_patience(
+            Command::new(env!("CARGO_BIN_EXE_echo-reactor"))
+                .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+                .arg("--tls-self-signed")
+                .args(flags),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains(" INFO ")).collect();
+        assert_eq!(output.status.code(), Some(status), "{flags:?}: {stderr}");
+        assert_eq!(lines, [expected.as_str()], "{flags:?}: {stderr}");
     }
 }

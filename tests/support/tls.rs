@@ -1,11 +1,14 @@
 //! TLS for the tests: a certificate for `localhost` and `127.0.0.1` made
 //! per test with rcgen, a server with a TLS listener on an ephemeral
 //! loopback port, and blocking rustls clients (std `TcpStream` +
-//! `rustls::StreamOwned`) that trust that certificate and nothing else.
+//! `rustls::StreamOwned`) that trust that certificate and nothing else;
+//! a CA that issues client certificates, and `openssl s_client` driven
+//! as an outside client.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use echo_reactor::tls::TlsIdentity;
@@ -17,7 +20,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use super::client::write_until_quiet;
 use super::data::pattern;
 use super::server::InProcess;
-use super::wait::PATIENCE;
+use super::wait::{within_patience, PATIENCE};
 
 /// A blocking TLS client stream.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
@@ -73,6 +76,116 @@ impl TestCert {
     /// Writes the certificate to `path` as PEM, for outside clients.
     pub fn write_cert(&self, path: &Path) {
         std::fs::write(path, &self.cert_pem).unwrap();
+    }
+}
+
+/// A certificate authority made per test, that issues client
+/// certificates.
+pub struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    /// A new self-signed CA certificate and its key.
+    pub fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "echo-reactor test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().expect("make a CA key");
+        let cert = params.self_signed(&key).expect("make a CA certificate");
+        TestCa { cert, key }
+    }
+
+    /// The CA's certificate, as PEM.
+    pub fn cert_pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A new client certificate issued by this CA, for client
+    /// authentication.
+    pub fn client_cert(&self) -> TestCert {
+        let mut params = rcgen::CertificateParams::new(vec!["client".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "echo-reactor test client");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().expect("make a client key");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("issue a client certificate");
+        TestCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
+/// What an `openssl s_client` run showed.
+pub struct SClient {
+    /// Whether the message it sent came back.
+    pub echoed: bool,
+    /// Everything it printed on stdout: the session's summary (with its
+    /// `ALPN protocol: ...` line), then the echo.
+    pub stdout: String,
+}
+
+/// Connects `openssl s_client` to `addr` (as `localhost`, trusting
+/// `server_ca`) with the extra `args`, sends `message`, and waits for it to
+/// come back or for the client to exit, as it does when the server refuses
+/// it.
+pub fn openssl_s_client(
+    addr: SocketAddr,
+    server_ca: &Path,
+    args: &[&str],
+    message: &'static [u8],
+) -> SClient {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &addr.to_string()])
+        .args([
+            "-servername",
+            "localhost",
+            "-nocommands",
+            "-verify_return_error",
+        ])
+        .arg("-CAfile")
+        .arg(server_ca)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_client");
+    child.stdin.as_mut().unwrap().write_all(message).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let printed = within_patience("openssl's echo or exit", move || {
+        let mut printed = Vec::new();
+        let mut buf = [0; 4096];
+        while !printed.windows(message.len()).any(|w| w == message) {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => printed.extend_from_slice(&buf[..n]),
+            }
+        }
+        printed
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    SClient {
+        echoed: printed.windows(message.len()).any(|w| w == message),
+        stdout: String::from_utf8_lossy(&printed).into_owned(),
     }
 }
 
