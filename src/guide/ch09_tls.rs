@@ -98,6 +98,42 @@
 //! and counted, the echoes still flushed, and our `close_notify` sent all
 //! the same.
 //!
+//! # Client certificates and ALPN
+//!
+//! A mesh or proxy that speaks mutual TLS must be tested against a server
+//! that asks for a client certificate and refuses one it cannot verify.
+//! With `--tls-client-ca` the server configuration carries rustls's
+//! `WebPkiClientVerifier` over the CA certificates of that file
+//! ([`ClientAuth`](crate::tls::ClientAuth)): rustls asks for a
+//! certificate in the handshake and verifies the chain, its dates and its
+//! use for client authentication; the reactor only reads the verdict. The
+//! file is read at start-up, like the server's own certificate, so a bad
+//! one stops the server rather than refusing every client.
+//! `--tls-client-auth optional` (rustls's `allow_unauthenticated`) lets a
+//! client without a certificate in; a bad certificate is refused either
+//! way, since a client that presents one expects it to count.
+//!
+//! `--tls-alpn` sets rustls's `alpn_protocols`. rustls picks the server's
+//! first protocol that the client offers too, and refuses a client that
+//! offers ALPN with none in common (a `no_application_protocol` alert, as
+//! RFC 7301 says), while a client that offers none asked for nothing and
+//! is served. The protocol is only a name here: the bytes are echoed.
+//!
+//! Each refusal is a handshake failure with its own reason, so the
+//! counters tell a client of the wrong CA from a client that sent none:
+//!
+//! ```text
+//! [DEBUG echo_reactor::tls::connection] token 2: TLS handshake failed: peer sent no certificates
+//! [DEBUG echo_reactor::server::closing] token 2 closed: the client presented no certificate, and one is required
+//! [DEBUG echo_reactor::tls::connection] token 3: TLS handshake failed: peer doesn't support any known protocol
+//! [DEBUG echo_reactor::server::closing] token 3 closed: the client offers no ALPN protocol the server offers
+//! ```
+//!
+//! With TLS 1.3 a client sends its certificate in its last flight and
+//! considers the handshake done; the server's verdict reaches it as an
+//! alert at its first read, which is where `openssl s_client` or Python's
+//! `ssl` report the refusal.
+//!
 //! # Why rustls's buffered API
 //!
 //! rustls's buffered `ServerConnection`, or its unbuffered API, where the
