@@ -158,3 +158,82 @@ pub struct ServerCost {
     /// Server CPU time during the hold, ms (probe echoes included).
     pub hold_cpu_ms: u64,
 }
+
+/// One line of `echo-loadgen --progress-json`: what one second of a run
+/// (or of a step of a rate search) did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressLine {
+    /// Seconds since the run (or the search) started, at the end of this
+    /// second.
+    pub elapsed_s: f64,
+    /// Messages/s the schedule offered in this second (`--rate`, less the
+    /// part of the second spent draining; `None`: closed loop); churn:
+    /// lifecycles/s.
+    pub offered_per_s: Option<f64>,
+    /// Echoes (churn: lifecycles) completed per second in this second.
+    pub achieved_per_s: f64,
+    /// Latency percentiles of the echoes completed in this second, µs
+    /// (`None` when none completed).
+    pub p50_us: Option<f64>,
+    /// 99th percentile, µs.
+    pub p99_us: Option<f64>,
+    /// 99.9th percentile, µs.
+    pub p999_us: Option<f64>,
+    /// Errors counted since the run (or the step) started.
+    pub errors: u64,
+    /// With a rate search: the offered rate of the step this second
+    /// belongs to (`None` outside a search).
+    pub step_offered_per_s: Option<f64>,
+}
+
+/// What `echo-loadgen --objective` found: every step it ran, and the
+/// highest offered rate that met the objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchReport {
+    /// `pingpong`, `pipeline`, `udp` or `churn`.
+    pub mode: String,
+    /// The server, as `IP:PORT`.
+    pub target: String,
+    /// The objective, as given: `p99<=1ms` (and no error, always).
+    pub objective: String,
+    /// Bisecting stopped when the failed rate was within this share of the
+    /// good one (0.05: 5%).
+    pub precision: f64,
+    /// Every step, in the order run.
+    pub steps: Vec<SearchStep>,
+    /// The highest offered rate that met the objective, messages/s
+    /// (churn: lifecycles/s); `None`: no step did (exit status 1).
+    pub capacity_per_s: Option<f64>,
+    /// The search ran out of `--max-duration` before it was done.
+    pub cut_short: bool,
+    /// The search stopped early because a step found the server stalled
+    /// or broken (see `SearchStep::verdict`).
+    pub stalled: bool,
+}
+
+/// One step of a rate search: a fixed-rate run and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchStep {
+    /// Messages/s offered (churn: lifecycles/s).
+    pub offered_per_s: f64,
+    /// Messages/s echoed in the measured time.
+    pub achieved_per_s: Option<f64>,
+    /// Seconds measured, after the warm-up.
+    pub duration_s: f64,
+    /// Echoes measured.
+    pub messages: u64,
+    /// Latency percentiles, µs (`None` without samples).
+    pub p50_us: Option<f64>,
+    /// 99th percentile, µs.
+    pub p99_us: Option<f64>,
+    /// 99.9th percentile, µs.
+    pub p999_us: Option<f64>,
+    /// The percentile the objective judges, µs.
+    pub judged_us: Option<f64>,
+    /// Errors of every kind (`LoadReport::errors`).
+    pub errors: u64,
+    /// Whether the step met the objective.
+    pub met: bool,
+    /// Why: `met`, or what failed first.
+    pub verdict: String,
+}

@@ -298,14 +298,13 @@ impl Ledger {
         let start = now_ns();
         let timeline = Timeline::new(load, start);
         self.recorder.measure_from = timeline.measure_from;
-        self.publisher.publish(&self.recorder.tally, start, true);
+        self.publisher.publish(&mut self.recorder, start, true);
         timeline
     }
 
     /// Publishes the counts if it is time to.
     pub fn publish(&mut self) {
-        self.publisher
-            .publish(&self.recorder.tally, now_ns(), false);
+        self.publisher.publish(&mut self.recorder, now_ns(), false);
     }
 
     /// Counts an I/O error; keeps the first.
@@ -318,7 +317,7 @@ impl Ledger {
     pub fn finish(mut self, timeline: Timeline) -> ThreadReport {
         let finished_at = now_ns();
         self.publisher
-            .publish(&self.recorder.tally, finished_at, true);
+            .publish(&mut self.recorder, finished_at, true);
         ThreadReport {
             recorder: self.recorder,
             timeline,

@@ -1,5 +1,7 @@
 //! What a thread counts: its errors, its echoes and their latencies, and
-//! the batches of them it publishes for the progress line.
+//! the batches of them it publishes for the progress line (and, with
+//! `--progress-json`, its latencies of the last moments, for the live
+//! stream's percentiles of each second).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -109,6 +111,9 @@ pub struct Recorder {
     pub latencies: Latencies,
     /// Messages sent (or scheduled) from here on are measured.
     pub measure_from: u64,
+    /// With a live stream (`Shared::live`): every latency since the last
+    /// publish, warm-up included, for the percentiles of each second.
+    live: Option<Vec<u64>>,
 }
 
 impl Recorder {
@@ -130,6 +135,7 @@ impl Recorder {
             tally: Tally::default(),
             latencies,
             measure_from: 0,
+            live: None,
         }
     }
 
@@ -137,9 +143,13 @@ impl Recorder {
     /// `now`: counted, and measured unless it was sent in the warm-up.
     pub fn echoed(&mut self, sent_at: u64, now: u64) {
         self.tally.completed += 1;
+        let latency = now.saturating_sub(sent_at).max(1);
+        if let Some(live) = &mut self.live {
+            live.push(latency);
+        }
         if sent_at >= self.measure_from {
             self.tally.measured += 1;
-            self.latencies.record(now.saturating_sub(sent_at).max(1));
+            self.latencies.record(latency);
         }
     }
 }
@@ -223,6 +233,27 @@ pub struct Shared {
     pub received: AtomicU64,
     pub errors: AtomicU64,
     pub lost_datagrams: AtomicU64,
+    /// With a live stream: the latencies published since the stream last
+    /// took them (once a second), warm-up included.
+    pub live: Option<Mutex<Histogram<u64>>>,
+}
+
+impl Shared {
+    /// Counters that collect latencies for a live stream too.
+    pub fn with_live() -> Shared {
+        Shared {
+            live: Some(Mutex::new(new_histogram())),
+            ..Shared::default()
+        }
+    }
+
+    /// The latencies published since the last call, and an empty
+    /// histogram in their place; `None` without a live stream.
+    pub fn take_live(&self) -> Option<Histogram<u64>> {
+        let live = self.live.as_ref()?;
+        let mut histogram = live.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(std::mem::replace(&mut *histogram, new_histogram()))
+    }
 }
 
 /// A thread's side of [`Shared`]: what it published last, and when next.
@@ -246,15 +277,29 @@ impl Publisher {
         self.next
     }
 
-    /// Adds what changed in `tally` since the last time to the shared
-    /// counters, at most once per `PUBLISH_EVERY` unless `force`d.
-    pub fn publish(&mut self, tally: &Tally, now: u64, force: bool) {
+    /// Adds what changed in `recorder`'s tally since the last time to the
+    /// shared counters, and its latencies since then to the live ones if
+    /// there are (the first call has it keep them), at most once per
+    /// `PUBLISH_EVERY` unless `force`d.
+    pub fn publish(&mut self, recorder: &mut Recorder, now: u64, force: bool) {
         if now < self.next && !force {
             return;
         }
         self.next = now + nanos(PUBLISH_EVERY);
-        let (new, old) = (tally, &self.published);
         let shared = &self.shared;
+        if let Some(live) = &shared.live {
+            match &mut recorder.live {
+                None => recorder.live = Some(Vec::with_capacity(BATCH)),
+                Some(latencies) => {
+                    let mut histogram = live.lock().unwrap_or_else(PoisonError::into_inner);
+                    for nanos in latencies.drain(..) {
+                        histogram.saturating_record(nanos);
+                    }
+                }
+            }
+        }
+        let tally = &recorder.tally;
+        let (new, old) = (tally, &self.published);
         shared
             .completed
             .fetch_add(new.completed - old.completed, Ordering::Relaxed);

@@ -16,6 +16,8 @@
 //! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode churn --tls --tls-ca cert.pem
 //! cargo run --release --bin echo-loadgen -- --target 127.0.0.1:7443 --mode bulk --tls --tls-ca cert.pem
 //! cargo run --release --bin echo-loadgen -- --json ... | jq .   # one JSON object on stdout
+//! cargo run --release --bin echo-loadgen -- --objective 'p99<=1ms'     # the highest rate that meets it
+//! cargo run --release --bin echo-loadgen -- --rate 20000 --progress-json live.jsonl
 //! cargo run --release --bin echo-loadgen -- --histogram-log a.log ...  # on each machine
 //! cargo run --release --bin echo-loadgen -- merge a.log b.log           # all runs as one
 //! ```
@@ -219,6 +221,35 @@
 //!   certificate the client does not trust fails each connection's
 //!   handshake, an I/O error (exit status 1).
 //!
+//! # A rate search: `--objective`
+//!
+//! `--objective p99<=1ms` (a percentile, p50, p90, p99 or p99.9, and a
+//! bound in us, ms or s; no error, always) asks for the highest offered
+//! rate at which the server meets it. The load generator runs `--rate`'s
+//! open loop in steps, doubling the rate from `--rate` (default 1000)
+//! while steps meet the objective, then bisecting between the last rate
+//! that met it and the first that did not until they are within
+//! `--search-precision` (default 5%). Each step is `--warmup` then
+//! `--duration`, lengthened to at least `100 / (1 - q)` samples of
+//! percentile `q` (10,000 for p99; stderr says when). A step in which the
+//! server broke or answered under a tenth of the offered rate ends the
+//! search (the server stalled), and no step starts that would end after
+//! `--max-duration` (default 120 s; the report then says it was cut
+//! short). The report lists every step (offered and achieved rate, p50,
+//! p99, p99.9, errors, verdict) and the capacity, as a table or `--json`
+//! (`SearchReport`); exit status 0 if a rate met the objective, 1 if none
+//! did. Every mode that takes `--rate` can be searched: pingpong,
+//! pipeline, udp, churn, over TLS too. `search.rs` says how and why.
+//!
+//! # A live stream: `--progress-json`
+//!
+//! `--progress-json PATH` writes one JSON object a second (`ProgressLine`),
+//! flushed as written: elapsed time, the offered and achieved rate of that
+//! second, its p50, p99 and p99.9, the errors so far, and in a search the
+//! step's offered rate. `-` writes them to stdout, which then carries
+//! nothing else: the table goes to stderr, and `--json` is refused with it
+//! (`live.rs`).
+//!
 //! # Histogram logs, and merging runs
 //!
 //! One machine may not be enough to load a server. Several load generators
@@ -278,10 +309,10 @@
 //! `translate.rs` sits on `flags.rs`.)
 //!
 //! ```text
-//! main                             a command in; a run or a merge; a report out
-//! cli        merge                 flags into the model; several runs' logs as one
+//! main                             a command in; a run, a search or a merge; a report out
+//! cli        merge     search      flags into the model; several runs' logs as one; a rate search
 //! run                              starting the threads together, progress
-//! report                           the threads' reports as one; a report printed
+//! report     live                  the threads' reports as one, printed; the stream each second
 //! worker     churn     threads     a polling thread; a churning, a ping-pong one
 //! sockets    blocking              a polling thread's sockets; a blocking connection
 //! tls_session udp_sockets connect  TLS on a polled socket; UDP sockets; opening them
@@ -308,11 +339,13 @@ mod cli_support;
 mod connect;
 mod counters;
 mod job;
+mod live;
 mod merge;
 mod model;
 mod pattern;
 mod report;
 mod run;
+mod search;
 mod sockets;
 mod tcp;
 mod threads;
@@ -333,7 +366,8 @@ use echo_reactor::tools::histogram_log;
 use echo_reactor::tools::report::LoadReport;
 
 use crate::cli::Cli;
-use crate::model::{Command, Plan};
+use crate::live::LiveStream;
+use crate::model::{Command, Plan, ProgressSink, Run, Search};
 use crate::report::Outcome;
 use crate::tls::TlsClient;
 
@@ -342,17 +376,48 @@ const PROGRAM: &str = "echo-loadgen";
 
 fn main() -> ExitCode {
     match cli::command(parse_or_exit::<Cli>(PROGRAM)) {
-        Ok(Command::Run {
-            plan,
-            histogram_log,
-            tls,
-        }) => match tls.as_ref().map(TlsClient::new).transpose() {
-            Ok(tls) => load(&plan, tls.as_ref(), histogram_log.as_deref()),
-            Err(refusal) => {
-                eprintln!("{PROGRAM}: {refusal}");
-                ExitCode::from(2)
+        Ok(Command::Run(run)) => {
+            let Run {
+                plan,
+                histogram_log,
+                tls,
+                search,
+                progress,
+            } = *run;
+            let tls = match tls.as_ref().map(TlsClient::new).transpose() {
+                Ok(tls) => tls,
+                Err(refusal) => {
+                    eprintln!("{PROGRAM}: {refusal}");
+                    return ExitCode::from(2);
+                }
+            };
+            // Created before the run, like the histogram log.
+            let mut live = match progress.as_ref().map(LiveStream::open).transpose() {
+                Ok(live) => live,
+                Err(e) => {
+                    let path = match &progress {
+                        Some(ProgressSink::File(path)) => path.display().to_string(),
+                        _ => "stdout".into(),
+                    };
+                    eprintln!("{PROGRAM}: cannot create the --progress-json stream {path}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            // `--progress-json -` keeps stdout for its lines.
+            let table_on_stderr = progress == Some(ProgressSink::Stdout);
+            match search {
+                Some(search) => {
+                    find_capacity(&plan, &search, tls.as_ref(), live.as_mut(), table_on_stderr)
+                }
+                None => load(
+                    &plan,
+                    tls.as_ref(),
+                    histogram_log.as_deref(),
+                    live.as_mut(),
+                    table_on_stderr,
+                ),
             }
-        },
+        }
         Ok(Command::Merge { logs, json }) => merge(&logs, json),
         Err(refusal) => {
             eprintln!("{PROGRAM}: {refusal}");
@@ -376,9 +441,57 @@ fn merge(logs: &[PathBuf], json: bool) -> ExitCode {
     ExitCode::from(u8::from(report.errors > 0))
 }
 
-/// Runs the load (over TLS with `tls`), prints its report, and writes its
-/// histogram log to `histogram_log` if given.
-fn load(plan: &Plan, tls: Option<&TlsClient>, histogram_log: Option<&Path>) -> ExitCode {
+/// Searches for the highest rate that meets the objective and prints the
+/// search's report (the table to stderr with `table_on_stderr`). Exit
+/// status 0 if a rate met the objective, 1 if none did.
+fn find_capacity(
+    plan: &Plan,
+    search: &Search,
+    tls: Option<&TlsClient>,
+    live: Option<&mut LiveStream>,
+    table_on_stderr: bool,
+) -> ExitCode {
+    let report = match search::search(plan, search, tls, &mut io::stderr(), live) {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("{PROGRAM}: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let printed = if plan.json {
+        report::write_json(&mut io::stdout().lock(), &report)
+    } else if table_on_stderr {
+        report::write_search_table(&mut io::stderr(), &report)
+    } else {
+        report::write_search_table(&mut io::stdout().lock(), &report)
+    };
+    if let Err(e) = printed {
+        eprintln!("{PROGRAM}: cannot print the report: {e}");
+    }
+    if report.capacity_per_s.is_none() {
+        let why = match report.steps.first() {
+            Some(step) => format!("step 1 at {:.0}/s: {}", step.offered_per_s, step.verdict),
+            None => "no step fit in --max-duration".into(),
+        };
+        eprintln!(
+            "{PROGRAM}: no rate met the objective {} ({why}); a lower --rate may",
+            report.objective
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs the load (over TLS with `tls`), prints its report (to stderr with
+/// `table_on_stderr`), and writes its histogram log to `histogram_log` if
+/// given.
+fn load(
+    plan: &Plan,
+    tls: Option<&TlsClient>,
+    histogram_log: Option<&Path>,
+    live: Option<&mut LiveStream>,
+    table_on_stderr: bool,
+) -> ExitCode {
     // A log that cannot be created is refused before the run, not after.
     let log = match histogram_log.map(|path| (path, File::create(path))) {
         None => None,
@@ -389,7 +502,7 @@ fn load(plan: &Plan, tls: Option<&TlsClient>, histogram_log: Option<&Path>) -> E
             return ExitCode::from(2);
         }
     };
-    let threads = match run::execute(plan, tls, &mut io::stderr()) {
+    let threads = match run::execute(plan, tls, &mut io::stderr(), live) {
         Ok(threads) => threads,
         Err(message) => {
             eprintln!("{PROGRAM}: {message}");
@@ -397,7 +510,12 @@ fn load(plan: &Plan, tls: Option<&TlsClient>, histogram_log: Option<&Path>) -> E
         }
     };
     let outcome = report::summarize(plan, threads);
-    if let Err(e) = report::print(&outcome.report, plan.json) {
+    let printed = if table_on_stderr {
+        report::write_table(&mut io::stderr(), &outcome.report)
+    } else {
+        report::print(&outcome.report, plan.json)
+    };
+    if let Err(e) = printed {
         eprintln!("{PROGRAM}: cannot print the report: {e}");
     }
     if let Some(e) = &outcome.first_error {

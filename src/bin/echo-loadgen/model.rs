@@ -14,16 +14,109 @@ use std::time::Duration;
 /// What the command line asks for, checked.
 #[derive(Debug)]
 pub enum Command {
-    /// A load run, where to write its histogram log, if anywhere, and
-    /// its TLS settings with `--tls`.
-    Run {
-        plan: Plan,
-        histogram_log: Option<PathBuf>,
-        tls: Option<TlsSettings>,
-    },
+    /// A load run (or a rate search: many), boxed: it is large beside a
+    /// merge.
+    Run(Box<Run>),
     /// Merging the logs of runs into one report, printed as JSON with
     /// `json`.
     Merge { logs: Vec<PathBuf>, json: bool },
+}
+
+/// A load run, where to write its histogram log, if anywhere, its TLS
+/// settings with `--tls`, and what else the command line asks of it.
+#[derive(Debug)]
+pub struct Run {
+    pub plan: Plan,
+    pub histogram_log: Option<PathBuf>,
+    pub tls: Option<TlsSettings>,
+    /// `--objective`: search for the highest rate that meets it, rather
+    /// than one run.
+    pub search: Option<Search>,
+    /// `--progress-json`: where the per-second JSON lines go.
+    pub progress: Option<ProgressSink>,
+}
+
+/// `--progress-json PATH`: a file, or stdout (`-`), which then carries
+/// only JSON lines (the table goes to stderr, and `--json` is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressSink {
+    Stdout,
+    File(PathBuf),
+}
+
+/// `--objective`: a search for the highest `--rate` that meets it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    pub objective: Objective,
+    /// Bisecting stops when the first failed rate is within this share
+    /// of the last good one (0.05: 5%).
+    pub precision: f64,
+    /// No step starts that would end after this much time.
+    pub max_duration: Duration,
+}
+
+/// What a step must meet: its `percentile` latency at most `bound`, and
+/// no error (always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Objective {
+    pub percentile: Percentile,
+    pub bound: Duration,
+}
+
+/// The latency percentiles an objective can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Percentile {
+    P50,
+    P90,
+    P99,
+    P999,
+}
+
+impl Percentile {
+    /// Every percentile, as `--objective` spells it.
+    pub const ALL: [(Percentile, &'static str); 4] = [
+        (Percentile::P50, "p50"),
+        (Percentile::P90, "p90"),
+        (Percentile::P99, "p99"),
+        (Percentile::P999, "p99.9"),
+    ];
+
+    /// The quantile, between 0 and 1.
+    pub fn quantile(self) -> f64 {
+        match self {
+            Percentile::P50 => 0.50,
+            Percentile::P90 => 0.90,
+            Percentile::P99 => 0.99,
+            Percentile::P999 => 0.999,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Percentile::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("p?", |(_, name)| name)
+    }
+
+    /// The fewest samples a step needs for this percentile to rest on
+    /// about a hundred of them above it: 100 / (1 - q), so 10,000 for p99.
+    pub fn samples_needed(self) -> u64 {
+        (100.0 / (1.0 - self.quantile())).round() as u64
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = self.bound.as_micros();
+        let name = self.percentile.name();
+        if us.is_multiple_of(1_000_000) {
+            write!(f, "{name}<={}s", us / 1_000_000)
+        } else if us.is_multiple_of(1_000) {
+            write!(f, "{name}<={}ms", us / 1_000)
+        } else {
+            write!(f, "{name}<={us}us")
+        }
+    }
 }
 
 /// `--tls`: whom to trust, and the name the server must prove.
@@ -104,6 +197,28 @@ pub enum Pace {
     /// Open loop: on a fixed schedule of this many messages per second over
     /// all connections, whatever is in flight.
     Rate(f64),
+}
+
+impl Plan {
+    /// The same plan at `rate` messages (churn: lifecycles) per second
+    /// for `duration` after the warm-up; bulk, which has no messages, is
+    /// left as it is.
+    pub fn at_rate(&self, rate: f64, duration: Duration) -> Plan {
+        let mut plan = *self;
+        let paced = |messages: &mut Messages| {
+            messages.pace = Pace::Rate(rate);
+            messages.duration = duration;
+        };
+        match &mut plan.load {
+            Load::PingPong(messages)
+            | Load::Pipeline(messages)
+            | Load::Threads(messages)
+            | Load::Udp { messages, .. }
+            | Load::Churn(Lifecycles { messages, .. }) => paced(messages),
+            Load::Bulk { .. } => {}
+        }
+        plan
+    }
 }
 
 impl Load {

@@ -1,11 +1,12 @@
 //! The end of a run: the threads' reports merged into one
-//! [`LoadReport`], and a report (a run's or a merge's) printed on stdout
-//! as the human table or, with `--json`, the same struct by serde.
+//! [`LoadReport`], and a report (a run's or a merge's, or a rate search's
+//! [`SearchReport`]) printed as the human table or, with `--json`, the
+//! same struct by serde.
 
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
-use echo_reactor::tools::report::LoadReport;
+use echo_reactor::tools::report::{LoadReport, SearchReport};
 use hdrhistogram::Histogram;
 
 use crate::counters::{all_latencies, Errors};
@@ -337,9 +338,60 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
 pub fn print(report: &LoadReport, json: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        let line = serde_json::to_string(report).map_err(io::Error::other)?;
-        writeln!(out, "{line}")
+        write_json(&mut out, report)
     } else {
         write_table(&mut out, report)
+    }
+}
+
+/// `report` as one JSON object on one line.
+pub fn write_json(out: &mut dyn Write, report: &impl serde::Serialize) -> io::Result<()> {
+    let line = serde_json::to_string(report).map_err(io::Error::other)?;
+    writeln!(out, "{line}")
+}
+
+/// A rate search as a table: a row per step, then the capacity.
+pub fn write_search_table(out: &mut dyn Write, r: &SearchReport) -> io::Result<()> {
+    let unit = if r.mode == "churn" {
+        "lifecycles/s"
+    } else {
+        "msg/s"
+    };
+    writeln!(out, "mode          {}", r.mode)?;
+    writeln!(out, "target        {}", r.target)?;
+    writeln!(
+        out,
+        "objective     {} and no error; bisected to within {:.1}%",
+        r.objective,
+        r.precision * 100.0
+    )?;
+    writeln!(
+        out,
+        "{:>4} {:>12} {:>12} {:>7} {:>11} {:>11} {:>11} {:>7}  verdict",
+        "step", "offered", "achieved", "secs", "p50 µs", "p99 µs", "p99.9 µs", "errors"
+    )?;
+    for (n, step) in r.steps.iter().enumerate() {
+        writeln!(
+            out,
+            "{:>4} {:>12.0} {:>12} {:>7.1} {:>11} {:>11} {:>11} {:>7}  {}",
+            n + 1,
+            step.offered_per_s,
+            fixed(step.achieved_per_s, 0),
+            step.duration_s,
+            fixed(step.p50_us, 1),
+            fixed(step.p99_us, 1),
+            fixed(step.p999_us, 1),
+            step.errors,
+            step.verdict
+        )?;
+    }
+    let ending = match (r.cut_short, r.stalled) {
+        (true, _) => " (cut short by --max-duration: the best so far)",
+        (_, true) => " (the server stalled: the best before it did)",
+        _ => "",
+    };
+    match r.capacity_per_s {
+        Some(capacity) => writeln!(out, "capacity      {capacity:.0} {unit}{ending}"),
+        None => writeln!(out, "capacity      - (no rate met the objective){ending}"),
     }
 }

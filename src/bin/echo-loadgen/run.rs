@@ -2,7 +2,8 @@
 //! is measured, hand them round robin to the threads, start the threads
 //! together, and print progress until each has reported. (Churn opens its
 //! connections as it goes, a thread per connection; threads has a thread
-//! per connection too.)
+//! per connection too.) With `--progress-json`, the live stream gets its
+//! line each second too (`live.rs`).
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use crate::connect::{open_all, open_tcp, open_udp};
 use crate::counters::{new_pool, Shared};
 use crate::job::{Job, ThreadReport};
+use crate::live::LiveStream;
 use crate::model::{Load, Plan};
 use crate::pattern::Pattern;
 use crate::sockets::Group;
@@ -27,17 +29,23 @@ use crate::{churn, threads};
 const BLOCKING_STACK: usize = 64 << 10;
 
 /// Connects (over TLS with `tls`; udp has none), runs the threads, prints
-/// progress to `err`, and returns every thread's report.
+/// progress to `err` (and to `live`, if given), and returns every
+/// thread's report.
 pub fn execute(
     plan: &Plan,
     tls: Option<&TlsClient>,
     err: &mut dyn Write,
+    live: Option<&mut LiveStream>,
 ) -> Result<Vec<ThreadReport>, String> {
     // Many connections need many descriptors; the soft limit is often 1024.
     let _ = echo_reactor::raise_nofile_limit();
 
     let pattern = Arc::new(Pattern::new());
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(if live.is_some() {
+        Shared::with_live()
+    } else {
+        Shared::default()
+    });
     // Threads of one connection each share one latency histogram.
     let pool = new_pool();
     let (jobs, stack) = match plan.load {
@@ -56,7 +64,7 @@ pub fn execute(
         }
         _ => (reactor_jobs(plan, tls, &pattern, &shared)?, None),
     };
-    run_jobs(plan, err, jobs, stack, &shared)
+    run_jobs(plan, err, live, jobs, stack, &shared)
 }
 
 /// The polling threads of every mode but churn and threads, each with its
@@ -99,11 +107,12 @@ fn reactor_jobs(
 }
 
 /// Starts a thread for each of `jobs` (with `stack` bytes of stack, if
-/// given), lets them go together, prints progress to `err` and collects
-/// their reports.
+/// given), lets them go together, prints progress to `err` (and `live`)
+/// and collects their reports.
 fn run_jobs(
     plan: &Plan,
     err: &mut dyn Write,
+    mut live: Option<&mut LiveStream>,
     jobs: Vec<Job>,
     stack: Option<usize>,
     shared: &Shared,
@@ -134,6 +143,9 @@ fn run_jobs(
     // Progress once a second until every thread has reported. Each wait is
     // bounded; the threads end by themselves at their deadlines.
     let start = now_ns();
+    if let Some(live) = live.as_deref_mut() {
+        live.begin(plan, start);
+    }
     let mut collected = Vec::with_capacity(threads);
     let mut last = (start, 0u64, 0u64);
     let mut next_tick = start + NANOS_PER_SEC;
@@ -143,10 +155,18 @@ fn run_jobs(
             Ok(report) => collected.push(report),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 last = progress(err, plan, shared, start, last);
+                if let Some(live) = live.as_deref_mut() {
+                    live.second(shared, err);
+                }
                 next_tick += NANOS_PER_SEC;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+    }
+    // The part of a second since the last line, so that a run (or a
+    // search's step) shorter than a second has its line too.
+    if let Some(live) = live {
+        live.second(shared, err);
     }
     let mut panicked = false;
     for handle in handles {

@@ -120,14 +120,14 @@ impl Worker {
         let start = now_ns();
         self.timeline = Timeline::new(&self.load, start);
         self.recorder.measure_from = self.timeline.measure_from;
-        self.publisher.publish(&self.recorder.tally, start, true);
+        self.publisher.publish(&mut self.recorder, start, true);
         self.kick_off(start);
 
         let mut events = Events::with_capacity(1024);
         let finished_at = loop {
             let now = now_ns();
             self.expire(now);
-            self.publisher.publish(&self.recorder.tally, now, false);
+            self.publisher.publish(&mut self.recorder, now, false);
             let sending = now < self.timeline.stop_sending;
             if !sending && !self.sockets.waiting_for_echoes() {
                 break now;
@@ -165,7 +165,7 @@ impl Worker {
         };
         let first_error = self.sockets.finish(&mut self.recorder.tally);
         self.publisher
-            .publish(&self.recorder.tally, finished_at, true);
+            .publish(&mut self.recorder, finished_at, true);
         ThreadReport {
             recorder: self.recorder,
             timeline: self.timeline,

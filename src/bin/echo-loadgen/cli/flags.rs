@@ -8,12 +8,15 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
+use crate::model::{Objective, Percentile};
+
 /// Topics of `--help`, in the order it shows them.
 const TARGET: &str = "Target";
 const LOAD_SHAPE: &str = "Load shape";
 const TIME_AND_PACING: &str = "Time and pacing";
 const UDP: &str = "UDP (--mode udp)";
 const CHURN: &str = "Churn (--mode churn)";
+const SEARCH: &str = "Rate search (--objective)";
 const TLS: &str = "TLS";
 const OUTPUT: &str = "Output";
 
@@ -27,7 +30,8 @@ const OUTPUT: &str = "Output";
     name = "echo-loadgen",
     args_conflicts_with_subcommands = true,
     after_help = "Progress goes to stderr once a second; the report to stdout.\n\
-                  Exit status: 0 if no error was counted, 1 if any was (a mismatched byte, \
+                  Exit status (with --objective: 0 if a rate met it, 1 if none did): \
+                  0 if no error was counted, 1 if any was (a mismatched byte, \
                   an I/O error, an unexpected end of stream, a lost echo, the in-flight bound \
                   hit, a lost, duplicated or reordered datagram, a churn lifecycle timed out) \
                   or the target could not be reached, 2 for a bad command line or a \
@@ -156,6 +160,23 @@ pub struct Cli {
     )]
     pub(super) lifecycle_timeout_ms: Option<u64>,
 
+    /// Search for the highest --rate that meets this objective, e.g.
+    /// p99<=1ms: a percentile (p50, p90, p99, p99.9), a bound in us, ms or
+    /// s, and no error; --rate is the first step's [default: 1000] (not for
+    /// bulk and threads)
+    #[arg(long, value_name = "pQ<=BOUND", value_parser = parse_objective, help_heading = SEARCH)]
+    pub(super) objective: Option<Objective>,
+
+    /// Stop bisecting when the first failed rate is within this many
+    /// percent of the last good one [default: 5]
+    #[arg(long, value_name = "PERCENT", value_parser = parse_precision, help_heading = SEARCH)]
+    pub(super) search_precision: Option<f64>,
+
+    /// The most the search may take, in seconds; then it reports the best
+    /// rate so far, cut short [default: 120]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, help_heading = SEARCH)]
+    pub(super) max_duration: Option<Duration>,
+
     /// Speak TLS to the target (not for udp), trusting --tls-ca
     #[arg(long, help_heading = TLS)]
     pub(super) tls: bool,
@@ -173,6 +194,12 @@ pub struct Cli {
     /// Print one JSON object on stdout instead of the table
     #[arg(long, help_heading = OUTPUT)]
     pub(super) json: bool,
+
+    /// Write one JSON object per second to PATH (`-`: stdout, the table
+    /// then going to stderr; not with --json): elapsed, offered and
+    /// achieved rate, p50/p99/p99.9 of that second, errors so far
+    #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
+    pub(super) progress_json: Option<PathBuf>,
 
     /// Write the run's latencies and report to PATH as an HdrHistogram
     /// interval log, which `echo-loadgen merge` adds up with other runs'
@@ -253,6 +280,56 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// `pQ<=BOUND`: a percentile of [`Percentile::ALL`], `<=`, and a positive
+/// number of us, ms or s.
+fn parse_objective(text: &str) -> Result<Objective, String> {
+    let malformed = || format!("'{text}' is not an objective like p99<=1ms");
+    let (name, bound) = text.trim().split_once("<=").ok_or_else(malformed)?;
+    let percentile = Percentile::ALL
+        .iter()
+        .find(|(_, spelled)| *spelled == name.trim())
+        .map(|(percentile, _)| *percentile)
+        .ok_or_else(|| format!("'{name}' is not one of the percentiles p50, p90, p99, p99.9"))?;
+    let bound = bound.trim();
+    let digits = bound.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let seconds_per_unit = match &bound[digits.len()..] {
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        unit => {
+            return Err(format!(
+                "'{unit}' in '{text}' is not a unit of the bound: us, ms or s"
+            ))
+        }
+    };
+    let value: f64 = digits.parse().map_err(|_| malformed())?;
+    let seconds = value * seconds_per_unit;
+    if !(1e-6..=3_600.0).contains(&seconds) {
+        return Err(format!(
+            "the bound in '{text}' is not between 1us and 3600s"
+        ));
+    }
+    Ok(Objective {
+        percentile,
+        bound: Duration::from_secs_f64(seconds),
+    })
+}
+
+/// A percentage above 0 and at most 100, with or without `%`; as a share.
+fn parse_precision(text: &str) -> Result<f64, String> {
+    let percent: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{text}' is not a percentage"))?;
+    if !(percent > 0.0 && percent <= 100.0) {
+        return Err(format!(
+            "'{text}' is not a percentage above 0 and at most 100"
+        ));
+    }
+    Ok(percent / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -268,5 +345,24 @@ mod tests {
             .map(|arg| arg.get_id().to_string())
             .collect();
         assert!(untopical.is_empty(), "no topic: {untopical:?}");
+    }
+
+    #[test]
+    fn objectives_name_a_percentile_and_a_bound_with_its_unit() {
+        let objective = parse_objective("p99<=1ms").unwrap();
+        assert_eq!(objective.percentile, Percentile::P99);
+        assert_eq!(objective.bound, Duration::from_millis(1));
+        assert_eq!(objective.to_string(), "p99<=1ms");
+        let fine = parse_objective("p99.9<=250us").unwrap();
+        assert_eq!(fine.percentile, Percentile::P999);
+        assert_eq!(fine.to_string(), "p99.9<=250us");
+        assert_eq!(parse_objective("p50<=2s").unwrap().to_string(), "p50<=2s");
+        assert!(parse_objective("p98<=1ms").unwrap_err().contains("'p98'"));
+        assert!(parse_objective("p99<=1h").unwrap_err().contains("'h'"));
+        assert!(parse_objective("p99<1ms").is_err());
+        assert!(parse_objective("p99<=0ms").is_err());
+        assert_eq!(parse_precision("5").unwrap(), 0.05);
+        assert_eq!(parse_precision("10%").unwrap(), 0.10);
+        assert!(parse_precision("0").is_err());
     }
 }

@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::flags::{Cli, Mode, Sub};
-use crate::model::{Command, Lifecycles, Load, Messages, Pace, Plan, TlsSettings};
+use crate::model::{
+    Command, Lifecycles, Load, Messages, Pace, Plan, ProgressSink, Run, Search, TlsSettings,
+};
 
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
 /// headers): the largest `--size` in udp mode, over IPv6 too.
@@ -23,6 +25,15 @@ const DEFAULT_SOURCES: u8 = 16;
 /// whose SYN the kernel dropped once (a full accept queue) and resent a
 /// second later, short enough that a hung server ends the run soon.
 const DEFAULT_LIFECYCLE_TIMEOUT_MS: u64 = 5_000;
+
+/// The first step's rate of a search without `--rate`.
+const DEFAULT_FIRST_RATE: f64 = 1_000.0;
+
+/// The default of `--search-precision`: bisect until within 5%.
+const DEFAULT_SEARCH_PRECISION: f64 = 0.05;
+
+/// The default of `--max-duration`.
+const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(120);
 
 /// Most connections in the modes that give each its own thread.
 const MAX_THREADED_CONNECTIONS: u32 = 10_000;
@@ -44,12 +55,77 @@ pub fn command(mut cli: Cli) -> Result<Command, String> {
             "--histogram-log does not apply to bulk mode: a bulk stream has no latencies".into(),
         );
     }
+    if histogram_log.is_some() && cli.objective.is_some() {
+        return Err(
+            "--histogram-log does not apply with --objective: a search is many runs".into(),
+        );
+    }
     let tls = tls_settings(&mut cli)?;
-    Ok(Command::Run {
+    let search = search(&mut cli)?;
+    let progress = progress(&mut cli)?;
+    Ok(Command::Run(Box::new(Run {
         plan: plan(&cli)?,
         histogram_log,
         tls,
-    })
+        search,
+        progress,
+    })))
+}
+
+/// Takes the search flags out of `cli`: none without `--objective`, which
+/// needs a mode that takes `--rate`, and gives `--rate` its default.
+fn search(cli: &mut Cli) -> Result<Option<Search>, String> {
+    let (precision, max_duration) = (cli.search_precision.take(), cli.max_duration.take());
+    let Some(objective) = cli.objective.take() else {
+        if precision.is_some() || max_duration.is_some() {
+            return Err("--search-precision and --max-duration only apply with --objective".into());
+        }
+        return Ok(None);
+    };
+    match cli.mode {
+        Mode::Bulk => {
+            return Err(
+                "--objective does not apply to bulk mode: a bulk stream has no rate to search"
+                    .into(),
+            )
+        }
+        Mode::Threads => {
+            return Err(
+                "--objective does not apply to threads: it searches over --rate, which threads                  does not take (--mode pingpong keeps a schedule)"
+                    .into(),
+            )
+        }
+        _ => {}
+    }
+    cli.rate.get_or_insert(DEFAULT_FIRST_RATE);
+    Ok(Some(Search {
+        objective,
+        precision: precision.unwrap_or(DEFAULT_SEARCH_PRECISION),
+        max_duration: max_duration.unwrap_or(DEFAULT_MAX_DURATION),
+    }))
+}
+
+/// Takes `--progress-json` out of `cli`: `-` is stdout, which then cannot
+/// carry the `--json` report too; bulk has no messages to stream about.
+fn progress(cli: &mut Cli) -> Result<Option<ProgressSink>, String> {
+    let Some(path) = cli.progress_json.take() else {
+        return Ok(None);
+    };
+    if cli.mode == Mode::Bulk {
+        return Err(
+            "--progress-json does not apply to bulk mode: a bulk stream has no messages".into(),
+        );
+    }
+    if path.as_os_str() != "-" {
+        return Ok(Some(ProgressSink::File(path)));
+    }
+    if cli.json {
+        return Err(
+            "--progress-json - takes stdout for its lines; with --json give it a file instead"
+                .into(),
+        );
+    }
+    Ok(Some(ProgressSink::Stdout))
 }
 
 /// Takes the TLS flags out of `cli`: none without `--tls`, which needs
@@ -309,13 +385,19 @@ mod tests {
         };
         assert_eq!(logs, [PathBuf::from("a.log"), PathBuf::from("b.log")]);
         assert!(json);
-        let Ok(Command::Run {
+        let Ok(Command::Run(run)) = command(&["--mode", "pipeline", "--histogram-log", "run.log"])
+        else {
+            panic!("a run")
+        };
+        let Run {
             plan,
             histogram_log,
             tls: None,
-        }) = command(&["--mode", "pipeline", "--histogram-log", "run.log"])
+            search: None,
+            progress: None,
+        } = *run
         else {
-            panic!("a run")
+            panic!("a plain run: {run:?}")
         };
         assert_eq!(plan.load.name(), "pipeline");
         assert_eq!(histogram_log, Some(PathBuf::from("run.log")));
@@ -338,7 +420,10 @@ mod tests {
             super::command(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
         };
         for mode in ["pingpong", "pipeline", "bulk", "churn", "threads"] {
-            let Ok(Command::Run { tls: Some(tls), .. }) = tls(mode) else {
+            let Ok(Command::Run(run)) = tls(mode) else {
+                panic!("{mode} over TLS")
+            };
+            let Some(tls) = run.tls else {
                 panic!("{mode} over TLS")
             };
             assert_eq!(tls.ca, PathBuf::from("ca.pem"));
@@ -380,5 +465,43 @@ mod tests {
         let refused = plan(&["--target", "192.0.2.1:7"]).unwrap_err();
         assert!(refused.contains("--allow-remote"), "{refused}");
         assert!(plan(&["--target", "192.0.2.1:7", "--allow-remote"]).is_ok());
+    }
+
+    #[test]
+    fn a_search_takes_a_mode_with_a_rate_and_starts_at_1000_by_default() {
+        let command = |args: &[&str]| {
+            let argv = std::iter::once("echo-loadgen").chain(args.iter().copied());
+            super::command(Cli::try_parse_from(argv).map_err(|e| e.to_string())?)
+        };
+        let Ok(Command::Run(run)) = command(&["--objective", "p99<=1ms"]) else {
+            panic!("a run")
+        };
+        let Run {
+            plan,
+            search: Some(search),
+            ..
+        } = *run
+        else {
+            panic!("a search: {run:?}")
+        };
+        assert_eq!(
+            plan.load.messages().map(|m| m.pace),
+            Some(Pace::Rate(1000.0))
+        );
+        assert_eq!(search.precision, 0.05);
+        assert_eq!(search.max_duration, Duration::from_secs(120));
+        for mode in ["udp", "churn", "pipeline"] {
+            assert!(command(&["--mode", mode, "--objective", "p90<=5ms"]).is_ok());
+        }
+        for mode in ["bulk", "threads"] {
+            let refused = command(&["--mode", mode, "--objective", "p99<=1ms"]).unwrap_err();
+            assert!(refused.contains(mode), "{refused}");
+        }
+        assert!(command(&["--max-duration", "10"]).is_err());
+        assert!(command(&["--progress-json", "-", "--json"]).is_err());
+        let Ok(Command::Run(run)) = command(&["--progress-json", "-"]) else {
+            panic!("a run")
+        };
+        assert_eq!(run.progress, Some(ProgressSink::Stdout));
     }
 }

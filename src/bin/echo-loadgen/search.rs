@@ -1,0 +1,280 @@
+//! `--objective p99<=1ms`: the highest offered rate at which the server
+//! meets a latency objective with no error, found by running the
+//! fixed-rate open loop (`--rate`) again and again at rates chosen to
+//! close in on the edge. What people sizing a proxy or a fleet ask ("how
+//! many echoes a second while p99 stays under 1 ms?"), which wrk2's users
+//! find by hand, one run per rate.
+//!
+//! # How
+//!
+//! - **Steps.** Each step is one fixed-rate run, exactly as `--rate`
+//!   makes it: its own connections, `--warmup`, then a measured time,
+//!   latencies counted from each message's scheduled send time, every byte
+//!   checked. The first step offers `--rate` (default 1000/s).
+//! - **Up, then in.** While steps meet the objective, the rate doubles.
+//!   Once one fails, the search bisects between the last rate that met it
+//!   and the first that failed, until the failed one is within
+//!   `--search-precision` (default 5%) of the good one. The capacity is
+//!   the highest rate that met the objective; if the first step fails,
+//!   none did (exit status 1: start lower).
+//! - **A step meets the objective** when it counted no error of any kind
+//!   (no mismatch, no lost echo, no in-flight overflow, no lost datagram,
+//!   no timed-out lifecycle), its achieved rate is at least 95% of the
+//!   offered one (below that the server fell behind, and the backlog
+//!   would grow without bound over a longer step) and its percentile is
+//!   within the bound.
+//! - **Enough samples.** A percentile `q` measured from `n` samples rests
+//!   on the `n (1 - q)` slowest of them; with fewer than about a hundred
+//!   there, one unlucky sample moves it. So a step is measured for at
+//!   least `100 / (1 - q)` samples at its rate: 200 for p50, 1,000 for
+//!   p90, 10,000 for p99 and 100,000 for p99.9. A step whose `--duration`
+//!   is too short for that at its rate is lengthened, and stderr says so
+//!   (p99 at 1,000/s: 10 s; at 20,000/s, 0.5 s is plenty).
+//! - **Stalls end it.** A step in which the server broke (an I/O error, an
+//!   unexpected end of stream, a mismatched byte) or answered under a
+//!   tenth of the offered rate found a server that stalled, not one at its
+//!   edge: more steps would only wait on it again, so the search stops and
+//!   reports the best rate so far. Such a step costs no more than any
+//!   other: its echoes are given up after the run's drain (2 s, udp: at
+//!   least `--udp-timeout-ms`) and churn's waits after
+//!   `--lifecycle-timeout-ms`.
+//! - **Bounded time.** A step starts only if its warm-up and measured time
+//!   fit in what is left of `--max-duration` (default 120 s; a stalled
+//!   step can overrun by its drain); otherwise the search stops, reports
+//!   the best rate so far and says it was cut short.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use echo_reactor::tools::report::{SearchReport, SearchStep};
+
+use crate::live::LiveStream;
+use crate::model::{Objective, Pace, Plan, Search};
+use crate::report::{summarize, Outcome};
+use crate::run;
+use crate::tls::TlsClient;
+
+/// A step whose achieved rate is below this share of the offered one fell
+/// behind: its backlog grows.
+const KEPT_UP: f64 = 0.95;
+
+/// A step whose achieved rate is below this share of the offered one found
+/// a server that stalled.
+const STALLED: f64 = 0.10;
+
+/// Runs the search `search` over `plan` (whose `--rate` is the first
+/// step's), its progress on `err` and `live`; the error of a first step
+/// that cannot start at all.
+pub fn search(
+    plan: &Plan,
+    search: &Search,
+    tls: Option<&TlsClient>,
+    err: &mut dyn Write,
+    mut live: Option<&mut LiveStream>,
+) -> Result<SearchReport, String> {
+    let began = Instant::now();
+    let messages = plan
+        .load
+        .messages()
+        .ok_or("a search needs a mode with messages")?;
+    let Pace::Rate(first) = messages.pace else {
+        return Err("a search needs a first --rate".into());
+    };
+    let objective = search.objective;
+    let mut report = SearchReport {
+        mode: plan.load.name().into(),
+        target: plan.target.to_string(),
+        objective: objective.to_string(),
+        precision: search.precision,
+        steps: Vec::new(),
+        capacity_per_s: None,
+        cut_short: false,
+        stalled: false,
+    };
+    let mut failed: Option<f64> = None;
+    let mut rate = first;
+    loop {
+        let duration = step_duration(objective, messages.duration, rate);
+        if duration > messages.duration {
+            let _ = writeln!(
+                err,
+                "step at {rate:.0}/s: measured for {:.1} s rather than --duration {:.1} s, \
+                 for the {} samples {} needs",
+                duration.as_secs_f64(),
+                messages.duration.as_secs_f64(),
+                objective.percentile.samples_needed(),
+                objective.percentile.name(),
+            );
+        }
+        if began.elapsed() + messages.warmup + duration > search.max_duration {
+            report.cut_short = true;
+            let _ = writeln!(
+                err,
+                "search cut short: a step at {rate:.0}/s would end after --max-duration {:.0} s",
+                search.max_duration.as_secs_f64()
+            );
+            break;
+        }
+        if let Some(live) = live.as_deref_mut() {
+            live.set_step(rate);
+        }
+        let step_plan = plan.at_rate(rate, duration);
+        let step = match run::execute(&step_plan, tls, err, live.as_deref_mut()) {
+            Ok(threads) => judge(objective, rate, &summarize(&step_plan, threads)),
+            Err(message) if report.steps.is_empty() => return Err(message),
+            Err(message) => Judged::stalled(rate, duration, message),
+        };
+        let _ = writeln!(
+            err,
+            "step {}: {rate:.0}/s offered, {}/s achieved, {} {} µs: {}",
+            report.steps.len() + 1,
+            step.step
+                .achieved_per_s
+                .map_or("-".into(), |a| format!("{a:.0}")),
+            objective.percentile.name(),
+            step.step
+                .judged_us
+                .map_or("-".into(), |us| format!("{us:.1}")),
+            step.step.verdict,
+        );
+        let met = step.step.met;
+        report.steps.push(step.step);
+        if step.stalled {
+            report.stalled = true;
+            break;
+        }
+        if met {
+            report.capacity_per_s = Some(rate);
+        } else {
+            failed = Some(rate);
+        }
+        let Some(good) = report.capacity_per_s else {
+            break; // the first step failed: every rate above fails too
+        };
+        rate = match failed {
+            None => good * 2.0,
+            Some(bad) if bad <= good * (1.0 + search.precision) => break,
+            Some(bad) => (good + bad) / 2.0,
+        };
+    }
+    Ok(report)
+}
+
+/// How long a step at `rate` is measured: `duration`, or longer if that
+/// would give `objective`'s percentile too few samples.
+fn step_duration(objective: Objective, duration: Duration, rate: f64) -> Duration {
+    let needed = objective.percentile.samples_needed() as f64 / rate;
+    duration.max(Duration::from_secs_f64(needed.min(86_400.0)))
+}
+
+/// A step's verdict, and whether it found the server stalled.
+struct Judged {
+    step: SearchStep,
+    stalled: bool,
+}
+
+impl Judged {
+    /// A step that could not run at all (its connections failed).
+    fn stalled(rate: f64, duration: Duration, why: String) -> Judged {
+        Judged {
+            step: SearchStep {
+                offered_per_s: rate,
+                achieved_per_s: None,
+                duration_s: duration.as_secs_f64(),
+                messages: 0,
+                p50_us: None,
+                p99_us: None,
+                p999_us: None,
+                judged_us: None,
+                errors: 0,
+                met: false,
+                verdict: format!("stalled: {why}"),
+            },
+            stalled: true,
+        }
+    }
+}
+
+/// Whether the step at `rate` that gave `outcome` met `objective`, and if
+/// not, the first reason why.
+fn judge(objective: Objective, rate: f64, outcome: &Outcome) -> Judged {
+    let report = &outcome.report;
+    let histogram = &outcome.histogram;
+    let judged_us = (!histogram.is_empty())
+        .then(|| histogram.value_at_quantile(objective.percentile.quantile()) as f64 / 1e3);
+    let achieved = report.messages_per_s.unwrap_or(0.0);
+    let broken = report.io_errors + report.eofs.unwrap_or(0) + report.mismatched_bytes;
+    let bound_us = objective.bound.as_secs_f64() * 1e6;
+    // The first failure, and whether it is a stall; none: met.
+    let failure = if broken > 0 {
+        let why = format!(
+            "stalled or broken: {} I/O errors, {} unexpected ends of stream, {} mismatched bytes",
+            report.io_errors,
+            report.eofs.unwrap_or(0),
+            report.mismatched_bytes
+        );
+        Some((why, true))
+    } else if achieved < STALLED * rate {
+        let why = format!("stalled: {achieved:.0}/s echoed of {rate:.0}/s offered");
+        Some((why, true))
+    } else if report.errors > 0 {
+        let why = format!(
+            "{} errors (lost echoes, in-flight overflows, lost datagrams or timeouts)",
+            report.errors
+        );
+        Some((why, false))
+    } else if achieved < KEPT_UP * rate {
+        let why = format!(
+            "fell behind: {achieved:.0}/s echoed of {rate:.0}/s offered (under {:.0}%)",
+            KEPT_UP * 100.0
+        );
+        Some((why, false))
+    } else {
+        let name = objective.percentile.name();
+        match judged_us {
+            Some(us) if us <= bound_us => None,
+            Some(us) => Some((format!("{name} {us:.1} µs over {bound_us:.1} µs"), false)),
+            None => Some(("no echo measured".into(), false)),
+        }
+    };
+    let met = failure.is_none();
+    let (verdict, stalled) = failure.unwrap_or_else(|| ("met".into(), false));
+    Judged {
+        step: SearchStep {
+            offered_per_s: rate,
+            achieved_per_s: report.messages_per_s,
+            duration_s: report.duration_s.unwrap_or_default(),
+            messages: report.messages.unwrap_or(0),
+            p50_us: report.latency_p50_us,
+            p99_us: report.latency_p99_us,
+            p999_us: report.latency_p999_us,
+            judged_us,
+            errors: report.errors,
+            met,
+            verdict,
+        },
+        stalled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Percentile;
+
+    #[test]
+    fn a_step_is_long_enough_for_a_hundred_samples_beyond_its_percentile() {
+        let p99 = Objective {
+            percentile: Percentile::P99,
+            bound: Duration::from_millis(1),
+        };
+        let one = Duration::from_secs(1);
+        assert_eq!(step_duration(p99, one, 1_000.0), Duration::from_secs(10));
+        assert_eq!(step_duration(p99, one, 20_000.0), one);
+        let p50 = Objective {
+            percentile: Percentile::P50,
+            ..p99
+        };
+        assert_eq!(step_duration(p50, one, 100.0), Duration::from_secs(2));
+    }
+}
