@@ -14,6 +14,7 @@ mod support;
 
 mod backpressure;
 mod banner;
+mod capacity;
 mod cli;
 mod deploy;
 mod echo;
