@@ -22,7 +22,11 @@
 //!   no timed-out lifecycle), its achieved rate is at least 95% of the
 //!   offered one (below that the server fell behind, and the backlog
 //!   would grow without bound over a longer step) and its percentile is
-//!   within the bound.
+//!   within the bound. The achieved rate is the report's: echoes of the
+//!   messages sent in the measured time, per second of it, so it falls
+//!   short when echoes are still missing at the end of the drain; a server
+//!   that only lags shows it first in the percentile, its latencies
+//!   counted from the schedule.
 //! - **Enough samples.** A percentile `q` measured from `n` samples rests
 //!   on the `n (1 - q)` slowest of them; with fewer than about a hundred
 //!   there, one unlucky sample moves it. So a step is measured for at
