@@ -68,8 +68,9 @@ pub struct Context {
     pub tracing: bool,
     /// Shutdown has begun (the metrics endpoint's `/healthz` says 503).
     pub draining: bool,
-    /// Slots the slab has allocated, as of the last event for a stage, so
-    /// that a stage can take a snapshot of the counters (`/metrics`).
+    /// Slots the slab has allocated, brought up to date before a stage is
+    /// served for its event or a metrics request as it is accepted, so that
+    /// a stage can take a snapshot of the counters (`/metrics`).
     pub slab_capacity: usize,
     /// The ports UDP echoes on: datagrams from them are not answered.
     pub udp_ports: Vec<u16>,

@@ -261,9 +261,10 @@ impl Reactor {
     }
 
     /// Frees the slot of the metrics connection on `key`: served once more
-    /// (answered, if its request has come), then cut if still open.
+    /// (answered, if its request has come), then cut if still open. Called
+    /// only from the accept loop, which has just brought
+    /// `cx.slab_capacity` up to date for the request it served.
     fn evict_request(&mut self, registry: &Registry, key: usize) {
-        self.cx.slab_capacity = self.entries.capacity();
         self.serve(registry, key, Ready::ALL);
         if let Some(Entry::Http(conn)) = self.entries.get(key) {
             let why = conn.cut_reason();
