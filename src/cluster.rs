@@ -140,8 +140,10 @@ impl Cluster {
         config.listen = local_addrs.clone();
         let tls_addrs = first.tls_addrs().to_vec();
         config.tls_listen = tls_addrs.clone();
+        config.whoami_listen = first.whoami_addrs().to_vec();
         let mut servers = vec![first];
-        for _ in 1..reactors {
+        for reactor in 1..reactors {
+            config.reactor = reactor;
             servers.push(Server::bind(config.clone())?);
         }
         info!(

@@ -19,7 +19,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::access_log::AccessLog;
 use crate::budget::{self, BudgetSource};
+use crate::receipt::ConnectionIds;
 use crate::tls::{is_alpn_name, ClientAuth, TlsIdentity, ALPN_NAME_LEN, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// The address served when none is given: the port the classic Python socket
@@ -112,6 +114,18 @@ pub struct Config {
     /// each 1 to 255 bytes ([`ALPN_NAME_LEN`]).
     /// Empty (the default): none, and a client's ALPN is ignored.
     pub tls_alpn: Vec<String>,
+    /// Write each connection's receipt here, one JSON line as it closes
+    /// (see [`AccessLog`]). `None` (the default): no receipts are kept.
+    pub access_log: Option<AccessLog>,
+    /// Addresses of whoami listeners: each connection is answered with its
+    /// receipt as far as known (one JSON line) and closed. Empty (the
+    /// default): none. `--proxy-protocol` applies to them too.
+    pub whoami_listen: Vec<SocketAddr>,
+    /// Connection ids, shared by the servers this configuration is cloned
+    /// into (the reactors of a [`Cluster`](crate::Cluster)).
+    pub(crate) ids: ConnectionIds,
+    /// Which reactor of a cluster the server is (0 alone).
+    pub(crate) reactor: usize,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -143,6 +157,10 @@ impl Default for Config {
             tls_handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             tls_client_auth: None,
             tls_alpn: Vec::new(),
+            access_log: None,
+            whoami_listen: Vec::new(),
+            ids: ConnectionIds::default(),
+            reactor: 0,
         }
     }
 }
@@ -184,7 +202,7 @@ impl Config {
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up by name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.is_empty() && self.tls_listen.is_empty() {
+        if self.listen.is_empty() && self.tls_listen.is_empty() && self.whoami_listen.is_empty() {
             return Err(ConfigError::NoAddress);
         }
         if !self.tls_listen.is_empty() && self.tls_identity.is_none() {
@@ -267,9 +285,9 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::NoAddress => {
-                f.write_str("no address to listen on: listen and tls_listen are empty")
-            }
+            ConfigError::NoAddress => f.write_str(
+                "no address to listen on: listen, tls_listen and whoami_listen are empty",
+            ),
             ConfigError::TlsWithoutIdentity => f.write_str("tls_listen needs a tls_identity"),
             ConfigError::ZeroTlsHandshakeTimeout => {
                 f.write_str("tls_handshake_timeout must be longer than zero")

@@ -56,6 +56,7 @@
 // The reactor's internals: private, and taught by the guide, which is
 // rendered with them (`cargo doc --document-private-items`).
 mod accept;
+mod access_log;
 mod banner;
 mod budget;
 mod cluster;
@@ -70,12 +71,14 @@ mod idle;
 mod metrics;
 mod pending;
 mod proxy_protocol;
+mod receipt;
 mod serve;
 mod server;
 mod signals;
 mod socket;
 mod timers;
 mod udp;
+mod whoami;
 
 // What an embedder uses.
 pub mod stats;
@@ -84,6 +87,7 @@ pub mod tls;
 pub mod tools;
 pub mod units;
 
+pub use access_log::{AccessLog, AccessLogTarget, QUEUED_LINES};
 pub use budget::BudgetSource;
 pub use cluster::{Cluster, ClusterHandle};
 pub use config::{

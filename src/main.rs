@@ -19,7 +19,9 @@ use log::{info, warn};
 use echo_reactor::tls::{
     is_alpn_name, ClientAuth, ClientAuthMode, ClientCa, TlsIdentity, ALPN_NAME_LEN,
 };
-use echo_reactor::{units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG};
+use echo_reactor::{
+    units, AccessLog, AccessLogTarget, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG,
+};
 
 /// The `--help` headings, in the order a newcomer reads them: where the
 /// server listens, what it allows each client, when it gives up on one,
@@ -239,6 +241,18 @@ struct Cli {
     #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
     metrics: Option<SocketAddr>,
 
+    /// Write one JSON line per connection as it closes (its receipt: who,
+    /// from where, through what, how many bytes, how it ended) to PATH, or
+    /// `-` for standard output [default: off]
+    #[arg(long, value_name = "PATH", help_heading = heading::OBSERVABILITY)]
+    access_log: Option<String>,
+
+    /// Answer each connection on ADDR with what the server saw of it (one
+    /// JSON line, as the access log writes it), then close; repeat the flag
+    /// to listen on several [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
+    whoami_listen: Vec<SocketAddr>,
+
     /// Log the counters and rates every SECS seconds [default: off]
     #[arg(
         long,
@@ -295,6 +309,7 @@ fn config(cli: Cli) -> Config {
     config.tls_listen = cli.tls_listen;
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
     config.tls_alpn = cli.tls_alpn;
+    config.whoami_listen = cli.whoami_listen;
     config
 }
 
@@ -396,8 +411,20 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
+    let access_log = match cli.access_log.as_deref().map(AccessLogTarget::parse) {
+        None => None,
+        Some(target) => match AccessLog::open(&target) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                eprintln!("echo-reactor: cannot open the access log {target}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let reactors = cli.reactors;
-    let config = config(cli);
+    let mut config = config(cli);
+    config.access_log = access_log.clone();
+    let drain_timeout = config.drain_timeout;
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.
     let result = if reactors == 1 {
@@ -411,6 +438,11 @@ fn main() -> ExitCode {
             cluster.run()
         })
     };
+    // Every server has ended, and with them their ends of the log's queue:
+    // what is queued is written now.
+    if let Some(log) = access_log {
+        log.finish(drain_timeout);
+    }
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

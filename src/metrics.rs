@@ -192,6 +192,7 @@ mod tests {
                 "udp_datagrams_dropped_total counter",
                 "slab_capacity gauge",
                 "http_connections_cut_total counter",
+                "access_log_lines_total counter",
                 "draining gauge",
             ]
         );

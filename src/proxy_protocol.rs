@@ -24,7 +24,9 @@
 //! longer than allowed, when the client closes first, or when no complete
 //! header came within `--proxy-header-timeout`. A v2 `LOCAL` header (a
 //! health check from the balancer itself) is accepted and carries no
-//! addresses; v2 TLVs are skipped.
+//! addresses. A v2 header's CRC32C TLV, when it has one, must match; its
+//! other TLVs are decoded only for a receipt (`--access-log`, see
+//! [`tlvs`]), and skipped otherwise.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -37,7 +39,12 @@ use ppp::v2;
 
 pub use crate::stats::HeaderFailure;
 
+use crate::receipt::{ProxySeen, Receipt};
 use crate::serve::{CloseReason, Context, Handoff, ListenerKind, Next, Ready, Stage};
+
+mod tlvs;
+
+pub(crate) use tlvs::hex;
 
 /// The v1 header's prefix.
 const V1_PREFIX: &[u8] = b"PROXY ";
@@ -90,18 +97,32 @@ pub struct HeaderStage {
     /// Once the header is complete: the bytes after it, at the start of
     /// the scratch buffer, for the next stage.
     payload: usize,
+    /// What the header said, kept only when `record` is set (for a
+    /// receipt, a banner or a whoami answer).
+    seen: Option<Box<ProxySeen>>,
+    /// Keep what the header says.
+    record: bool,
 }
 
 impl HeaderStage {
     /// A connection just accepted through a listener of kind `via`, that
     /// must send its header by `deadline`.
-    pub fn new(stream: TcpStream, deadline: Instant, via: ListenerKind) -> HeaderStage {
+    /// With `record`, what the header says is kept for
+    /// [`Stage::describe`].
+    pub fn new(
+        stream: TcpStream,
+        deadline: Instant,
+        via: ListenerKind,
+        record: bool,
+    ) -> HeaderStage {
         HeaderStage {
             stream,
             partial: Vec::new(),
             deadline,
             via,
             payload: 0,
+            seen: None,
+            record,
         }
     }
 
@@ -129,12 +150,16 @@ impl HeaderStage {
             let filled = n == room;
             // The common case: the whole header in one read, parsed where
             // it landed; otherwise gather the pieces.
-            let parsed = if self.partial.is_empty() {
-                parse(&scratch[..n], key)
+            let header_bytes = if self.partial.is_empty() {
+                &scratch[..n]
             } else {
                 self.partial.extend_from_slice(&scratch[..n]);
-                parse(&self.partial, key)
+                &self.partial[..]
             };
+            let parsed = parse(header_bytes, key);
+            if let (Parsed::Complete(header_len), true) = (&parsed, self.record) {
+                self.seen = seen(&header_bytes[..*header_len]).map(Box::new);
+            }
             match parsed {
                 Parsed::Complete(header_len) => {
                     let payload = if self.partial.is_empty() {
@@ -200,6 +225,12 @@ impl Stage for HeaderStage {
         CloseReason::ProxyHeader(HeaderFailure::Timeout)
     }
 
+    fn describe(&mut self, receipt: &mut Receipt) {
+        if let Some(seen) = self.seen.take() {
+            receipt.proxy = Some(seen);
+        }
+    }
+
     fn hand_off(self: Box<Self>) -> Option<Handoff> {
         Some(Handoff {
             stream: self.stream,
@@ -252,17 +283,7 @@ fn parse_v1(bytes: &[u8], key: usize) -> Parsed {
     }
     match v1::Header::try_from(&bytes[..len]) {
         Ok(header) => {
-            let addresses = match header.addresses {
-                v1::Addresses::Unknown => None,
-                v1::Addresses::Tcp4(a) => Some((
-                    SocketAddr::from((a.source_address, a.source_port)),
-                    SocketAddr::from((a.destination_address, a.destination_port)),
-                )),
-                v1::Addresses::Tcp6(a) => Some((
-                    SocketAddr::from((a.source_address, a.source_port)),
-                    SocketAddr::from((a.destination_address, a.destination_port)),
-                )),
-            };
+            let addresses = v1_addresses(&header);
             log_addresses(key, "v1", addresses);
             Parsed::Complete(len)
         }
@@ -285,24 +306,17 @@ fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
         return Parsed::Incomplete;
     }
     match v2::Header::try_from(&bytes[..len]) {
+        Ok(header) if !tlvs::checksum_matches(&bytes[..len], len - header.tlv_bytes().len()) => {
+            debug!("token {key}: PROXY v2 header with a CRC32C that does not match");
+            Parsed::Failed(HeaderFailure::BadChecksum)
+        }
         Ok(header) => {
             // LOCAL: the balancer's own connection (a health check).
             let version = match header.command {
                 v2::Command::Local => "v2 LOCAL",
                 v2::Command::Proxy => "v2",
             };
-            let addresses = match header.addresses {
-                v2::Addresses::IPv4(a) => Some((
-                    SocketAddr::from((a.source_address, a.source_port)),
-                    SocketAddr::from((a.destination_address, a.destination_port)),
-                )),
-                v2::Addresses::IPv6(a) => Some((
-                    SocketAddr::from((a.source_address, a.source_port)),
-                    SocketAddr::from((a.destination_address, a.destination_port)),
-                )),
-                // A unix socket, or no address: nothing to name.
-                v2::Addresses::Unix(_) | v2::Addresses::Unspecified => None,
-            };
+            let addresses = v2_addresses(&header);
             log_addresses(key, version, addresses);
             Parsed::Complete(len)
         }
@@ -310,6 +324,62 @@ fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
             debug!("token {key}: malformed PROXY v2 header: {e}");
             Parsed::Failed(HeaderFailure::Invalid)
         }
+    }
+}
+
+/// What a complete header (`bytes`, exactly its length) says, for a
+/// receipt; `None` if it cannot be read again (it was parsed once already,
+/// so that does not happen).
+fn seen(bytes: &[u8]) -> Option<ProxySeen> {
+    if starts_like(bytes, V2_SIGNATURE) {
+        let header = v2::Header::try_from(bytes).ok()?;
+        let addresses = v2_addresses(&header);
+        Some(ProxySeen {
+            version: 2,
+            local: header.command == v2::Command::Local,
+            addresses,
+            tlvs: Some(tlvs::describe(header.tlv_bytes())),
+        })
+    } else {
+        let header = v1::Header::try_from(bytes).ok()?;
+        let addresses = v1_addresses(&header);
+        Some(ProxySeen {
+            version: 1,
+            local: false,
+            addresses,
+            tlvs: None,
+        })
+    }
+}
+
+/// A v1 header's source and destination, if it names them.
+fn v1_addresses(header: &v1::Header) -> Option<(SocketAddr, SocketAddr)> {
+    match header.addresses {
+        v1::Addresses::Unknown => None,
+        v1::Addresses::Tcp4(a) => Some((
+            SocketAddr::from((a.source_address, a.source_port)),
+            SocketAddr::from((a.destination_address, a.destination_port)),
+        )),
+        v1::Addresses::Tcp6(a) => Some((
+            SocketAddr::from((a.source_address, a.source_port)),
+            SocketAddr::from((a.destination_address, a.destination_port)),
+        )),
+    }
+}
+
+/// A v2 header's source and destination, if it has IP addresses (a unix
+/// socket's, or none, name nothing here).
+fn v2_addresses(header: &v2::Header) -> Option<(SocketAddr, SocketAddr)> {
+    match header.addresses {
+        v2::Addresses::IPv4(a) => Some((
+            SocketAddr::from((a.source_address, a.source_port)),
+            SocketAddr::from((a.destination_address, a.destination_port)),
+        )),
+        v2::Addresses::IPv6(a) => Some((
+            SocketAddr::from((a.source_address, a.source_port)),
+            SocketAddr::from((a.destination_address, a.destination_port)),
+        )),
+        v2::Addresses::Unix(_) | v2::Addresses::Unspecified => None,
     }
 }
 

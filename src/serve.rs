@@ -29,6 +29,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
+use crate::receipt::Receipt;
 use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -211,6 +212,8 @@ pub enum ListenerKind {
     Tls,
     /// The metrics and health endpoint (`--metrics`).
     Metrics,
+    /// Answers each connection with its receipt (`--whoami-listen`).
+    Whoami,
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind
@@ -294,6 +297,14 @@ pub trait Stage {
     fn drain(&mut self, cx: &mut Context) -> Next {
         let _ = cx;
         Next::Close(CloseReason::Shutdown)
+    }
+
+    /// Adds what it knows of its connection to the connection's receipt
+    /// (what a PROXY header said, the TLS session's names). Asked only of
+    /// connections that keep a receipt, before the stage hands off or
+    /// closes, and for a whoami answer.
+    fn describe(&mut self, receipt: &mut Receipt) {
+        let _ = receipt;
     }
 
     /// The stage ended with [`Next::HandOff`]: what the next stage starts

@@ -57,6 +57,7 @@ mod closing;
 mod control;
 mod entry;
 mod features;
+mod recorded;
 mod setup;
 mod starting;
 #[cfg(test)]
@@ -354,15 +355,23 @@ impl Reactor {
                 return;
             };
             // The key may have closed, and even been reused, since it parked.
-            let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
-                continue;
-            };
-            if !conn.parked {
-                continue;
-            }
             self.cx.key = key;
-            trace!("token {key}: memory freed, resuming reads");
-            let next = conn.unpark(&mut self.cx);
+            let next = match self.entries.get_mut(key) {
+                Some(Entry::Connection(conn)) if conn.parked => {
+                    trace!("token {key}: memory freed, resuming reads");
+                    conn.unpark(&mut self.cx)
+                }
+                Some(Entry::Recorded(recorded)) => {
+                    recorded.counting(&mut self.cx, |inner, cx| match inner {
+                        Entry::Connection(conn) if conn.parked => {
+                            trace!("token {key}: memory freed, resuming reads");
+                            conn.unpark(cx)
+                        }
+                        _ => Next::Wait,
+                    })
+                }
+                _ => continue,
+            };
             self.after_serving(registry, key, next);
         }
     }

@@ -182,6 +182,11 @@ counters! {
         /// Connections to the metrics endpoint cut before they were
         /// answered, by why: evicted for a new connection, refused, timed out.
         http_cut: ByReason<RequestCut> = Add, off_line(), by_reason(family::HTTP_CUT, "reason");
+        /// Receipts handed to the access log's writer (`--access-log`).
+        access_log_lines: u64 = Add, line(part::ACCESS_LOG, "{} written"), labelled(family::ACCESS_LOG, "outcome", "queued");
+        /// Receipts dropped because the access log's writer was behind
+        /// (its queue full: a disk or pipe that stopped taking writes).
+        access_log_dropped: u64 = Add, line(part::ACCESS_LOG, "{} dropped"), labelled(family::ACCESS_LOG, "outcome", "dropped");
     }
 }
 
@@ -298,12 +303,13 @@ mod tests {
             "connections: 1 active, 2 peak, 3 accepted, closed 4 by peer / 5 by error / 6 idle / \
              7 at shutdown; bytes: 8 in, 9 out; backpressure pauses: 10, peak pending: 11 B; \
              accept pauses: 12 at limit, 13 out of fds; memory: 14 B held, 15 B peak, 16 parks; \
-             tls handshakes: 23 completed, failed 24 not tls / 25 invalid / 26 incompatible / \
-             27 alert / 28 timeout / 29 closed / 30 no common alpn / 31 no client cert / \
-             32 bad client cert; tls ends: 33 close_notify, 34 truncated; \
+             tls handshakes: 24 completed, failed 25 not tls / 26 invalid / 27 incompatible / \
+             28 alert / 29 timeout / 30 closed / 31 no common alpn / 32 no client cert / \
+             33 bad client cert; tls ends: 34 close_notify, 35 truncated; \
              proxy headers: 17 accepted, refused 18 not proxy / 19 invalid / 20 too long / \
-             21 timeout / 22 closed; udp datagrams: 35 in, 36 echoed, dropped 37 guarded / \
-             38 send buffer full / 39 errors"
+             21 timeout / 22 closed / 23 bad checksum; udp datagrams: 36 in, 37 echoed, \
+             dropped 38 guarded / 39 send buffer full / 40 errors; \
+             access log lines: 46 written, 47 dropped"
         );
         assert_eq!(
             Stats::default().to_string(),
@@ -319,7 +325,7 @@ mod tests {
         let mut sum = one;
         sum.add(&one);
         assert_eq!(sum.accepted, 2 * one.accepted);
-        assert_eq!(sum.tls_failed[HandshakeFailure::Alert], 2 * 27);
+        assert_eq!(sum.tls_failed[HandshakeFailure::Alert], 2 * 28);
         assert_eq!(sum.peak_pending, one.peak_pending);
     }
 

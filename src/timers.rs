@@ -173,11 +173,14 @@ pub enum StageClock {
     ProxyHeader,
     /// A TLS handshake (`--tls-handshake-timeout`).
     TlsHandshake,
+    /// A whoami answer's wait for its client to leave
+    /// ([`WHOAMI_LINGER`](crate::whoami::WHOAMI_LINGER)).
+    Whoami,
 }
 
 impl StageClock {
     /// How many clocks there are.
-    const COUNT: usize = 2;
+    const COUNT: usize = 3;
 }
 
 /// Deadlines of one length, in the order they were set, which is the order

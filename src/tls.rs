@@ -35,6 +35,7 @@ mod client_auth;
 mod connection;
 mod failure;
 mod identity;
+mod seen;
 mod socket;
 mod stage;
 

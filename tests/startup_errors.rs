@@ -37,7 +37,7 @@ fn each_meaningless_value_is_refused_before_binding_with_its_name() {
             "an empty listen list",
             |c| c.listen = Vec::new(),
             ConfigError::NoAddress,
-            "no address to listen on: listen and tls_listen are empty",
+            "no address to listen on: listen, tls_listen and whoami_listen are empty",
         ),
         (
             "max_pending 0",

@@ -30,6 +30,7 @@ mod metrics;
 mod proxy_protocol;
 mod reactors;
 mod readme;
+mod receipts;
 mod shutdown;
 mod slab;
 mod startup_errors;

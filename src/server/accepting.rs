@@ -10,7 +10,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::os::fd::AsRawFd;
+use std::time::{Instant, SystemTime};
 
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
@@ -24,6 +25,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::http::admission::{Admit, RequestCut, ACCEPTS_PER_EVENT, BACKLOG};
 use crate::http::HttpConn;
+use crate::receipt::Receipt;
 use crate::serve::{CloseReason, ListenerKind, Next, Ready, Stage};
 use crate::socket;
 use crate::udp::UdpEcho;
@@ -76,6 +78,22 @@ impl Reactor {
         Ok(())
     }
 
+    /// Opens a whoami listener (`--whoami-listen`) and puts it in the slab.
+    pub(super) fn listen_whoami(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+        config: &Config,
+    ) -> io::Result<()> {
+        let listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
+        let local = self.add_listener(registry, listener, ListenerKind::Whoami)?;
+        if let Some(receipts) = &mut self.features.receipts {
+            receipts.whoami_addrs.push(local);
+        }
+        info!("listening on {local} (whoami)");
+        Ok(())
+    }
+
     /// Opens the metrics endpoint's listener.
     pub(super) fn listen_metrics(
         &mut self,
@@ -110,6 +128,9 @@ impl Reactor {
         }));
         if kind != ListenerKind::Metrics {
             self.listeners.push(key);
+            if let Some(receipts) = &mut self.features.receipts {
+                receipts.listeners.push((key, local));
+            }
         }
         Ok(local)
     }
@@ -119,10 +140,12 @@ impl Reactor {
         match kind {
             ListenerKind::Metrics => self.accept_requests(registry, key),
             // While accepting is paused, new clients wait in the queue.
-            ListenerKind::Echo | ListenerKind::Tls if self.acceptor.is_open() => {
+            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Whoami
+                if self.acceptor.is_open() =>
+            {
                 self.accept_from(registry, key)
             }
-            ListenerKind::Echo | ListenerKind::Tls => {}
+            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Whoami => {}
         }
     }
 
@@ -140,7 +163,7 @@ impl Reactor {
             };
             let via = listener.kind;
             match listener.socket.accept() {
-                Ok((stream, peer)) => self.add_connection(registry, stream, peer, via),
+                Ok((stream, peer)) => self.add_connection(registry, stream, peer, via, key),
                 Err(e) => match AcceptFailure::of(&e) {
                     AcceptFailure::QueueEmpty => {
                         self.acceptor.queue_drained(active);
@@ -158,13 +181,15 @@ impl Reactor {
     }
 
     /// Gives a new connection its slot, registration and counters; `via`
-    /// is the kind of listener it came through.
+    /// is the kind of listener it came through, `listener` that listener's
+    /// key.
     fn add_connection(
         &mut self,
         registry: &Registry,
         mut stream: TcpStream,
         peer: SocketAddr,
         via: ListenerKind,
+        listener: usize,
     ) {
         // Echoes are small and latency matters more than packet count;
         // where the listener's TCP_NODELAY is not inherited, set it here.
@@ -173,6 +198,12 @@ impl Reactor {
                 debug!("peer {peer}: cannot set TCP_NODELAY: {e}");
             }
         }
+        // A receipt, if this connection keeps one: made before the slot is
+        // taken, as it reads the features.
+        let receipt = match self.features.receipts {
+            None => None,
+            Some(_) => self.receipt_for(&stream, peer, via, listener),
+        };
         let slot = self.entries.vacant_entry();
         let key = slot.key();
         // Both interests, once: see the connection module for why.
@@ -182,8 +213,11 @@ impl Reactor {
             return;
         }
         // A plain connection echoes at once; one with a stage first
-        // (`--proxy-protocol`, `--banner`, TLS) starts it once it is counted.
-        let staged = via != ListenerKind::Echo || self.features.stage_plain_connections();
+        // (`--proxy-protocol`, `--banner`, TLS) or a receipt starts it once
+        // it is counted.
+        let staged = via != ListenerKind::Echo
+            || self.features.stage_plain_connections()
+            || receipt.is_some();
         let staged_stream = if staged {
             Some(stream)
         } else {
@@ -201,8 +235,41 @@ impl Reactor {
         }
         debug!("token {key} opened: peer {peer}");
         if let Some(stream) = staged_stream {
-            self.start(registry, key, stream, via);
+            self.start(registry, key, stream, via, receipt);
         }
+    }
+
+    /// A receipt for a new connection, if it keeps one (see
+    /// [`crate::receipt`]): its id, where it came from and through what.
+    #[cold]
+    #[inline(never)]
+    fn receipt_for(
+        &self,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        via: ListenerKind,
+        listener: usize,
+    ) -> Option<Receipt> {
+        let receipts = self.features.receipts.as_ref()?;
+        if !receipts.records(via) {
+            return None;
+        }
+        let local = stream.local_addr().ok();
+        Some(Receipt {
+            id: receipts.ids.next(),
+            via,
+            listener: receipts.listener_addr(listener).or(local).unwrap_or(peer),
+            reactor: receipts.reactor,
+            started: SystemTime::now(),
+            started_at: Instant::now(),
+            socket: stream.as_raw_fd(),
+            peer,
+            local,
+            proxy: None,
+            tls: None,
+            bytes_received: 0,
+            bytes_sent: 0,
+        })
     }
 
     /// Accepts metrics connections until the queue is empty, or

@@ -3,12 +3,14 @@
 //! Every path that ends a connection, whatever its stage and whatever the
 //! reason (its client closed, an error, the idle timeout, a stage's
 //! deadline, shutdown), comes here, so none can leak a slot, a descriptor
-//! or a charge to the memory budget, and every close is counted once.
+//! or a charge to the memory budget, and every close is counted once (and
+//! a connection that keeps a receipt writes it here, once).
 
 use log::debug;
 use mio::Registry;
 
 use super::{Entry, Reactor};
+use crate::access_log::Queued;
 use crate::serve::{CloseReason, Role, Stage};
 
 impl Reactor {
@@ -22,6 +24,17 @@ impl Reactor {
             Some(Entry::Connection(conn)) => {
                 forget_registration(registry, key, conn);
                 (conn.memory(), Role::Client)
+            }
+            Some(Entry::Recorded(recorded)) => {
+                if let Some(log) = self.features.receipts.as_ref().and_then(|r| r.log.as_ref()) {
+                    let line = recorded.finish(&reason);
+                    match log.queue(line) {
+                        Queued::Yes => self.cx.stats.access_log_lines += 1,
+                        Queued::Dropped => self.cx.stats.access_log_dropped += 1,
+                    }
+                }
+                forget_registration(registry, key, &mut **recorded);
+                (Stage::memory(&**recorded), recorded.role())
             }
             Some(entry) => match entry.stage() {
                 Some(stage) => {

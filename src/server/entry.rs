@@ -14,7 +14,8 @@
 //! The stages are listed once, in the `entries!` invocation below: adding
 //! one (a connection with faults, a WebSocket session, a listener that
 //! answers with what it saw) is one line there, beside the module that
-//! implements [`Stage`] for it.
+//! implements [`Stage`] for it. (A connection that keeps a receipt is one
+//! more: its own entry inside a [`Recorded`].)
 
 use mio::net::TcpListener;
 
@@ -22,8 +23,10 @@ use crate::connection::Connection;
 use crate::http::HttpConn;
 use crate::proxy_protocol::HeaderStage;
 use crate::serve::{Handoff, ListenerKind, Role, Stage};
+use crate::server::recorded::Recorded;
 use crate::tls::TlsConnection;
 use crate::udp::UdpEcho;
+use crate::whoami::WhoamiAnswer;
 
 /// A listening socket, and the kind of connections it accepts.
 pub(crate) struct Listener {
@@ -68,6 +71,15 @@ macro_rules! entries {
                 }
             }
 
+            /// The entry as a stage, read-only; `None` for a listener.
+            pub(crate) fn stage_ref(&self) -> Option<&dyn Stage> {
+                match self {
+                    Entry::Connection(conn) => Some(conn),
+                    Entry::Listener(_) => None,
+                    $(Entry::$variant(stage) => Some(&**stage),)*
+                }
+            }
+
             /// The entry's role, `None` for a listener.
             pub(crate) fn role(&self) -> Option<Role> {
                 match self {
@@ -99,6 +111,12 @@ entries! {
     Tls(TlsConnection),
     /// A request to the metrics endpoint (`--metrics`).
     Http(HttpConn),
+    /// A connection to a whoami listener, being answered
+    /// (`--whoami-listen`).
+    Whoami(WhoamiAnswer),
+    /// A connection that keeps a receipt (`--access-log`), around its own
+    /// entry.
+    Recorded(Recorded),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

@@ -11,9 +11,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::access_log::AccessLog;
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::http::admission::{Admission, Admit};
+use crate::receipt::ConnectionIds;
+use crate::serve::ListenerKind;
 
 /// The optional features' state.
 pub(super) struct Features {
@@ -25,6 +28,39 @@ pub(super) struct Features {
     pub(super) tls: Option<TlsListeners>,
     /// `--metrics`.
     pub(super) metrics: Option<MetricsEndpoint>,
+    /// `--access-log`, `--whoami-listen`: connections that keep a receipt.
+    pub(super) receipts: Option<Receipts>,
+}
+
+/// What keeping receipts needs.
+pub(super) struct Receipts {
+    /// Where finished receipts go (`--access-log`); without it, only
+    /// whoami connections keep one, for their answer.
+    pub(super) log: Option<AccessLog>,
+    /// Connection ids, shared with the other reactors.
+    pub(super) ids: ConnectionIds,
+    /// This reactor's index.
+    pub(super) reactor: usize,
+    /// Each client listener's slab key and address.
+    pub(super) listeners: Vec<(usize, SocketAddr)>,
+    /// The whoami listeners' addresses, in the order of
+    /// `Config::whoami_listen`.
+    pub(super) whoami_addrs: Vec<SocketAddr>,
+}
+
+impl Receipts {
+    /// Whether a connection through a listener of kind `via` keeps one.
+    pub(super) fn records(&self, via: ListenerKind) -> bool {
+        self.log.is_some() || via == ListenerKind::Whoami
+    }
+
+    /// The address of the listener on slab key `key`.
+    pub(super) fn listener_addr(&self, key: usize) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|&&(k, _)| k == key)
+            .map(|&(_, addr)| addr)
+    }
 }
 
 /// The TLS listeners' shared state.
@@ -58,6 +94,15 @@ impl Features {
                 addrs: Vec::new(),
             }),
             metrics: None,
+            receipts: (config.access_log.is_some() || !config.whoami_listen.is_empty()).then(
+                || Receipts {
+                    log: config.access_log.clone(),
+                    ids: config.ids.clone(),
+                    reactor: config.reactor,
+                    listeners: Vec::new(),
+                    whoami_addrs: Vec::new(),
+                },
+            ),
         }
     }
 

@@ -73,6 +73,11 @@ impl Server {
                 .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        for &addr in &config.whoami_listen {
+            reactor
+                .listen_whoami(poll.registry(), addr, &config)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
         if let Some(addr) = config.metrics {
             reactor
                 .listen_metrics(poll.registry(), addr)
@@ -95,6 +100,15 @@ impl Server {
     pub fn tls_addrs(&self) -> &[SocketAddr] {
         match &self.reactor.features.tls {
             Some(tls) => &tls.addrs,
+            None => &[],
+        }
+    }
+
+    /// The whoami addresses actually listened on, in the order of
+    /// `config.whoami_listen`.
+    pub fn whoami_addrs(&self) -> &[SocketAddr] {
+        match &self.reactor.features.receipts {
+            Some(receipts) => &receipts.whoami_addrs,
             None => &[],
         }
     }

@@ -23,30 +23,36 @@ use super::Reactor;
 use crate::banner::Banner;
 use crate::connection::Connection;
 use crate::proxy_protocol::HeaderStage;
-use crate::serve::{CloseReason, Handoff, ListenerKind, Next, Ready};
+use crate::receipt::Receipt;
+use crate::serve::{CloseReason, Handoff, ListenerKind, Next, Ready, Stage};
+use crate::server::recorded::{Recorded, RECEIPT_MEMORY};
 use crate::timers::StageClock;
 use crate::tls::TlsConnection;
+use crate::whoami::{WhoamiAnswer, WHOAMI_LINGER};
 
 impl Reactor {
     /// A connection just accepted through a listener of kind `via`, counted
-    /// and registered, its slot still free: its first stage.
+    /// and registered, its slot still free: its first stage, wrapped with
+    /// its `receipt` if it keeps one.
     pub(super) fn start(
         &mut self,
         registry: &Registry,
         key: usize,
         stream: TcpStream,
         via: ListenerKind,
+        receipt: Option<Receipt>,
     ) {
         if let Some(timeout) = self.features.proxy_header_timeout {
             let deadline = self.now.max(Instant::now()) + timeout;
-            let stage = Box::new(HeaderStage::new(stream, deadline, via));
+            let record = receipt.is_some();
+            let stage = Box::new(HeaderStage::new(stream, deadline, via, record));
             self.cx.budget.charge(stage.memory());
-            self.entries.insert(Entry::Header(stage));
+            self.insert(Entry::Header(stage), receipt);
             self.timers
                 .push_stage(StageClock::ProxyHeader, deadline, key);
             return;
         }
-        self.start_after_header(registry, key, stream, via, 0);
+        self.start_after_header(registry, key, stream, via, 0, receipt);
     }
 
     /// The stage after the PROXY header (or the first, without one), with
@@ -59,31 +65,65 @@ impl Reactor {
         stream: TcpStream,
         via: ListenerKind,
         early: usize,
+        mut receipt: Option<Receipt>,
     ) {
         match via {
             ListenerKind::Echo => {
                 self.cx.stats.bytes_in += early as u64;
-                self.entries
-                    .insert(Entry::Connection(Connection::new(stream)));
+                if let Some(receipt) = &mut receipt {
+                    receipt.bytes_received += early as u64;
+                }
+                self.insert(Entry::Connection(Connection::new(stream)), receipt);
                 self.send_first(registry, key, early);
             }
-            ListenerKind::Tls => self.start_tls(registry, key, stream, early),
+            ListenerKind::Tls => self.start_tls(registry, key, stream, early, receipt),
+            ListenerKind::Whoami => self.start_whoami(registry, key, stream, receipt),
             // Metrics requests are accepted by their own loop.
             ListenerKind::Metrics => {}
         }
     }
 
-    /// A stage ended with `Next::HandOff`: the next one starts in its slot.
+    /// Puts a connection's first (or next) stage in the slot the slab
+    /// gives next, which is the one the connection was given: wrapped with
+    /// its receipt if it keeps one.
+    fn insert(&mut self, entry: Entry, receipt: Option<Receipt>) {
+        match receipt {
+            None => self.entries.insert(entry),
+            Some(receipt) => {
+                self.cx.budget.charge(RECEIPT_MEMORY);
+                let recorded = Recorded::new(entry, receipt);
+                self.entries.insert(Entry::Recorded(Box::new(recorded)))
+            }
+        };
+    }
+
+    /// A stage ended with `Next::HandOff`: the next one starts in its slot,
+    /// with the connection's receipt if it keeps one, to which the ended
+    /// stage adds what it learned.
     pub(super) fn hand_off(&mut self, registry: &Registry, key: usize) {
         let Some(mut entry) = self.entries.try_remove(key) else {
             return;
         };
         let memory = entry.stage().map_or(0, |stage| stage.memory());
         self.cx.budget.release(memory);
+        let receipt = match entry {
+            Entry::Recorded(recorded) => {
+                let Recorded {
+                    mut inner,
+                    mut receipt,
+                } = *recorded;
+                if let Some(stage) = inner.stage() {
+                    stage.describe(&mut receipt);
+                }
+                entry = inner;
+                Some(receipt)
+            }
+            _ => None,
+        };
         let Some(Handoff { stream, via, early }) = entry.hand_off() else {
             return;
         };
-        self.start_after_header(registry, key, stream, via, early);
+        self.start_after_header(registry, key, stream, via, early, receipt);
         if via == ListenerKind::Echo {
             // Bytes past the header's size limit, or a FIN that came with
             // it, raised no edge of their own: read on.
@@ -95,10 +135,17 @@ impl Reactor {
     /// bytes at the start of the scratch buffer (what followed a PROXY
     /// header), sent as one echo.
     fn send_first(&mut self, registry: &Registry, key: usize, payload: usize) {
-        let Some(Entry::Connection(conn)) = self.entries.get_mut(key) else {
-            return;
+        let banner = match self.entries.get_mut(key) {
+            Some(Entry::Connection(conn)) => {
+                banner_for(self.features.banner.as_ref(), conn.stream())
+            }
+            Some(Entry::Recorded(recorded)) => match &recorded.inner {
+                Entry::Connection(conn) => banner_for(self.features.banner.as_ref(), conn.stream()),
+                _ => return,
+            },
+            _ => return,
         };
-        let banner = match banner_for(self.features.banner.as_ref(), conn.stream()) {
+        let banner = match banner {
             Ok(banner) => banner,
             Err(e) => {
                 self.close(registry, key, CloseReason::Error(e));
@@ -113,7 +160,17 @@ impl Reactor {
         scratch.copy_within(..payload, banner.len());
         scratch[..banner.len()].copy_from_slice(&banner);
         self.cx.key = key;
-        if let Next::Close(reason) = conn.send_initial(total, &mut self.cx) {
+        let next = match self.entries.get_mut(key) {
+            Some(Entry::Connection(conn)) => conn.send_initial(total, &mut self.cx),
+            Some(Entry::Recorded(recorded)) => {
+                recorded.counting(&mut self.cx, |inner, cx| match inner {
+                    Entry::Connection(conn) => conn.send_initial(total, cx),
+                    _ => Next::Wait,
+                })
+            }
+            _ => return,
+        };
+        if let Next::Close(reason) = next {
             self.close(registry, key, reason);
         }
     }
@@ -121,7 +178,14 @@ impl Reactor {
     /// A connection from a TLS listener starts its handshake, with a
     /// deadline; `early` bytes at the start of the scratch buffer (what
     /// followed a PROXY header) are its first records.
-    fn start_tls(&mut self, registry: &Registry, key: usize, stream: TcpStream, early: usize) {
+    fn start_tls(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        early: usize,
+        receipt: Option<Receipt>,
+    ) {
         let Some(tls) = &self.features.tls else {
             return;
         };
@@ -136,7 +200,7 @@ impl Reactor {
         let banner = match banner {
             Ok(banner) => banner,
             Err(e) => {
-                self.entries.insert(Entry::Tls(conn));
+                self.insert(Entry::Tls(conn), receipt);
                 self.close(registry, key, CloseReason::Error(e));
                 return;
             }
@@ -146,7 +210,7 @@ impl Reactor {
         }
         self.cx.key = key;
         let early_records = conn.take_early_records(early, &mut self.cx);
-        self.entries.insert(Entry::Tls(conn));
+        self.insert(Entry::Tls(conn), receipt);
         self.timers
             .push_stage(StageClock::TlsHandshake, deadline, key);
         match early_records {
@@ -156,6 +220,34 @@ impl Reactor {
             Ok(()) if early > 0 => self.serve(registry, key, Ready::ALL),
             Ok(()) => {}
         }
+    }
+
+    /// A connection to a whoami listener: answered with its receipt as far
+    /// as known, then kept until its client leaves or the linger passes.
+    /// The receipt goes on to the access log, if there is one.
+    fn start_whoami(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        receipt: Option<Receipt>,
+    ) {
+        let Some(receipt) = receipt else {
+            return; // every whoami connection keeps one
+        };
+        let mut answer = receipt.to_json(Instant::now(), None).to_string();
+        answer.push('\n');
+        let deadline = self.now.max(Instant::now()) + WHOAMI_LINGER;
+        let conn = Box::new(WhoamiAnswer::new(stream, answer.into_bytes(), deadline));
+        self.cx.budget.charge(Stage::memory(&*conn));
+        let logged = self
+            .features
+            .receipts
+            .as_ref()
+            .is_some_and(|receipts| receipts.log.is_some());
+        self.insert(Entry::Whoami(conn), logged.then_some(receipt));
+        self.timers.push_stage(StageClock::Whoami, deadline, key);
+        self.serve(registry, key, Ready::ALL);
     }
 }
 

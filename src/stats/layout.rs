@@ -81,9 +81,12 @@ pub(crate) mod part {
         s.proxy_accepted + s.proxy_failures() > 0
     });
     pub const UDP: Part = Part::optional("udp datagrams", |s| s.datagrams_in > 0);
+    pub const ACCESS_LOG: Part = Part::optional("access log lines", |s| {
+        s.access_log_lines + s.access_log_dropped > 0
+    });
 
     /// Every part above, in the line's order.
-    pub const ORDER: [Part; 9] = [
+    pub const ORDER: [Part; 10] = [
         CONNECTIONS,
         BYTES,
         BACKPRESSURE,
@@ -93,6 +96,7 @@ pub(crate) mod part {
         TLS_ENDS,
         PROXY,
         UDP,
+        ACCESS_LOG,
     ];
 
     pub(super) fn tls_used(stats: &Stats) -> bool {
@@ -237,8 +241,13 @@ pub(crate) mod family {
         "Connections to the metrics and health endpoint cut before they were answered, by reason.",
     );
 
+    pub const ACCESS_LOG: Family = Family::counter(
+        "access_log_lines_total",
+        "Connection receipts for the access log, by outcome: queued for its writer, or dropped because the writer was behind.",
+    );
+
     /// Every family above, in the order `/metrics` shows them.
-    pub const ORDER: [Family; 20] = [
+    pub const ORDER: [Family; 21] = [
         ACCEPTED,
         ACTIVE,
         PEAK,
@@ -259,6 +268,7 @@ pub(crate) mod family {
         UDP_DROPPED,
         SLAB_CAPACITY,
         HTTP_CUT,
+        ACCESS_LOG,
     ];
 }
 

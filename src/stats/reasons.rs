@@ -25,6 +25,9 @@ crate::stats::reasons! {
         Timeout = ("timeout", "timeout", "no PROXY protocol header within the header timeout"),
         /// The client closed (or reset) before the header was complete.
         Closed = ("closed", "closed", "the client closed before its PROXY protocol header ended"),
+        /// A v2 header whose CRC32C TLV does not match its bytes: corrupted
+        /// on the way, or forged.
+        BadChecksum = ("bad_checksum", "bad checksum", "the PROXY v2 header's CRC32C does not match"),
     }
 }
 

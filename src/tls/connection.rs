@@ -66,7 +66,7 @@ pub const SESSION_BUFFERS: usize = 8 * 1024;
 /// session would not take back yet.
 pub struct TlsConnection {
     pub(super) stream: TcpStream,
-    session: ServerConnection,
+    pub(super) session: ServerConnection,
     /// Decrypted bytes waiting for room in the session (backpressure).
     unsent: Vec<u8>,
     /// While the handshake is in progress, when it must be complete; also

@@ -7,6 +7,7 @@ use std::time::Instant;
 use log::trace;
 
 use super::connection::TlsConnection;
+use crate::receipt::Receipt;
 use crate::serve::{CloseReason, Context, Next, Ready, Stage};
 use crate::stats::HandshakeFailure;
 
@@ -33,6 +34,12 @@ impl Stage for TlsConnection {
 
     fn time_out(&mut self) -> CloseReason {
         CloseReason::TlsHandshake(HandshakeFailure::Timeout)
+    }
+
+    fn describe(&mut self, receipt: &mut Receipt) {
+        if !self.is_handshaking() {
+            receipt.tls = Some(Box::new(self.seen()));
+        }
     }
 
     /// Echo what has arrived, then our `close_notify` and a FIN if nothing

@@ -253,8 +253,11 @@ impl Drop for Binary {
 
 fn parse_listening(line: &str) -> SocketAddr {
     let text = line.rsplit("listening on ").next().unwrap().trim();
-    // A TLS listener (`--tls-listen`) is logged as `listening on ADDR (tls)`.
-    let text = text.trim_end_matches(" (tls)");
+    // A TLS listener (`--tls-listen`) is logged as `listening on ADDR (tls)`,
+    // a whoami listener as `listening on ADDR (whoami)`.
+    let text = text
+        .trim_end_matches(" (tls)")
+        .trim_end_matches(" (whoami)");
     text.parse()
         .unwrap_or_else(|_| panic!("cannot parse an address in {line:?}"))
 }

@@ -1,0 +1,503 @@
+//! Receipts: one JSON line per connection in the access log
+//! (`--access-log`), and the whoami listener's answer. Each field is
+//! checked against what the client knows it did: its own address, the
+//! bytes it sent, the PROXY header and TLVs it wrote, the TLS name,
+//! protocol and certificate it offered, and what the kernel counted.
+
+use crate::support::*;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use echo_reactor::stats::HeaderFailure;
+use echo_reactor::tls::{ClientAuth, ClientAuthMode, ClientCa};
+use echo_reactor::{AccessLog, AccessLogTarget, Config, Server};
+use serde_json::Value;
+
+/// A configuration with an access log in `scratch`, and the log itself (to
+/// finish once the server has stopped).
+fn logging(mut config: Config, scratch: &Scratch) -> (Config, AccessLog, PathBuf) {
+    let path = scratch.join("access.jsonl");
+    let log = AccessLog::open(&AccessLogTarget::File(path.clone())).expect("open the access log");
+    config.access_log = Some(log.clone());
+    (config, log, path)
+}
+
+/// Every receipt written, once the servers holding `log` have stopped.
+fn receipts(log: AccessLog, path: &Path) -> Vec<Value> {
+    log.finish(PATIENCE);
+    let text = std::fs::read_to_string(path).expect("read the access log");
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// Sends `data` and reads its echo, then closes: the FIN goes after every
+/// echo was read (and so acknowledged). Returns the client's own address.
+fn echo_and_close(addr: SocketAddr, data: &[u8]) -> SocketAddr {
+    let mut stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let sent = data.to_vec();
+    let sender = std::thread::spawn(move || writer.write_all(&sent).unwrap());
+    let echoed = read_exactly(&mut stream, data.len());
+    sender.join().unwrap();
+    assert_same_bytes(&echoed, data);
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eof(&mut stream);
+    stream.local_addr().unwrap()
+}
+
+fn find(receipts: &[Value], client: SocketAddr) -> &Value {
+    receipts
+        .iter()
+        .find(|r| r["downstream_direct_remote_address"] == client.to_string())
+        .unwrap_or_else(|| panic!("no receipt for {client} in {receipts:#?}"))
+}
+
+#[test]
+fn every_connection_leaves_one_receipt_with_its_bytes_and_the_kernels_view() {
+    let scratch = Scratch::new("receipts-plain");
+    let (config, log, path) = logging(Config::default(), &scratch);
+    let server = InProcess::start(config);
+    let server_addr = server.addr;
+    let sizes = [1, 1000, 300_000];
+    let clients: Vec<SocketAddr> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| echo_and_close(server.addr, &pattern(len, i as u64)))
+        .collect();
+    let stats = server.wait_for_stats("every client closed", |s| s.active == 0);
+    assert_eq!(stats.access_log_lines, 3);
+    server.stop();
+    let receipts = receipts(log, &path);
+    assert_eq!(receipts.len(), 3, "{receipts:#?}");
+    let mut ids: Vec<u64> = receipts
+        .iter()
+        .map(|r| r["connection_id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "ids are unique");
+    for (client, len) in clients.into_iter().zip(sizes) {
+        let receipt = find(&receipts, client);
+        assert_eq!(receipt["listener"], "echo");
+        assert_eq!(receipt["listener_address"], server_addr.to_string());
+        assert_eq!(receipt["reactor"], 0);
+        assert_eq!(receipt["downstream_remote_address"], client.to_string());
+        assert_eq!(receipt["downstream_local_address"], server_addr.to_string());
+        assert_eq!(receipt["bytes_received"], len);
+        assert_eq!(receipt["bytes_sent"], len);
+        assert_eq!(receipt["termination"], "peer");
+        assert_eq!(receipt["proxy_protocol"], Value::Null);
+        assert_eq!(receipt["tls"], Value::Null);
+        let tcp = &receipt["tcp_info"];
+        assert!(tcp["rtt_us"].as_u64().unwrap() > 0, "{tcp}");
+        // The client's FIN came after it read every echo, and acknowledged
+        // them all.
+        assert_eq!(tcp["bytes_acked"], len, "{tcp}");
+        // The kernel counts in sequence space, where the FIN takes one.
+        assert_eq!(tcp["bytes_received"], len + 1, "{tcp}");
+        assert!(receipt["start_time"].as_str().unwrap().ends_with('Z'));
+        assert!(receipt["duration_ms"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+/// CRC-32C, to sign the headers written here (the server's own is not
+/// reachable from the tests, and a second implementation checks it).
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let mask = if crc & 1 == 1 { 0x82F6_3B78 } else { 0 };
+            crc = (crc >> 1) ^ mask;
+        }
+    }
+    !crc
+}
+
+fn tlv(kind: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// A PROXY v2 header from 192.0.2.1:51234 to 198.51.100.2:443 with the
+/// TLVs a cloud balancer and HAProxy send, and a CRC32C that matches
+/// (or, with `corrupt`, one that does not).
+fn v2_header_with_tlvs(corrupt: bool) -> Vec<u8> {
+    let mut ssl = vec![0x01 | 0x02, 0, 0, 0, 0];
+    ssl.extend(tlv(0x21, b"TLSv1.3"));
+    ssl.extend(tlv(0x22, b"client.example"));
+    let tlvs = [
+        tlv(0x03, &[0; 4]),
+        tlv(0x01, b"h2"),
+        tlv(0x02, b"echo.example"),
+        tlv(0x05, b"unique-17"),
+        tlv(0x20, &ssl),
+        tlv(0xEA, b"\x01vpce-08d2bf15fac5001c9"),
+        tlv(0xEE, &[0x01, 0x15, 0xCD, 0x5B, 0x07]),
+        tlv(0xE0, &0x0000_0042_0000_0007u64.to_be_bytes()),
+    ]
+    .concat();
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11".to_vec();
+    header.extend_from_slice(&((12 + tlvs.len()) as u16).to_be_bytes());
+    header.extend_from_slice(&[192, 0, 2, 1, 198, 51, 100, 2]);
+    header.extend_from_slice(&51234u16.to_be_bytes());
+    header.extend_from_slice(&443u16.to_be_bytes());
+    let crc_at = header.len() + 3;
+    header.extend_from_slice(&tlvs);
+    let mut crc = crc32c(&header);
+    if corrupt {
+        crc ^= 1;
+    }
+    header[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
+    header
+}
+
+#[test]
+fn a_proxy_v2_headers_tlvs_come_through_exactly_and_a_bad_crc32c_is_refused() {
+    let scratch = Scratch::new("receipts-tlvs");
+    let mut config = Config::default();
+    config.proxy_protocol = true;
+    let (config, log, path) = logging(config, &scratch);
+    let server = InProcess::start(config);
+
+    let mut sent = v2_header_with_tlvs(false);
+    sent.extend_from_slice(b"hello");
+    let client = echo_and_close_after_header(server.addr, &sent, b"hello");
+
+    let mut refused = connect(server.addr);
+    let mut bad = v2_header_with_tlvs(true);
+    bad.extend_from_slice(b"hello");
+    refused.write_all(&bad).unwrap();
+    // Closed with nothing echoed (a reset, if the close found bytes
+    // unread).
+    let mut got = Vec::new();
+    let _ = refused.read_to_end(&mut got);
+    assert!(got.is_empty(), "{got:?}");
+    let stats = server.wait_for_stats("both closed", |s| s.active == 0);
+    assert_eq!(stats.proxy_refused[HeaderFailure::BadChecksum], 1);
+    assert_eq!(stats.proxy_accepted, 1);
+    server.stop();
+
+    let receipts = receipts(log, &path);
+    assert_eq!(receipts.len(), 2, "{receipts:#?}");
+    let receipt = find(&receipts, client);
+    assert_eq!(receipt["downstream_remote_address"], "192.0.2.1:51234");
+    assert_eq!(receipt["downstream_local_address"], "198.51.100.2:443");
+    assert_eq!(receipt["bytes_received"], 5);
+    let proxy = &receipt["proxy_protocol"];
+    assert_eq!(proxy["version"], 2);
+    assert_eq!(proxy["command"], "proxy");
+    let crc = proxy["tlvs"]["crc32c"].as_str().unwrap().to_string();
+    assert_eq!(
+        proxy["tlvs"],
+        serde_json::json!({
+            "crc32c": crc,
+            "alpn": "h2",
+            "authority": "echo.example",
+            "unique_id": "unique-17",
+            "ssl": {
+                "client_ssl": true,
+                "client_cert_conn": true,
+                "client_cert_sess": false,
+                "verify": 0,
+                "version": "TLSv1.3",
+                "cn": "client.example",
+            },
+            "aws_vpce_id": "vpce-08d2bf15fac5001c9",
+            "azure_private_link_id": 0x075B_CD15,
+            "gcp_psc_connection_id": 0x0000_0042_0000_0007u64,
+        })
+    );
+    let bad = receipts
+        .iter()
+        .find(|r| r["termination"] == "proxy_header")
+        .expect("the refused connection's receipt");
+    assert_eq!(bad["connection_termination_details"], "bad_checksum");
+    assert_eq!(bad["bytes_received"], 0);
+}
+
+/// Sends `sent` (a header and a payload), half-closes, and expects
+/// `echo` back; returns the client's address.
+fn echo_and_close_after_header(addr: SocketAddr, sent: &[u8], echo: &[u8]) -> SocketAddr {
+    let mut stream = connect(addr);
+    let sender = send_then_half_close(&stream, sent.to_vec());
+    let mut echoed = Vec::new();
+    stream.read_to_end(&mut echoed).expect("read the echo");
+    sender.finish();
+    assert_eq!(echoed, echo);
+    stream.local_addr().unwrap()
+}
+
+/// Reads a whoami answer to its end and parses it.
+fn whoami(addr: SocketAddr, first: &[u8]) -> (Value, SocketAddr) {
+    let mut stream = connect(addr);
+    stream.write_all(first).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    assert!(answer.ends_with('\n'), "{answer:?}");
+    assert_eq!(answer.lines().count(), 1, "{answer:?}");
+    let value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    (value, stream.local_addr().unwrap())
+}
+
+#[test]
+fn whoami_answers_with_what_it_saw_plain_and_behind_a_proxy_header() {
+    let plain = Binary::start(&["--listen", "127.0.0.1:0", "--whoami-listen", "127.0.0.1:0"]);
+    let whoami_addr = plain.addrs[1];
+    let (answer, client) = whoami(whoami_addr, b"");
+    assert_eq!(answer["listener"], "whoami");
+    assert_eq!(answer["downstream_remote_address"], client.to_string());
+    assert_eq!(
+        answer["downstream_direct_remote_address"],
+        client.to_string()
+    );
+    assert_eq!(answer["downstream_local_address"], whoami_addr.to_string());
+    assert_eq!(answer["proxy_protocol"], Value::Null);
+    // An answer is a receipt as far as known: not yet how it ended.
+    assert!(answer.get("termination").is_none(), "{answer}");
+    // The echo listener beside it still echoes.
+    echo_all(plain.addr(), b"still an echo");
+
+    let proxied = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--whoami-listen",
+        "127.0.0.1:0",
+        "--proxy-protocol",
+    ]);
+    let header = v2_header_with_tlvs(false);
+    let (answer, client) = whoami(proxied.addrs[1], &header);
+    assert_eq!(answer["downstream_remote_address"], "192.0.2.1:51234");
+    assert_eq!(
+        answer["downstream_direct_remote_address"],
+        client.to_string()
+    );
+    assert_eq!(
+        answer["proxy_protocol"]["tlvs"]["authority"],
+        "echo.example"
+    );
+    assert_eq!(
+        answer["proxy_protocol"]["tlvs"]["aws_vpce_id"],
+        "vpce-08d2bf15fac5001c9"
+    );
+}
+
+/// The SHA-256 fingerprint of the certificate in `pem`, as `openssl x509`
+/// prints it, lower case without colons.
+fn openssl_fingerprint(pem: &Path) -> String {
+    let output = run_within_patience(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(pem),
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let hex = text.trim().rsplit('=').next().unwrap();
+    hex.replace(':', "").to_lowercase()
+}
+
+#[test]
+fn tls_receipts_name_the_version_cipher_sni_alpn_and_client_certificate() {
+    if !on_path("openssl") || !on_path("python3") {
+        return skip("openssl or python3 not found");
+    }
+    let scratch = Scratch::new("receipts-tls");
+    let cert = TestCert::new();
+    let server_ca = scratch.join("server.pem");
+    cert.write_cert(&server_ca);
+    let ca = TestCa::new();
+    let client_ca = scratch.join("client-ca.pem");
+    std::fs::write(&client_ca, ca.cert_pem()).unwrap();
+    let client = ca.client_cert();
+    let (client_cert, client_key) = (scratch.join("client.pem"), scratch.join("client-key.pem"));
+    std::fs::write(&client_cert, &client.cert_pem).unwrap();
+    std::fs::write(&client_key, &client.key_pem).unwrap();
+
+    let mut config = tls_config(&cert);
+    config.tls_alpn = vec!["echo".into()];
+    config.tls_client_auth = Some(ClientAuth {
+        ca: ClientCa::File(client_ca),
+        mode: ClientAuthMode::Optional,
+    });
+    let (config, log, path) = logging(config, &scratch);
+    let server = Server::bind(config).expect("bind");
+    let tls_addr = server.tls_addrs()[0];
+    let server = InProcess::run(server);
+
+    let with_cert = openssl_s_client(
+        tls_addr,
+        &server_ca,
+        &[
+            "-alpn",
+            "echo",
+            "-cert",
+            client_cert.to_str().unwrap(),
+            "-key",
+            client_key.to_str().unwrap(),
+        ],
+        b"Hello with a certificate\n",
+    );
+    assert!(with_cert.echoed, "{}", with_cert.stdout);
+    // Python's ssl, with no certificate and TLS 1.2 at most.
+    let script = format!(
+        "import socket, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n\
+         with socket.create_connection(('127.0.0.1', {port}), timeout=10) as raw:\n\
+         \x20   with ctx.wrap_socket(raw, server_hostname='localhost') as s:\n\
+         \x20       s.sendall(b'twelve bytes')\n\
+         \x20       got = b''\n\
+         \x20       while len(got) < 12:\n\
+         \x20           got += s.recv(100)\n\
+         \x20       print(got.decode())\n",
+        ca = server_ca.display().to_string(),
+        port = tls_addr.port()
+    );
+    let output = run_within_patience(Command::new("python3").args(["-c", &script]));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "twelve bytes"
+    );
+    server.wait_for_stats("both closed", |s| s.active == 0 && s.tls_handshakes == 2);
+    server.stop();
+
+    let receipts = receipts(log, &path);
+    assert_eq!(receipts.len(), 2, "{receipts:#?}");
+    let openssl = receipts
+        .iter()
+        .find(|r| r["tls"]["peer_subject"] != Value::Null)
+        .expect("the receipt of the client with a certificate");
+    assert_eq!(openssl["listener"], "tls");
+    let tls = &openssl["tls"];
+    assert_eq!(tls["version"], "TLSv1_3");
+    assert!(
+        tls["cipher"].as_str().unwrap().starts_with("TLS13_"),
+        "{tls}"
+    );
+    assert_eq!(tls["requested_server_name"], "localhost");
+    assert_eq!(tls["alpn"], "echo");
+    assert_eq!(tls["peer_subject"], "CN=echo-reactor test client");
+    assert_eq!(
+        tls["peer_fingerprint_256"],
+        openssl_fingerprint(&client_cert)
+    );
+    assert_eq!(openssl["bytes_received"], 25);
+    assert_eq!(openssl["bytes_sent"], 25);
+
+    let python = receipts
+        .iter()
+        .find(|r| r["tls"]["peer_subject"] == Value::Null)
+        .expect("the receipt of the client without one");
+    let tls = &python["tls"];
+    assert_eq!(tls["version"], "TLSv1_2");
+    assert!(
+        tls["cipher"].as_str().unwrap().starts_with("TLS_ECDHE_"),
+        "{tls}"
+    );
+    assert_eq!(tls["requested_server_name"], "localhost");
+    assert_eq!(tls["alpn"], Value::Null);
+    assert_eq!(tls["peer_fingerprint_256"], Value::Null);
+    assert_eq!(python["bytes_received"], 12);
+}
+
+#[test]
+fn a_stalled_access_log_drops_lines_and_never_stops_an_echo() {
+    // The log goes to a pipe nobody reads: the writer fills it and blocks,
+    // its queue fills behind it, and the rest is dropped, counted.
+    let mut server = Command::new(BINARY)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--access-log",
+            "-",
+        ])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stderr = server.stderr.take().unwrap();
+    let (addr, metrics) = listening_and_metrics(stderr);
+    let connections = echo_reactor::QUEUED_LINES + 2000;
+    let started = std::time::Instant::now();
+    for i in 0..connections {
+        let mut stream = connect(addr);
+        echo_once(&mut stream, format!("connection {i}").as_bytes());
+        drop(stream);
+        assert!(
+            started.elapsed() < 10 * PATIENCE,
+            "{i} connections in {:?}",
+            started.elapsed()
+        );
+    }
+    let count = move |outcome: &str| -> u64 {
+        let text = http_get(metrics, "/metrics");
+        let sample = format!("echo_reactor_access_log_lines_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&sample))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let done = within_patience("every receipt queued or dropped", move || loop {
+        let (queued, dropped) = (count("queued"), count("dropped"));
+        if queued + dropped == connections as u64 {
+            return (queued, dropped);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    let (queued, dropped) = done;
+    // At most the queue, and what the pipe and the writer's batch hold.
+    assert!(
+        queued <= echo_reactor::QUEUED_LINES as u64 + 1000,
+        "{queued} queued"
+    );
+    assert!(dropped >= 1000, "{dropped} dropped");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The echo and metrics addresses from the server's log on `stderr`.
+fn listening_and_metrics(stderr: std::process::ChildStderr) -> (SocketAddr, SocketAddr) {
+    use std::io::BufRead;
+    within_patience("the listening lines", move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let (mut listen, mut metrics) = (None, None);
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                listen = rest.trim().parse().ok();
+            }
+            if let Some(rest) = line.split("metrics on http://").nth(1) {
+                metrics = rest.split('/').next().and_then(|a| a.parse().ok());
+            }
+            if let (Some(listen), Some(metrics)) = (listen, metrics) {
+                // Keep draining the log so the server never blocks on it.
+                std::thread::spawn(move || for _ in lines.by_ref() {});
+                return (listen, metrics);
+            }
+        }
+        panic!("the server ended before logging its addresses");
+    })
+}
+
+/// A GET of `path` from `addr`, the body as text.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
