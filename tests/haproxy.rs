@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// HAProxy running with a configuration of ours; killed when dropped.
-struct Haproxy {
+pub(crate) struct Haproxy {
     child: Child,
     _config: TempFile,
 }
@@ -32,7 +32,7 @@ impl Drop for TempFile {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -76,6 +76,11 @@ fn start_haproxy(backend: SocketAddr, health: SocketAddr, v1: bool) -> (Haproxy,
     if v1 {
         config = config.replace("send-proxy-v2", "send-proxy");
     }
+    (spawn_haproxy(&config, front), front)
+}
+
+/// HAProxy running `config`, once it listens on `front`.
+pub(crate) fn spawn_haproxy(config: &str, front: SocketAddr) -> Haproxy {
     let path = std::env::temp_dir().join(format!(
         "echo-reactor-haproxy-{}-{}.cfg",
         std::process::id(),
@@ -91,12 +96,11 @@ fn start_haproxy(backend: SocketAddr, health: SocketAddr, v1: bool) -> (Haproxy,
         .stderr(Stdio::piped())
         .spawn()
         .expect("start haproxy");
-    let haproxy = Haproxy {
+    let mut haproxy = Haproxy {
         child,
         _config: TempFile(path),
     };
     // HAProxy listens once it has read its configuration.
-    let mut haproxy = haproxy;
     let deadline = Instant::now() + PATIENCE;
     while std::net::TcpStream::connect(front).is_err() {
         if let Ok(Some(status)) = haproxy.child.try_wait() {
@@ -104,12 +108,12 @@ fn start_haproxy(backend: SocketAddr, health: SocketAddr, v1: bool) -> (Haproxy,
             if let Some(mut stderr) = haproxy.child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
             }
-            panic!("haproxy exited ({status}) with the README's configuration:\n{why}");
+            panic!("haproxy exited ({status}) with this configuration:\n{config}\n{why}");
         }
         assert!(Instant::now() < deadline, "haproxy did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
-    (haproxy, front)
+    haproxy
 }
 
 #[test]

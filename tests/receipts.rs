@@ -501,3 +501,98 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut text).unwrap();
     text
 }
+
+#[test]
+fn haproxy_terminating_tls_sends_its_tlvs_and_the_client_cn_exactly() {
+    if !on_path("haproxy") || !on_path("openssl") {
+        return skip("haproxy or openssl not found");
+    }
+    let scratch = Scratch::new("receipts-haproxy");
+    // HAProxy's certificate and key in one file, the client CA beside it.
+    let cert = TestCert::new();
+    let server_ca = scratch.join("server.pem");
+    cert.write_cert(&server_ca);
+    let combined = scratch.join("haproxy.pem");
+    std::fs::write(&combined, format!("{}{}", cert.cert_pem, cert.key_pem)).unwrap();
+    let ca = TestCa::new();
+    let client_ca = scratch.join("client-ca.pem");
+    std::fs::write(&client_ca, ca.cert_pem()).unwrap();
+    let client = ca.client_cert();
+    let (client_cert, client_key) = (scratch.join("client.pem"), scratch.join("client-key.pem"));
+    std::fs::write(&client_cert, &client.cert_pem).unwrap();
+    std::fs::write(&client_key, &client.key_pem).unwrap();
+
+    let mut config = Config::default();
+    config.proxy_protocol = true;
+    let (config, log, path) = logging(config, &scratch);
+    let server = InProcess::start(config);
+
+    let front = SocketAddr::from(([127, 0, 0, 1], crate::haproxy::free_port()));
+    let haproxy_config = format!(
+        "defaults\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 5s\n\
+         \x20   timeout client 30s\n\
+         \x20   timeout server 30s\n\
+         frontend tls_in\n\
+         \x20   bind {front} ssl crt {crt} ca-file {ca} verify required alpn echo\n\
+         \x20   unique-id-format echo-%Ts-%rt\n\
+         \x20   default_backend echo\n\
+         backend echo\n\
+         \x20   server s1 {backend} send-proxy-v2 proxy-v2-options authority,unique-id,crc32c,ssl,cert-cn,ssl-cipher\n",
+        crt = combined.display(),
+        ca = client_ca.display(),
+        backend = server.addr,
+    );
+    let haproxy = crate::haproxy::spawn_haproxy(&haproxy_config, front);
+    let through = openssl_s_client(
+        front,
+        &server_ca,
+        &[
+            "-servername",
+            "localhost",
+            "-alpn",
+            "echo",
+            "-cert",
+            client_cert.to_str().unwrap(),
+            "-key",
+            client_key.to_str().unwrap(),
+        ],
+        b"Hello through HAProxy\n",
+    );
+    assert!(through.echoed, "{}", through.stdout);
+    server.wait_for_stats("the connection through HAProxy closed", |s| {
+        s.proxy_accepted == 1 && s.active == 0
+    });
+    drop(haproxy);
+    server.stop();
+
+    let receipts = receipts(log, &path);
+    assert_eq!(receipts.len(), 1, "{receipts:#?}");
+    let receipt = &receipts[0];
+    eprintln!("{receipt}");
+    let proxy = &receipt["proxy_protocol"];
+    assert_eq!(proxy["version"], 2);
+    // The client's own address came through: HAProxy's connection to the
+    // server is another (the kernel's peer).
+    let client_addr = proxy["source"].as_str().unwrap();
+    assert!(client_addr.starts_with("127.0.0.1:"), "{proxy}");
+    assert_ne!(client_addr, receipt["downstream_direct_remote_address"]);
+    assert_eq!(receipt["downstream_remote_address"], client_addr);
+    assert_eq!(proxy["destination"], front.to_string());
+    let tlvs = &proxy["tlvs"];
+    assert_eq!(tlvs["authority"], "localhost", "{tlvs}");
+    assert_eq!(tlvs["alpn"], "echo", "{tlvs}");
+    assert!(tlvs["crc32c"].is_string(), "checked and matched: {tlvs}");
+    let unique = tlvs["unique_id"].as_str().unwrap();
+    assert!(unique.starts_with("echo-"), "{tlvs}");
+    let ssl = &tlvs["ssl"];
+    assert_eq!(ssl["client_ssl"], true, "{ssl}");
+    assert_eq!(ssl["client_cert_conn"], true, "{ssl}");
+    assert_eq!(ssl["verify"], 0, "{ssl}");
+    assert_eq!(ssl["version"], "TLSv1.3", "{ssl}");
+    assert_eq!(ssl["cn"], "echo-reactor test client", "{ssl}");
+    assert!(ssl["cipher"].as_str().unwrap().starts_with("TLS_"), "{ssl}");
+    assert_eq!(receipt["bytes_received"], 22);
+    assert_eq!(receipt["bytes_sent"], 22);
+}
