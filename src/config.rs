@@ -95,9 +95,11 @@ pub struct Config {
     /// Serve `/metrics` (Prometheus) and `/healthz` over HTTP on this
     /// address. `None` (the default): no endpoint.
     pub metrics: Option<SocketAddr>,
-    /// Send this text to each new TCP client before any echo, with
-    /// `{hostname}` and `{local_addr}` replaced, at most [`MAX_BANNER`]
-    /// bytes. `None` (the default): no banner.
+    /// Send this text to each new TCP client before any echo, at most
+    /// [`MAX_BANNER`] bytes, with `{hostname}`, `{local_addr}`, `{peer}`,
+    /// `{proxy_source}`, `{sni}`, `{alpn}`, `{reactor}`, `{connection_id}`
+    /// and `{listener}` replaced (`-` for what a connection lacks). `None`
+    /// (the default): no banner.
     pub banner: Option<String>,
     /// Addresses to serve TLS echo on (see [`tls`](crate::tls)); empty
     /// (the default): none. `--proxy-protocol` and `--banner` apply to

@@ -231,8 +231,9 @@ struct Cli {
     )]
     proxy_header_timeout: Duration,
 
-    /// Send TEXT to each new TCP client before any echo; {hostname} and
-    /// {local_addr} are replaced [default: off]
+    /// Send TEXT to each new TCP client before any echo; {hostname},
+    /// {local_addr}, {peer}, {proxy_source}, {sni}, {alpn}, {reactor},
+    /// {connection_id} and {listener} are replaced [default: off]
     #[arg(long, value_name = "TEXT", help_heading = heading::LOAD_BALANCERS)]
     banner: Option<String>,
 

@@ -46,12 +46,30 @@ pub(super) struct Receipts {
     /// The whoami listeners' addresses, in the order of
     /// `Config::whoami_listen`.
     pub(super) whoami_addrs: Vec<SocketAddr>,
+    /// The banner names what a receipt knows (`{peer}`, `{sni}`, ...).
+    pub(super) for_banner: bool,
+}
+
+/// Whether `--banner` names what a receipt knows.
+fn banner_needs_receipt(config: &Config) -> bool {
+    config
+        .banner
+        .as_deref()
+        .is_some_and(|text| Banner::new(text).needs_receipt())
 }
 
 impl Receipts {
+    /// Whether `config` asks for receipts: an access log, a whoami
+    /// listener, or a banner that names what a receipt knows.
+    fn wanted(config: &Config) -> bool {
+        config.access_log.is_some()
+            || !config.whoami_listen.is_empty()
+            || banner_needs_receipt(config)
+    }
+
     /// Whether a connection through a listener of kind `via` keeps one.
     pub(super) fn records(&self, via: ListenerKind) -> bool {
-        self.log.is_some() || via == ListenerKind::Whoami
+        self.log.is_some() || via == ListenerKind::Whoami || self.for_banner
     }
 
     /// The address of the listener on slab key `key`.
@@ -94,15 +112,14 @@ impl Features {
                 addrs: Vec::new(),
             }),
             metrics: None,
-            receipts: (config.access_log.is_some() || !config.whoami_listen.is_empty()).then(
-                || Receipts {
-                    log: config.access_log.clone(),
-                    ids: config.ids.clone(),
-                    reactor: config.reactor,
-                    listeners: Vec::new(),
-                    whoami_addrs: Vec::new(),
-                },
-            ),
+            receipts: Receipts::wanted(config).then(|| Receipts {
+                log: config.access_log.clone(),
+                ids: config.ids.clone(),
+                reactor: config.reactor,
+                listeners: Vec::new(),
+                whoami_addrs: Vec::new(),
+                for_banner: banner_needs_receipt(config),
+            }),
         }
     }
 

@@ -18,6 +18,7 @@
 use std::time::Instant;
 
 use super::entry::Entry;
+use crate::banner::Banner;
 use crate::receipt::{Ending, Receipt, TcpInfo};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 
@@ -33,12 +34,38 @@ pub(crate) struct Recorded {
     pub(crate) inner: Entry,
     /// What it has shown so far.
     pub(crate) receipt: Receipt,
+    /// A TLS connection's banner, held until its handshake is done because
+    /// it names what the handshake settled (`{sni}`, `{alpn}`).
+    pub(crate) greeting: Option<Banner>,
 }
 
 impl Recorded {
     /// `inner`, keeping `receipt`.
     pub(crate) fn new(inner: Entry, receipt: Receipt) -> Recorded {
-        Recorded { inner, receipt }
+        Recorded {
+            inner,
+            receipt,
+            greeting: None,
+        }
+    }
+
+    /// Once the handshake of a TLS connection with a held banner is done:
+    /// the banner, rendered from what the handshake settled, goes first.
+    /// Returns whether it was queued (the connection must then be served
+    /// again to send it).
+    fn greet_after_handshake(&mut self, max_pending: usize) -> bool {
+        let Entry::Tls(conn) = &mut self.inner else {
+            return false;
+        };
+        if conn.is_handshaking() {
+            return false;
+        }
+        let Some(banner) = self.greeting.take() else {
+            return false;
+        };
+        self.receipt.tls = Some(Box::new(conn.seen()));
+        conn.greet(&banner.render(None, Some(&self.receipt)), max_pending);
+        true
     }
 
     /// Runs `work` on the entry inside, adding the bytes it moved (as the
@@ -66,7 +93,7 @@ impl Recorded {
     /// The receipt, finished: what the stage inside knows, why it closed,
     /// and `TCP_INFO` read now, before the socket closes.
     pub(crate) fn finish(&mut self, reason: &CloseReason) -> String {
-        let Recorded { inner, receipt } = self;
+        let Recorded { inner, receipt, .. } = self;
         if let Some(stage) = inner.stage() {
             stage.describe(receipt);
         }
@@ -80,10 +107,20 @@ impl Recorded {
 
 impl Stage for Recorded {
     fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        self.counting(cx, |inner, cx| match inner.stage() {
-            Some(stage) => stage.serve(ready, cx),
-            None => Next::Wait,
-        })
+        let serve = |ready: Ready| {
+            move |inner: &mut Entry, cx: &mut Context| match inner.stage() {
+                Some(stage) => stage.serve(ready, cx),
+                None => Next::Wait,
+            }
+        };
+        let next = self.counting(cx, serve(ready));
+        if self.greeting.is_some()
+            && !matches!(next, Next::Close(_))
+            && self.greet_after_handshake(cx.max_pending)
+        {
+            return self.counting(cx, serve(Ready::ALL));
+        }
+        next
     }
 
     fn role(&self) -> Role {

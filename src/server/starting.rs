@@ -111,6 +111,7 @@ impl Reactor {
                 let Recorded {
                     mut inner,
                     mut receipt,
+                    ..
                 } = *recorded;
                 if let Some(stage) = inner.stage() {
                     stage.describe(&mut receipt);
@@ -135,12 +136,13 @@ impl Reactor {
     /// bytes at the start of the scratch buffer (what followed a PROXY
     /// header), sent as one echo.
     fn send_first(&mut self, registry: &Registry, key: usize, payload: usize) {
+        let banner = self.features.banner.as_ref();
         let banner = match self.entries.get_mut(key) {
-            Some(Entry::Connection(conn)) => {
-                banner_for(self.features.banner.as_ref(), conn.stream())
-            }
+            Some(Entry::Connection(conn)) => banner_for(banner, conn.stream(), None),
             Some(Entry::Recorded(recorded)) => match &recorded.inner {
-                Entry::Connection(conn) => banner_for(self.features.banner.as_ref(), conn.stream()),
+                Entry::Connection(conn) => {
+                    banner_for(banner, conn.stream(), Some(&recorded.receipt))
+                }
                 _ => return,
             },
             _ => return,
@@ -190,7 +192,17 @@ impl Reactor {
             return;
         };
         let deadline = self.now.max(Instant::now()) + tls.handshake_timeout;
-        let banner = banner_for(self.features.banner.as_ref(), &stream);
+        // A banner that names the handshake's outcome waits for it.
+        let after_handshake = self
+            .features
+            .banner
+            .as_ref()
+            .filter(|banner| banner.needs_handshake() && receipt.is_some());
+        let banner = match after_handshake {
+            Some(_) => Ok(Vec::new()),
+            None => banner_for(self.features.banner.as_ref(), &stream, receipt.as_ref()),
+        };
+        let after_handshake = after_handshake.cloned();
         let mut conn = Box::new(TlsConnection::new(
             stream,
             tls.config.clone(),
@@ -211,6 +223,11 @@ impl Reactor {
         self.cx.key = key;
         let early_records = conn.take_early_records(early, &mut self.cx);
         self.insert(Entry::Tls(conn), receipt);
+        if let (Some(banner), Some(Entry::Recorded(recorded))) =
+            (after_handshake, self.entries.get_mut(key))
+        {
+            recorded.greeting = Some(banner);
+        }
         self.timers
             .push_stage(StageClock::TlsHandshake, deadline, key);
         match early_records {
@@ -251,12 +268,21 @@ impl Reactor {
     }
 }
 
-/// The banner's bytes for the connection on `stream` (none without
-/// `--banner`).
-fn banner_for(banner: Option<&Banner>, stream: &TcpStream) -> io::Result<Vec<u8>> {
+/// The banner's bytes for the connection on `stream`, keeping `receipt`
+/// (none without `--banner`).
+fn banner_for(
+    banner: Option<&Banner>,
+    stream: &TcpStream,
+    receipt: Option<&Receipt>,
+) -> io::Result<Vec<u8>> {
     Ok(match banner {
-        Some(banner) if banner.needs_local_addr() => banner.for_local_addr(stream.local_addr()?),
-        Some(banner) => banner.text().to_vec(),
+        Some(banner) => {
+            let local = match banner.needs_local_addr() {
+                true => Some(stream.local_addr()?),
+                false => None,
+            };
+            banner.render(local, receipt)
+        }
         None => Vec::new(),
     })
 }
