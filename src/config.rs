@@ -123,6 +123,10 @@ pub struct Config {
     /// receipt as far as known (one JSON line) and closed. Empty (the
     /// default): none. `--proxy-protocol` applies to them too.
     pub whoami_listen: Vec<SocketAddr>,
+    /// Addresses of whoami listeners over TLS: the answer, with what the
+    /// handshake settled, comes after it. Empty (the default): none. They
+    /// need `tls_identity`, and the TLS settings apply to them.
+    pub whoami_tls_listen: Vec<SocketAddr>,
     /// Connection ids, shared by the servers this configuration is cloned
     /// into (the reactors of a [`Cluster`](crate::Cluster)).
     pub(crate) ids: ConnectionIds,
@@ -161,6 +165,7 @@ impl Default for Config {
             tls_alpn: Vec::new(),
             access_log: None,
             whoami_listen: Vec::new(),
+            whoami_tls_listen: Vec::new(),
             ids: ConnectionIds::default(),
             reactor: 0,
         }
@@ -168,6 +173,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether any listener speaks TLS.
+    pub(crate) fn serves_tls(&self) -> bool {
+        !self.tls_listen.is_empty() || !self.whoami_tls_listen.is_empty()
+    }
+
     /// A default configuration that listens on `addr` instead.
     pub fn listening_on(addr: SocketAddr) -> Self {
         Config {
@@ -204,10 +214,14 @@ impl Config {
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up by name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.is_empty() && self.tls_listen.is_empty() && self.whoami_listen.is_empty() {
+        if self.listen.is_empty()
+            && self.tls_listen.is_empty()
+            && self.whoami_listen.is_empty()
+            && self.whoami_tls_listen.is_empty()
+        {
             return Err(ConfigError::NoAddress);
         }
-        if !self.tls_listen.is_empty() && self.tls_identity.is_none() {
+        if self.serves_tls() && self.tls_identity.is_none() {
             return Err(ConfigError::TlsWithoutIdentity);
         }
         if self.tls_handshake_timeout == Duration::ZERO {
@@ -252,7 +266,8 @@ impl Config {
 pub enum ConfigError {
     /// `listen` and `tls_listen` are both empty.
     NoAddress,
-    /// `tls_listen` has addresses but `tls_identity` is `None`.
+    /// `tls_listen` or `whoami_tls_listen` has addresses but
+    /// `tls_identity` is `None`.
     TlsWithoutIdentity,
     /// `tls_handshake_timeout` is zero.
     ZeroTlsHandshakeTimeout,
@@ -290,7 +305,9 @@ impl fmt::Display for ConfigError {
             ConfigError::NoAddress => f.write_str(
                 "no address to listen on: listen, tls_listen and whoami_listen are empty",
             ),
-            ConfigError::TlsWithoutIdentity => f.write_str("tls_listen needs a tls_identity"),
+            ConfigError::TlsWithoutIdentity => {
+                f.write_str("tls_listen and whoami_tls_listen need a tls_identity")
+            }
             ConfigError::ZeroTlsHandshakeTimeout => {
                 f.write_str("tls_handshake_timeout must be longer than zero")
             }

@@ -254,6 +254,12 @@ struct Cli {
     #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
     whoami_listen: Vec<SocketAddr>,
 
+    /// The same over TLS: the answer, with what the handshake settled
+    /// (version, cipher, SNI, ALPN, client certificate), follows it; the
+    /// TLS flags apply; repeatable [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
+    whoami_tls_listen: Vec<SocketAddr>,
+
     /// Log the counters and rates every SECS seconds [default: off]
     #[arg(
         long,
@@ -311,6 +317,7 @@ fn config(cli: Cli) -> Config {
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
     config.tls_alpn = cli.tls_alpn;
     config.whoami_listen = cli.whoami_listen;
+    config.whoami_tls_listen = cli.whoami_tls_listen;
     config
 }
 
@@ -329,7 +336,7 @@ fn in_flags(problem: &ConfigError) -> String {
     match problem {
         ConfigError::NoAddress => "no address to listen on".into(),
         ConfigError::TlsWithoutIdentity => {
-            "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into()
+            "tls-listen and whoami-tls-listen need a certificate: tls-cert and tls-key, or tls-self-signed".into()
         }
         ConfigError::ZeroTlsHandshakeTimeout => {
             "tls-handshake-timeout must be longer than zero".into()
@@ -472,7 +479,7 @@ mod tests {
             (ConfigError::NoAddress, "no address to listen on"),
             (
                 ConfigError::TlsWithoutIdentity,
-                "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed",
+                "tls-listen and whoami-tls-listen need a certificate: tls-cert and tls-key, or tls-self-signed",
             ),
             (
                 ConfigError::ZeroTlsHandshakeTimeout,

@@ -203,6 +203,7 @@ fn listener_name(kind: ListenerKind) -> &'static str {
         ListenerKind::Tls => "tls",
         ListenerKind::Metrics => "metrics",
         ListenerKind::Whoami => "whoami",
+        ListenerKind::WhoamiTls => "whoami-tls",
     }
 }
 

@@ -214,6 +214,8 @@ pub enum ListenerKind {
     Metrics,
     /// Answers each connection with its receipt (`--whoami-listen`).
     Whoami,
+    /// The same after a TLS handshake (`--whoami-tls-listen`).
+    WhoamiTls,
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

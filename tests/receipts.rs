@@ -596,3 +596,43 @@ fn haproxy_terminating_tls_sends_its_tlvs_and_the_client_cn_exactly() {
     assert_eq!(receipt["bytes_received"], 22);
     assert_eq!(receipt["bytes_sent"], 22);
 }
+
+#[test]
+fn whoami_over_tls_answers_after_the_handshake_with_what_it_settled() {
+    if !on_path("openssl") {
+        return skip("openssl not found");
+    }
+    let scratch = Scratch::new("receipts-whoami-tls");
+    let cert = TestCert::new();
+    let server_ca = scratch.join("server.pem");
+    cert.write_cert(&server_ca);
+    let mut config = Config::default();
+    config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.whoami_tls_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_identity = Some(cert.identity());
+    config.tls_alpn = vec!["echo".into()];
+    let server = Server::bind(config).expect("bind");
+    let whoami_addr = server.whoami_addrs()[0];
+    let _server = InProcess::run(server);
+    // openssl sends nothing (`-ign_eof`: its empty input does not end the
+    // session) and prints what it receives, until the server's
+    // close_notify ends it.
+    let output = run_within_patience(
+        Command::new("openssl")
+            .args(["s_client", "-connect", &whoami_addr.to_string()])
+            .args(["-servername", "echo.example", "-alpn", "echo", "-ign_eof"])
+            .arg("-CAfile")
+            .arg(&server_ca)
+            .stdin(Stdio::null()),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| panic!("no answer in:\n{stdout}"));
+    let receipt: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(receipt["listener"], "whoami-tls");
+    assert_eq!(receipt["tls"]["version"], "TLSv1_3");
+    assert_eq!(receipt["tls"]["requested_server_name"], "echo.example");
+    assert_eq!(receipt["tls"]["alpn"], "echo");
+}

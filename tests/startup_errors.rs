@@ -108,8 +108,8 @@ fn the_binary_names_the_flags_of_a_meaningless_configuration() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr.trim_end(),
-        "echo-reactor: invalid configuration: tls-listen needs a certificate: tls-cert and \
-         tls-key, or tls-self-signed"
+        "echo-reactor: invalid configuration: tls-listen and whoami-tls-listen need a \
+         certificate: tls-cert and tls-key, or tls-self-signed"
     );
 }
 

@@ -78,19 +78,24 @@ impl Reactor {
         Ok(())
     }
 
-    /// Opens a whoami listener (`--whoami-listen`) and puts it in the slab.
+    /// Opens a whoami listener (`--whoami-listen`, or with `kind`
+    /// `WhoamiTls`, `--whoami-tls-listen`) and puts it in the slab.
     pub(super) fn listen_whoami(
         &mut self,
         registry: &Registry,
         addr: SocketAddr,
+        kind: ListenerKind,
         config: &Config,
     ) -> io::Result<()> {
         let listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
-        let local = self.add_listener(registry, listener, ListenerKind::Whoami)?;
+        let local = self.add_listener(registry, listener, kind)?;
         if let Some(receipts) = &mut self.features.receipts {
             receipts.whoami_addrs.push(local);
         }
-        info!("listening on {local} (whoami)");
+        match kind {
+            ListenerKind::WhoamiTls => info!("listening on {local} (whoami, tls)"),
+            _ => info!("listening on {local} (whoami)"),
+        }
         Ok(())
     }
 
@@ -140,12 +145,8 @@ impl Reactor {
         match kind {
             ListenerKind::Metrics => self.accept_requests(registry, key),
             // While accepting is paused, new clients wait in the queue.
-            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Whoami
-                if self.acceptor.is_open() =>
-            {
-                self.accept_from(registry, key)
-            }
-            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Whoami => {}
+            _ if self.acceptor.is_open() => self.accept_from(registry, key),
+            _ => {}
         }
     }
 

@@ -44,7 +44,7 @@ pub(super) struct Receipts {
     /// Each client listener's slab key and address.
     pub(super) listeners: Vec<(usize, SocketAddr)>,
     /// The whoami listeners' addresses, in the order of
-    /// `Config::whoami_listen`.
+    /// `Config::whoami_listen`, then of `Config::whoami_tls_listen`.
     pub(super) whoami_addrs: Vec<SocketAddr>,
     /// The banner names what a receipt knows (`{peer}`, `{sni}`, ...).
     pub(super) for_banner: bool,
@@ -64,12 +64,15 @@ impl Receipts {
     fn wanted(config: &Config) -> bool {
         config.access_log.is_some()
             || !config.whoami_listen.is_empty()
+            || !config.whoami_tls_listen.is_empty()
             || banner_needs_receipt(config)
     }
 
     /// Whether a connection through a listener of kind `via` keeps one.
     pub(super) fn records(&self, via: ListenerKind) -> bool {
-        self.log.is_some() || via == ListenerKind::Whoami || self.for_banner
+        self.log.is_some()
+            || matches!(via, ListenerKind::Whoami | ListenerKind::WhoamiTls)
+            || self.for_banner
     }
 
     /// The address of the listener on slab key `key`.

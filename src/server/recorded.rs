@@ -34,9 +34,20 @@ pub(crate) struct Recorded {
     pub(crate) inner: Entry,
     /// What it has shown so far.
     pub(crate) receipt: Receipt,
-    /// A TLS connection's banner, held until its handshake is done because
-    /// it names what the handshake settled (`{sni}`, `{alpn}`).
-    pub(crate) greeting: Option<Banner>,
+    /// What a TLS connection sends once its handshake is done.
+    pub(crate) after_handshake: Option<AfterHandshake>,
+    /// A whoami answer over TLS is queued: say goodbye once it is out.
+    goodbye: bool,
+}
+
+/// What a recorded TLS connection sends once its handshake is done, from
+/// what the handshake settled.
+pub(crate) enum AfterHandshake {
+    /// Its banner, which names `{sni}` or `{alpn}`.
+    Greet(Banner),
+    /// Its receipt, as a whoami answer (`--whoami-tls-listen`), then its
+    /// `close_notify`.
+    Answer,
 }
 
 impl Recorded {
@@ -45,27 +56,49 @@ impl Recorded {
         Recorded {
             inner,
             receipt,
-            greeting: None,
+            after_handshake: None,
+            goodbye: false,
         }
     }
 
-    /// Once the handshake of a TLS connection with a held banner is done:
-    /// the banner, rendered from what the handshake settled, goes first.
-    /// Returns whether it was queued (the connection must then be served
-    /// again to send it).
-    fn greet_after_handshake(&mut self, max_pending: usize) -> bool {
+    /// Once the handshake of a TLS connection is done: what it sends
+    /// first (a banner, a whoami answer), rendered from what the handshake
+    /// settled. Returns whether something was queued (the connection must
+    /// then be served again to send it).
+    fn after_handshake(&mut self, max_pending: usize) -> bool {
         let Entry::Tls(conn) = &mut self.inner else {
             return false;
         };
         if conn.is_handshaking() {
             return false;
         }
-        let Some(banner) = self.greeting.take() else {
+        let Some(step) = self.after_handshake.take() else {
             return false;
         };
         self.receipt.tls = Some(Box::new(conn.seen()));
-        conn.greet(&banner.render(None, Some(&self.receipt)), max_pending);
+        let first = match step {
+            AfterHandshake::Greet(banner) => banner.render(None, Some(&self.receipt)),
+            AfterHandshake::Answer => {
+                self.goodbye = true;
+                let mut answer = self.receipt.to_json(Instant::now(), None).to_string();
+                answer.push('\n');
+                answer.into_bytes()
+            }
+        };
+        conn.greet(&first, max_pending);
         true
+    }
+
+    /// A whoami answer over TLS: once it is out, our `close_notify` (the
+    /// session sends it when nothing is queued before it).
+    fn say_goodbye(&mut self, next: Next, cx: &mut Context) -> Next {
+        let Entry::Tls(conn) = &mut self.inner else {
+            return next;
+        };
+        match conn.say_goodbye(cx) {
+            Ok(_) => next,
+            Err(e) => Next::Close(CloseReason::Error(e)),
+        }
     }
 
     /// Runs `work` on the entry inside, adding the bytes it moved (as the
@@ -113,12 +146,15 @@ impl Stage for Recorded {
                 None => Next::Wait,
             }
         };
-        let next = self.counting(cx, serve(ready));
-        if self.greeting.is_some()
+        let mut next = self.counting(cx, serve(ready));
+        if self.after_handshake.is_some()
             && !matches!(next, Next::Close(_))
-            && self.greet_after_handshake(cx.max_pending)
+            && self.after_handshake(cx.max_pending)
         {
-            return self.counting(cx, serve(Ready::ALL));
+            next = self.counting(cx, serve(Ready::ALL));
+        }
+        if self.goodbye && !matches!(next, Next::Close(_)) {
+            next = self.say_goodbye(next, cx);
         }
         next
     }

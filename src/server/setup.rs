@@ -18,7 +18,7 @@ use crate::accept::Acceptor;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handle::Handle;
-use crate::serve::Context;
+use crate::serve::{Context, ListenerKind};
 use crate::signals::SignalSource;
 use crate::timers::Timers;
 
@@ -34,7 +34,7 @@ impl Server {
         let max_connections = config.connection_limit()?;
         let (memory_limit, memory_source) = config.memory_budget();
         let tls_config = match &config.tls_identity {
-            Some(identity) if !config.tls_listen.is_empty() => {
+            Some(identity) if config.serves_tls() => {
                 let client_auth = config.tls_client_auth.as_ref();
                 let config = identity.server_config(client_auth, &config.tls_alpn);
                 Some(config.map_err(Error::Tls)?)
@@ -75,7 +75,12 @@ impl Server {
         }
         for &addr in &config.whoami_listen {
             reactor
-                .listen_whoami(poll.registry(), addr, &config)
+                .listen_whoami(poll.registry(), addr, ListenerKind::Whoami, &config)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
+        for &addr in &config.whoami_tls_listen {
+            reactor
+                .listen_whoami(poll.registry(), addr, ListenerKind::WhoamiTls, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
         if let Some(addr) = config.metrics {

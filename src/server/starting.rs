@@ -25,7 +25,7 @@ use crate::connection::Connection;
 use crate::proxy_protocol::HeaderStage;
 use crate::receipt::Receipt;
 use crate::serve::{CloseReason, Handoff, ListenerKind, Next, Ready, Stage};
-use crate::server::recorded::{Recorded, RECEIPT_MEMORY};
+use crate::server::recorded::{AfterHandshake, Recorded, RECEIPT_MEMORY};
 use crate::timers::StageClock;
 use crate::tls::TlsConnection;
 use crate::whoami::{WhoamiAnswer, WHOAMI_LINGER};
@@ -78,6 +78,7 @@ impl Reactor {
             }
             ListenerKind::Tls => self.start_tls(registry, key, stream, early, receipt),
             ListenerKind::Whoami => self.start_whoami(registry, key, stream, receipt),
+            ListenerKind::WhoamiTls => self.start_tls(registry, key, stream, early, receipt),
             // Metrics requests are accepted by their own loop.
             ListenerKind::Metrics => {}
         }
@@ -192,17 +193,22 @@ impl Reactor {
             return;
         };
         let deadline = self.now.max(Instant::now()) + tls.handshake_timeout;
-        // A banner that names the handshake's outcome waits for it.
-        let after_handshake = self
-            .features
-            .banner
+        // A whoami answer comes after the handshake, and no banner; a
+        // banner that names the handshake's outcome waits for it.
+        let whoami = receipt
             .as_ref()
-            .filter(|banner| banner.needs_handshake() && receipt.is_some());
-        let banner = match after_handshake {
+            .is_some_and(|r| r.via == ListenerKind::WhoamiTls);
+        let wait_for = match &self.features.banner {
+            _ if whoami => Some(AfterHandshake::Answer),
+            Some(banner) if banner.needs_handshake() && receipt.is_some() => {
+                Some(AfterHandshake::Greet(banner.clone()))
+            }
+            _ => None,
+        };
+        let banner = match wait_for {
             Some(_) => Ok(Vec::new()),
             None => banner_for(self.features.banner.as_ref(), &stream, receipt.as_ref()),
         };
-        let after_handshake = after_handshake.cloned();
         let mut conn = Box::new(TlsConnection::new(
             stream,
             tls.config.clone(),
@@ -223,10 +229,9 @@ impl Reactor {
         self.cx.key = key;
         let early_records = conn.take_early_records(early, &mut self.cx);
         self.insert(Entry::Tls(conn), receipt);
-        if let (Some(banner), Some(Entry::Recorded(recorded))) =
-            (after_handshake, self.entries.get_mut(key))
+        if let (Some(step), Some(Entry::Recorded(recorded))) = (wait_for, self.entries.get_mut(key))
         {
-            recorded.greeting = Some(banner);
+            recorded.after_handshake = Some(step);
         }
         self.timers
             .push_stage(StageClock::TlsHandshake, deadline, key);
