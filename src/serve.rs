@@ -5,7 +5,9 @@
 //! ([`crate::connection`]), or a [`Stage`]: a connection still reading its
 //! PROXY header ([`crate::proxy_protocol`]), a TLS connection
 //! ([`crate::tls`]), a request to the metrics endpoint ([`crate::http`]),
-//! a UDP socket ([`crate::udp`]). This module is what the two sides share,
+//! a UDP socket ([`crate::udp`]), a whoami answer ([`crate::whoami`]), or
+//! a connection that keeps a receipt, around any of those
+//! ([`crate::server::recorded`]). This module is what the two sides share,
 //! and nothing else:
 //!
 //! - what the loop lends the handler: the [`Context`] (the shared scratch

@@ -57,7 +57,7 @@ mod closing;
 mod control;
 mod entry;
 mod features;
-mod recorded;
+pub(crate) mod recorded;
 mod setup;
 mod starting;
 #[cfg(test)]

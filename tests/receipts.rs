@@ -50,6 +50,27 @@ fn echo_and_close(addr: SocketAddr, data: &[u8]) -> SocketAddr {
     stream.local_addr().unwrap()
 }
 
+/// The receipt the README shows.
+fn readme_receipt() -> Value {
+    const README: &str = include_str!("../README.md");
+    let section = &README[README
+        .find("## What reached it")
+        .expect("the receipts section")..];
+    let start = section.find("```json\n").expect("a ```json block") + "```json\n".len();
+    let end = start + section[start..].find("```").expect("the block's end");
+    serde_json::from_str(&section[start..end]).expect("the README's receipt parses")
+}
+
+/// An object's field names, in order.
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 fn find(receipts: &[Value], client: SocketAddr) -> &Value {
     receipts
         .iter()
@@ -74,6 +95,10 @@ fn every_connection_leaves_one_receipt_with_its_bytes_and_the_kernels_view() {
     server.stop();
     let receipts = receipts(log, &path);
     assert_eq!(receipts.len(), 3, "{receipts:#?}");
+    // The README's receipt has the same fields, in the same order.
+    let printed = readme_receipt();
+    assert_eq!(keys(&printed), keys(&receipts[0]));
+    assert_eq!(keys(&printed["tcp_info"]), keys(&receipts[0]["tcp_info"]));
     let mut ids: Vec<u64> = receipts
         .iter()
         .map(|r| r["connection_id"].as_u64().unwrap())

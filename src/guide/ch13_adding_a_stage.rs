@@ -36,6 +36,10 @@
 //!     Tls(TlsConnection),
 //!     /// A request to the metrics endpoint (`--metrics`).
 //!     Http(HttpConn),
+//!     /// A connection to a whoami listener, being answered.
+//!     Whoami(WhoamiAnswer),
+//!     /// A connection that keeps a receipt, around its own entry.
+//!     Recorded(Recorded),
 //! }
 //! ```
 //!
@@ -132,12 +136,27 @@
 //! connection's path is the same machine code, since `dispatch` never
 //! looks past `Entry::Connection` for it.
 //!
-//! A receipt per connection (who connected, through what, how it ended)
-//! is the other kind of addition: not a stage but a feature that watches
-//! every connection. It is one field in `Features` (the log it writes to)
-//! and two calls where a connection's life begins and ends, `Reactor::start`
-//! and `Reactor::close`, each behind a test of that field: a connection
-//! pays for it only when the log is on.
+//! A receipt per connection (who connected, through what, how it ended;
+//! [`crate::receipt`]) is the other kind of addition: not a stage but a
+//! feature that follows a connection through all of its stages. It cannot
+//! be a field of the connection (the slot has no room, and the plain
+//! connection must not pay for it), nor a side table the loop looks up on
+//! every event (that would be a test on the echo path). It is a wrapper:
+//! a connection that keeps a receipt is an `Entry::Recorded`, a
+//! [`Recorded`](crate::server::recorded::Recorded) that holds the
+//! connection's own entry beside its receipt and is itself a `Stage`. It
+//! answers every question by asking the entry inside, and adds to the
+//! receipt the bytes each call moved (the counters' difference before and
+//! after). Three places know it: `Reactor::start` wraps the first stage
+//! (through one `insert` that every stage's start goes through),
+//! `Reactor::hand_off` unwraps it, lets the ended stage describe what it
+//! learned ([`Stage::describe`](crate::serve::Stage::describe): the PROXY
+//! header's addresses and TLVs, the TLS session's names) and wraps the
+//! next one, and `Reactor::close` finishes the receipt (its ending,
+//! `TCP_INFO`) and hands it to the access log. Whether a new connection
+//! keeps one is one test of a `Features` field at accept, behind which
+//! everything else lies on cold paths: with no receipts asked for, a plain
+//! connection is the same 16 bytes and the same machine code.
 //!
 //! # What the shape costs
 //!
