@@ -306,6 +306,10 @@ fn parse_v2(bytes: &[u8], key: usize) -> Parsed {
         return Parsed::Incomplete;
     }
     match v2::Header::try_from(&bytes[..len]) {
+        Ok(header) if !tlvs::well_formed(header.tlv_bytes()) => {
+            debug!("token {key}: PROXY v2 header whose TLVs run past its end");
+            Parsed::Failed(HeaderFailure::Invalid)
+        }
         Ok(header) if !tlvs::checksum_matches(&bytes[..len], len - header.tlv_bytes().len()) => {
             debug!("token {key}: PROXY v2 header with a CRC32C that does not match");
             Parsed::Failed(HeaderFailure::BadChecksum)
@@ -414,6 +418,15 @@ mod tests {
             }
             assert_eq!(parse(&header, 1), Parsed::Complete(header.len()));
         }
+    }
+
+    #[test]
+    fn a_v2_header_whose_tlvs_do_not_add_up_is_refused() {
+        let mut header = v2_ipv4(1);
+        // A TLV claiming 9 bytes with 2 there.
+        header.extend_from_slice(&[0x02, 0, 9, b'a', b'b']);
+        header[15] += 5;
+        assert_eq!(parse(&header, 1), Parsed::Failed(HeaderFailure::Invalid));
     }
 
     #[test]

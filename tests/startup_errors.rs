@@ -159,3 +159,24 @@ fn an_address_no_interface_has_names_the_address_the_system_error_and_the_hint()
         format!("cannot listen on {addr}: {source} (no local interface has this address)")
     );
 }
+
+#[test]
+fn an_access_log_that_cannot_be_written_is_one_line_and_exit_1() {
+    let output = run_within_patience(
+        Command::new(BINARY)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--access-log",
+                "/nonexistent-directory/access.jsonl",
+            ])
+            .env("RUST_LOG", "off"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "echo-reactor: cannot open the access log /nonexistent-directory/access.jsonl: \
+         No such file or directory (os error 2)"
+    );
+}

@@ -74,6 +74,12 @@ fn split(mut bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     Some(tlvs)
 }
 
+/// Whether the TLVs' lengths add up to exactly `tlv_bytes`: a header
+/// whose last TLV runs past its end is malformed.
+pub(super) fn well_formed(tlv_bytes: &[u8]) -> bool {
+    split(tlv_bytes).is_some()
+}
+
 /// Whether the header's CRC32C TLV, if it has one, matches: the checksum
 /// of the whole `header` with the TLV's value taken as zeros.
 /// `tlv_start` is where the TLVs begin in `header`.
