@@ -140,7 +140,9 @@ impl Cluster {
         config.listen = local_addrs.clone();
         let tls_addrs = first.tls_addrs().to_vec();
         config.tls_listen = tls_addrs.clone();
-        config.whoami_listen = first.whoami_addrs().to_vec();
+        // The whoami addresses: the plain ones first, then the TLS ones.
+        let (plain, tls) = first.whoami_addrs().split_at(config.whoami_listen.len());
+        (config.whoami_listen, config.whoami_tls_listen) = (plain.to_vec(), tls.to_vec());
         let mut servers = vec![first];
         for reactor in 1..reactors {
             config.reactor = reactor;

@@ -661,3 +661,32 @@ fn whoami_over_tls_answers_after_the_handshake_with_what_it_settled() {
     assert_eq!(receipt["tls"]["requested_server_name"], "echo.example");
     assert_eq!(receipt["tls"]["alpn"], "echo");
 }
+
+#[test]
+fn the_reactors_of_a_cluster_share_one_log_and_one_sequence_of_ids() {
+    let scratch = Scratch::new("receipts-cluster");
+    let (mut config, log, path) = logging(Config::default(), &scratch);
+    config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    let cluster = InCluster::start(config, 2);
+    let connections = 40;
+    for i in 0..connections {
+        echo_and_close(cluster.addr, &pattern(100, i));
+    }
+    let stats = cluster.stop();
+    assert_eq!(stats.access_log_lines, connections);
+    let receipts = receipts(log, &path);
+    let mut ids: Vec<u64> = receipts
+        .iter()
+        .map(|r| r["connection_id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=connections).collect::<Vec<_>>());
+    // The kernel spreads connections over the reactors by their addresses:
+    // 40 all on one would happen about once in 5 * 10^11 runs.
+    for reactor in 0..2 {
+        assert!(
+            receipts.iter().any(|r| r["reactor"] == reactor),
+            "no receipt from reactor {reactor}"
+        );
+    }
+}
