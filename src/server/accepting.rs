@@ -199,12 +199,6 @@ impl Reactor {
                 debug!("peer {peer}: cannot set TCP_NODELAY: {e}");
             }
         }
-        // A receipt, if this connection keeps one: made before the slot is
-        // taken, as it reads the features.
-        let receipt = match self.features.receipts {
-            None => None,
-            Some(_) => self.receipt_for(&stream, peer, via, listener),
-        };
         let slot = self.entries.vacant_entry();
         let key = slot.key();
         // Both interests, once: see the connection module for why.
@@ -216,9 +210,7 @@ impl Reactor {
         // A plain connection echoes at once; one with a stage first
         // (`--proxy-protocol`, `--banner`, TLS) or a receipt starts it once
         // it is counted.
-        let staged = via != ListenerKind::Echo
-            || self.features.stage_plain_connections()
-            || receipt.is_some();
+        let staged = via != ListenerKind::Echo || self.features.stage_plain;
         let staged_stream = if staged {
             Some(stream)
         } else {
@@ -236,14 +228,30 @@ impl Reactor {
         }
         debug!("token {key} opened: peer {peer}");
         if let Some(stream) = staged_stream {
-            self.start(registry, key, stream, via, receipt);
+            self.start_staged(registry, key, stream, via, peer, listener);
         }
+    }
+
+    /// A new connection with a stage first, or a receipt: its receipt, if
+    /// it keeps one, then its first stage. Out of line, so that a plain
+    /// connection's accept never carries a receipt around.
+    #[cold]
+    #[inline(never)]
+    fn start_staged(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        via: ListenerKind,
+        peer: SocketAddr,
+        listener: usize,
+    ) {
+        let receipt = self.receipt_for(&stream, peer, via, listener);
+        self.start(registry, key, stream, via, receipt);
     }
 
     /// A receipt for a new connection, if it keeps one (see
     /// [`crate::receipt`]): its id, where it came from and through what.
-    #[cold]
-    #[inline(never)]
     fn receipt_for(
         &self,
         stream: &TcpStream,

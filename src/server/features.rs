@@ -30,6 +30,10 @@ pub(super) struct Features {
     pub(super) metrics: Option<MetricsEndpoint>,
     /// `--access-log`, `--whoami-listen`: connections that keep a receipt.
     pub(super) receipts: Option<Receipts>,
+    /// A connection from a plain echo listener starts with a stage, or
+    /// keeps a receipt (`--proxy-protocol`, `--banner`, receipts): decided
+    /// once, so an accept tests one flag.
+    pub(super) stage_plain: bool,
 }
 
 /// What keeping receipts needs.
@@ -123,13 +127,12 @@ impl Features {
                 whoami_addrs: Vec::new(),
                 for_banner: banner_needs_receipt(config),
             }),
+            // (A whoami listener's receipts are its own: they stage no
+            // plain connection.)
+            stage_plain: config.proxy_protocol
+                || config.banner.is_some()
+                || config.access_log.is_some(),
         }
-    }
-
-    /// A new connection passes through a stage before it echoes (a PROXY
-    /// header, a banner to send first), even from a plain listener.
-    pub(super) fn stage_plain_connections(&self) -> bool {
-        self.proxy_header_timeout.is_some() || self.banner.is_some()
     }
 
     /// The metrics listener has an event: what is accepted now is one
