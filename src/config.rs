@@ -20,6 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::budget::{self, BudgetSource};
+use crate::faults::FaultTable;
 use crate::tls::{is_alpn_name, ClientAuth, TlsIdentity, ALPN_NAME_LEN, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// The address served when none is given: the port the classic Python socket
@@ -112,6 +113,12 @@ pub struct Config {
     /// each 1 to 255 bytes ([`ALPN_NAME_LEN`]).
     /// Empty (the default): none, and a client's ALPN is ignored.
     pub tls_alpn: Vec<String>,
+    /// Listeners that misbehave on purpose, with their toxics (see
+    /// [`faults`](crate::faults)); empty (the default): none.
+    pub faults: FaultTable,
+    /// Seed of the per-connection draw of each toxic's toxicity, so a run
+    /// can be repeated; `None` (the default) seeds from the clock.
+    pub fault_seed: Option<u64>,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -143,6 +150,8 @@ impl Default for Config {
             tls_handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             tls_client_auth: None,
             tls_alpn: Vec::new(),
+            faults: FaultTable::default(),
+            fault_seed: None,
         }
     }
 }

@@ -78,6 +78,7 @@ mod timers;
 mod udp;
 
 // What an embedder uses.
+pub mod faults;
 pub mod stats;
 pub mod tls;
 #[cfg(feature = "tools")]

@@ -19,7 +19,7 @@ use log::{info, warn};
 use echo_reactor::tls::{
     is_alpn_name, ClientAuth, ClientAuthMode, ClientCa, TlsIdentity, ALPN_NAME_LEN,
 };
-use echo_reactor::{units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG};
+use echo_reactor::{faults, units, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG};
 
 /// The `--help` headings, in the order a newcomer reads them: where the
 /// server listens, what it allows each client, when it gives up on one,
@@ -33,6 +33,7 @@ mod heading {
     pub const TLS: &str = "TLS";
     pub const LOAD_BALANCERS: &str = "Load balancers";
     pub const OBSERVABILITY: &str = "Observability";
+    pub const FAULTS: &str = "Faults";
 }
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
@@ -247,6 +248,37 @@ struct Cli {
         help_heading = heading::OBSERVABILITY
     )]
     stats_interval: Option<Duration>,
+
+    /// A listener that misbehaves on purpose, NAME=ADDR (port 0 picks a
+    /// free port); repeat for several. With no --toxic it echoes as the
+    /// plain listener does
+    #[arg(
+        long,
+        value_name = "NAME=ADDR",
+        value_parser = parse_fault_listener,
+        help_heading = heading::FAULTS
+    )]
+    fault_listen: Vec<faults::spec::ListenerSpec>,
+
+    /// A toxic on a --fault-listen listener, in toxiproxy's words:
+    /// LISTENER:TYPE[:STREAM][,KEY=VALUE...], e.g.
+    /// `slow:latency,latency=100ms,jitter=10ms`. TYPE: latency, bandwidth,
+    /// slicer, limit_data, timeout, reset_peer, slow_close, stop_accepting,
+    /// accept_close, accept_reset; STREAM: upstream or downstream
+    /// (default); keys: the type's attributes (durations with us, ms or s),
+    /// name, toxicity (0 to 1, the share of connections it applies to)
+    #[arg(
+        long,
+        value_name = "SPEC",
+        value_parser = parse_toxic,
+        help_heading = heading::FAULTS
+    )]
+    toxic: Vec<faults::spec::ToxicSpec>,
+
+    /// Seed of the per-connection draw of each toxic's toxicity, so a run
+    /// can be repeated [default: from the clock]
+    #[arg(long, value_name = "N", help_heading = heading::FAULTS)]
+    fault_seed: Option<u64>,
 }
 
 /// The TLS identity the flags name, if any.
@@ -272,9 +304,13 @@ fn tls_client_auth(cli: &Cli) -> Option<ClientAuth> {
     })
 }
 
-/// The server's configuration from the flags.
-fn config(cli: Cli) -> Config {
+/// The server's configuration from the flags, or the one line that says
+/// which fault spec is wrong (a toxic on a listener that does not exist).
+fn config(cli: Cli) -> Result<Config, String> {
     let mut config = Config::default();
+    config.faults = faults::spec::table(&cli.fault_listen, &cli.toxic)
+        .map_err(|e| format!("invalid fault: {e}"))?;
+    config.fault_seed = cli.fault_seed;
     config.tls_identity = tls_identity(&cli);
     config.tls_client_auth = tls_client_auth(&cli);
     config.listen = cli.listen;
@@ -295,7 +331,7 @@ fn config(cli: Cli) -> Config {
     config.tls_listen = cli.tls_listen;
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
     config.tls_alpn = cli.tls_alpn;
-    config
+    Ok(config)
 }
 
 /// The line printed after `echo-reactor: ` when the server cannot start
@@ -378,6 +414,16 @@ fn parse_reactors(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--fault-listen`: `NAME=ADDR`.
+fn parse_fault_listener(text: &str) -> Result<faults::spec::ListenerSpec, String> {
+    faults::spec::parse_listener(text).map_err(|e| e.to_string())
+}
+
+/// `--toxic`: `LISTENER:TYPE[:STREAM][,KEY=VALUE...]`.
+fn parse_toxic(text: &str) -> Result<faults::spec::ToxicSpec, String> {
+    faults::spec::parse_toxic(text).map_err(|e| e.to_string())
+}
+
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
     match units::parse_seconds(text).map_err(|e| e.to_string())? {
         Duration::ZERO => Err("must be longer than zero".into()),
@@ -387,6 +433,14 @@ fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli: Cli = cli_support::parse_or_exit("echo-reactor");
+    let reactors = cli.reactors;
+    let config = match config(cli) {
+        Ok(config) => config,
+        Err(line) => {
+            eprintln!("echo-reactor: {line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
 
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
@@ -396,8 +450,6 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
-    let reactors = cli.reactors;
-    let config = config(cli);
     // One reactor is the plain, single-threaded server; more are the same
     // server N times over, with a coordinator for signals.
     let result = if reactors == 1 {
