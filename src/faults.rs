@@ -11,10 +11,21 @@
 //! - [`model`]: the listeners ("proxies"), their toxics, and the table of
 //!   them with the operations toxiproxy's API makes, each refused with an
 //!   error that carries toxiproxy's status code;
-//! - [`spec`]: the command line's `--fault-listen` and `--toxic`.
+//! - [`spec`]: the command line's `--fault-listen` and `--toxic`;
+//! - `draw`: what a new connection draws from its listener's toxics, as
+//!   one plan (a connection that draws nothing is a plain connection);
+//! - `stage`: a connection that drew faults, as a
+//!   [`Stage`](crate::serve::Stage) of its own;
+//! - `state`: what the reactor keeps for its fault listeners.
+//!
+//! The reactor's side (binding the listeners, bringing their sockets in
+//! line with the table, starting a connection) is `server/faulting.rs`.
 
+pub(crate) mod draw;
 pub mod model;
 pub mod spec;
+pub(crate) mod stage;
+pub(crate) mod state;
 
 pub use model::{
     FaultError, FaultListener, FaultTable, Stream, Toxic, ToxicKind, ToxicUpdate, Toxicity,

@@ -177,6 +177,10 @@ pub enum Next {
     /// entry out and start the connection's next stage from the
     /// [`Handoff`] that [`Stage::hand_off`] gives.
     HandOff,
+    /// Nothing until the next readiness event or this time, whichever
+    /// comes first: a stage that holds bytes back on purpose (a fault's
+    /// latency, a paced write) asks to be served again when they are due.
+    Sleep(Instant),
 }
 
 /// Why a connection closed; each reason has its own counter.
@@ -199,6 +203,8 @@ pub enum CloseReason {
     /// A request's connection was cut before it was answered (the metrics
     /// endpoint): timed out, or evicted for a new connection.
     Cut(RequestCut),
+    /// A fault closed it on purpose (`--toxic`): the toxic type's name.
+    Fault(&'static str),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -211,6 +217,9 @@ pub enum ListenerKind {
     Tls,
     /// The metrics and health endpoint (`--metrics`).
     Metrics,
+    /// A listener that misbehaves on purpose (`--fault-listen`): its place
+    /// in the fault table.
+    Faulty(u8),
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

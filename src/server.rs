@@ -56,6 +56,7 @@ mod accepting;
 mod closing;
 mod control;
 mod entry;
+mod faulting;
 mod features;
 mod setup;
 mod starting;
@@ -287,6 +288,7 @@ impl Reactor {
             Next::ServeAgain => self.queue_again(key),
             Next::Close(reason) => self.close(registry, key, reason),
             Next::HandOff => self.hand_off(registry, key),
+            Next::Sleep(at) => self.timers.wake_at(at, key),
         }
     }
 

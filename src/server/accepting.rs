@@ -94,7 +94,7 @@ impl Reactor {
 
     /// Registers a listener and gives it its slot; echo listeners are
     /// also listed for accepting again after a pause and for shutdown.
-    fn add_listener(
+    pub(super) fn add_listener(
         &mut self,
         registry: &Registry,
         mut socket: TcpListener,
@@ -122,7 +122,12 @@ impl Reactor {
             ListenerKind::Echo | ListenerKind::Tls if self.acceptor.is_open() => {
                 self.accept_from(registry, key)
             }
-            ListenerKind::Echo | ListenerKind::Tls => {}
+            ListenerKind::Faulty(index) if self.acceptor.is_open() => {
+                if !self.holds_accepts(index) {
+                    self.accept_from(registry, key)
+                }
+            }
+            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Faulty(_) => {}
         }
     }
 
@@ -281,6 +286,15 @@ impl Reactor {
         // edge already, so look at every listener now.
         for i in 0..self.listeners.len() {
             let key = self.listeners[i];
+            if let Some(Entry::Listener(Listener {
+                kind: ListenerKind::Faulty(index),
+                ..
+            })) = self.entries.get(key)
+            {
+                if self.holds_accepts(*index) {
+                    continue;
+                }
+            }
             self.accept_from(registry, key);
             if !self.acceptor.is_open() {
                 break;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::banner::Banner;
 use crate::config::Config;
+use crate::faults::state::{clock_seed, FaultState};
 use crate::http::admission::{Admission, Admit};
 
 /// The optional features' state.
@@ -25,6 +26,8 @@ pub(super) struct Features {
     pub(super) tls: Option<TlsListeners>,
     /// `--metrics`.
     pub(super) metrics: Option<MetricsEndpoint>,
+    /// `--fault-listen`.
+    pub(super) faults: Option<FaultState>,
 }
 
 /// The TLS listeners' shared state.
@@ -58,6 +61,15 @@ impl Features {
                 addrs: Vec::new(),
             }),
             metrics: None,
+            faults: (!config.faults.list().is_empty()).then(|| {
+                let seed = config.fault_seed.unwrap_or_else(clock_seed);
+                FaultState::new(
+                    config.faults.clone(),
+                    seed,
+                    config.backlog,
+                    config.reuse_port,
+                )
+            }),
         }
     }
 

@@ -73,6 +73,9 @@ impl Server {
                 .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        reactor
+            .listen_faults(poll.registry())
+            .map_err(|(addr, source)| Error::Listen { addr, source })?;
         if let Some(addr) = config.metrics {
             reactor
                 .listen_metrics(poll.registry(), addr)
