@@ -124,7 +124,7 @@ impl Reactor {
                     state.keys[index] = key;
                     state.holding[index] = false;
                 }
-                info!("listening on {local} (faults: {name})");
+                info!("fault listener {name}: listening on {local}");
                 key
             }
             (Some(key), false) => {
