@@ -170,15 +170,14 @@ impl Timers {
         self.armed = true;
     }
 
-    /// A key whose wake-up is due at `now`, taken out. The stage at that
-    /// key may have ended since (or the key been reused): serving it once
-    /// for nothing is harmless.
-    pub fn pop_due_wake(&mut self, now: Instant) -> Option<usize> {
-        let key = self.wakes.pop_due(now);
+    /// Moves the keys whose wake-up is due at `now` into `due`. The
+    /// stage at such a key may have ended since (or the key been reused):
+    /// serving it once for nothing is harmless.
+    pub fn take_due_wakes(&mut self, now: Instant, due: &mut Vec<usize>) {
+        self.wakes.take_due(now, due);
         if self.wakes.is_empty() {
             self.rearm();
         }
-        key
     }
 
     fn rearm(&mut self) {

@@ -263,9 +263,7 @@ impl Reactor {
     /// next turn.
     pub(super) fn wake_due(&mut self, registry: &Registry, now: Instant) {
         let mut due = Vec::new();
-        while let Some(key) = self.timers.pop_due_wake(now) {
-            due.push(key);
-        }
+        self.timers.take_due_wakes(now, &mut due);
         for key in due {
             self.serve(registry, key, WAKE);
         }
