@@ -15,7 +15,7 @@
 //! - `draw`: what a new connection draws from its listener's toxics, as
 //!   one plan (a connection that draws nothing is a plain connection);
 //! - `stage`: a connection that drew faults, as a
-//!   [`Stage`](crate::serve::Stage) of its own;
+//!   stage of its own (the trait every stage implements, in `serve`);
 //! - `state`: what the reactor keeps for its fault listeners.
 //!
 //! The reactor's side (binding the listeners, bringing their sockets in

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::idle::IdleList;
 use crate::stats::StatsLog;
-use wakes::Wakes;
+pub use wakes::Wakes;
 
 mod wakes;
 
