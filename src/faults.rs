@@ -16,11 +16,13 @@
 //!   one plan (a connection that draws nothing is a plain connection);
 //! - `stage`: a connection that drew faults, as a
 //!   stage of its own (the trait every stage implements, in `serve`);
-//! - `state`: what the reactor keeps for its fault listeners.
+//! - `state`: what the reactor keeps for its fault listeners;
+//! - `counts`: the faults applied, by listener and kind.
 //!
 //! The reactor's side (binding the listeners, bringing their sockets in
 //! line with the table, starting a connection) is `server/faulting.rs`.
 
+pub(crate) mod counts;
 pub(crate) mod draw;
 pub mod model;
 pub mod spec;

@@ -29,6 +29,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
+use crate::faults::counts::FaultRow;
 use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -74,6 +75,9 @@ pub struct Context {
     pub slab_capacity: usize,
     /// The ports UDP echoes on: datagrams from them are not answered.
     pub udp_ports: Vec<u16>,
+    /// Faults applied on each fault listener (`--fault-listen`), for
+    /// `/metrics`; empty without fault listeners.
+    pub(crate) fault_rows: Vec<FaultRow>,
 }
 
 impl Context {
@@ -95,6 +99,7 @@ impl Context {
             draining: false,
             slab_capacity: 0,
             udp_ports: Vec::new(),
+            fault_rows: Vec::new(),
         }
     }
 

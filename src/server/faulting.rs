@@ -30,6 +30,7 @@ use mio::Registry;
 
 use super::entry::{Entry, Listener};
 use super::Reactor;
+use crate::faults::counts;
 use crate::faults::stage::FaultedConnection;
 use crate::faults::FaultTable;
 use crate::serve::{CloseReason, ListenerKind, Ready};
@@ -65,7 +66,7 @@ impl Reactor {
     ) -> Option<R> {
         let state = self.features.faults.as_mut()?;
         let answer = change(&mut state.table);
-        state.fit_rows();
+        state.fit_rows(&mut self.cx);
         if let Err((addr, e)) = self.sync_faults(registry) {
             warn!("fault listener {addr}: cannot listen again: {e}");
         }
@@ -84,7 +85,15 @@ impl Reactor {
         if state.synced == state.table.generation() {
             return Ok(());
         }
-        for index in 0..state.table.list().len() {
+        if let Some(state) = &mut self.features.faults {
+            state.fit_rows(&mut self.cx);
+        }
+        let listeners = self
+            .features
+            .faults
+            .as_ref()
+            .map_or(0, |s| s.table.list().len());
+        for index in 0..listeners {
             self.sync_listener(registry, index)?;
         }
         if let Some(state) = &mut self.features.faults {
@@ -173,9 +182,7 @@ impl Reactor {
             .map(|(key, _)| key)
             .collect();
         for conn in through_it {
-            if let Some(state) = &mut self.features.faults {
-                state.count(index, FaultApplied::Down, &mut self.cx.stats);
-            }
+            counts::count(&mut self.cx, index, FaultApplied::Down);
             self.close(registry, conn, CloseReason::Fault("down"));
         }
     }
@@ -192,7 +199,7 @@ impl Reactor {
         state.holding[index] = hold;
         let backlog = if hold { 0 } else { state.backlog };
         if hold {
-            state.count(index, FaultApplied::StopAccepting, &mut self.cx.stats);
+            counts::count(&mut self.cx, index, FaultApplied::StopAccepting);
         }
         if let Some(Entry::Listener(Listener { socket, .. })) = self.entries.get(key) {
             let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
@@ -229,7 +236,7 @@ impl Reactor {
         let Some(state) = &mut self.features.faults else {
             return Err(stream);
         };
-        let Some((drawn, seed)) = state.draw(usize::from(index), &mut self.cx.stats) else {
+        let Some((drawn, seed)) = state.draw(usize::from(index), &mut self.cx) else {
             debug!("token {key}: drew no fault");
             return Err(stream);
         };
