@@ -183,7 +183,7 @@ impl Reactor {
             .collect();
         for conn in through_it {
             counts::count(&mut self.cx, index, FaultApplied::Down);
-            self.close(registry, conn, CloseReason::Fault("down"));
+            self.close(registry, conn, CloseReason::Fault(FaultApplied::Down));
         }
     }
 
