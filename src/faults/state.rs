@@ -2,7 +2,7 @@
 //! admin API changes in place), where each listener's socket is, whether
 //! it is holding its accepts, and the random numbers the draws come from.
 //! The faults applied on each listener are counted in the
-//! [`Context`](crate::serve::Context), where `/metrics` finds them
+//! [`Context`], where `/metrics` finds them
 //! (`counts`).
 
 use crate::serve::Context;
