@@ -17,7 +17,9 @@
 //! - `stage`: a connection that drew faults, as a
 //!   stage of its own (the trait every stage implements, in `serve`);
 //! - `state`: what the reactor keeps for its fault listeners;
-//! - `counts`: the faults applied, by listener and kind.
+//! - `counts`: the faults applied, by listener and kind;
+//! - `udp`: a fault listener's UDP socket (`--udp`), whose datagrams are
+//!   lost, duplicated, delayed or reordered.
 //!
 //! The reactor's side (binding the listeners, bringing their sockets in
 //! line with the table, starting a connection) is `server/faulting.rs`.
@@ -28,6 +30,7 @@ pub mod model;
 pub mod spec;
 pub(crate) mod stage;
 pub(crate) mod state;
+pub(crate) mod udp;
 
 pub use model::{
     FaultError, FaultListener, FaultTable, Stream, Toxic, ToxicKind, ToxicUpdate, Toxicity,

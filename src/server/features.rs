@@ -68,6 +68,7 @@ impl Features {
                     seed,
                     config.backlog,
                     config.reuse_port,
+                    config.udp,
                 )
             }),
         }
