@@ -143,6 +143,9 @@ impl Cluster {
         // The whoami addresses: the plain ones first, then the TLS ones.
         let (plain, tls) = first.whoami_addrs().split_at(config.whoami_listen.len());
         (config.whoami_listen, config.whoami_tls_listen) = (plain.to_vec(), tls.to_vec());
+        if let Some(faults) = first.fault_table() {
+            config.faults = faults.clone();
+        }
         let mut servers = vec![first];
         for reactor in 1..reactors {
             config.reactor = reactor;

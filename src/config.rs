@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::access_log::AccessLog;
 use crate::budget::{self, BudgetSource};
+use crate::faults::FaultTable;
 use crate::receipt::ConnectionIds;
 use crate::tls::{is_alpn_name, ClientAuth, TlsIdentity, ALPN_NAME_LEN, DEFAULT_HANDSHAKE_TIMEOUT};
 
@@ -132,6 +133,12 @@ pub struct Config {
     pub(crate) ids: ConnectionIds,
     /// Which reactor of a cluster the server is (0 alone).
     pub(crate) reactor: usize,
+    /// Listeners that misbehave on purpose, with their toxics (see
+    /// [`faults`](crate::faults)); empty (the default): none.
+    pub faults: FaultTable,
+    /// Seed of the per-connection draw of each toxic's toxicity, so a run
+    /// can be repeated; `None` (the default) seeds from the clock.
+    pub fault_seed: Option<u64>,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -168,6 +175,8 @@ impl Default for Config {
             whoami_tls_listen: Vec::new(),
             ids: ConnectionIds::default(),
             reactor: 0,
+            faults: FaultTable::default(),
+            fault_seed: None,
         }
     }
 }

@@ -20,7 +20,8 @@ use echo_reactor::tls::{
     is_alpn_name, ClientAuth, ClientAuthMode, ClientCa, TlsIdentity, ALPN_NAME_LEN,
 };
 use echo_reactor::{
-    units, AccessLog, AccessLogTarget, Cluster, Config, ConfigError, Error, Server, DEFAULT_BACKLOG,
+    faults, units, AccessLog, AccessLogTarget, Cluster, Config, ConfigError, Error, Server,
+    DEFAULT_BACKLOG,
 };
 
 /// The `--help` headings, in the order a newcomer reads them: where the
@@ -35,6 +36,7 @@ mod heading {
     pub const TLS: &str = "TLS";
     pub const LOAD_BALANCERS: &str = "Load balancers";
     pub const OBSERVABILITY: &str = "Observability";
+    pub const FAULTS: &str = "Faults";
 }
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
@@ -268,6 +270,38 @@ struct Cli {
         help_heading = heading::OBSERVABILITY
     )]
     stats_interval: Option<Duration>,
+
+    /// A listener that misbehaves on purpose, NAME=ADDR (port 0 picks a
+    /// free port); repeat for several. With no --toxic it echoes as the
+    /// plain listener does
+    #[arg(
+        long,
+        value_name = "NAME=ADDR",
+        value_parser = parse_fault_listener,
+        help_heading = heading::FAULTS
+    )]
+    fault_listen: Vec<faults::spec::ListenerSpec>,
+
+    /// A toxic on a --fault-listen listener, in toxiproxy's words:
+    /// LISTENER:TYPE[:STREAM][,KEY=VALUE...], e.g.
+    /// `slow:latency,latency=100ms,jitter=10ms`. TYPE: latency, bandwidth,
+    /// slicer, limit_data, timeout, reset_peer, slow_close, stop_accepting,
+    /// accept_close, accept_reset, and with --udp udp_loss, udp_duplicate,
+    /// udp_delay, udp_reorder (drawn per datagram); STREAM: upstream or
+    /// downstream (default); keys: the type's attributes (durations with us, ms or s),
+    /// name, toxicity (0 to 1, the share of connections it applies to)
+    #[arg(
+        long,
+        value_name = "SPEC",
+        value_parser = parse_toxic,
+        help_heading = heading::FAULTS
+    )]
+    toxic: Vec<faults::spec::ToxicSpec>,
+
+    /// Seed of the per-connection draw of each toxic's toxicity, so a run
+    /// can be repeated [default: from the clock]
+    #[arg(long, value_name = "N", help_heading = heading::FAULTS)]
+    fault_seed: Option<u64>,
 }
 
 /// The TLS identity the flags name, if any.
@@ -293,9 +327,13 @@ fn tls_client_auth(cli: &Cli) -> Option<ClientAuth> {
     })
 }
 
-/// The server's configuration from the flags.
-fn config(cli: Cli) -> Config {
+/// The server's configuration from the flags, or the one line that says
+/// which fault spec is wrong (a toxic on a listener that does not exist).
+fn config(cli: Cli) -> Result<Config, String> {
     let mut config = Config::default();
+    config.faults = faults::spec::table(&cli.fault_listen, &cli.toxic)
+        .map_err(|e| format!("invalid fault: {e}"))?;
+    config.fault_seed = cli.fault_seed;
     config.tls_identity = tls_identity(&cli);
     config.tls_client_auth = tls_client_auth(&cli);
     config.listen = cli.listen;
@@ -318,7 +356,7 @@ fn config(cli: Cli) -> Config {
     config.tls_alpn = cli.tls_alpn;
     config.whoami_listen = cli.whoami_listen;
     config.whoami_tls_listen = cli.whoami_tls_listen;
-    config
+    Ok(config)
 }
 
 /// The line printed after `echo-reactor: ` when the server cannot start
@@ -401,6 +439,16 @@ fn parse_reactors(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--fault-listen`: `NAME=ADDR`.
+fn parse_fault_listener(text: &str) -> Result<faults::spec::ListenerSpec, String> {
+    faults::spec::parse_listener(text).map_err(|e| e.to_string())
+}
+
+/// `--toxic`: `LISTENER:TYPE[:STREAM][,KEY=VALUE...]`.
+fn parse_toxic(text: &str) -> Result<faults::spec::ToxicSpec, String> {
+    faults::spec::parse_toxic(text).map_err(|e| e.to_string())
+}
+
 fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
     match units::parse_seconds(text).map_err(|e| e.to_string())? {
         Duration::ZERO => Err("must be longer than zero".into()),
@@ -410,6 +458,15 @@ fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli: Cli = cli_support::parse_or_exit("echo-reactor");
+    let reactors = cli.reactors;
+    let access_log_target = cli.access_log.as_deref().map(AccessLogTarget::parse);
+    let mut config = match config(cli) {
+        Ok(config) => config,
+        Err(line) => {
+            eprintln!("echo-reactor: {line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
 
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
@@ -419,7 +476,7 @@ fn main() -> ExitCode {
         Err(e) => warn!("cannot raise the open-files limit: {e}"),
     }
 
-    let access_log = match cli.access_log.as_deref().map(AccessLogTarget::parse) {
+    let access_log = match access_log_target {
         None => None,
         Some(target) => match AccessLog::open(&target) {
             Ok(log) => Some(log),
@@ -429,8 +486,6 @@ fn main() -> ExitCode {
             }
         },
     };
-    let reactors = cli.reactors;
-    let mut config = config(cli);
     config.access_log = access_log.clone();
     let drain_timeout = config.drain_timeout;
     // One reactor is the plain, single-threaded server; more are the same

@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 
+use crate::faults;
 use crate::http::{HttpConn, HttpProgress, Response};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 use crate::stats::{self, Family, RequestCut, Stats, COUNTERS};
@@ -113,7 +114,15 @@ impl Stage for HttpConn {
     fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
         let stats = cx.snapshot();
         let draining = cx.draining;
-        let answer = |method: &str, path: &str| route(method, path, &stats, draining);
+        let fault_rows = &cx.fault_rows;
+        let answer = |method: &str, path: &str| {
+            let mut response = route(method, path, &stats, draining);
+            if response.content_type == CONTENT_TYPE {
+                // By listener: named at run time, so not a family of Stats.
+                faults::counts::render(fault_rows, &mut response.body);
+            }
+            response
+        };
         match HttpConn::serve(self, &mut cx.scratch[..], answer) {
             HttpProgress::Waiting => Next::Wait,
             HttpProgress::Finished => Next::Close(CloseReason::Answered),
@@ -193,6 +202,7 @@ mod tests {
                 "slab_capacity gauge",
                 "http_connections_cut_total counter",
                 "access_log_lines_total counter",
+                "faults_applied_total counter",
                 "draining gauge",
             ]
         );
@@ -209,6 +219,7 @@ mod tests {
                 "echo_reactor_connections_closed_total{reason=\"shutdown\"} 0",
                 "echo_reactor_connections_closed_total{reason=\"proxy_header\"} 2",
                 "echo_reactor_connections_closed_total{reason=\"tls_handshake\"} 5",
+                "echo_reactor_connections_closed_total{reason=\"fault\"} 0",
             ]
         );
         assert!(text.contains("\necho_reactor_proxy_headers_total{result=\"too_long\"} 2\n"));

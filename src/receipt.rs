@@ -89,6 +89,16 @@ pub(crate) struct TlsSeen {
     pub(crate) peer_fingerprint_256: Option<String>,
 }
 
+/// The fault listener a connection came through (`--fault-listen`), and
+/// the toxics it drew.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FaultsSeen {
+    /// The listener's name (a proxy's, in toxiproxy's words).
+    pub(crate) listener: String,
+    /// The toxics it drew, by name; empty: none, a plain echo.
+    pub(crate) drawn: Vec<String>,
+}
+
 /// One connection's receipt, filled in as it goes.
 #[derive(Debug)]
 pub(crate) struct Receipt {
@@ -115,6 +125,8 @@ pub(crate) struct Receipt {
     pub(crate) proxy: Option<Box<ProxySeen>>,
     /// Its TLS session, on a TLS listener, once known.
     pub(crate) tls: Option<Box<TlsSeen>>,
+    /// On a fault listener: its name and the faults the connection drew.
+    pub(crate) faults: Option<Box<FaultsSeen>>,
     /// Bytes of the client's read (after any PROXY header; plaintext for
     /// TLS).
     pub(crate) bytes_received: u64,
@@ -181,6 +193,13 @@ impl Receipt {
             "tls".into(),
             self.tls.as_deref().map_or(Value::Null, tls_json),
         );
+        out.insert(
+            "faults".into(),
+            self.faults.as_deref().map_or(
+                Value::Null,
+                |faults| json!({"listener": faults.listener, "drawn": faults.drawn}),
+            ),
+        );
         out.insert("bytes_received".into(), json!(self.bytes_received));
         out.insert("bytes_sent".into(), json!(self.bytes_sent));
         if let Some(ending) = ending {
@@ -204,6 +223,7 @@ fn listener_name(kind: ListenerKind) -> &'static str {
         ListenerKind::Metrics => "metrics",
         ListenerKind::Whoami => "whoami",
         ListenerKind::WhoamiTls => "whoami-tls",
+        ListenerKind::Faulty(_) => "fault",
     }
 }
 
@@ -244,6 +264,7 @@ fn termination(reason: &CloseReason) -> (&'static str, Option<String>) {
         CloseReason::TlsHandshake(why) => ("tls_handshake", Some(why.names().label.into())),
         CloseReason::Answered => ("answered", None),
         CloseReason::Cut(why) => ("cut", Some(why.names().label.into())),
+        CloseReason::Fault(why) => ("fault", Some(why.names().label.into())),
     }
 }
 
@@ -319,6 +340,7 @@ mod tests {
                 tlvs: Some(json!({"authority": "echo.example"})),
             })),
             tls: None,
+            faults: None,
             bytes_received: 5,
             bytes_sent: 5,
         };

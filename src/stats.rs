@@ -49,7 +49,7 @@ pub use by_reason::{ByReason, Names, Reason};
 use layout::{by_reason, grouped, labelled, line, metric, off_line, parts};
 pub(crate) use layout::{families, family, part, Counter, Family, Sum};
 pub(crate) use log::StatsLog;
-pub use reasons::{HandshakeFailure, HeaderFailure, RequestCut};
+pub use reasons::{FaultApplied, HandshakeFailure, HeaderFailure, RequestCut};
 
 /// Declares [`Stats`], one field per counter with how it sums, where it
 /// shows on the stats line and in `/metrics`, and [`COUNTERS`], the same
@@ -160,7 +160,9 @@ counters! {
         tls_truncated: u64 = Add, line(part::TLS_ENDS, "{} truncated"), labelled(family::TLS_ENDS, "how", "truncated");
         /// UDP datagrams received (`--udp`), whatever became of them: each is
         /// echoed (`datagrams_out`) or dropped for one of the three reasons
-        /// below, so `datagrams_in` is the sum of those four. Their bytes are
+        /// below, so `datagrams_in` is the sum of those four.
+        /// (On a fault listener, a datagram may also be lost, or echoed
+        /// twice, on purpose: `faults_applied`.) Their bytes are
         /// not in `bytes_in`/`bytes_out`, which count TCP.
         datagrams_in: u64 = Add, line(part::UDP, "{} in"), metric(family::UDP_RECEIVED);
         /// UDP datagrams echoed back to their sender.
@@ -187,6 +189,13 @@ counters! {
         /// Receipts dropped because the access log's writer was behind
         /// (its queue full: a disk or pipe that stopped taking writes).
         access_log_dropped: u64 = Add, line(part::ACCESS_LOG, "{} dropped"), labelled(family::ACCESS_LOG, "outcome", "dropped");
+        /// Faults applied on the listeners that misbehave on purpose
+        /// (`--fault-listen`), by the toxic's type: to each connection
+        /// that drew it at accept.
+        faults_applied: ByReason<FaultApplied> = Add, grouped(part::FAULTS, "applied", ""), by_reason(family::FAULTS, "kind");
+        /// Connections a fault closed (limit_data, timeout, reset_peer,
+        /// accept_close, accept_reset, a listener disabled).
+        closed_by_fault: u64 = Add, line(part::FAULTS, "{} connections closed"), labelled(family::CLOSED, "reason", "fault");
     }
 }
 
@@ -212,6 +221,7 @@ impl Stats {
             + self.closed_by_shutdown
             + self.proxy_failures()
             + self.tls_handshake_failures()
+            + self.closed_by_fault
     }
 
     /// Connections closed before their PROXY protocol header was complete,
@@ -309,7 +319,11 @@ mod tests {
              proxy headers: 17 accepted, refused 18 not proxy / 19 invalid / 20 too long / \
              21 timeout / 22 closed / 23 bad checksum; udp datagrams: 36 in, 37 echoed, \
              dropped 38 guarded / 39 send buffer full / 40 errors; \
-             access log lines: 46 written, 47 dropped"
+             access log lines: 46 written, 47 dropped; faults: applied 48 latency / \
+             49 bandwidth / 50 slicer / 51 limit_data / 52 timeout / 53 reset_peer / \
+             54 slow_close / 55 stop_accepting / 56 accept_close / 57 accept_reset / \
+             58 udp_loss / 59 udp_duplicate / 60 udp_delay / 61 udp_reorder / 62 down, \
+             63 connections closed"
         );
         assert_eq!(
             Stats::default().to_string(),

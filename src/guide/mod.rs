@@ -46,6 +46,8 @@
 //!     and of a cluster's nodes.
 //! 13. [`ch13_adding_a_stage`]: how a new connection stage or listener
 //!     kind is added.
+//! 14. [`ch14_deadlines_out_of_order`]: a fault's wake-ups, which fall due
+//!     in no order; a heap against a timing wheel, measured.
 //!
 //! # A map of the code
 //!
@@ -89,6 +91,11 @@
 //!   [`crate::banner`] (who answered), [`crate::metrics`] and
 //!   [`crate::http`] (`/metrics`, `/healthz`). [`crate::tls`]: the same
 //!   echo through a rustls session (`--tls-listen`).
+//! - [`crate::faults`]: listeners that misbehave on purpose
+//!   (`--fault-listen`, `--toxic`), in toxiproxy's vocabulary: the model
+//!   and its table, the command line's specs, the draw at accept, the
+//!   faulted connection and UDP socket; the reactor's side is
+//!   `server/faulting.rs`, the wake-ups' timing wheel `timers/wakes.rs`.
 //! - [`crate::cluster`]: several reactors, one per thread, sharing each
 //!   address.
 //! - [`crate::config`], [`crate::error`], [`crate::stats`],
@@ -126,3 +133,4 @@ pub mod ch10_more_cores;
 pub mod ch11_the_edges;
 pub mod ch12_measurements;
 pub mod ch13_adding_a_stage;
+pub mod ch14_deadlines_out_of_order;

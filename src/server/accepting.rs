@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::http::admission::{Admit, RequestCut, ACCEPTS_PER_EVENT, BACKLOG};
 use crate::http::HttpConn;
-use crate::receipt::Receipt;
+use crate::receipt::{FaultsSeen, Receipt};
 use crate::serve::{CloseReason, ListenerKind, Next, Ready, Stage};
 use crate::socket;
 use crate::udp::UdpEcho;
@@ -117,7 +117,7 @@ impl Reactor {
 
     /// Registers a listener and gives it its slot; echo listeners are
     /// also listed for accepting again after a pause and for shutdown.
-    fn add_listener(
+    pub(super) fn add_listener(
         &mut self,
         registry: &Registry,
         mut socket: TcpListener,
@@ -145,6 +145,8 @@ impl Reactor {
         match kind {
             ListenerKind::Metrics => self.accept_requests(registry, key),
             // While accepting is paused, new clients wait in the queue.
+            // A fault listener that stops accepting leaves them there.
+            ListenerKind::Faulty(index) if self.holds_accepts(index) => {}
             _ if self.acceptor.is_open() => self.accept_from(registry, key),
             _ => {}
         }
@@ -276,6 +278,12 @@ impl Reactor {
             local,
             proxy: None,
             tls: None,
+            faults: self.fault_listener_name(via).map(|listener| {
+                Box::new(FaultsSeen {
+                    listener,
+                    drawn: Vec::new(),
+                })
+            }),
             bytes_received: 0,
             bytes_sent: 0,
         })
@@ -357,6 +365,15 @@ impl Reactor {
         // edge already, so look at every listener now.
         for i in 0..self.listeners.len() {
             let key = self.listeners[i];
+            if let Some(Entry::Listener(Listener {
+                kind: ListenerKind::Faulty(index),
+                ..
+            })) = self.entries.get(key)
+            {
+                if self.holds_accepts(*index) {
+                    continue;
+                }
+            }
             self.accept_from(registry, key);
             if !self.acceptor.is_open() {
                 break;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::access_log::AccessLog;
 use crate::banner::Banner;
 use crate::config::Config;
+use crate::faults::state::{clock_seed, FaultState};
 use crate::http::admission::{Admission, Admit};
 use crate::receipt::ConnectionIds;
 use crate::serve::ListenerKind;
@@ -34,6 +35,8 @@ pub(super) struct Features {
     /// keeps a receipt (`--proxy-protocol`, `--banner`, receipts): decided
     /// once, so an accept tests one flag.
     pub(super) stage_plain: bool,
+    /// `--fault-listen`.
+    pub(super) faults: Option<FaultState>,
 }
 
 /// What keeping receipts needs.
@@ -132,6 +135,16 @@ impl Features {
             stage_plain: config.proxy_protocol
                 || config.banner.is_some()
                 || config.access_log.is_some(),
+            faults: (!config.faults.list().is_empty()).then(|| {
+                let seed = config.fault_seed.unwrap_or_else(clock_seed);
+                FaultState::new(
+                    config.faults.clone(),
+                    seed,
+                    config.backlog,
+                    config.reuse_port,
+                    config.udp,
+                )
+            }),
         }
     }
 

@@ -83,6 +83,9 @@ impl Server {
                 .listen_whoami(poll.registry(), addr, ListenerKind::WhoamiTls, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        reactor
+            .listen_faults(poll.registry())
+            .map_err(|(addr, source)| Error::Listen { addr, source })?;
         if let Some(addr) = config.metrics {
             reactor
                 .listen_metrics(poll.registry(), addr)
@@ -125,6 +128,16 @@ impl Server {
             .metrics
             .as_ref()
             .map(|metrics| metrics.addr)
+    }
+
+    /// The fault listeners as bound (port 0 resolved), for the other
+    /// reactors of a cluster to bind the same ports.
+    pub(crate) fn fault_table(&self) -> Option<&crate::faults::FaultTable> {
+        self.reactor
+            .features
+            .faults
+            .as_ref()
+            .map(|state| &state.table)
     }
 
     /// The connection limit in force (given, or derived from the fd limit).

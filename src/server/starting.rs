@@ -79,6 +79,37 @@ impl Reactor {
             ListenerKind::Tls => self.start_tls(registry, key, stream, early, receipt),
             ListenerKind::Whoami => self.start_whoami(registry, key, stream, receipt),
             ListenerKind::WhoamiTls => self.start_tls(registry, key, stream, early, receipt),
+            ListenerKind::Faulty(index) => match self.draw_faults(key, index, stream) {
+                Ok((conn, drawn)) => {
+                    self.cx.stats.bytes_in += early as u64;
+                    if let Some(receipt) = &mut receipt {
+                        receipt.bytes_received += early as u64;
+                        if let Some(faults) = &mut receipt.faults {
+                            faults.drawn = drawn;
+                        }
+                    }
+                    // The banner goes first, through the faults as any echo.
+                    let banner = self.features.banner.as_ref();
+                    let first = match banner_for(banner, conn.stream(), receipt.as_ref()) {
+                        Ok(banner) => {
+                            self.cx.scratch.copy_within(..early, banner.len());
+                            self.cx.scratch[..banner.len()].copy_from_slice(&banner);
+                            banner.len() + early
+                        }
+                        Err(_) => early,
+                    };
+                    self.start_faulted(registry, key, conn, first, receipt)
+                }
+                // It drew nothing: a plain connection.
+                Err(stream) => self.start_after_header(
+                    registry,
+                    key,
+                    stream,
+                    ListenerKind::Echo,
+                    early,
+                    receipt,
+                ),
+            },
             // Metrics requests are accepted by their own loop.
             ListenerKind::Metrics => {}
         }
@@ -87,7 +118,7 @@ impl Reactor {
     /// Puts a connection's first (or next) stage in the slot the slab
     /// gives next, which is the one the connection was given: wrapped with
     /// its receipt if it keeps one.
-    fn insert(&mut self, entry: Entry, receipt: Option<Receipt>) {
+    pub(super) fn insert(&mut self, entry: Entry, receipt: Option<Receipt>) {
         match receipt {
             None => self.entries.insert(entry),
             Some(receipt) => {
@@ -126,7 +157,7 @@ impl Reactor {
             return;
         };
         self.start_after_header(registry, key, stream, via, early, receipt);
-        if via == ListenerKind::Echo {
+        if matches!(via, ListenerKind::Echo | ListenerKind::Faulty(_)) {
             // Bytes past the header's size limit, or a FIN that came with
             // it, raised no edge of their own: read on.
             self.serve(registry, key, Ready::CONTINUE_READING);

@@ -84,9 +84,12 @@ pub(crate) mod part {
     pub const ACCESS_LOG: Part = Part::optional("access log lines", |s| {
         s.access_log_lines + s.access_log_dropped > 0
     });
+    pub const FAULTS: Part = Part::optional("faults", |s| {
+        s.faults_applied.total() + s.closed_by_fault > 0
+    });
 
     /// Every part above, in the line's order.
-    pub const ORDER: [Part; 10] = [
+    pub const ORDER: [Part; 11] = [
         CONNECTIONS,
         BYTES,
         BACKPRESSURE,
@@ -97,6 +100,7 @@ pub(crate) mod part {
         PROXY,
         UDP,
         ACCESS_LOG,
+        FAULTS,
     ];
 
     pub(super) fn tls_used(stats: &Stats) -> bool {
@@ -240,6 +244,10 @@ pub(crate) mod family {
         "http_connections_cut_total",
         "Connections to the metrics and health endpoint cut before they were answered, by reason.",
     );
+    pub const FAULTS: Family = Family::counter(
+        "faults_applied_total",
+        "Faults applied on the listeners that misbehave on purpose (--fault-listen), by toxic type.",
+    );
 
     pub const ACCESS_LOG: Family = Family::counter(
         "access_log_lines_total",
@@ -247,7 +255,7 @@ pub(crate) mod family {
     );
 
     /// Every family above, in the order `/metrics` shows them.
-    pub const ORDER: [Family; 21] = [
+    pub const ORDER: [Family; 22] = [
         ACCEPTED,
         ACTIVE,
         PEAK,
@@ -269,6 +277,7 @@ pub(crate) mod family {
         SLAB_CAPACITY,
         HTTP_CUT,
         ACCESS_LOG,
+        FAULTS,
     ];
 }
 

@@ -98,3 +98,44 @@ crate::stats::reasons! {
         Timeout = ("timeout", "timeout", "no whole request within the request timeout"),
     }
 }
+
+crate::stats::reasons! {
+    /// A fault applied (`--fault-listen`, `--toxic`), by its toxic's type:
+    /// to a connection that drew it, to a listener for `stop_accepting`,
+    /// and `down` to each connection closed as its listener was disabled.
+    /// All but `down` are in the order of `ToxicKind::index`.
+    #[non_exhaustive]
+    pub enum FaultApplied {
+        /// Echoes held back by a latency.
+        Latency = ("latency", "latency", "latency"),
+        /// Reads or writes paced to a rate.
+        Bandwidth = ("bandwidth", "bandwidth", "bandwidth"),
+        /// Echoes written in slices.
+        Slicer = ("slicer", "slicer", "slicer"),
+        /// Closed after so many bytes.
+        LimitData = ("limit_data", "limit_data", "limit_data"),
+        /// No data moves, closed later or never.
+        Timeout = ("timeout", "timeout", "timeout"),
+        /// Reset after a while.
+        ResetPeer = ("reset_peer", "reset_peer", "reset_peer"),
+        /// The FIN delayed.
+        SlowClose = ("slow_close", "slow_close", "slow_close"),
+        /// A listener stopped accepting.
+        StopAccepting = ("stop_accepting", "stop_accepting", "stop_accepting"),
+        /// Accepted and closed at once.
+        AcceptClose = ("accept_close", "accept_close", "accept_close"),
+        /// Accepted and reset at once.
+        AcceptReset = ("accept_reset", "accept_reset", "accept_reset"),
+        /// A datagram not echoed (so `datagrams_in` counts it, and no
+        /// counter of the UDP part does).
+        UdpLoss = ("udp_loss", "udp_loss", "udp_loss"),
+        /// A datagram echoed twice (so `datagrams_out` counts two).
+        UdpDuplicate = ("udp_duplicate", "udp_duplicate", "udp_duplicate"),
+        /// A datagram echoed late.
+        UdpDelay = ("udp_delay", "udp_delay", "udp_delay"),
+        /// A datagram held until the next went ahead of it.
+        UdpReorder = ("udp_reorder", "udp_reorder", "udp_reorder"),
+        /// Closed because its listener was disabled.
+        Down = ("down", "down", "down"),
+    }
+}
