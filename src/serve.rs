@@ -278,6 +278,11 @@ pub enum Role {
 /// module with a type that implements this trait, one line in `entries!`
 /// (`server/entry.rs`), and one arm where a listener's connections choose
 /// their stages (`Reactor::start`, `server/starting.rs`).
+///
+/// A method added here with a default must be delegated by
+/// [`Recorded`](crate::server::recorded::Recorded) too, which wraps any
+/// stage of a connection that keeps a receipt: its default would
+/// otherwise hide the wrapped stage's answer.
 pub trait Stage {
     /// Does the work `ready` allows, and says what the loop must do next.
     fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next;

@@ -690,3 +690,38 @@ fn the_reactors_of_a_cluster_share_one_log_and_one_sequence_of_ids() {
         );
     }
 }
+
+#[test]
+fn a_receipt_on_a_fault_listener_names_it_and_the_toxics_the_connection_drew() {
+    let scratch = Scratch::new("receipts-faults");
+    let log_path = scratch.join("access.jsonl");
+    let server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--fault-listen",
+        "slow=127.0.0.1:0",
+        "--toxic",
+        "slow:latency:downstream,latency=20ms",
+        "--access-log",
+        log_path.to_str().unwrap(),
+    ]);
+    let slow = server.addrs[1];
+    let client = echo_and_close(slow, b"late but whole");
+    let receipt = within_patience("the receipt in the log", move || loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            return serde_json::from_str::<Value>(line).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    });
+    assert_eq!(receipt["downstream_remote_address"], client.to_string());
+    assert_eq!(receipt["listener"], "fault");
+    assert_eq!(receipt["faults"]["listener"], "slow");
+    assert_eq!(
+        receipt["faults"]["drawn"],
+        serde_json::json!(["latency_downstream"])
+    );
+    assert_eq!(receipt["bytes_received"], 14);
+    assert_eq!(receipt["bytes_sent"], 14);
+    assert_eq!(receipt["termination"], "peer");
+}

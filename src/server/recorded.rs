@@ -180,6 +180,10 @@ impl Stage for Recorded {
         self.inner.stage_ref().and_then(|stage| stage.deadline())
     }
 
+    fn wake_at(&self) -> Option<Instant> {
+        self.inner.stage_ref().and_then(|stage| stage.wake_at())
+    }
+
     fn time_out(&mut self) -> CloseReason {
         self.stage().time_out()
     }
