@@ -112,6 +112,16 @@ pub struct Config {
     /// each 1 to 255 bytes ([`ALPN_NAME_LEN`]).
     /// Empty (the default): none, and a client's ALPN is ignored.
     pub tls_alpn: Vec<String>,
+    /// Addresses to serve WebSocket echo on (see the `websocket` module);
+    /// empty (the default): none. `--proxy-protocol` applies to them too.
+    pub ws_listen: Vec<SocketAddr>,
+    /// Addresses to serve WebSocket echo over TLS on, with the TLS
+    /// listeners' identity and settings; empty (the default): none.
+    pub wss_listen: Vec<SocketAddr>,
+    /// The largest WebSocket message accepted, in bytes: a larger one is
+    /// refused with close code 1009. The echo keeps no message whole, so
+    /// this bounds what a client may stream back, not memory.
+    pub ws_max_message: usize,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -143,6 +153,9 @@ impl Default for Config {
             tls_handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             tls_client_auth: None,
             tls_alpn: Vec::new(),
+            ws_listen: Vec::new(),
+            wss_listen: Vec::new(),
+            ws_max_message: crate::websocket::DEFAULT_MAX_MESSAGE,
         }
     }
 }
@@ -184,10 +197,15 @@ impl Config {
     /// Checks the values that have no meaning, so a bad one is reported at
     /// start-up by name rather than misbehaving later.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.is_empty() && self.tls_listen.is_empty() {
+        if self.listen.is_empty()
+            && self.tls_listen.is_empty()
+            && self.ws_listen.is_empty()
+            && self.wss_listen.is_empty()
+        {
             return Err(ConfigError::NoAddress);
         }
-        if !self.tls_listen.is_empty() && self.tls_identity.is_none() {
+        let wants_tls = !self.tls_listen.is_empty() || !self.wss_listen.is_empty();
+        if wants_tls && self.tls_identity.is_none() {
             return Err(ConfigError::TlsWithoutIdentity);
         }
         if self.tls_handshake_timeout == Duration::ZERO {
@@ -219,6 +237,9 @@ impl Config {
         }
         if self.stats_interval == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroStatsInterval);
+        }
+        if self.ws_max_message == 0 {
+            return Err(ConfigError::ZeroWsMaxMessage);
         }
         Ok(())
     }
@@ -262,6 +283,8 @@ pub enum ConfigError {
     ZeroStatsInterval,
     /// A [`Cluster`](crate::Cluster) was asked for no reactors.
     NoReactors,
+    /// `ws_max_message` is zero.
+    ZeroWsMaxMessage,
 }
 
 impl fmt::Display for ConfigError {
@@ -294,6 +317,7 @@ impl fmt::Display for ConfigError {
                 f.write_str("stats_interval must be longer than zero")
             }
             ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
+            ConfigError::ZeroWsMaxMessage => f.write_str("ws_max_message must be at least 1 byte"),
         }
     }
 }

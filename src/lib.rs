@@ -76,6 +76,7 @@ mod signals;
 mod socket;
 mod timers;
 mod udp;
+mod websocket;
 
 // What an embedder uses.
 pub mod stats;

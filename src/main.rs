@@ -33,6 +33,7 @@ mod heading {
     pub const TLS: &str = "TLS";
     pub const LOAD_BALANCERS: &str = "Load balancers";
     pub const OBSERVABILITY: &str = "Observability";
+    pub const WEBSOCKET: &str = "WebSocket";
 }
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
@@ -213,6 +214,28 @@ struct Cli {
     )]
     tls_alpn: Vec<String>,
 
+    /// Address to serve WebSocket echo on (ws://ADDR/; a plain GET / there
+    /// serves a page to try it in a browser); repeat for several
+    /// [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::WEBSOCKET)]
+    ws_listen: Vec<SocketAddr>,
+
+    /// Address to serve WebSocket echo over TLS on (wss://ADDR/), with the
+    /// TLS flags' certificate; repeat for several [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::WEBSOCKET)]
+    wss_listen: Vec<SocketAddr>,
+
+    /// Largest WebSocket message accepted; a larger one is refused with
+    /// close code 1009. Accepts K/KiB/M/MiB suffixes
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "16MiB",
+        value_parser = parse_byte_count,
+        help_heading = heading::WEBSOCKET
+    )]
+    ws_max_message: usize,
+
     /// Expect a PROXY protocol header (v1 or v2) before any payload on every
     /// TCP listener, as load balancers send it; its addresses are logged at
     /// debug, and it is never echoed
@@ -295,6 +318,9 @@ fn config(cli: Cli) -> Config {
     config.tls_listen = cli.tls_listen;
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
     config.tls_alpn = cli.tls_alpn;
+    config.ws_listen = cli.ws_listen;
+    config.wss_listen = cli.wss_listen;
+    config.ws_max_message = cli.ws_max_message;
     config
 }
 
@@ -315,6 +341,7 @@ fn in_flags(problem: &ConfigError) -> String {
         ConfigError::TlsWithoutIdentity => {
             "tls-listen needs a certificate: tls-cert and tls-key, or tls-self-signed".into()
         }
+        ConfigError::ZeroWsMaxMessage => "ws-max-message must be at least 1 byte".into(),
         ConfigError::ZeroTlsHandshakeTimeout => {
             "tls-handshake-timeout must be longer than zero".into()
         }

@@ -29,7 +29,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
-use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
+use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats, UpgradeRefusal};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
 /// any UDP datagram, so none is ever truncated.
@@ -199,6 +199,9 @@ pub enum CloseReason {
     /// A request's connection was cut before it was answered (the metrics
     /// endpoint): timed out, or evicted for a new connection.
     Cut(RequestCut),
+    /// A WebSocket listener's connection was answered with something other
+    /// than an upgrade, or closed before its request was whole.
+    WsUpgrade(UpgradeRefusal),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -211,6 +214,10 @@ pub enum ListenerKind {
     Tls,
     /// The metrics and health endpoint (`--metrics`).
     Metrics,
+    /// WebSocket echo (`--ws-listen`).
+    WebSocket,
+    /// WebSocket echo over TLS (`--wss-listen`).
+    WebSocketTls,
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

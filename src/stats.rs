@@ -49,7 +49,7 @@ pub use by_reason::{ByReason, Names, Reason};
 use layout::{by_reason, grouped, labelled, line, metric, off_line, parts};
 pub(crate) use layout::{families, family, part, Counter, Family, Sum};
 pub(crate) use log::StatsLog;
-pub use reasons::{HandshakeFailure, HeaderFailure, RequestCut};
+pub use reasons::{HandshakeFailure, HeaderFailure, RequestCut, UpgradeRefusal, WsClose};
 
 /// Declares [`Stats`], one field per counter with how it sums, where it
 /// shows on the stats line and in `/metrics`, and [`COUNTERS`], the same
@@ -182,6 +182,28 @@ counters! {
         /// Connections to the metrics endpoint cut before they were
         /// answered, by why: evicted for a new connection, refused, timed out.
         http_cut: ByReason<RequestCut> = Add, off_line(), by_reason(family::HTTP_CUT, "reason");
+        /// WebSocket upgrades completed (`--ws-listen`, `--wss-listen`).
+        ws_upgrades: u64 = Add, line(part::WEBSOCKET, "{} upgrades"), labelled(family::WS_UPGRADES, "result", "upgraded");
+        /// WebSocket listeners' requests answered with something other than
+        /// an upgrade (and connections closed before their request was
+        /// whole), by why.
+        ws_refused: ByReason<UpgradeRefusal> = Add, grouped(part::WEBSOCKET, "refused", ""), by_reason(family::WS_UPGRADES, "result").total_in(family::CLOSED, "reason", "ws_upgrade");
+        /// Plain `GET /` requests to a WebSocket listener answered with the
+        /// page that tries the echo in a browser.
+        ws_pages: u64 = Add, line(part::WEBSOCKET, "{} pages"), metric(family::WS_PAGES);
+        /// WebSocket data messages received whole.
+        ws_messages_in: u64 = Add, grouped(part::WEBSOCKET, "messages", "{} in"), labelled(family::WS_MESSAGES, "direction", "in");
+        /// WebSocket data messages echoed whole.
+        ws_messages_out: u64 = Add, grouped(part::WEBSOCKET, "messages", "{} out"), labelled(family::WS_MESSAGES, "direction", "out");
+        /// Payload bytes of WebSocket data messages received (the frames'
+        /// headers not counted; the TCP bytes are in `bytes_in`).
+        ws_payload_in: u64 = Add, grouped(part::WEBSOCKET, "payload", "{} B in"), labelled(family::WS_PAYLOAD, "direction", "in");
+        /// Payload bytes of WebSocket data messages echoed.
+        ws_payload_out: u64 = Add, grouped(part::WEBSOCKET, "payload", "{} B out"), labelled(family::WS_PAYLOAD, "direction", "out");
+        /// WebSocket pings answered with a pong.
+        ws_pings: u64 = Add, line(part::WEBSOCKET, "{} pings"), metric(family::WS_PINGS);
+        /// WebSocket close frames the server sent, by status code.
+        ws_closes: ByReason<WsClose> = Add, grouped(part::WEBSOCKET, "closes", ""), by_reason(family::WS_CLOSES, "code");
     }
 }
 
@@ -207,6 +229,7 @@ impl Stats {
             + self.closed_by_shutdown
             + self.proxy_failures()
             + self.tls_handshake_failures()
+            + self.ws_refused.total()
     }
 
     /// Connections closed before their PROXY protocol header was complete,
@@ -303,7 +326,11 @@ mod tests {
              32 bad client cert; tls ends: 33 close_notify, 34 truncated; \
              proxy headers: 17 accepted, refused 18 not proxy / 19 invalid / 20 too long / \
              21 timeout / 22 closed; udp datagrams: 35 in, 36 echoed, dropped 37 guarded / \
-             38 send buffer full / 39 errors"
+             38 send buffer full / 39 errors; websocket: 45 upgrades, refused 46 bad request / \
+             47 not found / 48 method / 49 version / 50 too large / 51 timeout / 52 closed, \
+             53 pages, messages 54 in / 55 out, payload 56 B in / 57 B out, 58 pings, \
+             closes 59 normal / 60 going away / 61 protocol error / 62 invalid utf-8 / \
+             63 too big / 64 other / 65 no code"
         );
         assert_eq!(
             Stats::default().to_string(),

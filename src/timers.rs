@@ -173,11 +173,14 @@ pub enum StageClock {
     ProxyHeader,
     /// A TLS handshake (`--tls-handshake-timeout`).
     TlsHandshake,
+    /// A WebSocket upgrade request (`--ws-listen`), as long as a metrics
+    /// request has.
+    WsUpgrade,
 }
 
 impl StageClock {
     /// How many clocks there are.
-    const COUNT: usize = 2;
+    const COUNT: usize = 3;
 }
 
 /// Deadlines of one length, in the order they were set, which is the order

@@ -76,6 +76,27 @@ impl Reactor {
         Ok(())
     }
 
+    /// Opens a WebSocket listener (`--ws-listen`, or `--wss-listen` for
+    /// `kind` [`ListenerKind::WebSocketTls`]) and puts it in the slab.
+    pub(super) fn listen_ws(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+        kind: ListenerKind,
+        config: &Config,
+    ) -> io::Result<()> {
+        let listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
+        let local = self.add_listener(registry, listener, kind)?;
+        if let Some(websocket) = &mut self.features.websocket {
+            websocket.addrs.push(local);
+        }
+        match kind {
+            ListenerKind::WebSocketTls => info!("listening on {local} (wss)"),
+            _ => info!("listening on {local} (ws)"),
+        }
+        Ok(())
+    }
+
     /// Opens the metrics endpoint's listener.
     pub(super) fn listen_metrics(
         &mut self,
@@ -119,10 +140,18 @@ impl Reactor {
         match kind {
             ListenerKind::Metrics => self.accept_requests(registry, key),
             // While accepting is paused, new clients wait in the queue.
-            ListenerKind::Echo | ListenerKind::Tls if self.acceptor.is_open() => {
+            ListenerKind::Echo
+            | ListenerKind::Tls
+            | ListenerKind::WebSocket
+            | ListenerKind::WebSocketTls
+                if self.acceptor.is_open() =>
+            {
                 self.accept_from(registry, key)
             }
-            ListenerKind::Echo | ListenerKind::Tls => {}
+            ListenerKind::Echo
+            | ListenerKind::Tls
+            | ListenerKind::WebSocket
+            | ListenerKind::WebSocketTls => {}
         }
     }
 

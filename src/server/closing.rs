@@ -83,6 +83,10 @@ impl Reactor {
                 stats.tls_failed[*failure] += 1;
                 debug!("token {key} closed: {failure}");
             }
+            CloseReason::WsUpgrade(refusal) => {
+                stats.ws_refused[*refusal] += 1;
+                debug!("token {key} closed: {refusal}");
+            }
             // Reasons of requests, never of clients.
             CloseReason::Answered | CloseReason::Cut(_) => {}
         }

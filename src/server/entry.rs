@@ -24,6 +24,7 @@ use crate::proxy_protocol::HeaderStage;
 use crate::serve::{Handoff, ListenerKind, Role, Stage};
 use crate::tls::TlsConnection;
 use crate::udp::UdpEcho;
+use crate::websocket::WsConnection;
 
 /// A listening socket, and the kind of connections it accepts.
 pub(crate) struct Listener {
@@ -99,6 +100,8 @@ entries! {
     Tls(TlsConnection),
     /// A request to the metrics endpoint (`--metrics`).
     Http(HttpConn),
+    /// A WebSocket connection (`--ws-listen`).
+    Ws(WsConnection),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

@@ -25,6 +25,16 @@ pub(super) struct Features {
     pub(super) tls: Option<TlsListeners>,
     /// `--metrics`.
     pub(super) metrics: Option<MetricsEndpoint>,
+    /// `--ws-listen`, `--wss-listen`.
+    pub(super) websocket: Option<WebSocketListeners>,
+}
+
+/// The WebSocket listeners' shared state.
+pub(super) struct WebSocketListeners {
+    /// The largest message accepted (`--ws-max-message`).
+    pub(super) max_message: usize,
+    /// The addresses listened on: `--ws-listen`'s, then `--wss-listen`'s.
+    pub(super) addrs: Vec<SocketAddr>,
 }
 
 /// The TLS listeners' shared state.
@@ -58,6 +68,12 @@ impl Features {
                 addrs: Vec::new(),
             }),
             metrics: None,
+            websocket: (!config.ws_listen.is_empty() || !config.wss_listen.is_empty()).then(|| {
+                WebSocketListeners {
+                    max_message: config.ws_max_message,
+                    addrs: Vec::new(),
+                }
+            }),
         }
     }
 

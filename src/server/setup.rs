@@ -18,7 +18,7 @@ use crate::accept::Acceptor;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handle::Handle;
-use crate::serve::Context;
+use crate::serve::{Context, ListenerKind};
 use crate::signals::SignalSource;
 use crate::timers::Timers;
 
@@ -34,7 +34,7 @@ impl Server {
         let max_connections = config.connection_limit()?;
         let (memory_limit, memory_source) = config.memory_budget();
         let tls_config = match &config.tls_identity {
-            Some(identity) if !config.tls_listen.is_empty() => {
+            Some(identity) if !config.tls_listen.is_empty() || !config.wss_listen.is_empty() => {
                 let client_auth = config.tls_client_auth.as_ref();
                 let config = identity.server_config(client_auth, &config.tls_alpn);
                 Some(config.map_err(Error::Tls)?)
@@ -73,6 +73,16 @@ impl Server {
                 .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        for (addrs, kind) in [
+            (&config.ws_listen, ListenerKind::WebSocket),
+            (&config.wss_listen, ListenerKind::WebSocketTls),
+        ] {
+            for &addr in addrs {
+                reactor
+                    .listen_ws(poll.registry(), addr, kind, &config)
+                    .map_err(|source| Error::Listen { addr, source })?;
+            }
+        }
         if let Some(addr) = config.metrics {
             reactor
                 .listen_metrics(poll.registry(), addr)
@@ -95,6 +105,15 @@ impl Server {
     pub fn tls_addrs(&self) -> &[SocketAddr] {
         match &self.reactor.features.tls {
             Some(tls) => &tls.addrs,
+            None => &[],
+        }
+    }
+
+    /// The WebSocket addresses actually listened on: those of
+    /// `config.ws_listen`, then those of `config.wss_listen`, in order.
+    pub fn ws_addrs(&self) -> &[SocketAddr] {
+        match &self.reactor.features.websocket {
+            Some(websocket) => &websocket.addrs,
             None => &[],
         }
     }

@@ -22,10 +22,12 @@ use super::entry::Entry;
 use super::Reactor;
 use crate::banner::Banner;
 use crate::connection::Connection;
+use crate::http::REQUEST_TIMEOUT;
 use crate::proxy_protocol::HeaderStage;
 use crate::serve::{CloseReason, Handoff, ListenerKind, Next, Ready};
 use crate::timers::StageClock;
 use crate::tls::TlsConnection;
+use crate::websocket::WsConnection;
 
 impl Reactor {
     /// A connection just accepted through a listener of kind `via`, counted
@@ -68,6 +70,9 @@ impl Reactor {
                 self.send_first(registry, key, early);
             }
             ListenerKind::Tls => self.start_tls(registry, key, stream, early),
+            ListenerKind::WebSocket => self.start_ws(registry, key, stream, early),
+            // A TLS handshake first; the upgrade request comes inside it.
+            ListenerKind::WebSocketTls => self.start_tls(registry, key, stream, early),
             // Metrics requests are accepted by their own loop.
             ListenerKind::Metrics => {}
         }
@@ -155,6 +160,26 @@ impl Reactor {
             // came with it, raised no edge of their own: read on.
             Ok(()) if early > 0 => self.serve(registry, key, Ready::ALL),
             Ok(()) => {}
+        }
+    }
+
+    /// A connection from a WebSocket listener waits for its upgrade
+    /// request, with a deadline; `early` bytes at the start of the scratch
+    /// buffer (what followed a PROXY header) are its first.
+    fn start_ws(&mut self, registry: &Registry, key: usize, stream: TcpStream, early: usize) {
+        let Some(websocket) = &self.features.websocket else {
+            return;
+        };
+        let deadline = self.now.max(Instant::now()) + REQUEST_TIMEOUT;
+        let conn = Box::new(WsConnection::new(stream, deadline, websocket.max_message));
+        self.entries.insert(Entry::Ws(conn));
+        self.timers.push_stage(StageClock::WsUpgrade, deadline, key);
+        if early > 0 {
+            if let Some(Entry::Ws(conn)) = self.entries.get_mut(key) {
+                self.cx.key = key;
+                let next = conn.take_early(early, &mut self.cx);
+                self.after_serving(registry, key, next);
+            }
         }
     }
 }

@@ -81,9 +81,12 @@ pub(crate) mod part {
         s.proxy_accepted + s.proxy_failures() > 0
     });
     pub const UDP: Part = Part::optional("udp datagrams", |s| s.datagrams_in > 0);
+    pub const WEBSOCKET: Part = Part::optional("websocket", |s| {
+        s.ws_upgrades + s.ws_refused.total() + s.ws_pages > 0
+    });
 
     /// Every part above, in the line's order.
-    pub const ORDER: [Part; 9] = [
+    pub const ORDER: [Part; 10] = [
         CONNECTIONS,
         BYTES,
         BACKPRESSURE,
@@ -93,6 +96,7 @@ pub(crate) mod part {
         TLS_ENDS,
         PROXY,
         UDP,
+        WEBSOCKET,
     ];
 
     pub(super) fn tls_used(stats: &Stats) -> bool {
@@ -236,9 +240,31 @@ pub(crate) mod family {
         "http_connections_cut_total",
         "Connections to the metrics and health endpoint cut before they were answered, by reason.",
     );
+    pub const WS_UPGRADES: Family = Family::counter(
+        "websocket_upgrades_total",
+        "WebSocket upgrade requests, by outcome (--ws-listen, --wss-listen).",
+    );
+    pub const WS_PAGES: Family = Family::counter(
+        "websocket_pages_total",
+        "Plain GET / requests to a WebSocket listener answered with the echo page.",
+    );
+    pub const WS_MESSAGES: Family = Family::counter(
+        "websocket_messages_total",
+        "WebSocket data messages, by direction.",
+    );
+    pub const WS_PAYLOAD: Family = Family::counter(
+        "websocket_payload_bytes_total",
+        "WebSocket data messages' payload bytes, by direction.",
+    );
+    pub const WS_PINGS: Family =
+        Family::counter("websocket_pings_total", "WebSocket pings answered.");
+    pub const WS_CLOSES: Family = Family::counter(
+        "websocket_closes_total",
+        "WebSocket close frames sent, by status code.",
+    );
 
     /// Every family above, in the order `/metrics` shows them.
-    pub const ORDER: [Family; 20] = [
+    pub const ORDER: [Family; 26] = [
         ACCEPTED,
         ACTIVE,
         PEAK,
@@ -259,6 +285,12 @@ pub(crate) mod family {
         UDP_DROPPED,
         SLAB_CAPACITY,
         HTTP_CUT,
+        WS_UPGRADES,
+        WS_PAGES,
+        WS_MESSAGES,
+        WS_PAYLOAD,
+        WS_PINGS,
+        WS_CLOSES,
     ];
 }
 
