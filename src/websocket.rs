@@ -64,6 +64,7 @@
 //! is encrypted back.
 
 mod connection;
+mod endpoint;
 mod frame;
 mod handshake;
 mod session;
@@ -72,6 +73,7 @@ mod utf8;
 use std::time::Instant;
 
 pub(crate) use connection::WsConnection;
+pub(crate) use endpoint::{Endpoint, Then, HALF};
 
 use crate::serve::{CloseReason, Context, Next, Ready, Stage};
 

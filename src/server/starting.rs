@@ -69,10 +69,10 @@ impl Reactor {
                     .insert(Entry::Connection(Connection::new(stream)));
                 self.send_first(registry, key, early);
             }
-            ListenerKind::Tls => self.start_tls(registry, key, stream, early),
+            ListenerKind::Tls => self.start_tls(registry, key, stream, early, false),
             ListenerKind::WebSocket => self.start_ws(registry, key, stream, early),
             // A TLS handshake first; the upgrade request comes inside it.
-            ListenerKind::WebSocketTls => self.start_tls(registry, key, stream, early),
+            ListenerKind::WebSocketTls => self.start_tls(registry, key, stream, early, true),
             // Metrics requests are accepted by their own loop.
             ListenerKind::Metrics => {}
         }
@@ -125,8 +125,17 @@ impl Reactor {
 
     /// A connection from a TLS listener starts its handshake, with a
     /// deadline; `early` bytes at the start of the scratch buffer (what
-    /// followed a PROXY header) are its first records.
-    fn start_tls(&mut self, registry: &Registry, key: usize, stream: TcpStream, early: usize) {
+    /// followed a PROXY header) are its first records. Inside it, a
+    /// `websocket` connection (`--wss-listen`) gets no banner: its first
+    /// bytes are its upgrade request's answer.
+    fn start_tls(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        early: usize,
+        websocket: bool,
+    ) {
         let Some(tls) = &self.features.tls else {
             return;
         };
@@ -146,8 +155,10 @@ impl Reactor {
                 return;
             }
         };
-        if !banner.is_empty() {
-            conn.greet(&banner, self.cx.max_pending);
+        match &self.features.websocket {
+            Some(listeners) if websocket => conn.speak_websocket(listeners.max_message),
+            _ if !banner.is_empty() => conn.greet(&banner, self.cx.max_pending),
+            _ => {}
         }
         self.cx.key = key;
         let early_records = conn.take_early_records(early, &mut self.cx);

@@ -1,49 +1,42 @@
 //! A WebSocket connection on a plain TCP listener (`--ws-listen`), as a
-//! stage of the reactor: its upgrade request, then its session, then its
-//! end.
+//! stage of the reactor: its socket, driving an [`Endpoint`].
 //!
 //! Each time the reactor serves it, it flushes what it holds, then reads
-//! into the upper half of the shared scratch buffer and writes its answer
-//! (the handshake's, then the echo frames) into the lower half, which is
-//! sent at once; only what the socket does not take is kept, in a
-//! [`Pending`] buffer, freed once out, exactly as a plain connection keeps
-//! its echo. Reading stops while that buffer is at `--max-pending` (or
-//! what the memory budget has left, but never below one small read, so a
-//! client that reads is still served): the client that does not read
-//! stalls itself. An open session that is idle holds no buffer: its
-//! `Box` and the frame state in it.
+//! into the upper half of the shared scratch buffer; the endpoint writes
+//! its answers (the handshake's, then the echo frames) into the lower
+//! half, which is sent at once. Only what the socket does not take is
+//! kept, in a [`Pending`] buffer, freed once out, exactly as a plain
+//! connection keeps its echo. Reading stops while that buffer is at
+//! `--max-pending` (or at what the memory budget has left, but never
+//! below one small read, so a client that reads is still served): a client
+//! that does not read stalls itself. An open session that is idle holds no
+//! buffer: its `Box` and the frame state in it.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::time::Instant;
 
-use log::{debug, trace};
+use log::trace;
 use mio::net::TcpStream;
 
-use super::handshake::{self, Answer, Parsed};
-use super::session::{Out, Session, State, OUT_SLACK};
-use crate::http::MAX_REQUEST;
+use super::endpoint::{Endpoint, Then, HALF};
+use super::handshake::{self, Answer};
 use crate::pending::Pending;
-use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN, SCRATCH_SIZE};
-use crate::stats::{Stats, UpgradeRefusal};
-
-/// Where the answers are written in the scratch buffer (its lower half);
-/// reads land in the upper half.
-const HALF: usize = SCRATCH_SIZE / 2;
-
-/// The most one read takes: what its answers can never outgrow the lower
-/// half with (see [`OUT_SLACK`]).
-const MAX_READ: usize = HALF - OUT_SLACK;
+use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
+use crate::stats::UpgradeRefusal;
 
 /// The smallest read a connection is allowed when the memory budget is
-/// short and it holds nothing: one small read's echo is all it may then
-/// leave pending.
+/// short and it holds nothing: one small read's answers are all it may
+/// then leave pending.
 const MIN_READ: usize = 4 * 1024;
 
 /// A WebSocket connection.
 pub struct WsConnection {
     stream: TcpStream,
-    phase: Phase,
+    endpoint: Endpoint,
+    /// When its upgrade request must be whole; also names it in the
+    /// timers' queue (a key can be reused).
+    upgrade_deadline: Instant,
     /// Answer bytes the socket has not taken yet, in order.
     pending: Option<Box<Pending>>,
     /// In the reactor's serve-again queue.
@@ -56,21 +49,8 @@ pub struct WsConnection {
     /// Our FIN is sent (after our close frame): what the client still
     /// sends is read and dropped until its end of stream.
     fin_sent: bool,
-    /// The largest message accepted (`--ws-max-message`).
-    max_message: usize,
     /// Bytes charged to the memory budget for this connection.
     charged: usize,
-}
-
-/// Where the connection is in its life.
-enum Phase {
-    /// The upgrade request is arriving; it must be whole by `deadline`.
-    Upgrade { request: Vec<u8>, deadline: Instant },
-    /// The handshake is done: frames flow (or the close was sent).
-    Open(Session),
-    /// An answer that ends the connection is being sent: a refusal, or
-    /// the page (`None`); once out, the connection closes.
-    Answered(Option<UpgradeRefusal>),
 }
 
 impl WsConnection {
@@ -79,26 +59,22 @@ impl WsConnection {
     pub fn new(stream: TcpStream, deadline: Instant, max_message: usize) -> WsConnection {
         WsConnection {
             stream,
-            phase: Phase::Upgrade {
-                request: Vec::new(),
-                deadline,
-            },
+            endpoint: Endpoint::new(max_message),
+            upgrade_deadline: deadline,
             pending: None,
             queued: false,
             read_stopped: false,
             peer_ended: false,
             fin_sent: false,
-            max_message,
             charged: 0,
         }
     }
 
     /// The upgrade request's deadline, while it is arriving.
     pub fn deadline(&self) -> Option<Instant> {
-        match &self.phase {
-            Phase::Upgrade { deadline, .. } => Some(*deadline),
-            _ => None,
-        }
+        self.endpoint
+            .is_upgrading()
+            .then_some(self.upgrade_deadline)
     }
 
     /// The socket.
@@ -118,9 +94,10 @@ impl WsConnection {
         // only a client that sends its request with its PROXY header.)
         let early = cx.scratch[..early].to_vec();
         cx.stats.bytes_in += early.len() as u64;
-        for piece in early.chunks(MAX_READ) {
+        for piece in early.chunks(self.endpoint.read_limit()) {
             cx.scratch[HALF..HALF + piece.len()].copy_from_slice(piece);
-            if let Err(next) = self.take(piece.len(), cx) {
+            let len = self.endpoint.answer(piece.len(), cx);
+            if let Err(next) = self.send(len, cx) {
                 self.recharge(cx);
                 return next;
             }
@@ -145,19 +122,14 @@ impl WsConnection {
         if let Next::Close(_) = next {
             return next;
         }
-        let Phase::Open(session) = &mut self.phase else {
+        if self.endpoint.is_upgrading() {
             return Next::Close(CloseReason::Shutdown);
-        };
-        if session.state() == State::Open {
-            let mut out = Out::new(&mut cx.scratch[..HALF]);
-            session.go_away(&mut out, &mut cx.stats);
-            let len = out.len();
-            if let Err(next) = self.send(len, cx) {
-                return next;
-            }
+        }
+        let len = self.endpoint.go_away(cx);
+        if len > 0 {
             trace!("token {}: close frame 1001 sent", cx.key);
         }
-        let next = match self.flush(cx) {
+        let next = match self.send(len, cx).and_then(|()| self.flush(cx)) {
             Ok(true) => Next::Wait,
             Ok(false) => self.all_sent(cx).unwrap_or(Next::Wait),
             Err(next) => next,
@@ -211,7 +183,8 @@ impl WsConnection {
                 Err(e) => return Next::Close(CloseReason::Error(e)),
             };
             cx.stats.bytes_in += n as u64;
-            if let Err(next) = self.take(n, cx) {
+            let len = self.endpoint.answer(n, cx);
+            if let Err(next) = self.send(len, cx) {
                 return next;
             }
             if self.pending.is_none() {
@@ -231,74 +204,15 @@ impl WsConnection {
         }
     }
 
-    /// How much the next read may take: the answers to it must fit what
-    /// may be left pending.
+    /// How much the next read may take: its answers must fit what may be
+    /// left pending.
     fn read_size(&self, cx: &Context) -> usize {
-        if let Phase::Upgrade { request, .. } = &self.phase {
-            // One byte more than the request may still grow, to see it
-            // overflow.
-            return (MAX_REQUEST - request.len() + 1).min(MAX_READ);
-        }
         let limit = cx
             .max_pending
             .min(cx.budget.available().max(MIN_READ))
-            .min(MAX_READ);
+            .min(self.endpoint.read_limit());
         let held = self.pending.as_ref().map_or(0, |p| p.unsent().len());
         limit.saturating_sub(held)
-    }
-
-    /// The `n` bytes read into the scratch buffer's upper half: answered
-    /// as the phase says, the answer sent.
-    fn take(&mut self, n: usize, cx: &mut Context) -> Result<(), Next> {
-        let (out, input) = cx.scratch.split_at_mut(HALF);
-        let mut out = Out::new(out);
-        let input = &mut input[..n];
-        match &mut self.phase {
-            Phase::Upgrade { request, .. } => {
-                request.extend_from_slice(input);
-                let mut request = std::mem::take(request);
-                self.upgrade(&mut request, &mut out, &mut cx.stats, cx.key);
-                if let Phase::Upgrade { request: kept, .. } = &mut self.phase {
-                    *kept = request;
-                }
-            }
-            Phase::Open(session) => session.process(input, &mut out, &mut cx.stats),
-            Phase::Answered(_) => {}
-        }
-        let len = out.len();
-        self.send(len, cx)
-    }
-
-    /// What has arrived of the upgrade request: answered once whole (or
-    /// too large), and frames that followed it read by the new session.
-    fn upgrade(&mut self, request: &mut [u8], out: &mut Out, stats: &mut Stats, key: usize) {
-        let (len, answer) = match handshake::parse(request) {
-            Parsed::Partial if request.len() > MAX_REQUEST => {
-                (request.len(), handshake::refuse(UpgradeRefusal::TooLarge))
-            }
-            Parsed::Partial => return,
-            Parsed::Complete { len, answer } => (len, answer),
-        };
-        match answer {
-            Answer::Upgrade(bytes) => {
-                out.bytes(&bytes);
-                stats.ws_upgrades += 1;
-                debug!("token {key}: WebSocket upgraded");
-                let mut session = Session::new(self.max_message);
-                session.process(&mut request[len..], out, stats);
-                self.phase = Phase::Open(session);
-            }
-            Answer::Page(bytes) => {
-                out.bytes(&bytes);
-                stats.ws_pages += 1;
-                self.phase = Phase::Answered(None);
-            }
-            Answer::Refused(why, bytes) => {
-                out.bytes(&bytes);
-                debug!("token {key}: WebSocket upgrade refused: {why}");
-                self.phase = Phase::Answered(Some(why));
-            }
-        }
     }
 
     /// Sends the `len` answer bytes at the start of the scratch buffer, or
@@ -354,23 +268,24 @@ impl WsConnection {
         Ok(false)
     }
 
-    /// Everything is sent: what the phase does then, if anything (close
-    /// after a refusal or the page; our FIN after our close frame).
+    /// Everything is sent: what follows, if anything (the close after a
+    /// refusal or the page; our FIN after our close frame).
     fn all_sent(&mut self, cx: &mut Context) -> Option<Next> {
         if self.peer_ended {
             return Some(Next::Close(CloseReason::PeerClosed));
         }
-        match &self.phase {
-            Phase::Answered(refused) => {
-                let reason = match refused {
-                    Some(why) => CloseReason::WsUpgrade(*why),
-                    None => CloseReason::PeerClosed,
-                };
+        match self.endpoint.then() {
+            Then::Read => None,
+            Then::Close(refused) => {
                 // Our FIN after the answer; the close follows.
                 let _ = self.stream.shutdown(Shutdown::Write);
-                Some(Next::Close(reason))
+                Some(Next::Close(match refused {
+                    Some(why) => CloseReason::WsUpgrade(why),
+                    None => CloseReason::PeerClosed,
+                }))
             }
-            Phase::Open(session) if session.state() == State::Closed && !self.fin_sent => {
+            Then::Finish if self.fin_sent => None,
+            Then::Finish => {
                 // The server ends the TCP connection first (RFC 6455,
                 // 7.1.1); the client's last bytes are read and dropped.
                 self.fin_sent = true;
@@ -380,14 +295,13 @@ impl WsConnection {
                     Err(e) => Some(Next::Close(CloseReason::Error(e))),
                 }
             }
-            _ => None,
         }
     }
 
     /// The client's end of stream.
     fn end_of_stream(&mut self, cx: &mut Context) -> Next {
         trace!("token {}: read end of stream", cx.key);
-        if let Phase::Upgrade { .. } = self.phase {
+        if self.endpoint.is_upgrading() {
             return Next::Close(CloseReason::WsUpgrade(UpgradeRefusal::Closed));
         }
         if self.pending.is_some() {
@@ -400,13 +314,8 @@ impl WsConnection {
     /// Brings the memory budget in step with what this connection holds:
     /// itself, its request or control frame in progress, its pending bytes.
     fn recharge(&mut self, cx: &mut Context) {
-        let held = match &self.phase {
-            Phase::Upgrade { request, .. } => request.capacity(),
-            Phase::Open(session) => session.memory(),
-            Phase::Answered(_) => 0,
-        };
         let now = std::mem::size_of::<WsConnection>()
-            + held
+            + self.endpoint.memory()
             + self.pending.as_ref().map_or(0, |p| p.footprint());
         if now > self.charged {
             cx.budget.charge(now - self.charged);
