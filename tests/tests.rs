@@ -37,3 +37,4 @@ mod stats_interval;
 mod tls;
 mod tutorial;
 mod udp;
+mod websocket;

@@ -147,13 +147,16 @@ impl WsConnection {
     }
 
     fn serve_until_blocked(&mut self, ready: Ready, cx: &mut Context) -> Next {
+        // With answers still pending, reading goes on up to the limit, as
+        // a plain connection's does; what it answers queues behind them.
         match self.flush(cx) {
-            Ok(true) => return Next::Wait,
-            Ok(false) => {}
+            Ok(true) => {}
+            Ok(false) => {
+                if let Some(next) = self.all_sent(cx) {
+                    return next;
+                }
+            }
             Err(next) => return next,
-        }
-        if let Some(next) = self.all_sent(cx) {
-            return next;
         }
         if !(ready.readable || ready.read_closed || self.read_stopped) {
             return Next::Wait;
