@@ -657,3 +657,100 @@ fn pythons_websockets_gets_every_message_back_over_wss() {
     assert_eq!(stats.ws_upgrades, 2);
     assert_eq!(stats.ws_closes[WsClose::TooBig], 1);
 }
+
+// ---- A real browser: Debian's Chromium, headless, driven by
+// playwright-core through the page's own controls.
+
+/// Where playwright-core is installed: `ECHO_REACTOR_NODE_MODULES`, or
+/// `target/npm/node_modules` in the repository, where `.ci/run` puts it.
+fn playwright_modules() -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("ECHO_REACTOR_NODE_MODULES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/npm/node_modules"),
+    };
+    dir.join("playwright-core").is_dir().then_some(dir)
+}
+
+#[test]
+fn chromium_types_into_the_page_and_sees_each_echo_with_its_round_trip_time() {
+    let chromium = std::env::var("ECHO_REACTOR_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).is_file() || !on_path("node") {
+        return skip("chromium or node not found (apt-get install chromium nodejs)");
+    }
+    let Some(modules) = playwright_modules() else {
+        return skip("playwright-core not found (npm install --prefix target/npm playwright-core)");
+    };
+    let (server, addr) = start();
+    let scratch = Scratch::new("websocket-browser");
+    let screenshot = scratch.join("page.png");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/websocket_page.cjs");
+    let output = run_within(
+        Command::new("node")
+            .arg(&script)
+            .arg(addr.to_string())
+            .arg(&screenshot)
+            .arg(scratch.join("profile"))
+            .env("NODE_PATH", &modules)
+            .env("ECHO_REACTOR_CHROMIUM", &chromium),
+        Duration::from_secs(90),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains(r#"{"text":"Hello from Chromium","rtt":""#),
+        "{printed}"
+    );
+    assert!(printed.contains("κόσμε, and a second echo"), "{printed}");
+    assert!(
+        printed.contains(r#""outside":[]"#),
+        "the page fetched from elsewhere: {printed}"
+    );
+    let png = std::fs::read(&screenshot).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let stats = server.wait_for_stats("the browser to leave", |s| s.active == 0);
+    assert_eq!(stats.ws_pages, 1);
+    assert_eq!(stats.ws_upgrades, 1);
+    assert_eq!(stats.ws_messages_in, 2);
+}
+
+// ---- websocat, from the command line as a person would use it.
+
+#[test]
+fn websocat_on_the_command_line_gets_each_line_back() {
+    if !on_path("websocat") {
+        return skip("websocat not found (cargo install websocat)");
+    }
+    let (server, addr) = start();
+    let mut child = Command::new("websocat")
+        .arg(format!("ws://{addr}/"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start websocat");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("hello\nκόσμε\nlast line\n".as_bytes())
+        .unwrap();
+    // stdin closed: websocat sends its close frame once the echoes are in.
+    let output = within_patience("websocat", move || child.wait_with_output().unwrap());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello\nκόσμε\nlast line\n"
+    );
+    let stats = server.wait_for_stats("websocat to close", |s| s.active == 0);
+    assert_eq!(stats.ws_messages_in, 3);
+    assert_eq!(stats.ws_closes.total(), 1);
+}
