@@ -754,3 +754,39 @@ fn websocat_on_the_command_line_gets_each_line_back() {
     assert_eq!(stats.ws_messages_in, 3);
     assert_eq!(stats.ws_closes.total(), 1);
 }
+
+// ---- echo-loadgen speaks WebSocket in its TCP modes.
+
+#[test]
+fn echo_loadgen_speaks_websocket_in_pingpong_pipeline_bulk_and_churn_with_every_byte_checked() {
+    let (server, addr) = start();
+    let target = addr.to_string();
+    let runs: [&[&str]; 4] = [
+        &["--mode", "pingpong", "--connections", "4"],
+        &["--mode", "pipeline", "--connections", "4", "--depth", "8"],
+        &["--mode", "bulk", "--bytes", "8MiB"],
+        &["--mode", "churn", "--connections", "2"],
+    ];
+    for mode in runs {
+        let mut args = vec!["--target", &target, "--websocket", "--json"];
+        args.extend_from_slice(mode);
+        if mode[1] != "bulk" {
+            args.extend_from_slice(&["--duration", "0.5", "--warmup", "0"]);
+        }
+        let output =
+            run_within_patience(Command::new(env!("CARGO_BIN_EXE_echo-loadgen")).args(&args));
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?}: {printed}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(printed.contains(r#""errors":0,"#), "{args:?}: {printed}");
+    }
+    let stats = server.wait_for_stats("every run to end", |s| s.active == 0);
+    // Every churn lifecycle is an upgrade and a closing handshake.
+    assert!(stats.ws_upgrades > 9, "{}", stats.ws_upgrades);
+    assert!(stats.ws_closes[WsClose::Normal] > 0);
+    assert_eq!(stats.ws_closes[WsClose::ProtocolError], 0);
+    assert_eq!(stats.ws_payload_in, stats.ws_payload_out);
+}
