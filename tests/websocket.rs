@@ -790,3 +790,35 @@ fn echo_loadgen_speaks_websocket_in_pingpong_pipeline_bulk_and_churn_with_every_
     assert_eq!(stats.ws_closes[WsClose::ProtocolError], 0);
     assert_eq!(stats.ws_payload_in, stats.ws_payload_out);
 }
+
+#[test]
+fn over_tls_shutdown_sends_going_away_then_close_notify() {
+    let cert = TestCert::new();
+    let mut config = Config::default();
+    config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.wss_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.tls_identity = Some(cert.identity());
+    let server = Server::bind(config).expect("bind the server");
+    let addr = server.ws_addrs()[0];
+    let server = InProcess::run(server);
+    let mut client = tls_connect(addr, &cert.client(&[]));
+    client.write_all(upgrade_request("/").as_bytes()).unwrap();
+    client.flush().unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    client.write_all(&frame(true, TEXT, b"over tls")).unwrap();
+    client.flush().unwrap();
+    assert_eq!(tls_read_exactly(&mut client, 10), b"\x81\x08over tls");
+    server.handle.stop();
+    assert_eq!(tls_read_exactly(&mut client, 4), [0x88, 2, 0x03, 0xE9]);
+    // Then the server's close_notify: the end of the stream.
+    assert_eq!(tls_read_to_end(&mut client).unwrap(), b"");
+    drop(client);
+    let stats = server.join();
+    assert_eq!(stats.ws_closes[WsClose::GoingAway], 1);
+}

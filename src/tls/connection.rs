@@ -245,6 +245,9 @@ impl TlsConnection {
         if len > 0 {
             let taken = self.put_back(&cx.scratch[..len], &mut cx.stats)?;
             self.unsent.extend_from_slice(&cx.scratch[taken..len]);
+            // Out now: no edge may come to send it later.
+            self.flush()
+                .map_err(|e| Next::Close(CloseReason::Error(e)))?;
         }
         Ok(true)
     }
