@@ -176,7 +176,8 @@ impl Reactor {
 
     /// A connection from a WebSocket listener waits for its upgrade
     /// request, with a deadline; `early` bytes at the start of the scratch
-    /// buffer (what followed a PROXY header) are its first.
+    /// buffer (what followed a PROXY header) are its first. It gets no
+    /// banner: its first bytes are its upgrade request's answer.
     fn start_ws(&mut self, registry: &Registry, key: usize, stream: TcpStream, early: usize) {
         let Some(websocket) = &self.features.websocket else {
             return;
@@ -185,7 +186,9 @@ impl Reactor {
         let conn = Box::new(WsConnection::new(stream, deadline, websocket.max_message));
         self.entries.insert(Entry::Ws(conn));
         self.timers.push_stage(StageClock::WsUpgrade, deadline, key);
-        if early > 0 {
+        // After a PROXY header, bytes past the header stage's reads, or a
+        // FIN that came with them, raised no edge of their own: read on.
+        if early > 0 || self.features.proxy_header_timeout.is_some() {
             if let Some(Entry::Ws(conn)) = self.entries.get_mut(key) {
                 self.cx.key = key;
                 let next = conn.take_early(early, &mut self.cx);
