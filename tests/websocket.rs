@@ -822,3 +822,36 @@ fn over_tls_shutdown_sends_going_away_then_close_notify() {
     let stats = server.join();
     assert_eq!(stats.ws_closes[WsClose::GoingAway], 1);
 }
+
+#[test]
+fn clients_that_never_read_are_held_near_max_memory_and_others_are_served() {
+    let mut config = Config::default();
+    config.max_pending = 64 * 1024;
+    config.max_memory = Some(128 * 1024);
+    let (server, addr) = start_ws(config);
+    let message = frame(true, BINARY, &[9u8; 8 * 1024]);
+    let hogs: Vec<WsClient> = (0..8)
+        .map(|_| {
+            let mut hog = WsClient::connect(addr);
+            hog.stream
+                .set_write_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            write_until_quiet("a client that never reads", || {
+                hog.stream.write_all(&message)
+            });
+            hog
+        })
+        .collect();
+    let stats = server.stats();
+    // Past the budget, each connection may still leave one small read's
+    // answers pending (4 KiB and a frame header or two), never more.
+    let bound = 128 * 1024 + 8 * (4 * 1024 + 1024);
+    assert!(
+        stats.memory_peak <= bound,
+        "{} > {bound}",
+        stats.memory_peak
+    );
+    let mut other = WsClient::connect(addr);
+    echo_message(&mut other, TEXT, b"served within the budget");
+    drop(hogs);
+}

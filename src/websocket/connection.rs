@@ -227,7 +227,12 @@ impl WsConnection {
         let bytes = &cx.scratch[..len];
         if let Some(pending) = &mut self.pending {
             // Order is sacred: never write ahead of bytes already waiting.
-            pending.push(bytes, cx.max_pending.max(len));
+            // The buffer grows no further than the budget allows (and no
+            // less than these bytes need).
+            let limit = cx
+                .max_pending
+                .min(pending.footprint() + cx.budget.available());
+            pending.push(bytes, limit);
             note_pending(pending, cx);
             return Ok(());
         }
