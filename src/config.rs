@@ -139,6 +139,16 @@ pub struct Config {
     /// Seed of the per-connection draw of each toxic's toxicity, so a run
     /// can be repeated; `None` (the default) seeds from the clock.
     pub fault_seed: Option<u64>,
+    /// Addresses to serve WebSocket echo on (see the `websocket` module);
+    /// empty (the default): none. `--proxy-protocol` applies to them too.
+    pub ws_listen: Vec<SocketAddr>,
+    /// Addresses to serve WebSocket echo over TLS on, with the TLS
+    /// listeners' identity and settings; empty (the default): none.
+    pub wss_listen: Vec<SocketAddr>,
+    /// The largest WebSocket message accepted, in bytes: a larger one is
+    /// refused with close code 1009. The echo keeps no message whole, so
+    /// this bounds what a client may stream back, not memory.
+    pub ws_max_message: usize,
 }
 
 /// Default time a client has to send its PROXY protocol header.
@@ -177,6 +187,9 @@ impl Default for Config {
             reactor: 0,
             faults: FaultTable::default(),
             fault_seed: None,
+            ws_listen: Vec::new(),
+            wss_listen: Vec::new(),
+            ws_max_message: crate::websocket::DEFAULT_MAX_MESSAGE,
         }
     }
 }
@@ -184,7 +197,9 @@ impl Default for Config {
 impl Config {
     /// Whether any listener speaks TLS.
     pub(crate) fn serves_tls(&self) -> bool {
-        !self.tls_listen.is_empty() || !self.whoami_tls_listen.is_empty()
+        !self.tls_listen.is_empty()
+            || !self.whoami_tls_listen.is_empty()
+            || !self.wss_listen.is_empty()
     }
 
     /// A default configuration that listens on `addr` instead.
@@ -227,6 +242,8 @@ impl Config {
             && self.tls_listen.is_empty()
             && self.whoami_listen.is_empty()
             && self.whoami_tls_listen.is_empty()
+            && self.ws_listen.is_empty()
+            && self.wss_listen.is_empty()
         {
             return Err(ConfigError::NoAddress);
         }
@@ -262,6 +279,9 @@ impl Config {
         }
         if self.stats_interval == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroStatsInterval);
+        }
+        if self.ws_max_message == 0 {
+            return Err(ConfigError::ZeroWsMaxMessage);
         }
         Ok(())
     }
@@ -306,6 +326,8 @@ pub enum ConfigError {
     ZeroStatsInterval,
     /// A [`Cluster`](crate::Cluster) was asked for no reactors.
     NoReactors,
+    /// `ws_max_message` is zero.
+    ZeroWsMaxMessage,
 }
 
 impl fmt::Display for ConfigError {
@@ -340,6 +362,7 @@ impl fmt::Display for ConfigError {
                 f.write_str("stats_interval must be longer than zero")
             }
             ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
+            ConfigError::ZeroWsMaxMessage => f.write_str("ws_max_message must be at least 1 byte"),
         }
     }
 }

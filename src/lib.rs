@@ -79,6 +79,7 @@ mod signals;
 mod socket;
 mod timers;
 mod udp;
+mod websocket;
 mod whoami;
 
 // What an embedder uses.

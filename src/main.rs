@@ -37,6 +37,7 @@ mod heading {
     pub const LOAD_BALANCERS: &str = "Load balancers";
     pub const OBSERVABILITY: &str = "Observability";
     pub const FAULTS: &str = "Faults";
+    pub const WEBSOCKET: &str = "WebSocket";
 }
 
 /// A TCP echo server: every byte a client sends comes back to it, in order,
@@ -217,6 +218,28 @@ struct Cli {
     )]
     tls_alpn: Vec<String>,
 
+    /// Address to serve WebSocket echo on (ws://ADDR/; a plain GET / there
+    /// serves a page to try it in a browser); repeat for several
+    /// [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::WEBSOCKET)]
+    ws_listen: Vec<SocketAddr>,
+
+    /// Address to serve WebSocket echo over TLS on (wss://ADDR/), with the
+    /// TLS flags' certificate; repeat for several [default: none]
+    #[arg(long, value_name = "ADDR", help_heading = heading::WEBSOCKET)]
+    wss_listen: Vec<SocketAddr>,
+
+    /// Largest WebSocket message accepted; a larger one is refused with
+    /// close code 1009. Accepts K/KiB/M/MiB suffixes
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "16MiB",
+        value_parser = parse_byte_count,
+        help_heading = heading::WEBSOCKET
+    )]
+    ws_max_message: usize,
+
     /// Expect a PROXY protocol header (v1 or v2) before any payload on every
     /// TCP listener, as load balancers send it; its addresses are logged at
     /// debug, and it is never echoed
@@ -356,6 +379,9 @@ fn config(cli: Cli) -> Result<Config, String> {
     config.tls_alpn = cli.tls_alpn;
     config.whoami_listen = cli.whoami_listen;
     config.whoami_tls_listen = cli.whoami_tls_listen;
+    config.ws_listen = cli.ws_listen;
+    config.wss_listen = cli.wss_listen;
+    config.ws_max_message = cli.ws_max_message;
     Ok(config)
 }
 
@@ -376,6 +402,7 @@ fn in_flags(problem: &ConfigError) -> String {
         ConfigError::TlsWithoutIdentity => {
             "tls-listen and whoami-tls-listen need a certificate: tls-cert and tls-key, or tls-self-signed".into()
         }
+        ConfigError::ZeroWsMaxMessage => "ws-max-message must be at least 1 byte".into(),
         ConfigError::ZeroTlsHandshakeTimeout => {
             "tls-handshake-timeout must be longer than zero".into()
         }

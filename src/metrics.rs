@@ -203,6 +203,12 @@ mod tests {
                 "http_connections_cut_total counter",
                 "access_log_lines_total counter",
                 "faults_applied_total counter",
+                "websocket_upgrades_total counter",
+                "websocket_pages_total counter",
+                "websocket_messages_total counter",
+                "websocket_payload_bytes_total counter",
+                "websocket_pings_total counter",
+                "websocket_closes_total counter",
                 "draining gauge",
             ]
         );
@@ -220,6 +226,7 @@ mod tests {
                 "echo_reactor_connections_closed_total{reason=\"proxy_header\"} 2",
                 "echo_reactor_connections_closed_total{reason=\"tls_handshake\"} 5",
                 "echo_reactor_connections_closed_total{reason=\"fault\"} 0",
+                "echo_reactor_connections_closed_total{reason=\"ws_upgrade\"} 0",
             ]
         );
         assert!(text.contains("\necho_reactor_proxy_headers_total{result=\"too_long\"} 2\n"));

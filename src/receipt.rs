@@ -224,6 +224,8 @@ fn listener_name(kind: ListenerKind) -> &'static str {
         ListenerKind::Whoami => "whoami",
         ListenerKind::WhoamiTls => "whoami-tls",
         ListenerKind::Faulty(_) => "fault",
+        ListenerKind::WebSocket => "ws",
+        ListenerKind::WebSocketTls => "wss",
     }
 }
 
@@ -265,6 +267,7 @@ fn termination(reason: &CloseReason) -> (&'static str, Option<String>) {
         CloseReason::Answered => ("answered", None),
         CloseReason::Cut(why) => ("cut", Some(why.names().label.into())),
         CloseReason::Fault(why) => ("fault", Some(why.names().label.into())),
+        CloseReason::WsUpgrade(why) => ("ws_upgrade", Some(why.names().label.into())),
     }
 }
 

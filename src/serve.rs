@@ -33,7 +33,9 @@ use mio::net::TcpStream;
 use crate::budget::MemoryBudget;
 use crate::faults::counts::FaultRow;
 use crate::receipt::Receipt;
-use crate::stats::{FaultApplied, HandshakeFailure, HeaderFailure, RequestCut, Stats};
+use crate::stats::{
+    FaultApplied, HandshakeFailure, HeaderFailure, RequestCut, Stats, UpgradeRefusal,
+};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
 /// any UDP datagram, so none is ever truncated.
@@ -220,6 +222,9 @@ pub enum CloseReason {
     Cut(RequestCut),
     /// A fault closed it on purpose (`--toxic`): which.
     Fault(FaultApplied),
+    /// A WebSocket listener's connection was answered with something other
+    /// than an upgrade, or closed before its request was whole.
+    WsUpgrade(UpgradeRefusal),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -239,6 +244,10 @@ pub enum ListenerKind {
     /// A listener that misbehaves on purpose (`--fault-listen`): its place
     /// in the fault table.
     Faulty(u8),
+    /// WebSocket echo (`--ws-listen`).
+    WebSocket,
+    /// WebSocket echo over TLS (`--wss-listen`).
+    WebSocketTls,
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

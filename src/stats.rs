@@ -49,7 +49,9 @@ pub use by_reason::{ByReason, Names, Reason};
 use layout::{by_reason, grouped, labelled, line, metric, off_line, parts};
 pub(crate) use layout::{families, family, part, Counter, Family, Sum};
 pub(crate) use log::StatsLog;
-pub use reasons::{FaultApplied, HandshakeFailure, HeaderFailure, RequestCut};
+pub use reasons::{
+    FaultApplied, HandshakeFailure, HeaderFailure, RequestCut, UpgradeRefusal, WsClose,
+};
 
 /// Declares [`Stats`], one field per counter with how it sums, where it
 /// shows on the stats line and in `/metrics`, and [`COUNTERS`], the same
@@ -196,6 +198,28 @@ counters! {
         /// Connections a fault closed (limit_data, timeout, reset_peer,
         /// accept_close, accept_reset, a listener disabled).
         closed_by_fault: u64 = Add, line(part::FAULTS, "{} connections closed"), labelled(family::CLOSED, "reason", "fault");
+        /// WebSocket upgrades completed (`--ws-listen`, `--wss-listen`).
+        ws_upgrades: u64 = Add, line(part::WEBSOCKET, "{} upgrades"), labelled(family::WS_UPGRADES, "result", "upgraded");
+        /// WebSocket listeners' requests answered with something other than
+        /// an upgrade (and connections closed before their request was
+        /// whole), by why.
+        ws_refused: ByReason<UpgradeRefusal> = Add, grouped(part::WEBSOCKET, "refused", ""), by_reason(family::WS_UPGRADES, "result").total_in(family::CLOSED, "reason", "ws_upgrade");
+        /// Plain `GET /` requests to a WebSocket listener answered with the
+        /// page that tries the echo in a browser.
+        ws_pages: u64 = Add, line(part::WEBSOCKET, "{} pages"), metric(family::WS_PAGES);
+        /// WebSocket data messages received whole.
+        ws_messages_in: u64 = Add, grouped(part::WEBSOCKET, "messages", "{} in"), labelled(family::WS_MESSAGES, "direction", "in");
+        /// WebSocket data messages echoed whole.
+        ws_messages_out: u64 = Add, grouped(part::WEBSOCKET, "messages", "{} out"), labelled(family::WS_MESSAGES, "direction", "out");
+        /// Payload bytes of WebSocket data messages received (the frames'
+        /// headers not counted; the TCP bytes are in `bytes_in`).
+        ws_payload_in: u64 = Add, grouped(part::WEBSOCKET, "payload", "{} B in"), labelled(family::WS_PAYLOAD, "direction", "in");
+        /// Payload bytes of WebSocket data messages echoed.
+        ws_payload_out: u64 = Add, grouped(part::WEBSOCKET, "payload", "{} B out"), labelled(family::WS_PAYLOAD, "direction", "out");
+        /// WebSocket pings answered with a pong.
+        ws_pings: u64 = Add, line(part::WEBSOCKET, "{} pings"), metric(family::WS_PINGS);
+        /// WebSocket close frames the server sent, by status code.
+        ws_closes: ByReason<WsClose> = Add, grouped(part::WEBSOCKET, "closes", ""), by_reason(family::WS_CLOSES, "code");
     }
 }
 
@@ -222,6 +246,7 @@ impl Stats {
             + self.proxy_failures()
             + self.tls_handshake_failures()
             + self.closed_by_fault
+            + self.ws_refused.total()
     }
 
     /// Connections closed before their PROXY protocol header was complete,
@@ -323,7 +348,11 @@ mod tests {
              49 bandwidth / 50 slicer / 51 limit_data / 52 timeout / 53 reset_peer / \
              54 slow_close / 55 stop_accepting / 56 accept_close / 57 accept_reset / \
              58 udp_loss / 59 udp_duplicate / 60 udp_delay / 61 udp_reorder / 62 down, \
-             63 connections closed"
+             63 connections closed; websocket: 64 upgrades, refused 65 bad request / \
+             66 not found / 67 method / 68 version / 69 too large / 70 timeout / 71 closed, \
+             72 pages, messages 73 in / 74 out, payload 75 B in / 76 B out, 77 pings, \
+             closes 78 normal / 79 going away / 80 protocol error / 81 invalid utf-8 / \
+             82 too big / 83 other / 84 no code"
         );
         assert_eq!(
             Stats::default().to_string(),

@@ -201,11 +201,14 @@ pub enum StageClock {
     /// A whoami answer's wait for its client to leave
     /// ([`WHOAMI_LINGER`](crate::whoami::WHOAMI_LINGER)).
     Whoami,
+    /// A WebSocket upgrade request (`--ws-listen`), as long as a metrics
+    /// request has.
+    WsUpgrade,
 }
 
 impl StageClock {
     /// How many clocks there are.
-    const COUNT: usize = 3;
+    const COUNT: usize = 4;
 }
 
 /// Deadlines of one length, in the order they were set, which is the order

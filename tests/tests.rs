@@ -39,3 +39,4 @@ mod stats_interval;
 mod tls;
 mod tutorial;
 mod udp;
+mod websocket;

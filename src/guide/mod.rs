@@ -48,6 +48,8 @@
 //!     kind is added.
 //! 14. [`ch14_deadlines_out_of_order`]: a fault's wake-ups, which fall due
 //!     in no order; a heap against a timing wheel, measured.
+//! 15. [`ch15_websocket`]: WebSocket echo as a stage: no buffer while
+//!     idle, frame headers across reads, backpressure.
 //!
 //! # A map of the code
 //!
@@ -134,3 +136,4 @@ pub mod ch11_the_edges;
 pub mod ch12_measurements;
 pub mod ch13_adding_a_stage;
 pub mod ch14_deadlines_out_of_order;
+pub mod ch15_websocket;

@@ -78,9 +78,10 @@ impl Reactor {
         Ok(())
     }
 
-    /// Opens a whoami listener (`--whoami-listen`, or with `kind`
-    /// `WhoamiTls`, `--whoami-tls-listen`) and puts it in the slab.
-    pub(super) fn listen_whoami(
+    /// Opens a listener of `kind` that another feature keeps the
+    /// addresses of (whoami, WebSocket; plain or TLS) and puts it in the
+    /// slab.
+    pub(super) fn listen_as(
         &mut self,
         registry: &Registry,
         addr: SocketAddr,
@@ -89,13 +90,26 @@ impl Reactor {
     ) -> io::Result<()> {
         let listener = socket::tcp_listener(addr, config.backlog, config.reuse_port)?;
         let local = self.add_listener(registry, listener, kind)?;
-        if let Some(receipts) = &mut self.features.receipts {
-            receipts.whoami_addrs.push(local);
+        let features = &mut self.features;
+        let (addrs, label) = match kind {
+            ListenerKind::Whoami => (
+                features.receipts.as_mut().map(|r| &mut r.whoami_addrs),
+                "whoami",
+            ),
+            ListenerKind::WhoamiTls => (
+                features.receipts.as_mut().map(|r| &mut r.whoami_addrs),
+                "whoami, tls",
+            ),
+            ListenerKind::WebSocket => (features.websocket.as_mut().map(|w| &mut w.addrs), "ws"),
+            ListenerKind::WebSocketTls => {
+                (features.websocket.as_mut().map(|w| &mut w.addrs), "wss")
+            }
+            _ => (None, "?"),
+        };
+        if let Some(addrs) = addrs {
+            addrs.push(local);
         }
-        match kind {
-            ListenerKind::WhoamiTls => info!("listening on {local} (whoami, tls)"),
-            _ => info!("listening on {local} (whoami)"),
-        }
+        info!("listening on {local} ({label})");
         Ok(())
     }
 

@@ -97,6 +97,10 @@ impl Reactor {
                 stats.closed_by_fault += 1;
                 debug!("token {key} closed: fault {kind}");
             }
+            CloseReason::WsUpgrade(refusal) => {
+                stats.ws_refused[*refusal] += 1;
+                debug!("token {key} closed: {refusal}");
+            }
             // Reasons of requests, never of clients.
             CloseReason::Answered | CloseReason::Cut(_) => {}
         }

@@ -28,6 +28,7 @@ use crate::serve::{Handoff, ListenerKind, Role, Stage};
 use crate::server::recorded::Recorded;
 use crate::tls::TlsConnection;
 use crate::udp::UdpEcho;
+use crate::websocket::WsConnection;
 use crate::whoami::WhoamiAnswer;
 
 /// A listening socket, and the kind of connections it accepts.
@@ -123,6 +124,8 @@ entries! {
     Faulted(FaultedConnection),
     /// A fault listener's UDP socket (`--fault-listen` with `--udp`).
     FaultyUdp(FaultyUdp),
+    /// A WebSocket connection (`--ws-listen`).
+    Ws(WsConnection),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

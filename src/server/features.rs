@@ -37,6 +37,16 @@ pub(super) struct Features {
     pub(super) stage_plain: bool,
     /// `--fault-listen`.
     pub(super) faults: Option<FaultState>,
+    /// `--ws-listen`, `--wss-listen`.
+    pub(super) websocket: Option<WebSocketListeners>,
+}
+
+/// The WebSocket listeners' shared state.
+pub(super) struct WebSocketListeners {
+    /// The largest message accepted (`--ws-max-message`).
+    pub(super) max_message: usize,
+    /// The addresses listened on: `--ws-listen`'s, then `--wss-listen`'s.
+    pub(super) addrs: Vec<SocketAddr>,
 }
 
 /// What keeping receipts needs.
@@ -144,6 +154,12 @@ impl Features {
                     config.reuse_port,
                     config.udp,
                 )
+            }),
+            websocket: (!config.ws_listen.is_empty() || !config.wss_listen.is_empty()).then(|| {
+                WebSocketListeners {
+                    max_message: config.ws_max_message,
+                    addrs: Vec::new(),
+                }
             }),
         }
     }

@@ -73,15 +73,17 @@ impl Server {
                 .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
-        for &addr in &config.whoami_listen {
-            reactor
-                .listen_whoami(poll.registry(), addr, ListenerKind::Whoami, &config)
-                .map_err(|source| Error::Listen { addr, source })?;
-        }
-        for &addr in &config.whoami_tls_listen {
-            reactor
-                .listen_whoami(poll.registry(), addr, ListenerKind::WhoamiTls, &config)
-                .map_err(|source| Error::Listen { addr, source })?;
+        for (addrs, kind) in [
+            (&config.whoami_listen, ListenerKind::Whoami),
+            (&config.whoami_tls_listen, ListenerKind::WhoamiTls),
+            (&config.ws_listen, ListenerKind::WebSocket),
+            (&config.wss_listen, ListenerKind::WebSocketTls),
+        ] {
+            for &addr in addrs {
+                reactor
+                    .listen_as(poll.registry(), addr, kind, &config)
+                    .map_err(|source| Error::Listen { addr, source })?;
+            }
         }
         reactor
             .listen_faults(poll.registry())
@@ -108,6 +110,15 @@ impl Server {
     pub fn tls_addrs(&self) -> &[SocketAddr] {
         match &self.reactor.features.tls {
             Some(tls) => &tls.addrs,
+            None => &[],
+        }
+    }
+
+    /// The WebSocket addresses actually listened on: those of
+    /// `config.ws_listen`, then those of `config.wss_listen`, in order.
+    pub fn ws_addrs(&self) -> &[SocketAddr] {
+        match &self.reactor.features.websocket {
+            Some(websocket) => &websocket.addrs,
             None => &[],
         }
     }

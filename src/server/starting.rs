@@ -22,12 +22,14 @@ use super::entry::Entry;
 use super::Reactor;
 use crate::banner::Banner;
 use crate::connection::Connection;
+use crate::http::REQUEST_TIMEOUT;
 use crate::proxy_protocol::HeaderStage;
 use crate::receipt::Receipt;
 use crate::serve::{CloseReason, Handoff, ListenerKind, Next, Ready, Stage};
 use crate::server::recorded::{AfterHandshake, Recorded, RECEIPT_MEMORY};
 use crate::timers::StageClock;
 use crate::tls::TlsConnection;
+use crate::websocket::WsConnection;
 use crate::whoami::{WhoamiAnswer, WHOAMI_LINGER};
 
 impl Reactor {
@@ -76,9 +78,15 @@ impl Reactor {
                 self.insert(Entry::Connection(Connection::new(stream)), receipt);
                 self.send_first(registry, key, early);
             }
-            ListenerKind::Tls => self.start_tls(registry, key, stream, early, receipt),
+            ListenerKind::Tls | ListenerKind::WhoamiTls => {
+                self.start_tls(registry, key, stream, early, receipt, false)
+            }
             ListenerKind::Whoami => self.start_whoami(registry, key, stream, receipt),
-            ListenerKind::WhoamiTls => self.start_tls(registry, key, stream, early, receipt),
+            ListenerKind::WebSocket => self.start_ws(registry, key, stream, early, receipt),
+            // A TLS handshake first; the upgrade request comes inside it.
+            ListenerKind::WebSocketTls => {
+                self.start_tls(registry, key, stream, early, receipt, true)
+            }
             ListenerKind::Faulty(index) => match self.draw_faults(key, index, stream) {
                 Ok((conn, drawn)) => {
                     self.cx.stats.bytes_in += early as u64;
@@ -211,7 +219,9 @@ impl Reactor {
 
     /// A connection from a TLS listener starts its handshake, with a
     /// deadline; `early` bytes at the start of the scratch buffer (what
-    /// followed a PROXY header) are its first records.
+    /// followed a PROXY header) are its first records. Inside it, a
+    /// `websocket` connection (`--wss-listen`) gets no banner: its first
+    /// bytes are its upgrade request's answer.
     fn start_tls(
         &mut self,
         registry: &Registry,
@@ -219,17 +229,21 @@ impl Reactor {
         stream: TcpStream,
         early: usize,
         receipt: Option<Receipt>,
+        websocket: bool,
     ) {
         let Some(tls) = &self.features.tls else {
             return;
         };
         let deadline = self.now.max(Instant::now()) + tls.handshake_timeout;
         // A whoami answer comes after the handshake, and no banner; a
-        // banner that names the handshake's outcome waits for it.
+        // banner that names the handshake's outcome waits for it (but for
+        // a WebSocket, which gets none).
         let whoami = receipt
             .as_ref()
             .is_some_and(|r| r.via == ListenerKind::WhoamiTls);
         let wait_for = match &self.features.banner {
+            // A WebSocket's first bytes are its upgrade's answer.
+            _ if websocket => None,
             _ if whoami => Some(AfterHandshake::Answer),
             Some(banner) if banner.needs_handshake() && receipt.is_some() => {
                 Some(AfterHandshake::Greet(banner.clone()))
@@ -254,8 +268,10 @@ impl Reactor {
                 return;
             }
         };
-        if !banner.is_empty() {
-            conn.greet(&banner, self.cx.max_pending);
+        match &self.features.websocket {
+            Some(listeners) if websocket => conn.speak_websocket(listeners.max_message),
+            _ if !banner.is_empty() => conn.greet(&banner, self.cx.max_pending),
+            _ => {}
         }
         self.cx.key = key;
         let early_records = conn.take_early_records(early, &mut self.cx);
@@ -301,6 +317,43 @@ impl Reactor {
         self.insert(Entry::Whoami(conn), logged.then_some(receipt));
         self.timers.push_stage(StageClock::Whoami, deadline, key);
         self.serve(registry, key, Ready::ALL);
+    }
+
+    /// A connection from a WebSocket listener waits for its upgrade
+    /// request, with a deadline; `early` bytes at the start of the scratch
+    /// buffer (what followed a PROXY header) are its first. It gets no
+    /// banner: its first bytes are its upgrade request's answer.
+    fn start_ws(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        stream: TcpStream,
+        early: usize,
+        receipt: Option<Receipt>,
+    ) {
+        let Some(websocket) = &self.features.websocket else {
+            return;
+        };
+        let deadline = self.now.max(Instant::now()) + REQUEST_TIMEOUT;
+        let conn = Box::new(WsConnection::new(stream, deadline, websocket.max_message));
+        self.insert(Entry::Ws(conn), receipt);
+        self.timers.push_stage(StageClock::WsUpgrade, deadline, key);
+        // After a PROXY header, bytes past the header stage's reads, or a
+        // FIN that came with them, raised no edge of their own: read on.
+        if early > 0 || self.features.proxy_header_timeout.is_some() {
+            self.cx.key = key;
+            let next = match self.entries.get_mut(key) {
+                Some(Entry::Ws(conn)) => conn.take_early(early, &mut self.cx),
+                Some(Entry::Recorded(recorded)) => {
+                    recorded.counting(&mut self.cx, |inner, cx| match inner {
+                        Entry::Ws(conn) => conn.take_early(early, cx),
+                        _ => Next::Wait,
+                    })
+                }
+                _ => return,
+            };
+            self.after_serving(registry, key, next);
+        }
     }
 }
 

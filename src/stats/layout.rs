@@ -88,8 +88,12 @@ pub(crate) mod part {
         s.faults_applied.total() + s.closed_by_fault > 0
     });
 
+    pub const WEBSOCKET: Part = Part::optional("websocket", |s| {
+        s.ws_upgrades + s.ws_refused.total() + s.ws_pages > 0
+    });
+
     /// Every part above, in the line's order.
-    pub const ORDER: [Part; 11] = [
+    pub const ORDER: [Part; 12] = [
         CONNECTIONS,
         BYTES,
         BACKPRESSURE,
@@ -101,6 +105,7 @@ pub(crate) mod part {
         UDP,
         ACCESS_LOG,
         FAULTS,
+        WEBSOCKET,
     ];
 
     pub(super) fn tls_used(stats: &Stats) -> bool {
@@ -254,8 +259,31 @@ pub(crate) mod family {
         "Connection receipts for the access log, by outcome: queued for its writer, or dropped because the writer was behind.",
     );
 
+    pub const WS_UPGRADES: Family = Family::counter(
+        "websocket_upgrades_total",
+        "WebSocket upgrade requests, by outcome (--ws-listen, --wss-listen).",
+    );
+    pub const WS_PAGES: Family = Family::counter(
+        "websocket_pages_total",
+        "Plain GET / requests to a WebSocket listener answered with the echo page.",
+    );
+    pub const WS_MESSAGES: Family = Family::counter(
+        "websocket_messages_total",
+        "WebSocket data messages, by direction.",
+    );
+    pub const WS_PAYLOAD: Family = Family::counter(
+        "websocket_payload_bytes_total",
+        "WebSocket data messages' payload bytes, by direction.",
+    );
+    pub const WS_PINGS: Family =
+        Family::counter("websocket_pings_total", "WebSocket pings answered.");
+    pub const WS_CLOSES: Family = Family::counter(
+        "websocket_closes_total",
+        "WebSocket close frames sent, by status code.",
+    );
+
     /// Every family above, in the order `/metrics` shows them.
-    pub const ORDER: [Family; 22] = [
+    pub const ORDER: [Family; 28] = [
         ACCEPTED,
         ACTIVE,
         PEAK,
@@ -278,6 +306,12 @@ pub(crate) mod family {
         HTTP_CUT,
         ACCESS_LOG,
         FAULTS,
+        WS_UPGRADES,
+        WS_PAGES,
+        WS_MESSAGES,
+        WS_PAYLOAD,
+        WS_PINGS,
+        WS_CLOSES,
     ];
 }
 

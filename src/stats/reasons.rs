@@ -139,3 +139,50 @@ crate::stats::reasons! {
         Down = ("down", "down", "down"),
     }
 }
+
+crate::stats::reasons! {
+    /// Why a WebSocket listener's connection was answered with something
+    /// other than `101 Switching Protocols` (`--ws-listen`): each with its
+    /// label in `/metrics`, its words and its sentence for the log.
+    #[non_exhaustive]
+    pub enum UpgradeRefusal {
+        /// 400: a malformed request, or an upgrade without its key, `Host`
+        /// or `Connection: Upgrade`, or not HTTP/1.1.
+        BadRequest = ("bad_request", "bad request", "malformed WebSocket upgrade request (400)"),
+        /// 404: a plain request for a path other than `/`.
+        NotFound = ("not_found", "not found", "a plain request for a path other than / (404)"),
+        /// 405: a method other than GET.
+        MethodNotAllowed = ("method", "method", "a method other than GET (405)"),
+        /// 426: an upgrade to a WebSocket version other than 13.
+        Version = ("version", "version", "a WebSocket version other than 13 (426)"),
+        /// 431: a request over 8 KiB.
+        TooLarge = ("too_large", "too large", "an upgrade request over 8 KiB (431)"),
+        /// 408: no whole request within the request timeout.
+        Timeout = ("timeout", "timeout", "no whole upgrade request within the request timeout (408)"),
+        /// The client closed (or reset) before its request was whole.
+        Closed = ("closed", "closed", "the client closed before its upgrade request was whole"),
+    }
+}
+
+crate::stats::reasons! {
+    /// The status code of a close frame the server sent: the client's own
+    /// echoed back, or the server's for a protocol error or shutdown.
+    #[non_exhaustive]
+    pub enum WsClose {
+        /// 1000: normal closure.
+        Normal = ("1000", "normal", "normal closure (1000)"),
+        /// 1001: going away (the server is shutting down, or the client
+        /// said so).
+        GoingAway = ("1001", "going away", "going away (1001)"),
+        /// 1002: a protocol error.
+        ProtocolError = ("1002", "protocol error", "protocol error (1002)"),
+        /// 1007: a text message or close reason that is not UTF-8.
+        InvalidData = ("1007", "invalid utf-8", "invalid UTF-8 (1007)"),
+        /// 1009: a message over `--ws-max-message`.
+        TooBig = ("1009", "too big", "message too big (1009)"),
+        /// Another code, echoed back.
+        Other = ("other", "other", "another status code"),
+        /// A client's close frame without a status code, echoed empty.
+        NoCode = ("none", "no code", "no status code"),
+    }
+}

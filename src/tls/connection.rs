@@ -49,6 +49,7 @@ use super::socket::Socket;
 use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
 use crate::stats::HandshakeFailure;
 use crate::stats::Stats;
+use crate::websocket::{Endpoint, Then, HALF};
 
 /// Most decrypted bytes taken from the session at once, and so the most
 /// a connection ever keeps in its own buffer: one TLS record's plaintext.
@@ -90,6 +91,16 @@ pub struct TlsConnection {
     waiting_limit: usize,
     /// Bytes charged to the memory budget for this connection.
     pub(super) charged: usize,
+    /// `--wss-listen`: the decrypted bytes are a WebSocket connection's,
+    /// answered by it rather than echoed as they are (see `websocket`).
+    pub(super) websocket: Option<Box<WebSocketInside>>,
+}
+
+/// A WebSocket connection inside the TLS session, and when its upgrade
+/// request must be whole: the handshake's deadline, which covers both.
+pub(super) struct WebSocketInside {
+    pub(super) endpoint: Endpoint,
+    pub(super) deadline: Instant,
 }
 
 /// How the client ended its side.
@@ -137,7 +148,18 @@ impl TlsConnection {
             limit: max_pending,
             waiting_limit: 0,
             charged: 0,
+            websocket: None,
         }
+    }
+
+    /// The decrypted bytes are a WebSocket connection's (`--wss-listen`),
+    /// whose upgrade request must be whole by the handshake's deadline.
+    pub fn speak_websocket(&mut self, max_message: usize) {
+        let deadline = self.handshake_deadline.unwrap_or_else(Instant::now);
+        self.websocket = Some(Box::new(WebSocketInside {
+            endpoint: Endpoint::new(max_message),
+            deadline,
+        }));
     }
 
     /// Queues `greeting` (the banner) as the first plaintext the client
@@ -175,9 +197,59 @@ impl TlsConnection {
 
     /// Does all the work it can: echo, flush, read; see the module doc.
     pub fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
-        let next = self.serve_until_blocked(ready, cx);
+        let mut next = self.serve_until_blocked(ready, cx);
+        if matches!(next, Next::Wait) && self.websocket.is_some() {
+            next = self.websocket_ending(cx);
+        }
         self.recharge(cx);
         next
+    }
+
+    /// A WebSocket connection whose last answer is written (a refusal, the
+    /// page, our close frame) gets our `close_notify` and a FIN once every
+    /// answer is out; after an HTTP answer it closes then, after a close
+    /// frame it waits for the client's end.
+    fn websocket_ending(&mut self, cx: &mut Context) -> Next {
+        let Some(inside) = &self.websocket else {
+            return Next::Wait;
+        };
+        let then = inside.endpoint.then();
+        if then == Then::Read || !self.unsent.is_empty() {
+            return Next::Wait;
+        }
+        if let Err(e) = self.say_goodbye(cx) {
+            return Next::Close(CloseReason::Error(e));
+        }
+        match then {
+            Then::Close(refused) if self.goodbye_sent && !self.session.wants_write() => {
+                Next::Close(match refused {
+                    Some(why) => CloseReason::WsUpgrade(why),
+                    None => CloseReason::PeerClosed,
+                })
+            }
+            _ => Next::Wait,
+        }
+    }
+
+    /// Shutdown: an open WebSocket session gets a close frame with 1001
+    /// (going away) before our `close_notify`; one still sending its
+    /// upgrade request is closed (`false`).
+    pub fn websocket_goes_away(&mut self, cx: &mut Context) -> Result<bool, Next> {
+        let Some(inside) = &mut self.websocket else {
+            return Ok(true);
+        };
+        if inside.endpoint.is_upgrading() {
+            return Ok(false);
+        }
+        let len = inside.endpoint.go_away(cx);
+        if len > 0 {
+            let taken = self.put_back(&cx.scratch[..len], &mut cx.stats)?;
+            self.unsent.extend_from_slice(&cx.scratch[taken..len]);
+            // Out now: no edge may come to send it later.
+            self.flush()
+                .map_err(|e| Next::Close(CloseReason::Error(e)))?;
+        }
+        Ok(true)
     }
 
     /// Shutdown: a connection with nothing in flight gets our
@@ -265,7 +337,15 @@ impl TlsConnection {
     /// leave in one `writev` (a bulk stream's records come 16 KiB at a
     /// time, its reads 4 KiB or so).
     fn echo_decrypted(&mut self, cx: &mut Context) -> Result<Echoed, Next> {
-        let chunk = ECHO_CHUNK.min(cx.read_size);
+        let mut chunk = ECHO_CHUNK.min(cx.read_size);
+        // A WebSocket connection reads where its answers are not written.
+        let at = match &self.websocket {
+            Some(inside) => {
+                chunk = chunk.min(inside.endpoint.read_limit());
+                HALF
+            }
+            None => 0,
+        };
         loop {
             if !self.unsent.is_empty() {
                 let mut unsent = std::mem::take(&mut self.unsent);
@@ -276,13 +356,17 @@ impl TlsConnection {
                     return Ok(Echoed::Blocked);
                 }
             }
-            match self.session.reader().read(&mut cx.scratch[..chunk]) {
+            match self.session.reader().read(&mut cx.scratch[at..at + chunk]) {
                 Ok(0) => {
                     self.note_ending(Ending::CloseNotify, cx);
                     return Ok(Echoed::Ended);
                 }
                 Ok(n) => {
                     cx.stats.bytes_in += n as u64;
+                    let n = match &mut self.websocket {
+                        Some(inside) => inside.endpoint.answer(n, cx),
+                        None => n,
+                    };
                     let taken = self.put_back(&cx.scratch[..n], &mut cx.stats)?;
                     if taken < n {
                         // The session is full and the socket would block:
@@ -441,7 +525,10 @@ impl TlsConnection {
         let now = std::mem::size_of::<TlsConnection>()
             + SESSION_BUFFERS
             + self.unsent.capacity()
-            + waiting;
+            + waiting
+            + self.websocket.as_ref().map_or(0, |inside| {
+                std::mem::size_of::<WebSocketInside>() + inside.endpoint.memory()
+            });
         if now > self.charged {
             cx.budget.charge(now - self.charged);
         } else {

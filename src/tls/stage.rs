@@ -9,7 +9,7 @@ use log::trace;
 use super::connection::TlsConnection;
 use crate::receipt::Receipt;
 use crate::serve::{CloseReason, Context, Next, Ready, Stage};
-use crate::stats::HandshakeFailure;
+use crate::stats::{HandshakeFailure, UpgradeRefusal};
 
 impl Stage for TlsConnection {
     fn serve(&mut self, ready: Ready, cx: &mut Context) -> Next {
@@ -29,11 +29,17 @@ impl Stage for TlsConnection {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.handshake_deadline
+        self.handshake_deadline.or_else(|| {
+            let inside = self.websocket.as_ref()?;
+            inside.endpoint.is_upgrading().then_some(inside.deadline)
+        })
     }
 
     fn time_out(&mut self) -> CloseReason {
-        CloseReason::TlsHandshake(HandshakeFailure::Timeout)
+        match self.is_handshaking() {
+            true => CloseReason::TlsHandshake(HandshakeFailure::Timeout),
+            false => CloseReason::WsUpgrade(UpgradeRefusal::Timeout),
+        }
     }
 
     fn describe(&mut self, receipt: &mut Receipt) {
@@ -48,6 +54,11 @@ impl Stage for TlsConnection {
         let next = TlsConnection::serve(self, Ready::ALL, cx);
         if let Next::Close(_) = next {
             return next;
+        }
+        match self.websocket_goes_away(cx) {
+            Ok(true) => {}
+            Ok(false) => return Next::Close(CloseReason::Shutdown),
+            Err(next) => return next,
         }
         match self.say_goodbye(cx) {
             Ok(true) => {

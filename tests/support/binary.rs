@@ -253,11 +253,12 @@ impl Drop for Binary {
 
 fn parse_listening(line: &str) -> SocketAddr {
     let text = line.rsplit("listening on ").next().unwrap().trim();
-    // A TLS listener (`--tls-listen`) is logged as `listening on ADDR (tls)`,
-    // a whoami listener as `listening on ADDR (whoami)`.
-    let text = text
-        .trim_end_matches(" (tls)")
-        .trim_end_matches(" (whoami)");
+    // Listeners other than plain echo say their kind after the address:
+    // `listening on ADDR (tls)`, `(whoami)`, `(whoami, tls)`, `(ws)`, ...
+    let text = match text.split_once(" (") {
+        Some((addr, _kind)) => addr,
+        None => text,
+    };
     text.parse()
         .unwrap_or_else(|_| panic!("cannot parse an address in {line:?}"))
 }

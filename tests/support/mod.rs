@@ -16,6 +16,8 @@
 //!   or fail in strict mode (`ECHO_REACTOR_TEST_STRICT=1`, set by CI).
 //! - [`tls`]: a test certificate, a TLS server on loopback, and blocking
 //!   rustls clients that trust it.
+//! - [`websocket`]: a raw WebSocket client that writes frames as a case
+//!   describes them and reads the server's one by one.
 //!
 //! What the kernel says about the server process (CPU time, memory,
 //! descriptors) is read by the library's one `/proc` reader,
@@ -33,6 +35,7 @@ pub mod skip;
 pub mod sockets;
 pub mod tls;
 pub mod wait;
+pub mod websocket;
 
 pub use binary::*;
 pub use client::*;
@@ -43,3 +46,4 @@ pub use skip::*;
 pub use sockets::*;
 pub use tls::*;
 pub use wait::*;
+pub use websocket::*;

@@ -3,7 +3,8 @@
 //! reads its echo back and checks every byte, the way the most common
 //! client does, with plain `read` and `write` calls that wait, on the
 //! socket itself or through a TLS session (`--tls`, [`Stream`], its
-//! handshake run here too). And the [`Ledger`] such a thread keeps its
+//! handshake run here too), and as WebSocket messages over either
+//! (`--websocket`, [`WsStream`], its upgrade run here too). And the [`Ledger`] such a thread keeps its
 //! counts in.
 //!
 //! A blocking call could wait forever on a server that never answers, so
@@ -24,6 +25,7 @@ use crate::model::Load;
 use crate::pattern::Pattern;
 use crate::timer::{now_ns, Timeline};
 use crate::tls::TlsClient;
+use crate::ws_session::{Framing, MAX_FRAME};
 
 /// Largest read of an echo.
 const MAX_READ: u64 = 64 << 10;
@@ -51,10 +53,12 @@ pub enum Failure {
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// What a blocking connection reads and writes: the socket, or a TLS
-/// session over it (its handshake done).
+/// session over it (its handshake done), or a WebSocket over either
+/// (`--websocket`, upgraded).
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
+    Ws(Box<WsStream>),
 }
 
 impl Stream {
@@ -79,9 +83,10 @@ impl Stream {
 
     /// Ends the sending direction: for TLS, a `close_notify` first (sent
     /// whole, waiting up to `deadline`), then the socket's half-close.
-    fn close_write(&mut self, deadline: u64) -> Result<(), Failure> {
+    pub fn close_write(&mut self, deadline: u64) -> Result<(), Failure> {
         let socket = match self {
             Stream::Plain(socket) => socket,
+            Stream::Ws(ws) => return ws.close_write(deadline),
             Stream::Tls(tls) => {
                 tls.conn.send_close_notify();
                 while tls.conn.wants_write() {
@@ -107,6 +112,7 @@ impl Read for Stream {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
                 other => other,
             },
+            Stream::Ws(ws) => ws.read(buf),
         }
     }
 }
@@ -116,6 +122,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(socket) => socket.write(buf),
             Stream::Tls(tls) => tls.write(buf),
+            Stream::Ws(ws) => ws.write(buf),
         }
     }
 
@@ -124,6 +131,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(socket) => socket.flush(),
             Stream::Tls(tls) => tls.flush(),
+            Stream::Ws(ws) => ws.flush(),
         }
     }
 }
@@ -324,5 +332,121 @@ impl Ledger {
             finished_at,
             first_error: self.first_error,
         }
+    }
+}
+
+/// A WebSocket client over a blocking stream (churn), upgraded.
+pub struct WsStream {
+    inner: Stream,
+    framing: Framing,
+    /// A frame a wait cut short, `out[sent..]` still to send.
+    out: Vec<u8>,
+    sent: usize,
+}
+
+impl WsStream {
+    /// Upgrades `inner`, waiting up to `deadline` (monotonic nanoseconds).
+    pub fn upgrade(mut inner: Stream, deadline: u64) -> Result<WsStream, Failure> {
+        let request = Framing::request();
+        let mut sent = 0;
+        while sent < request.len() {
+            match inner.write(&request[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) => wait_again(e, deadline)?,
+            }
+        }
+        inner.flush().map_err(Failure::Io)?;
+        let mut framing = Framing::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match inner.read(&mut buf) {
+                Ok(0) => return Err(Failure::Eof),
+                Ok(n) if framing.take_answer(&buf[..n]).map_err(Failure::Io)? => break,
+                Ok(_) => {}
+                Err(e) => wait_again(e, deadline)?,
+            }
+        }
+        Ok(WsStream {
+            inner,
+            framing,
+            out: Vec::new(),
+            sent: 0,
+        })
+    }
+
+    /// Our close frame (1000), sent whole, waiting up to `deadline`, then
+    /// the inner stream's own end (TLS's `close_notify`, the half-close).
+    pub fn close_write(&mut self, deadline: u64) -> Result<(), Failure> {
+        self.finish_out(deadline)?;
+        self.out = vec![0x88, 0x82];
+        self.out.extend_from_slice(&self.framing.mask);
+        let mask = self.framing.mask;
+        self.out.extend([0x03 ^ mask[0], 0xE8 ^ mask[1]]);
+        self.sent = 0;
+        self.finish_out(deadline)?;
+        self.inner.close_write(deadline)
+    }
+
+    /// Sends what is left of `out`, waiting up to `deadline`.
+    fn finish_out(&mut self, deadline: u64) -> Result<(), Failure> {
+        while let Err(e) = self.send_out() {
+            wait_again(e, deadline)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `out[sent..]`; an error (a wait that ran out) leaves the rest.
+    fn send_out(&mut self) -> io::Result<()> {
+        while self.sent < self.out.len() {
+            match self.inner.write(&self.out[self.sent..])? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => self.sent += n,
+            }
+        }
+        self.out.clear();
+        self.sent = 0;
+        Ok(())
+    }
+}
+
+impl Read for WsStream {
+    /// The echo's payload bytes (a frame a wait cut short is sent first),
+    /// or 0 at the server's close frame or end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.send_out()?;
+        loop {
+            if self.framing.ended() {
+                return Ok(0);
+            }
+            let n = match self.framing.take_early(buf) {
+                0 => match self.inner.read(buf)? {
+                    0 => return Ok(0),
+                    n => n,
+                },
+                n => n,
+            };
+            match self.framing.unframe(buf, n) {
+                0 => continue,
+                kept => return Ok(kept),
+            }
+        }
+    }
+}
+
+impl Write for WsStream {
+    /// Frames `bytes` (up to [`MAX_FRAME`]) as one binary message; a frame
+    /// a wait cut short goes out first.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.send_out()?;
+        let take = bytes.len().min(MAX_FRAME);
+        self.framing.frame(&mut self.out, &bytes[..take]);
+        // Taken: what a wait leaves unsent goes out with the next call.
+        let _ = self.send_out();
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_out()?;
+        self.inner.flush()
     }
 }

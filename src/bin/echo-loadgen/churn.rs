@@ -15,7 +15,7 @@ use std::time::Duration;
 use echo_reactor::tools::source::{loopback_source, socket_from};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream};
+use crate::blocking::{read_buffer, BlockingConn, Failure, Ledger, Stream, WsStream};
 use crate::counters::{Pool, Shared};
 use crate::job::{Job, ThreadReport};
 use crate::model::{Lifecycles, Pace, Plan};
@@ -102,15 +102,19 @@ impl Churner {
         self.ledger.finish(timeline)
     }
 
-    /// Lifecycle `number` of the run: connect (and the TLS handshake), one
-    /// echo, half-close, end of stream; dropping the connection closes it.
+    /// Lifecycle `number` of the run: connect (and the TLS handshake, and
+    /// the WebSocket upgrade), one echo, half-close (after a close frame),
+    /// end of stream; dropping the connection closes it.
     fn lifecycle(&mut self, number: usize) -> Result<(), Failure> {
         let deadline = now_ns() + nanos(self.churn.timeout);
         let socket = self.connect(number)?;
-        let stream = match &self.tls {
+        let mut stream = match &self.tls {
             Some(tls) => Stream::over_tls(tls, socket, deadline)?,
             None => Stream::Plain(socket),
         };
+        if self.plan.websocket {
+            stream = Stream::Ws(Box::new(WsStream::upgrade(stream, deadline)?));
+        }
         let mut conn = BlockingConn::new(stream, number);
         let tally = &mut self.ledger.recorder.tally;
         let size = self.churn.messages.size;

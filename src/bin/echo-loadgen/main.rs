@@ -221,6 +221,19 @@
 //!   certificate the client does not trust fails each connection's
 //!   handshake, an I/O error (exit status 1).
 //!
+//! # WebSocket
+//!
+//! `--websocket` speaks WebSocket to the target (echo-reactor's
+//! `--ws-listen`; with `--tls`, its `--wss-listen`) in pingpong, pipeline,
+//! bulk and churn: an HTTP/1.1 upgrade, checked (`101` and the accept
+//! key), then each write one masked binary message, and the echo's frames
+//! unframed into the bytes that are checked as any echo's are
+//! (`ws_session.rs`). The polling modes upgrade before the start line, as
+//! they shake hands over TLS, so no upgrade is measured; churn's
+//! lifecycle is connect, upgrade, one echo, a close frame and half-close,
+//! the server's close frame and end of stream: lifecycles per second are
+//! then upgrades and closing handshakes per second.
+//!
 //! # A rate search: `--objective`
 //!
 //! `--objective p99<=1ms` (a percentile, p50, p90, p99 or p99.9, and a
@@ -316,6 +329,7 @@
 //! worker     churn     threads     a polling thread; a churning, a ping-pong one
 //! sockets    blocking              a polling thread's sockets; a blocking connection
 //! tls_session udp_sockets connect  TLS on a polled socket; UDP sockets; opening them
+//! ws_session                       WebSocket framing, and on a polled socket
 //! tcp        udp                   one polled TCP connection; one UDP socket
 //! channel    job                   a polling loop's words to a socket; a thread's job
 //! counters                         errors, echoes and latencies
@@ -355,6 +369,7 @@ mod tls_session;
 mod udp;
 mod udp_sockets;
 mod worker;
+mod ws_session;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

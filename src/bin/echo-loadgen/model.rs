@@ -138,6 +138,8 @@ pub struct Plan {
     pub load: Load,
     /// Print the report as JSON instead of the table.
     pub json: bool,
+    /// `--websocket`: each message a WebSocket message, after an upgrade.
+    pub websocket: bool,
 }
 
 /// The shape of the load, each with the settings it has and no others.

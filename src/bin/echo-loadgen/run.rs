@@ -92,6 +92,7 @@ fn reactor_jobs(
             .map(|streams| Group::Tcp {
                 streams,
                 tls: tls.cloned(),
+                websocket: plan.websocket,
             })
             .collect(),
     };

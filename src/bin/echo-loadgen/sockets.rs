@@ -1,6 +1,6 @@
 //! A polling thread's sockets: the [`Group`] of them the run hands it,
 //! connected, and the [`Sockets`] they become in its poll: all plain TCP
-//! connections, all TLS, or all UDP sockets, never a mix, so that each
+//! connections, all TLS, all WebSocket, or all UDP sockets, never a mix, so that each
 //! kind keeps its own direct calls (`tcp.rs`) and the thread's loop
 //! (`worker.rs`) asks them all the same things through one `match`.
 
@@ -19,14 +19,17 @@ use crate::tls::TlsClient;
 use crate::tls_session::TlsSession;
 use crate::udp::Dgram;
 use crate::udp_sockets::UdpSockets;
+use crate::ws_session::WsSession;
 
 /// The sockets handed to a thread, connected to the target, each with its
 /// number in the run.
 pub enum Group {
-    /// TCP connections, over TLS made by `tls` if given.
+    /// TCP connections, over TLS made by `tls` if given, speaking
+    /// WebSocket with `websocket`.
     Tcp {
         streams: Vec<(usize, StdTcpStream)>,
         tls: Option<TlsClient>,
+        websocket: bool,
     },
     /// With what the thread's UDP sockets share: their datagrams' size,
     /// and the time after which one with no echo is lost.
@@ -47,10 +50,13 @@ impl Group {
     }
 }
 
-/// A thread's connections: all plain TCP, all TLS, or all UDP.
+/// A thread's connections: all plain TCP, all TLS, all WebSocket (over
+/// TCP or TLS), or all UDP.
 pub enum Sockets {
     Tcp(Vec<Conn<TcpStream>>),
     Tls(Vec<Conn<TlsSession>>),
+    Ws(Vec<Conn<WsSession<TcpStream>>>),
+    Wss(Vec<Conn<WsSession<TlsSession>>>),
     Udp(UdpSockets),
 }
 
@@ -74,17 +80,31 @@ impl Sockets {
                 }
                 Sockets::Udp(UdpSockets::new(dgrams, size, timeout))
             }
-            Group::Tcp { streams, tls } => {
+            Group::Tcp {
+                streams,
+                tls,
+                websocket,
+            } => {
                 let size = load.messages().map_or(0, |messages| messages.size);
                 let bulk = match *load {
                     Load::Bulk { bytes, .. } => Some(bytes),
                     _ => None,
                 };
-                match tls {
-                    None => Sockets::Tcp(tcp_conns(streams, registry, size, ring, bulk, Ok)?),
-                    Some(client) => {
+                match (tls, websocket) {
+                    (None, false) => {
+                        Sockets::Tcp(tcp_conns(streams, registry, size, ring, bulk, Ok)?)
+                    }
+                    (Some(client), false) => {
                         let tls = |socket| TlsSession::new(&client, socket);
                         Sockets::Tls(tcp_conns(streams, registry, size, ring, bulk, tls)?)
+                    }
+                    (None, true) => {
+                        let ws = |socket| Ok(WsSession::new(socket));
+                        Sockets::Ws(tcp_conns(streams, registry, size, ring, bulk, ws)?)
+                    }
+                    (Some(client), true) => {
+                        let wss = |socket| Ok(WsSession::new(TlsSession::new(&client, socket)?));
+                        Sockets::Wss(tcp_conns(streams, registry, size, ring, bulk, wss)?)
                     }
                 }
             }
@@ -95,6 +115,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => conns.len(),
             Sockets::Tls(conns) => conns.len(),
+            Sockets::Ws(conns) => conns.len(),
+            Sockets::Wss(conns) => conns.len(),
             Sockets::Udp(udp) => udp.len(),
         }
     }
@@ -103,6 +125,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => &mut conns[i],
             Sockets::Tls(conns) => &mut conns[i],
+            Sockets::Ws(conns) => &mut conns[i],
+            Sockets::Wss(conns) => &mut conns[i],
             Sockets::Udp(udp) => udp.socket(i),
         }
     }
@@ -111,6 +135,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => conns.iter().any(Conn::waiting_for_echoes),
             Sockets::Tls(conns) => conns.iter().any(Conn::waiting_for_echoes),
+            Sockets::Ws(conns) => conns.iter().any(Conn::waiting_for_echoes),
+            Sockets::Wss(conns) => conns.iter().any(Conn::waiting_for_echoes),
             Sockets::Udp(udp) => udp.waiting_for_echoes(),
         }
     }
@@ -119,6 +145,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => conns[i].serve(turn, readable, to_eof),
             Sockets::Tls(conns) => conns[i].serve(turn, readable, to_eof),
+            Sockets::Ws(conns) => conns[i].serve(turn, readable, to_eof),
+            Sockets::Wss(conns) => conns[i].serve(turn, readable, to_eof),
             Sockets::Udp(udp) => udp.serve(i, turn, readable),
         }
     }
@@ -128,6 +156,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => conns[i].flush(turn.pattern, tally),
             Sockets::Tls(conns) => conns[i].flush(turn.pattern, tally),
+            Sockets::Ws(conns) => conns[i].flush(turn.pattern, tally),
+            Sockets::Wss(conns) => conns[i].flush(turn.pattern, tally),
             Sockets::Udp(udp) => udp.flush(i, turn),
         }
     }
@@ -136,7 +166,7 @@ impl Sockets {
     /// [`UdpSockets::next_loss`]).
     pub fn next_loss(&mut self, now: u64, tally: &mut Tally) -> Option<usize> {
         match self {
-            Sockets::Tcp(_) | Sockets::Tls(_) => None,
+            Sockets::Tcp(_) | Sockets::Tls(_) | Sockets::Ws(_) | Sockets::Wss(_) => None,
             Sockets::Udp(udp) => udp.next_loss(now, tally),
         }
     }
@@ -147,6 +177,8 @@ impl Sockets {
         match self {
             Sockets::Tcp(conns) => finish_conns(conns, tally),
             Sockets::Tls(conns) => finish_conns(conns, tally),
+            Sockets::Ws(conns) => finish_conns(conns, tally),
+            Sockets::Wss(conns) => finish_conns(conns, tally),
             Sockets::Udp(udp) => udp.finish(tally),
         }
     }

@@ -13,12 +13,13 @@ use mio::{Events, Poll};
 
 use crate::channel::{Refill, Step, Turn};
 use crate::connect::CONNECT_TIMEOUT;
+use crate::counters::Tally;
 use crate::counters::{Publisher, Recorder, Shared};
 use crate::job::ThreadReport;
 use crate::model::{Load, Pace, Plan};
 use crate::pattern::Pattern;
 use crate::sockets::{Group, Sockets};
-use crate::tcp::Handshake;
+use crate::tcp::{Conn, Handshake, Transport};
 use crate::timer::{nanos, now_ns, Schedule, Timeline, Timer, TIMER};
 
 /// With `--rate`: most messages in flight over all connections, split evenly
@@ -174,71 +175,22 @@ impl Worker {
         }
     }
 
-    /// `--tls`: runs every connection's handshake, all at once, before the
-    /// start line, so that none is measured (see `tls_session.rs`). Gives
-    /// up on those still under way once [`CONNECT_TIMEOUT`] has passed
-    /// with none finishing (each an I/O error).
+    /// `--tls`, `--websocket`: runs every connection's handshake, all at
+    /// once, before the start line, so that none is measured (see
+    /// `tls_session.rs`, `ws_session.rs`).
     fn shake_hands(&mut self) {
-        let Sockets::Tls(conns) = &mut self.sockets else {
-            return;
-        };
         let tally = &mut self.recorder.tally;
-        let mut underway = 0;
-        let mut failed = 0;
-        for conn in conns.iter_mut() {
-            match conn.handshake(tally) {
-                Handshake::Done => {}
-                Handshake::Underway => underway += 1,
-                Handshake::Failed => failed += 1,
-            }
-        }
-        let patience = nanos(CONNECT_TIMEOUT);
-        let mut give_up = now_ns() + patience;
-        let mut events = Events::with_capacity(1024);
-        let mut stopped = None;
-        while underway > 0 {
-            let now = now_ns();
-            if now >= give_up {
-                break;
-            }
-            let timeout = Duration::from_nanos(give_up - now);
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    stopped = Some(e);
-                    break;
-                }
-            }
-            for event in events.iter() {
-                let Some(conn) = conns.get_mut(event.token().0) else {
-                    continue; // the timer, not armed yet
-                };
-                if !conn.handshaking() {
-                    continue;
-                }
-                match conn.handshake(tally) {
-                    Handshake::Underway => continue,
-                    Handshake::Done => give_up = now_ns() + patience,
-                    Handshake::Failed => failed += 1,
-                }
-                underway -= 1;
-            }
-        }
-        for conn in conns.iter_mut().filter(|conn| conn.handshaking()) {
-            let why = match &stopped {
-                Some(e) => io::Error::new(e.kind(), format!("the TLS handshake: poll: {e}")),
-                None => io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "the TLS handshake: not done within {} s",
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
-                ),
-            };
-            conn.abandon(why, tally);
-            failed += 1;
-        }
+        let failed = match &mut self.sockets {
+            Sockets::Tls(conns) => shake_all(&mut self.poll, conns, "the TLS handshake", tally),
+            Sockets::Ws(conns) => shake_all(&mut self.poll, conns, "the WebSocket upgrade", tally),
+            Sockets::Wss(conns) => shake_all(
+                &mut self.poll,
+                conns,
+                "the TLS handshake and WebSocket upgrade",
+                tally,
+            ),
+            Sockets::Tcp(_) | Sockets::Udp(_) => 0,
+        };
         self.alive -= failed;
     }
 
@@ -399,4 +351,70 @@ impl Worker {
         channel.queue(due);
         self.list_dirty(i);
     }
+}
+
+/// Runs the handshake (`what`, for the errors) of every one of `conns`,
+/// all at once from `poll`. Gives up on those still under way once
+/// [`CONNECT_TIMEOUT`] has passed with none finishing (each an I/O error).
+/// Answers how many failed.
+fn shake_all<S: Transport>(
+    poll: &mut Poll,
+    conns: &mut [Conn<S>],
+    what: &str,
+    tally: &mut Tally,
+) -> usize {
+    let mut underway = 0;
+    let mut failed = 0;
+    for conn in conns.iter_mut() {
+        match conn.handshake(tally) {
+            Handshake::Done => {}
+            Handshake::Underway => underway += 1,
+            Handshake::Failed => failed += 1,
+        }
+    }
+    let patience = nanos(CONNECT_TIMEOUT);
+    let mut give_up = now_ns() + patience;
+    let mut events = Events::with_capacity(1024);
+    let mut stopped = None;
+    while underway > 0 {
+        let now = now_ns();
+        if now >= give_up {
+            break;
+        }
+        let timeout = Duration::from_nanos(give_up - now);
+        match poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        }
+        for event in events.iter() {
+            let Some(conn) = conns.get_mut(event.token().0) else {
+                continue; // the timer, not armed yet
+            };
+            if !conn.handshaking() {
+                continue;
+            }
+            match conn.handshake(tally) {
+                Handshake::Underway => continue,
+                Handshake::Done => give_up = now_ns() + patience,
+                Handshake::Failed => failed += 1,
+            }
+            underway -= 1;
+        }
+    }
+    for conn in conns.iter_mut().filter(|conn| conn.handshaking()) {
+        let why = match &stopped {
+            Some(e) => io::Error::new(e.kind(), format!("{what}: poll: {e}")),
+            None => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what}: not done within {} s", CONNECT_TIMEOUT.as_secs()),
+            ),
+        };
+        conn.abandon(why, tally);
+        failed += 1;
+    }
+    failed
 }

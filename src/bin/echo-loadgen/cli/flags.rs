@@ -18,6 +18,7 @@ const UDP: &str = "UDP (--mode udp)";
 const CHURN: &str = "Churn (--mode churn)";
 const SEARCH: &str = "Rate search (--objective)";
 const TLS: &str = "TLS";
+const WEBSOCKET: &str = "WebSocket";
 const OUTPUT: &str = "Output";
 
 /// A load generator for echo servers: closed-loop pingpong or pipeline over
@@ -176,6 +177,12 @@ pub struct Cli {
     /// rate so far, cut short [default: 120]
     #[arg(long, value_name = "SECS", value_parser = parse_duration, help_heading = SEARCH)]
     pub(super) max_duration: Option<Duration>,
+
+    /// Speak WebSocket to the target (echo-reactor's --ws-listen, or
+    /// --wss-listen with --tls): an upgrade first, then each message a
+    /// binary message (pingpong, pipeline, bulk, churn)
+    #[arg(long, help_heading = WEBSOCKET)]
+    pub(super) websocket: bool,
 
     /// Speak TLS to the target (not for udp), trusting --tls-ca
     #[arg(long, help_heading = TLS)]

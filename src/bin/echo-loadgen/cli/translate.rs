@@ -60,6 +60,13 @@ pub fn command(mut cli: Cli) -> Result<Command, String> {
             "--histogram-log does not apply with --objective: a search is many runs".into(),
         );
     }
+    let over_websocket = matches!(
+        cli.mode,
+        Mode::Pingpong | Mode::Pipeline | Mode::Bulk | Mode::Churn
+    );
+    if cli.websocket && !over_websocket {
+        return Err("--websocket applies to --mode pingpong, pipeline, bulk and churn".into());
+    }
     let tls = tls_settings(&mut cli)?;
     let search = search(&mut cli)?;
     let progress = progress(&mut cli)?;
@@ -282,6 +289,7 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
         threads,
         load,
         json: cli.json,
+        websocket: cli.websocket,
     })
 }
 
