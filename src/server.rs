@@ -365,23 +365,14 @@ impl Reactor {
                 return;
             };
             // The key may have closed, and even been reused, since it parked.
-            self.cx.key = key;
-            let next = match self.entries.get_mut(key) {
-                Some(Entry::Connection(conn)) if conn.parked => {
+            let next = self.work_on(key, |entry, cx| match entry {
+                Entry::Connection(conn) if conn.parked => {
                     trace!("token {key}: memory freed, resuming reads");
-                    conn.unpark(&mut self.cx)
+                    conn.unpark(cx)
                 }
-                Some(Entry::Recorded(recorded)) => {
-                    recorded.counting(&mut self.cx, |inner, cx| match inner {
-                        Entry::Connection(conn) if conn.parked => {
-                            trace!("token {key}: memory freed, resuming reads");
-                            conn.unpark(cx)
-                        }
-                        _ => Next::Wait,
-                    })
-                }
-                _ => continue,
-            };
+                _ => Next::Wait,
+            });
+            let Some(next) = next else { continue };
             self.after_serving(registry, key, next);
         }
     }

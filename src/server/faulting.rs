@@ -312,18 +312,13 @@ impl Reactor {
         receipt: Option<Receipt>,
     ) {
         self.insert(Entry::Faulted(conn), receipt);
-        self.cx.key = key;
-        let next = match self.entries.get_mut(key) {
-            Some(Entry::Faulted(conn)) => conn.begin(early, &mut self.cx),
-            Some(Entry::Recorded(recorded)) => {
-                recorded.counting(&mut self.cx, |inner, cx| match inner {
-                    Entry::Faulted(conn) => conn.begin(early, cx),
-                    _ => Next::Wait,
-                })
-            }
-            _ => return,
-        };
-        self.after_serving(registry, key, next);
+        let next = self.work_on(key, |entry, cx| match entry {
+            Entry::Faulted(conn) => conn.begin(early, cx),
+            _ => Next::Wait,
+        });
+        if let Some(next) = next {
+            self.after_serving(registry, key, next);
+        }
     }
 
     /// Serves the connections whose wake-up is due at `now`. They are

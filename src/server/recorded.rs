@@ -18,6 +18,7 @@
 use std::time::Instant;
 
 use super::entry::Entry;
+use super::Reactor;
 use crate::banner::Banner;
 use crate::receipt::{Ending, Receipt, TcpInfo};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
@@ -135,6 +136,24 @@ impl Recorded {
             tcp_info: TcpInfo::read(receipt.socket),
         };
         receipt.to_json(Instant::now(), Some(ending)).to_string()
+    }
+}
+
+impl Reactor {
+    /// Runs `work` on the connection at `key` (the entry inside, if it
+    /// keeps a receipt, which then counts the bytes `work` moved); `None`
+    /// if the slot is empty. For the reactor's own calls into a
+    /// connection outside `Stage` (its first bytes, resuming a parked one).
+    pub(super) fn work_on<R>(
+        &mut self,
+        key: usize,
+        work: impl FnOnce(&mut Entry, &mut Context) -> R,
+    ) -> Option<R> {
+        self.cx.key = key;
+        match self.entries.get_mut(key)? {
+            Entry::Recorded(recorded) => Some(recorded.counting(&mut self.cx, work)),
+            entry => Some(work(entry, &mut self.cx)),
+        }
     }
 }
 

@@ -201,18 +201,11 @@ impl Reactor {
         let scratch = &mut self.cx.scratch;
         scratch.copy_within(..payload, banner.len());
         scratch[..banner.len()].copy_from_slice(&banner);
-        self.cx.key = key;
-        let next = match self.entries.get_mut(key) {
-            Some(Entry::Connection(conn)) => conn.send_initial(total, &mut self.cx),
-            Some(Entry::Recorded(recorded)) => {
-                recorded.counting(&mut self.cx, |inner, cx| match inner {
-                    Entry::Connection(conn) => conn.send_initial(total, cx),
-                    _ => Next::Wait,
-                })
-            }
-            _ => return,
-        };
-        if let Next::Close(reason) = next {
+        let next = self.work_on(key, |entry, cx| match entry {
+            Entry::Connection(conn) => conn.send_initial(total, cx),
+            _ => Next::Wait,
+        });
+        if let Some(Next::Close(reason)) = next {
             self.close(registry, key, reason);
         }
     }
@@ -341,18 +334,13 @@ impl Reactor {
         // After a PROXY header, bytes past the header stage's reads, or a
         // FIN that came with them, raised no edge of their own: read on.
         if early > 0 || self.features.proxy_header_timeout.is_some() {
-            self.cx.key = key;
-            let next = match self.entries.get_mut(key) {
-                Some(Entry::Ws(conn)) => conn.take_early(early, &mut self.cx),
-                Some(Entry::Recorded(recorded)) => {
-                    recorded.counting(&mut self.cx, |inner, cx| match inner {
-                        Entry::Ws(conn) => conn.take_early(early, cx),
-                        _ => Next::Wait,
-                    })
-                }
-                _ => return,
-            };
-            self.after_serving(registry, key, next);
+            let next = self.work_on(key, |entry, cx| match entry {
+                Entry::Ws(conn) => conn.take_early(early, cx),
+                _ => Next::Wait,
+            });
+            if let Some(next) = next {
+                self.after_serving(registry, key, next);
+            }
         }
     }
 }
