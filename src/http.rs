@@ -1,16 +1,19 @@
-//! The metrics endpoint's HTTP/1.1 connections: one request, one answer,
-//! closed.
+//! The HTTP/1.1 connections of the metrics endpoint and the fault API: one
+//! request, one answer, closed.
 //!
-//! `--metrics ADDR` opens a second kind of listener in the same loop. What
-//! comes to it is a scraper (Prometheus) or a load balancer's health check,
-//! but it is still a socket anyone can reach, so an [`HttpConn`] is bounded
+//! `--metrics ADDR` opens a second kind of listener in the same loop, and
+//! `--admin ADDR` a third ([`crate::faults::admin`]). What comes to the
+//! first is a scraper (Prometheus) or a load balancer's health check, to
+//! the second a test's toxiproxy client, but each is still a socket anyone
+//! can reach, so an [`HttpConn`] is bounded
 //! the way echo clients are: a request larger than [`MAX_REQUEST`] is
 //! refused, one not complete within the request timeout is closed, and at
 //! most [`MAX_HTTP_CONNECTIONS`] are open at once; who gets a slot when
 //! they are all held is [`admission`]'s rule, which keeps probes answered
 //! whatever idle or slow clients do. A connection answers one request and
 //! closes (`Connection: close`), so no state outlives a request. Parsing is
-//! `httparse`'s.
+//! `httparse`'s; a body (the fault API's JSON) is read by its
+//! `Content-Length`, within the same [`MAX_REQUEST`].
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -24,12 +27,23 @@ pub use admission::RequestCut;
 
 /// The largest request accepted, headers included.
 pub const MAX_REQUEST: usize = 8 * 1024;
-/// Most metrics connections open at once.
+/// Most connections open at once, per endpoint.
 pub const MAX_HTTP_CONNECTIONS: usize = 16;
 /// How long a client has to send its whole request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Headers parsed at most; a request with more is refused.
 const MAX_HEADERS: usize = 32;
+
+/// A request read to its end, as a router sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpRequest<'a> {
+    /// `GET`, `POST`, ... (`HEAD` is routed as `GET`, its body dropped).
+    pub method: &'a str,
+    /// The target, query string included.
+    pub path: &'a str,
+    /// The body, empty without a `Content-Length`.
+    pub body: &'a [u8],
+}
 
 /// An answer: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,26 +69,37 @@ impl Response {
     fn to_bytes(&self) -> Vec<u8> {
         let reason = match self.status {
             200 => "OK",
+            201 => "Created",
+            204 => "No Content",
             400 => "Bad Request",
             404 => "Not Found",
             405 => "Method Not Allowed",
             408 => "Request Timeout",
+            409 => "Conflict",
+            411 => "Length Required",
+            413 => "Content Too Large",
             431 => "Request Header Fields Too Large",
+            500 => "Internal Server Error",
             503 => "Service Unavailable",
             _ => "",
         };
-        let allow = if self.status == 405 {
+        // The metrics endpoint's paths take GET alone; the fault API names
+        // its methods in its JSON error instead.
+        let allow = if self.status == 405 && !self.content_type.starts_with("application/json") {
             "Allow: GET, HEAD\r\n"
         } else {
             ""
         };
+        // A 204 has no body, and says nothing of its length (RFC 9110).
+        let length = if self.status == 204 {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", self.body.len())
+        };
         format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}\
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\n{length}{allow}\
              Connection: close\r\n\r\n{}",
-            self.status,
-            self.content_type,
-            self.body.len(),
-            self.body
+            self.status, self.content_type, self.body
         )
         .into_bytes()
     }
@@ -89,7 +114,7 @@ pub enum HttpProgress {
     Finished,
 }
 
-/// One metrics connection.
+/// One connection to the metrics endpoint or the fault API.
 pub struct HttpConn {
     stream: TcpStream,
     request: Vec<u8>,
@@ -111,20 +136,25 @@ impl HttpConn {
         }
     }
 
-    /// Reads the request, asks `route` for the answer to `(method, path)`,
-    /// and sends it; `scratch` is a buffer to read into.
+    /// Reads the request, asks `route` for the answer to it, and sends it;
+    /// `scratch` is a buffer to read into.
     pub fn serve(
         &mut self,
         scratch: &mut [u8],
-        route: impl FnOnce(&str, &str) -> Response,
+        route: impl FnOnce(&HttpRequest) -> Response,
     ) -> HttpProgress {
         if self.answer.is_none() {
             match self.read_request(scratch) {
                 Request::Refused(response) => self.answer = Some((response.to_bytes(), 0)),
                 Request::Incomplete => return HttpProgress::Waiting,
-                Request::Complete { method, path } => {
+                Request::Complete { method, path, body } => {
                     let head = method == "HEAD";
-                    let mut bytes = route(if head { "GET" } else { &method }, &path).to_bytes();
+                    let request = HttpRequest {
+                        method: if head { "GET" } else { &method },
+                        path: &path,
+                        body: &self.request[body],
+                    };
+                    let mut bytes = route(&request).to_bytes();
                     if head {
                         let end = bytes
                             .windows(4)
@@ -175,17 +205,28 @@ impl HttpConn {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Request::Incomplete,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    debug!("metrics connection: read failed: {e}");
+                    debug!("http connection: read failed: {e}");
                     return Request::Gone;
                 }
             }
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut parsed = httparse::Request::new(&mut headers);
             match parsed.parse(&self.request) {
-                Ok(httparse::Status::Complete(_)) => {
+                Ok(httparse::Status::Complete(head)) => {
+                    let length = match body_length(parsed.headers) {
+                        Ok(length) => length,
+                        Err(refused) => return Request::Refused(refused),
+                    };
+                    if head + length > MAX_REQUEST {
+                        return Request::Refused(Response::text(413, "request too large\n"));
+                    }
+                    if self.request.len() < head + length {
+                        continue; // the body is still on its way
+                    }
                     return Request::Complete {
                         method: parsed.method.unwrap_or("").to_string(),
                         path: parsed.path.unwrap_or("").to_string(),
+                        body: head..head + length,
                     };
                 }
                 Ok(httparse::Status::Partial) if self.request.len() >= MAX_REQUEST => {
@@ -221,10 +262,32 @@ impl HttpConn {
 enum Request {
     /// Not all of it yet.
     Incomplete,
-    /// Read to its end.
-    Complete { method: String, path: String },
+    /// Read to its end; the body is this range of the request's bytes.
+    Complete {
+        method: String,
+        path: String,
+        body: std::ops::Range<usize>,
+    },
     /// Refused as it stands (malformed, too large), with this answer.
     Refused(Response),
     /// The client closed or failed before it ended.
     Gone,
+}
+
+/// The length of a request's body, by its `Content-Length` (none: 0). A
+/// chunked body is refused: no client of these endpoints sends one.
+fn body_length(headers: &[httparse::Header]) -> Result<usize, Response> {
+    let mut length = 0;
+    for header in headers {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(Response::text(411, "a Content-Length is required\n"));
+        }
+        if header.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .ok_or_else(|| Response::text(400, "bad Content-Length\n"))?;
+        }
+    }
+    Ok(length)
 }

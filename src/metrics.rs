@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 
-use crate::http::{HttpConn, HttpProgress, Response};
+use crate::http::{HttpConn, HttpProgress, HttpRequest, Response};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 use crate::stats::{self, Family, RequestCut, Stats, COUNTERS};
 
@@ -113,7 +113,7 @@ impl Stage for HttpConn {
     fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
         let stats = cx.snapshot();
         let draining = cx.draining;
-        let answer = |method: &str, path: &str| route(method, path, &stats, draining);
+        let answer = |request: &HttpRequest| route(request.method, request.path, &stats, draining);
         match HttpConn::serve(self, &mut cx.scratch[..], answer) {
             HttpProgress::Waiting => Next::Wait,
             HttpProgress::Finished => Next::Close(CloseReason::Answered),
