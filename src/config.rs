@@ -94,6 +94,10 @@ pub struct Config {
     /// Serve `/metrics` (Prometheus) and `/healthz` over HTTP on this
     /// address. `None` (the default): no endpoint.
     pub metrics: Option<SocketAddr>,
+    /// Serve toxiproxy's HTTP API on this address, to change the faults
+    /// while the server runs ([`crate::faults::admin`]); never the metrics
+    /// address. `None` (the default): no API.
+    pub admin: Option<SocketAddr>,
     /// Send this text to each new TCP client before any echo, with
     /// `{hostname}` and `{local_addr}` replaced, at most [`MAX_BANNER`]
     /// bytes. `None` (the default): no banner.
@@ -144,6 +148,7 @@ impl Default for Config {
             proxy_protocol: false,
             proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
             metrics: None,
+            admin: None,
             banner: None,
             tls_listen: Vec::new(),
             tls_identity: None,
@@ -229,6 +234,9 @@ impl Config {
         if self.stats_interval == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroStatsInterval);
         }
+        if self.admin.is_some() && self.admin == self.metrics {
+            return Err(ConfigError::AdminIsMetrics);
+        }
         Ok(())
     }
 }
@@ -271,6 +279,8 @@ pub enum ConfigError {
     ZeroStatsInterval,
     /// A [`Cluster`](crate::Cluster) was asked for no reactors.
     NoReactors,
+    /// `admin` is the `metrics` address: the fault API needs its own.
+    AdminIsMetrics,
 }
 
 impl fmt::Display for ConfigError {
@@ -303,6 +313,9 @@ impl fmt::Display for ConfigError {
                 f.write_str("stats_interval must be longer than zero")
             }
             ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
+            ConfigError::AdminIsMetrics => {
+                f.write_str("admin and metrics must be different addresses")
+            }
         }
     }
 }

@@ -11,8 +11,11 @@
 //! - [`model`]: the listeners ("proxies"), their toxics, and the table of
 //!   them with the operations toxiproxy's API makes, each refused with an
 //!   error that carries toxiproxy's status code;
-//! - [`spec`]: the command line's `--fault-listen` and `--toxic`.
+//! - [`spec`]: the command line's `--fault-listen` and `--toxic`;
+//! - [`admin`]: the same changes at run time, through toxiproxy's HTTP API
+//!   (`--admin`).
 
+pub mod admin;
 pub mod model;
 pub mod spec;
 

@@ -29,6 +29,8 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
+use crate::faults::admin::FaultSockets;
+use crate::faults::FaultTable;
 use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -74,6 +76,12 @@ pub struct Context {
     pub slab_capacity: usize,
     /// The ports UDP echoes on: datagrams from them are not answered.
     pub udp_ports: Vec<u16>,
+    /// The listeners with faults and their toxics, which the fault API
+    /// (`--admin`) changes in place.
+    pub faults: FaultTable,
+    /// Listeners the fault API opened or closed in the request it just
+    /// answered, for the loop to register or close.
+    pub fault_sockets: FaultSockets,
 }
 
 impl Context {
@@ -95,6 +103,8 @@ impl Context {
             draining: false,
             slab_capacity: 0,
             udp_ports: Vec::new(),
+            faults: FaultTable::default(),
+            fault_sockets: FaultSockets::default(),
         }
     }
 
@@ -211,6 +221,8 @@ pub enum ListenerKind {
     Tls,
     /// The metrics and health endpoint (`--metrics`).
     Metrics,
+    /// The fault API (`--admin`).
+    Admin,
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

@@ -260,7 +260,13 @@ impl Reactor {
     fn after(&mut self, registry: &Registry, key: usize, next: Next, role: Role) {
         if role == Role::Client {
             self.after_serving(registry, key, next);
-        } else if !matches!(next, Next::Wait) {
+            return;
+        }
+        // A request to the fault API may have opened or closed listeners.
+        if !self.cx.fault_sockets.is_empty() {
+            self.bring_fault_sockets_in_line(registry);
+        }
+        if !matches!(next, Next::Wait) {
             self.carry_out(registry, key, next);
         }
     }

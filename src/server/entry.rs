@@ -19,6 +19,7 @@
 use mio::net::TcpListener;
 
 use crate::connection::Connection;
+use crate::faults::admin::AdminConn;
 use crate::http::HttpConn;
 use crate::proxy_protocol::HeaderStage;
 use crate::serve::{Handoff, ListenerKind, Role, Stage};
@@ -99,6 +100,8 @@ entries! {
     Tls(TlsConnection),
     /// A request to the metrics endpoint (`--metrics`).
     Http(HttpConn),
+    /// A request to the fault API (`--admin`).
+    Admin(AdminConn),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

@@ -68,8 +68,8 @@ impl Reactor {
                 self.send_first(registry, key, early);
             }
             ListenerKind::Tls => self.start_tls(registry, key, stream, early),
-            // Metrics requests are accepted by their own loop.
-            ListenerKind::Metrics => {}
+            // HTTP requests are accepted by their own loop.
+            ListenerKind::Metrics | ListenerKind::Admin => {}
         }
     }
 
