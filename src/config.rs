@@ -281,6 +281,8 @@ pub enum ConfigError {
     NoReactors,
     /// `admin` is the `metrics` address: the fault API needs its own.
     AdminIsMetrics,
+    /// `admin` with several reactors, each with its own fault table.
+    AdminNeedsOneReactor,
 }
 
 impl fmt::Display for ConfigError {
@@ -315,6 +317,9 @@ impl fmt::Display for ConfigError {
             ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
             ConfigError::AdminIsMetrics => {
                 f.write_str("admin and metrics must be different addresses")
+            }
+            ConfigError::AdminNeedsOneReactor => {
+                f.write_str("admin serves the faults of one reactor: run one")
             }
         }
     }

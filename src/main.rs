@@ -376,6 +376,7 @@ fn in_flags(problem: &ConfigError) -> String {
         ConfigError::ZeroMaxMemory => "max-memory must be at least 1 byte".into(),
         ConfigError::ZeroStatsInterval => "stats-interval must be longer than zero".into(),
         ConfigError::AdminIsMetrics => "admin and metrics must be different addresses".into(),
+        ConfigError::AdminNeedsOneReactor => "admin needs --reactors 1".into(),
         // The rest name no field a flag sets (a cluster of no reactors).
         other => other.to_string(),
     }
