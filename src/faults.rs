@@ -12,12 +12,23 @@
 //!   them with the operations toxiproxy's API makes, each refused with an
 //!   error that carries toxiproxy's status code;
 //! - [`spec`]: the command line's `--fault-listen` and `--toxic`;
+//! - `draw`: what a new connection draws from its listener's toxics, as
+//!   one plan (a connection that draws nothing is a plain connection);
+//! - `stage`: a connection that drew faults, as a
+//!   stage of its own (the trait every stage implements, in `serve`);
+//! - `state`: what the reactor keeps for its fault listeners;
 //! - [`admin`]: the same changes at run time, through toxiproxy's HTTP API
 //!   (`--admin`).
+//!
+//! The reactor's side (binding the listeners, bringing their sockets in
+//! line with the table, starting a connection) is `server/faulting.rs`.
 
 pub mod admin;
+pub(crate) mod draw;
 pub mod model;
 pub mod spec;
+pub(crate) mod stage;
+pub(crate) mod state;
 
 pub use model::{
     FaultError, FaultListener, FaultTable, Stream, Toxic, ToxicKind, ToxicUpdate, Toxicity,

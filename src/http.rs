@@ -143,10 +143,26 @@ impl HttpConn {
         scratch: &mut [u8],
         route: impl FnOnce(&HttpRequest) -> Response,
     ) -> HttpProgress {
+        match self.prepare(scratch, route) {
+            Some(progress) => progress,
+            None => self.send_answer(),
+        }
+    }
+
+    /// [`HttpConn::serve`] without the sending: reads the request and asks
+    /// `route` for the answer. `None` when the answer is ready for
+    /// [`HttpConn::send_answer`] (so that what the request changed can be
+    /// made true before the client learns of it), else what serving came
+    /// to.
+    pub fn prepare(
+        &mut self,
+        scratch: &mut [u8],
+        route: impl FnOnce(&HttpRequest) -> Response,
+    ) -> Option<HttpProgress> {
         if self.answer.is_none() {
             match self.read_request(scratch) {
                 Request::Refused(response) => self.answer = Some((response.to_bytes(), 0)),
-                Request::Incomplete => return HttpProgress::Waiting,
+                Request::Incomplete => return Some(HttpProgress::Waiting),
                 Request::Complete { method, path, body } => {
                     let head = method == "HEAD";
                     let request = HttpRequest {
@@ -164,10 +180,10 @@ impl HttpConn {
                     }
                     self.answer = Some((bytes, 0));
                 }
-                Request::Gone => return HttpProgress::Finished,
+                Request::Gone => return Some(HttpProgress::Finished),
             }
         }
-        self.send_answer()
+        None
     }
 
     /// The socket.
@@ -240,7 +256,8 @@ impl HttpConn {
         }
     }
 
-    fn send_answer(&mut self) -> HttpProgress {
+    /// Sends what is left of the answer, then the FIN.
+    pub fn send_answer(&mut self) -> HttpProgress {
         let Some((bytes, sent)) = &mut self.answer else {
             return HttpProgress::Finished;
         };

@@ -28,11 +28,12 @@
 //! ## How it works: the guide
 //!
 //! The crate is written to be read, and it carries its own textbook: the
-//! `guide` module, thirteen numbered chapters that walk through the loop,
+//! `guide` module, fourteen numbered chapters that walk through the loop,
 //! a byte's trip, a connection's states, backpressure, memory, shutdown,
-//! UDP, load balancers, TLS, several reactors and the measurements behind
-//! the design, with pictures, real `RUST_LOG=trace` lines and links into
-//! every part of the code. It teaches internals, so it is rendered with
+//! UDP, load balancers, TLS, several reactors, the measurements behind
+//! the design, adding a stage and deadlines that fall due out of order,
+//! with pictures, real `RUST_LOG=trace` lines and links into every part
+//! of the code. It teaches internals, so it is rendered with
 //! the private items:
 //!
 //! ```sh

@@ -192,6 +192,7 @@ mod tests {
                 "udp_datagrams_dropped_total counter",
                 "slab_capacity gauge",
                 "http_connections_cut_total counter",
+                "faults_applied_total counter",
                 "draining gauge",
             ]
         );
@@ -208,6 +209,7 @@ mod tests {
                 "echo_reactor_connections_closed_total{reason=\"shutdown\"} 0",
                 "echo_reactor_connections_closed_total{reason=\"proxy_header\"} 2",
                 "echo_reactor_connections_closed_total{reason=\"tls_handshake\"} 5",
+                "echo_reactor_connections_closed_total{reason=\"fault\"} 0",
             ]
         );
         assert!(text.contains("\necho_reactor_proxy_headers_total{result=\"too_long\"} 2\n"));

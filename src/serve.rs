@@ -29,8 +29,6 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
-use crate::faults::admin::FaultSockets;
-use crate::faults::FaultTable;
 use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
@@ -76,12 +74,6 @@ pub struct Context {
     pub slab_capacity: usize,
     /// The ports UDP echoes on: datagrams from them are not answered.
     pub udp_ports: Vec<u16>,
-    /// The listeners with faults and their toxics, which the fault API
-    /// (`--admin`) changes in place.
-    pub faults: FaultTable,
-    /// Listeners the fault API opened or closed in the request it just
-    /// answered, for the loop to register or close.
-    pub fault_sockets: FaultSockets,
 }
 
 impl Context {
@@ -103,8 +95,6 @@ impl Context {
             draining: false,
             slab_capacity: 0,
             udp_ports: Vec::new(),
-            faults: FaultTable::default(),
-            fault_sockets: FaultSockets::default(),
         }
     }
 
@@ -187,6 +177,10 @@ pub enum Next {
     /// entry out and start the connection's next stage from the
     /// [`Handoff`] that [`Stage::hand_off`] gives.
     HandOff,
+    /// Nothing until the next readiness event or this time, whichever
+    /// comes first: a stage that holds bytes back on purpose (a fault's
+    /// latency, a paced write) asks to be served again when they are due.
+    Sleep(Instant),
 }
 
 /// Why a connection closed; each reason has its own counter.
@@ -209,6 +203,8 @@ pub enum CloseReason {
     /// A request's connection was cut before it was answered (the metrics
     /// endpoint): timed out, or evicted for a new connection.
     Cut(RequestCut),
+    /// A fault closed it on purpose (`--toxic`): the toxic type's name.
+    Fault(&'static str),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -223,6 +219,9 @@ pub enum ListenerKind {
     Metrics,
     /// The fault API (`--admin`).
     Admin,
+    /// A listener that misbehaves on purpose (`--fault-listen`): its place
+    /// in the fault table.
+    Faulty(u8),
 }
 
 /// What a stage that has ended leaves to the next: the socket, the kind

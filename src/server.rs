@@ -56,6 +56,8 @@ mod accepting;
 mod closing;
 mod control;
 mod entry;
+mod fault_api;
+mod faulting;
 mod features;
 mod setup;
 mod starting;
@@ -246,6 +248,8 @@ impl Reactor {
         self.cx.key = key;
         let (next, role) = match self.entries.get_mut(key) {
             Some(Entry::Connection(conn)) => (conn.serve(ready, &mut self.cx), Role::Client),
+            // It changes the fault table, which the reactor keeps.
+            Some(Entry::Admin(_)) => return self.serve_admin(registry, key),
             Some(entry) => match entry.stage() {
                 Some(stage) => (stage.serve(ready, &mut self.cx), stage.role()),
                 None => return,
@@ -260,13 +264,7 @@ impl Reactor {
     fn after(&mut self, registry: &Registry, key: usize, next: Next, role: Role) {
         if role == Role::Client {
             self.after_serving(registry, key, next);
-            return;
-        }
-        // A request to the fault API may have opened or closed listeners.
-        if !self.cx.fault_sockets.is_empty() {
-            self.bring_fault_sockets_in_line(registry);
-        }
-        if !matches!(next, Next::Wait) {
+        } else if !matches!(next, Next::Wait) {
             self.carry_out(registry, key, next);
         }
     }
@@ -293,6 +291,7 @@ impl Reactor {
             Next::ServeAgain => self.queue_again(key),
             Next::Close(reason) => self.close(registry, key, reason),
             Next::HandOff => self.hand_off(registry, key),
+            Next::Sleep(at) => self.timers.wake_at(at, key),
         }
     }
 

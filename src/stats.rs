@@ -49,7 +49,7 @@ pub use by_reason::{ByReason, Names, Reason};
 use layout::{by_reason, grouped, labelled, line, metric, off_line, parts};
 pub(crate) use layout::{families, family, part, Counter, Family, Sum};
 pub(crate) use log::StatsLog;
-pub use reasons::{HandshakeFailure, HeaderFailure, RequestCut};
+pub use reasons::{FaultApplied, HandshakeFailure, HeaderFailure, RequestCut};
 
 /// Declares [`Stats`], one field per counter with how it sums, where it
 /// shows on the stats line and in `/metrics`, and [`COUNTERS`], the same
@@ -182,6 +182,13 @@ counters! {
         /// Connections to the metrics endpoint cut before they were
         /// answered, by why: evicted for a new connection, refused, timed out.
         http_cut: ByReason<RequestCut> = Add, off_line(), by_reason(family::HTTP_CUT, "reason");
+        /// Faults applied on the listeners that misbehave on purpose
+        /// (`--fault-listen`), by the toxic's type: to each connection
+        /// that drew it at accept.
+        faults_applied: ByReason<FaultApplied> = Add, grouped(part::FAULTS, "applied", ""), by_reason(family::FAULTS, "kind");
+        /// Connections a fault closed (limit_data, timeout, reset_peer,
+        /// accept_close, accept_reset, a listener disabled).
+        closed_by_fault: u64 = Add, line(part::FAULTS, "{} connections closed"), labelled(family::CLOSED, "reason", "fault");
     }
 }
 
@@ -207,6 +214,7 @@ impl Stats {
             + self.closed_by_shutdown
             + self.proxy_failures()
             + self.tls_handshake_failures()
+            + self.closed_by_fault
     }
 
     /// Connections closed before their PROXY protocol header was complete,
@@ -303,7 +311,10 @@ mod tests {
              32 bad client cert; tls ends: 33 close_notify, 34 truncated; \
              proxy headers: 17 accepted, refused 18 not proxy / 19 invalid / 20 too long / \
              21 timeout / 22 closed; udp datagrams: 35 in, 36 echoed, dropped 37 guarded / \
-             38 send buffer full / 39 errors"
+             38 send buffer full / 39 errors; faults: applied 45 latency / 46 bandwidth / \
+             47 slicer / 48 limit_data / 49 timeout / 50 reset_peer / 51 slow_close / \
+             52 stop_accepting / 53 accept_close / 54 accept_reset / 55 down, \
+             56 connections closed"
         );
         assert_eq!(
             Stats::default().to_string(),

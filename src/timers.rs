@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 use crate::idle::IdleList;
 use crate::stats::StatsLog;
+pub use wakes::Wakes;
+
+mod wakes;
 
 /// The loop's deadlines.
 pub struct Timers {
@@ -38,6 +41,9 @@ pub struct Timers {
     /// The stages in progress that must end by a deadline, one queue per
     /// [`StageClock`].
     stages: [DeadlineQueue; StageClock::COUNT],
+    /// Stages that asked to be served again at a time of their own
+    /// ([`Next::Sleep`](crate::serve::Next::Sleep)): in no order.
+    wakes: Wakes,
     /// Some deadline above exists: only then does a turn read the clock
     /// and look at timers.
     armed: bool,
@@ -58,6 +64,7 @@ impl Timers {
             drain: None,
             request: None,
             stages: Default::default(),
+            wakes: Wakes::default(),
             armed: false,
         };
         timers.rearm();
@@ -83,6 +90,7 @@ impl Timers {
         ]
         .into_iter()
         .chain(self.stages.iter().map(DeadlineQueue::next))
+        .chain([self.wakes.next()])
         .flatten()
         .min()
     }
@@ -156,13 +164,30 @@ impl Timers {
         due
     }
 
+    /// The stage at `key` is to be served again at `at`.
+    pub fn wake_at(&mut self, at: Instant, key: usize) {
+        self.wakes.push(at, key);
+        self.armed = true;
+    }
+
+    /// Moves the keys whose wake-up is due at `now` into `due`. The
+    /// stage at such a key may have ended since (or the key been reused):
+    /// serving it once for nothing is harmless.
+    pub fn take_due_wakes(&mut self, now: Instant, due: &mut Vec<usize>) {
+        self.wakes.take_due(now, due);
+        if self.wakes.is_empty() {
+            self.rearm();
+        }
+    }
+
     fn rearm(&mut self) {
         self.armed = self.idle.is_some()
             || self.stats_log.is_some()
             || self.accept_retry.is_some()
             || self.drain.is_some()
             || self.request.is_some()
-            || self.stages.iter().any(|queue| !queue.is_empty());
+            || self.stages.iter().any(|queue| !queue.is_empty())
+            || !self.wakes.is_empty();
     }
 }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
+use echo_reactor::faults::{FaultListener, FaultTable};
 use echo_reactor::{Config, Server};
 use serde_json::{json, Value};
 
@@ -61,12 +62,14 @@ fn run_client(mut command: Command, admin: SocketAddr) -> String {
 }
 
 /// What both clients check, from the client's side: a proxy created at
-/// a port the system picks echoes; a latency toxic is listed with its
-/// attributes, updated, removed; a disabled proxy refuses connections and
-/// echoes again once enabled; reset removes every toxic and enables
-/// every proxy. Each script prints `ok` at its end.
+/// a port the system picks echoes; a toxic is listed with its
+/// attributes, updated, removed (the Python one times a latency of 300
+/// ms, then 600, then none, on a new connection each); a disabled proxy
+/// refuses connections and echoes again once enabled; reset removes
+/// every toxic and enables every proxy. Each script prints `ok` at its
+/// end.
 const PYTHON_CLIENT: &str = r#"
-import socket, sys
+import socket, sys, time
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import NotFound
@@ -77,8 +80,10 @@ assert server.running()
 assert b"echo-reactor" in server.version(), server.version()
 
 def echo(listen):
+    """Seconds from sending a ping on a new connection to its whole echo."""
     host, port = listen.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as client:
+        start = time.monotonic()
         client.sendall(b"ping")
         got = b""
         while len(got) < 4:
@@ -86,6 +91,7 @@ def echo(listen):
             assert chunk, "closed before the echo"
             got += chunk
         assert got == b"ping", got
+        return time.monotonic() - start
 
 def refused(listen):
     host, port = listen.rsplit(":", 1)
@@ -100,17 +106,23 @@ assert proxy.listen.startswith("127.0.0.1:") and not proxy.listen.endswith(":0")
 assert list(server.proxies()) == ["slow"]
 echo(proxy.listen)
 
-proxy.add_toxic(type="latency", attributes={"latency": 100})
+proxy.add_toxic(type="latency", attributes={"latency": 300})
 toxic = proxy.get_toxic("latency_downstream")
 assert (toxic.type, toxic.stream, toxic.toxicity) == ("latency", "downstream", 1.0)
-assert toxic.attributes == {"latency": 100, "jitter": 0}, toxic.attributes
+assert toxic.attributes == {"latency": 300, "jitter": 0}, toxic.attributes
+took = echo(proxy.listen)
+assert 0.3 <= took < 3, took
 # The client has no update of its own: its API consumer posts it.
 APIConsumer.post("/proxies/slow/toxics/latency_downstream",
-                 json={"attributes": {"latency": 200}, "toxicity": 0.5})
+                 json={"attributes": {"latency": 600}})
 toxic = proxy.get_toxic("latency_downstream")
-assert toxic.attributes["latency"] == 200 and toxic.toxicity == 0.5, vars(toxic)
+assert toxic.attributes["latency"] == 600 and toxic.toxicity == 1.0, vars(toxic)
+took = echo(proxy.listen)
+assert 0.6 <= took < 3, took
 proxy.destroy_toxic("latency_downstream")
 assert proxy.toxics() == {}
+took = echo(proxy.listen)
+assert took < 0.3, took
 
 with proxy.down():
     assert not server.get_proxy("slow").enabled
@@ -349,6 +361,62 @@ fn bad_requests_get_toxiproxys_status_and_error_and_change_nothing() {
     assert_eq!(status, 413, "{answer}");
     let (_, proxies) = call(admin, "GET", "/proxies", "");
     assert_eq!(proxies.as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn deleting_a_listener_moves_the_next_one_up_with_its_socket_and_connections() {
+    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+    config.admin = Some("127.0.0.1:0".parse().unwrap());
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    config.faults = FaultTable::new(vec![
+        FaultListener::new("first", any),
+        FaultListener::new("second", any),
+    ])
+    .unwrap();
+    let server = Server::bind(config).expect("bind the server");
+    let admin = server.admin_addr().unwrap();
+    let _server = InProcess::run(server);
+    let latency = r#"{"type": "latency", "attributes": {"latency": 50}}"#;
+    assert_eq!(
+        call(admin, "POST", "/proxies/second/toxics", latency).0,
+        200
+    );
+    let listen = |name: &str| -> SocketAddr {
+        let (_, proxy) = call(admin, "GET", &format!("/proxies/{name}"), "");
+        proxy["listen"].as_str().unwrap().parse().unwrap()
+    };
+    let second = listen("second");
+    // A connection that drew the latency through the second listener.
+    let mut client = connect(second);
+    echo_once(&mut client, b"before");
+
+    assert_eq!(
+        call(admin, "DELETE", "/proxies/first", ""),
+        (204, Value::Null)
+    );
+    let (_, proxies) = call(admin, "GET", "/proxies", "");
+    assert_eq!(
+        proxies.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["second"]
+    );
+    assert_eq!(listen("second"), second);
+    echo_once(&mut client, b"after");
+    echo_all(second, b"a new connection");
+
+    // Disabling it, now first in the table, closes its socket and the
+    // connection that came through it.
+    let (status, _) = call(admin, "POST", "/proxies/second", r#"{"enabled": false}"#);
+    assert_eq!(status, 200);
+    assert!(
+        std::net::TcpStream::connect(second).is_err(),
+        "still listening"
+    );
+    let mut byte = [0u8; 1];
+    match client.read(&mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection through a disabled listener is open: {other:?}"),
+    }
 }
 
 #[test]

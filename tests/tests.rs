@@ -18,6 +18,7 @@ mod capacity;
 mod cli;
 mod deploy;
 mod echo;
+mod faults;
 mod faults_api;
 mod haproxy;
 mod health_under_flood;

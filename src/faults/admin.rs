@@ -13,8 +13,9 @@
 //!   functions over the table and the listeners' sockets;
 //! - `json`: the JSON shapes toxiproxy reads and writes;
 //! - `error`: its error answer, `{"error": "...", "status": N}`;
-//! - here: the sockets a request opens, handed to the loop
-//!   ([`FaultSockets`]), and where a request meets the loop ([`AdminConn`]).
+//! - here: the sockets a request binds, handed to the loop with what
+//!   changed (`TableChange`), and where a request meets the loop
+//!   ([`AdminConn`]); the loop's side is `server/fault_api.rs`.
 //!
 //! Creating a proxy makes a new listener with faults bound at its
 //! `listen` address (with port 0, the port the system gives, which the
@@ -27,8 +28,8 @@ use std::net::SocketAddr;
 
 use mio::net::TcpListener;
 
-use crate::faults::FaultTable;
-use crate::http::{HttpConn, HttpProgress, Response};
+use crate::faults::state::FaultState;
+use crate::http::{HttpConn, HttpProgress, HttpRequest, Response};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 use crate::stats::RequestCut;
 
@@ -51,50 +52,47 @@ fn json_response(status: u16, body: String) -> Response {
     }
 }
 
-/// The listeners' sockets as a request changes them: bound at once (so
-/// the answer can say the port, and a port in use is refused before
-/// anything changes), then handed to the loop, which registers the new
-/// ones and closes those named, once the request is answered
-/// ([`FaultSockets::take`]).
-#[derive(Debug, Default)]
-pub struct FaultSockets {
-    /// Bound in this request, by the proxy's name, not yet registered.
+/// The listeners a request bound ([`ListenerSockets`]), by proxy name,
+/// for the loop to register once the request is answered.
+#[derive(Debug)]
+pub(crate) struct FaultSockets {
+    backlog: u32,
+    reuse_port: bool,
     opened: Vec<(String, TcpListener)>,
-    /// Proxies whose listener from before this request is to close.
-    closed: Vec<String>,
 }
 
 impl FaultSockets {
-    /// Nothing waits for the loop.
-    pub fn is_empty(&self) -> bool {
-        self.opened.is_empty() && self.closed.is_empty()
-    }
-
-    /// What the loop has to do: close the listeners of the proxies named
-    /// first, then register the listeners opened.
-    pub fn take(&mut self) -> (Vec<String>, Vec<(String, TcpListener)>) {
-        (
-            std::mem::take(&mut self.closed),
-            std::mem::take(&mut self.opened),
-        )
+    /// None bound yet; each will be bound as the fault listeners are.
+    fn new(state: &FaultState) -> FaultSockets {
+        FaultSockets {
+            backlog: state.backlog,
+            reuse_port: state.reuse_port,
+            opened: Vec::new(),
+        }
     }
 }
 
 impl ListenerSockets for FaultSockets {
     fn open(&mut self, name: &str, listen: SocketAddr) -> io::Result<SocketAddr> {
-        let listener = crate::socket::tcp_listener(listen, crate::config::DEFAULT_BACKLOG, false)?;
+        let listener = crate::socket::tcp_listener(listen, self.backlog, self.reuse_port)?;
         let bound = listener.local_addr()?;
         self.opened.push((name.to_string(), listener));
         Ok(bound)
     }
+}
 
-    fn close(&mut self, name: &str) {
-        self.closed.push(name.to_string());
-    }
+/// What a request that changed the fault table leaves to the loop: the
+/// listeners as they were (name and address, in the table's order
+/// before), and the sockets it bound.
+pub(crate) struct TableChange {
+    /// Each listener's name and address before the request.
+    pub(crate) before: Vec<(String, SocketAddr)>,
+    /// The listeners it bound, by proxy name.
+    pub(crate) opened: Vec<(String, TcpListener)>,
 }
 
 /// A request to the fault API, as the loop sees it: read, routed over the
-/// table, answered, closed.
+/// reactor's fault table, answered, closed.
 pub struct AdminConn {
     http: HttpConn,
 }
@@ -109,17 +107,54 @@ impl AdminConn {
     pub fn http(&self) -> &HttpConn {
         &self.http
     }
+
+    /// Reads the request and routes it over `faults`' table, without
+    /// sending the answer: what changed comes back for the loop to bring
+    /// the sockets in line first, so that a client told a proxy is
+    /// disabled finds it refusing. `None` for the next step when the
+    /// answer is ready for [`AdminConn::send`].
+    pub(crate) fn prepare(
+        &mut self,
+        scratch: &mut [u8],
+        faults: &mut FaultState,
+    ) -> (Option<Next>, Option<TableChange>) {
+        let generation = faults.table.generation();
+        let before: Vec<(String, SocketAddr)> = (faults.table.list().iter())
+            .map(|listener| (listener.name.clone(), listener.listen))
+            .collect();
+        let mut sockets = FaultSockets::new(faults);
+        let table = &mut faults.table;
+        let answer = |request: &HttpRequest| route(request, table, &mut sockets);
+        let next = self.http.prepare(scratch, answer).map(after);
+        let changed = faults.table.generation() != generation || !sockets.opened.is_empty();
+        let change = changed.then_some(TableChange {
+            before,
+            opened: sockets.opened,
+        });
+        (next, change)
+    }
+
+    /// Sends the answer [`AdminConn::prepare`] made.
+    pub(crate) fn send(&mut self) -> Next {
+        after(self.http.send_answer())
+    }
 }
 
+/// What the loop does once serving came to `progress`.
+fn after(progress: HttpProgress) -> Next {
+    match progress {
+        HttpProgress::Waiting => Next::Wait,
+        HttpProgress::Finished => Next::Close(CloseReason::Answered),
+    }
+}
+
+/// The loop serves a request to the fault API with its fault table
+/// (`Reactor::serve_admin`), not through this: a stage is lent the
+/// [`Context`] alone. Reached without a table, it answers 503.
 impl Stage for AdminConn {
     fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
-        let (table, sockets): (&mut FaultTable, &mut FaultSockets) =
-            (&mut cx.faults, &mut cx.fault_sockets);
-        let answer = |request: &crate::http::HttpRequest| route(request, table, sockets);
-        match self.http.serve(&mut cx.scratch[..], answer) {
-            HttpProgress::Waiting => Next::Wait,
-            HttpProgress::Finished => Next::Close(CloseReason::Answered),
-        }
+        let unavailable = |_: &HttpRequest| ApiError::unavailable().response();
+        after(self.http.serve(&mut cx.scratch[..], unavailable))
     }
 
     fn role(&self) -> Role {

@@ -584,7 +584,9 @@ impl FaultTable {
         Ok(self.listeners[i].toxics.remove(position))
     }
 
-    /// Removes the listener named `name` (toxiproxy's delete).
+    /// Removes the listener named `name` (toxiproxy's delete); every
+    /// listener after it moves up one place, which the reactor follows
+    /// (`server/fault_api.rs`).
     pub fn remove(&mut self, name: &str) -> Result<FaultListener, FaultError> {
         let i = self.index_of(name)?;
         self.changed();

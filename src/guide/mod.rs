@@ -46,6 +46,8 @@
 //!     and of a cluster's nodes.
 //! 13. [`ch13_adding_a_stage`]: how a new connection stage or listener
 //!     kind is added.
+//! 14. [`ch14_deadlines_out_of_order`]: a fault's wake-ups, which fall due
+//!     in no order; a heap against a timing wheel, measured.
 //!
 //! # A map of the code
 //!
@@ -126,3 +128,4 @@ pub mod ch10_more_cores;
 pub mod ch11_the_edges;
 pub mod ch12_measurements;
 pub mod ch13_adding_a_stage;
+pub mod ch14_deadlines_out_of_order;

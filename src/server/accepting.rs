@@ -100,7 +100,6 @@ impl Reactor {
         self.features.admin = Some(AdminEndpoint {
             addr: local,
             admission: Default::default(),
-            listeners: Vec::new(),
         });
         info!("fault api (toxiproxy's) on http://{local}/proxies");
         if !local.ip().is_loopback() {
@@ -114,7 +113,7 @@ impl Reactor {
 
     /// Registers a listener and gives it its slot; echo listeners are
     /// also listed for accepting again after a pause and for shutdown.
-    fn add_listener(
+    pub(super) fn add_listener(
         &mut self,
         registry: &Registry,
         mut socket: TcpListener,
@@ -144,7 +143,12 @@ impl Reactor {
             ListenerKind::Echo | ListenerKind::Tls if self.acceptor.is_open() => {
                 self.accept_from(registry, key)
             }
-            ListenerKind::Echo | ListenerKind::Tls => {}
+            ListenerKind::Faulty(index) if self.acceptor.is_open() => {
+                if !self.holds_accepts(index) {
+                    self.accept_from(registry, key)
+                }
+            }
+            ListenerKind::Echo | ListenerKind::Tls | ListenerKind::Faulty(_) => {}
         }
     }
 
@@ -257,14 +261,14 @@ impl Reactor {
                 ListenerKind::Admin => Entry::Admin(Box::new(AdminConn::new(http))),
                 _ => Entry::Http(Box::new(http)),
             };
-            let Some(conn) = entry.stage() else {
-                continue;
-            };
             self.cx.slab_capacity = self.entries.capacity();
-            let next = conn.serve(Ready::ALL, &mut self.cx);
-            if !self.cx.fault_sockets.is_empty() {
-                self.bring_fault_sockets_in_line(registry);
-            }
+            let next = match &mut entry {
+                Entry::Admin(conn) => self.answer_admin(registry, conn),
+                other => match other.stage() {
+                    Some(conn) => conn.serve(Ready::ALL, &mut self.cx),
+                    None => continue,
+                },
+            };
             if let Next::Close(_) = next {
                 continue; // answered at once, or gone
             }
@@ -312,44 +316,6 @@ impl Reactor {
         self.close(registry, key, CloseReason::Cut(why));
     }
 
-    /// The fault API answered a request that opened or closed listeners:
-    /// close the listeners of the proxies it named, then register the
-    /// ones it opened, as echo listeners (see [`crate::faults::admin`]).
-    #[cold]
-    pub(super) fn bring_fault_sockets_in_line(&mut self, registry: &Registry) {
-        let (closed, opened) = self.cx.fault_sockets.take();
-        let Some(admin) = &mut self.features.admin else {
-            return;
-        };
-        let mut closing = Vec::new();
-        admin.listeners.retain(|(name, key)| {
-            let close = closed.contains(name);
-            if close {
-                closing.push((name.clone(), *key));
-            }
-            !close
-        });
-        for (name, key) in closing {
-            self.listeners.retain(|&listener| listener != key);
-            if let Some(Entry::Listener(mut listener)) = self.entries.try_remove(key) {
-                let _ = registry.deregister(&mut listener.socket);
-                info!("fault listener '{name}' closed");
-            }
-        }
-        for (name, socket) in opened {
-            let key = self.entries.vacant_key();
-            match self.add_listener(registry, socket, ListenerKind::Echo) {
-                Ok(local) => {
-                    info!("fault listener '{name}' listening on {local}");
-                    if let Some(admin) = &mut self.features.admin {
-                        admin.listeners.push((name, key));
-                    }
-                }
-                Err(e) => warn!("fault listener '{name}': cannot register it: {e}"),
-            }
-        }
-    }
-
     /// Accepting was paused and may go on: look at every listener.
     #[cold]
     pub(super) fn resume_accepting(&mut self, registry: &Registry) {
@@ -359,6 +325,15 @@ impl Reactor {
         // edge already, so look at every listener now.
         for i in 0..self.listeners.len() {
             let key = self.listeners[i];
+            if let Some(Entry::Listener(Listener {
+                kind: ListenerKind::Faulty(index),
+                ..
+            })) = self.entries.get(key)
+            {
+                if self.holds_accepts(*index) {
+                    continue;
+                }
+            }
             self.accept_from(registry, key);
             if !self.acceptor.is_open() {
                 break;

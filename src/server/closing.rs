@@ -83,6 +83,10 @@ impl Reactor {
                 stats.tls_failed[*failure] += 1;
                 debug!("token {key} closed: {failure}");
             }
+            CloseReason::Fault(kind) => {
+                stats.closed_by_fault += 1;
+                debug!("token {key} closed: fault {kind}");
+            }
             // Reasons of requests, never of clients.
             CloseReason::Answered | CloseReason::Cut(_) => {}
         }

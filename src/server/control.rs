@@ -30,6 +30,7 @@ impl Reactor {
         while let Some((deadline, key)) = self.timers.pop_due_stage(now) {
             self.expire_stage(registry, key, deadline);
         }
+        self.wake_due(registry, now);
         if self.timers.request().is_some_and(|at| now >= at) {
             while let Some(key) = self.features.request_timed_out(now) {
                 self.time_out(registry, key);

@@ -20,6 +20,7 @@ use mio::net::TcpListener;
 
 use crate::connection::Connection;
 use crate::faults::admin::AdminConn;
+use crate::faults::stage::FaultedConnection;
 use crate::http::HttpConn;
 use crate::proxy_protocol::HeaderStage;
 use crate::serve::{Handoff, ListenerKind, Role, Stage};
@@ -102,6 +103,8 @@ entries! {
     Http(HttpConn),
     /// A request to the fault API (`--admin`).
     Admin(AdminConn),
+    /// A connection that drew faults (`--fault-listen`, `--toxic`).
+    Faulted(FaultedConnection),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::banner::Banner;
 use crate::config::Config;
+use crate::faults::state::{clock_seed, FaultState};
 use crate::http::admission::{Admission, Admit};
 use crate::serve::ListenerKind;
 
@@ -28,6 +29,8 @@ pub(super) struct Features {
     pub(super) metrics: Option<MetricsEndpoint>,
     /// `--admin`.
     pub(super) admin: Option<AdminEndpoint>,
+    /// `--fault-listen`.
+    pub(super) faults: Option<FaultState>,
 }
 
 /// The TLS listeners' shared state.
@@ -55,8 +58,6 @@ pub(super) struct AdminEndpoint {
     /// Its connections open now, and who gets a slot when all are held:
     /// the metrics endpoint's rule, slots of its own.
     pub(super) admission: Admission,
-    /// The listeners it opened, by proxy name, and their slab keys.
-    pub(super) listeners: Vec<(String, usize)>,
 }
 
 impl Features {
@@ -73,6 +74,16 @@ impl Features {
             }),
             metrics: None,
             admin: None,
+            // The fault API may create listeners where none was given.
+            faults: (!config.faults.list().is_empty() || config.admin.is_some()).then(|| {
+                let seed = config.fault_seed.unwrap_or_else(clock_seed);
+                FaultState::new(
+                    config.faults.clone(),
+                    seed,
+                    config.backlog,
+                    config.reuse_port,
+                )
+            }),
         }
     }
 

@@ -73,12 +73,14 @@ impl Server {
                 .listen_tls(poll.registry(), addr, &config)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        reactor
+            .listen_faults(poll.registry())
+            .map_err(|(addr, source)| Error::Listen { addr, source })?;
         if let Some(addr) = config.metrics {
             reactor
                 .listen_metrics(poll.registry(), addr)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
-        reactor.cx.faults = config.faults.clone();
         if let Some(addr) = config.admin {
             reactor
                 .listen_admin(poll.registry(), addr)

@@ -68,6 +68,13 @@ impl Reactor {
                 self.send_first(registry, key, early);
             }
             ListenerKind::Tls => self.start_tls(registry, key, stream, early),
+            ListenerKind::Faulty(index) => match self.draw_faults(key, index, stream) {
+                Ok(conn) => self.start_faulted(registry, key, conn, early),
+                // It drew nothing: a plain connection.
+                Err(stream) => {
+                    self.start_after_header(registry, key, stream, ListenerKind::Echo, early)
+                }
+            },
             // HTTP requests are accepted by their own loop.
             ListenerKind::Metrics | ListenerKind::Admin => {}
         }
@@ -84,7 +91,7 @@ impl Reactor {
             return;
         };
         self.start_after_header(registry, key, stream, via, early);
-        if via == ListenerKind::Echo {
+        if matches!(via, ListenerKind::Echo | ListenerKind::Faulty(_)) {
             // Bytes past the header's size limit, or a FIN that came with
             // it, raised no edge of their own: read on.
             self.serve(registry, key, Ready::CONTINUE_READING);

@@ -81,9 +81,12 @@ pub(crate) mod part {
         s.proxy_accepted + s.proxy_failures() > 0
     });
     pub const UDP: Part = Part::optional("udp datagrams", |s| s.datagrams_in > 0);
+    pub const FAULTS: Part = Part::optional("faults", |s| {
+        s.faults_applied.total() + s.closed_by_fault > 0
+    });
 
     /// Every part above, in the line's order.
-    pub const ORDER: [Part; 9] = [
+    pub const ORDER: [Part; 10] = [
         CONNECTIONS,
         BYTES,
         BACKPRESSURE,
@@ -93,6 +96,7 @@ pub(crate) mod part {
         TLS_ENDS,
         PROXY,
         UDP,
+        FAULTS,
     ];
 
     pub(super) fn tls_used(stats: &Stats) -> bool {
@@ -236,9 +240,13 @@ pub(crate) mod family {
         "http_connections_cut_total",
         "Connections to the metrics and health endpoint cut before they were answered, by reason.",
     );
+    pub const FAULTS: Family = Family::counter(
+        "faults_applied_total",
+        "Faults applied on the listeners that misbehave on purpose (--fault-listen), by toxic type.",
+    );
 
     /// Every family above, in the order `/metrics` shows them.
-    pub const ORDER: [Family; 20] = [
+    pub const ORDER: [Family; 21] = [
         ACCEPTED,
         ACTIVE,
         PEAK,
@@ -259,6 +267,7 @@ pub(crate) mod family {
         UDP_DROPPED,
         SLAB_CAPACITY,
         HTTP_CUT,
+        FAULTS,
     ];
 }
 

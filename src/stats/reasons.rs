@@ -95,3 +95,35 @@ crate::stats::reasons! {
         Timeout = ("timeout", "timeout", "no whole request within the request timeout"),
     }
 }
+
+crate::stats::reasons! {
+    /// A fault applied (`--fault-listen`, `--toxic`), by its toxic's type:
+    /// to a connection that drew it, to a listener for `stop_accepting`,
+    /// and `down` to each connection closed as its listener was disabled.
+    /// The first ten are in the order of `ToxicKind::index`.
+    #[non_exhaustive]
+    pub enum FaultApplied {
+        /// Echoes held back by a latency.
+        Latency = ("latency", "latency", "latency"),
+        /// Reads or writes paced to a rate.
+        Bandwidth = ("bandwidth", "bandwidth", "bandwidth"),
+        /// Echoes written in slices.
+        Slicer = ("slicer", "slicer", "slicer"),
+        /// Closed after so many bytes.
+        LimitData = ("limit_data", "limit_data", "limit_data"),
+        /// No data moves, closed later or never.
+        Timeout = ("timeout", "timeout", "timeout"),
+        /// Reset after a while.
+        ResetPeer = ("reset_peer", "reset_peer", "reset_peer"),
+        /// The FIN delayed.
+        SlowClose = ("slow_close", "slow_close", "slow_close"),
+        /// A listener stopped accepting.
+        StopAccepting = ("stop_accepting", "stop_accepting", "stop_accepting"),
+        /// Accepted and closed at once.
+        AcceptClose = ("accept_close", "accept_close", "accept_close"),
+        /// Accepted and reset at once.
+        AcceptReset = ("accept_reset", "accept_reset", "accept_reset"),
+        /// Closed because its listener was disabled.
+        Down = ("down", "down", "down"),
+    }
+}

@@ -60,6 +60,14 @@ impl ApiError {
         }
     }
 
+    /// The fault table is out of reach (503).
+    pub fn unavailable() -> ApiError {
+        ApiError {
+            message: "the fault table is not available here".to_string(),
+            status: 503,
+        }
+    }
+
     /// The answer: toxiproxy's JSON shape, its status.
     pub fn response(&self) -> Response {
         let body = json!({ "error": self.message, "status": self.status });

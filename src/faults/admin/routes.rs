@@ -5,7 +5,7 @@
 //! listeners' sockets ([`ListenerSockets`]), so the whole API is tested
 //! without a socket. A refused request is refused before anything
 //! changes: the body is read and checked whole first, then the table is
-//! changed by one of its operations, each all or nothing. Opening a
+//! changed by one of its operations, each all or nothing. Binding a
 //! listener comes before the change it serves, so a port that cannot be
 //! bound also leaves the table as it was.
 
@@ -24,15 +24,15 @@ use crate::http::{HttpRequest, Response};
 /// What `GET /version` answers.
 pub const VERSION: &str = concat!("echo-reactor ", env!("CARGO_PKG_VERSION"));
 
-/// The listeners' sockets, as the API needs them: a proxy created or
-/// enabled opens its listener, one disabled or removed closes it.
+/// The listeners' sockets, as the API needs them: a proxy created,
+/// enabled or moved has its listener bound before the answer, so the
+/// answer can say its port (for port 0) and a port that cannot be bound
+/// is refused with nothing changed. Closing needs no call: what the table
+/// no longer lists, or lists as disabled, the reactor closes.
 pub trait ListenerSockets {
-    /// Opens the listener of the proxy `name` at `listen`, and says the
-    /// address it got (its port, for port 0).
+    /// Binds the listener of the proxy `name` at `listen`, and says the
+    /// address it got.
     fn open(&mut self, name: &str, listen: SocketAddr) -> io::Result<SocketAddr>;
-    /// Closes the listener the proxy `name` had before this request (the
-    /// one [`ListenerSockets::open`] opened in it, if any, stays).
-    fn close(&mut self, name: &str);
 }
 
 /// The answer to `request`, after any change it makes to `table` and
@@ -70,9 +70,7 @@ fn answer(
         ("GET", ["proxies", name]) => Ok(ok(json::proxy(table.get(name)?))),
         (_, ["proxies", name]) if update => update_proxy(table, sockets, name, body),
         ("DELETE", ["proxies", name]) => {
-            if table.remove(name)?.enabled {
-                sockets.close(name);
-            }
+            table.remove(name)?;
             Ok(no_content())
         }
         ("GET", ["proxies", name, "toxics"]) => Ok(ok(json::toxics(&table.get(name)?.toxics))),
@@ -175,9 +173,6 @@ fn update_proxy(
     } else if moved {
         table.set_address(index, listen);
     }
-    if was_enabled && (moved || !enabled) {
-        sockets.close(name);
-    }
     if enabled != was_enabled {
         table.set_enabled(name, enabled)?;
     }
@@ -227,10 +222,7 @@ fn populate(
                     update_proxy(table, sockets, &name, body.as_bytes())?;
                 }
             }
-            Ok(existing) => {
-                if existing.enabled {
-                    sockets.close(&name);
-                }
+            Ok(_) => {
                 table.remove(&name)?;
                 add(table, sockets, listener, enabled)?;
             }

@@ -1,0 +1,271 @@
+//! The reactor's side of the fault listeners: binding them, bringing
+//! their sockets in line with the fault table, and starting a connection
+//! with what it drew.
+//!
+//! The table ([`FaultTable`]) is changed in place (by the command line
+//! before the first turn, by the admin API while the server runs), and
+//! [`Reactor::sync_faults`] then makes the sockets say what it says:
+//!
+//! - **Disabled** (toxiproxy's `down`): the listener's socket is closed,
+//!   so a connect is refused (an RST to the SYN) as it is by a stopped
+//!   toxiproxy proxy, rather than accepted and closed: a client, a load
+//!   balancer's check, sees exactly "nothing listens here". The
+//!   connections open through it are closed too. Enabling it binds the
+//!   same address again (its port, even if 0 was asked for at start).
+//! - **Stops accepting** (`stop_accepting`): the socket stays, but its
+//!   backlog is set to 0 (`listen(2)` again on a listening socket only
+//!   changes its backlog) and nothing is accepted: the kernel completes
+//!   one handshake and queues it, and every later SYN is dropped, so
+//!   clients see connect timeouts. When the toxic goes, the backlog is
+//!   restored and the queue accepted.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use log::{debug, info, warn};
+use mio::net::TcpStream;
+use mio::Registry;
+
+use super::entry::{Entry, Listener};
+use super::Reactor;
+use crate::faults::stage::FaultedConnection;
+use crate::faults::FaultTable;
+use crate::serve::{CloseReason, ListenerKind, Ready};
+use crate::socket;
+use crate::stats::FaultApplied;
+
+/// How a connection is served when its wake-up falls due: as if readable
+/// (a faulted connection tries everything anyway; a key reused by a plain
+/// connection since is served for nothing, its read saying `WouldBlock`).
+const WAKE: Ready = Ready {
+    readable: true,
+    writable: false,
+    read_closed: false,
+};
+
+impl Reactor {
+    /// Opens every fault listener of the table, at start-up; a failure
+    /// names the address.
+    pub(super) fn listen_faults(
+        &mut self,
+        registry: &Registry,
+    ) -> Result<(), (SocketAddr, io::Error)> {
+        self.sync_faults(registry)
+    }
+
+    /// Changes the fault table with `change` (an operation of the admin
+    /// API), then brings the sockets in line with it.
+    #[allow(dead_code)] // The admin API's entry point.
+    pub(super) fn change_faults<R>(
+        &mut self,
+        registry: &Registry,
+        change: impl FnOnce(&mut FaultTable) -> R,
+    ) -> Option<R> {
+        let state = self.features.faults.as_mut()?;
+        let answer = change(&mut state.table);
+        state.fit_rows();
+        if let Err((addr, e)) = self.sync_faults(registry) {
+            warn!("fault listener {addr}: cannot listen again: {e}");
+        }
+        Some(answer)
+    }
+
+    /// Makes each fault listener's socket what the table says: open or
+    /// closed, accepting or holding its accepts.
+    pub(super) fn sync_faults(
+        &mut self,
+        registry: &Registry,
+    ) -> Result<(), (SocketAddr, io::Error)> {
+        let Some(state) = &self.features.faults else {
+            return Ok(());
+        };
+        if state.synced == state.table.generation() {
+            return Ok(());
+        }
+        for index in 0..state.table.list().len() {
+            self.sync_listener(registry, index)?;
+        }
+        if let Some(state) = &mut self.features.faults {
+            state.synced = state.table.generation();
+        }
+        Ok(())
+    }
+
+    fn sync_listener(
+        &mut self,
+        registry: &Registry,
+        index: usize,
+    ) -> Result<(), (SocketAddr, io::Error)> {
+        let Some(state) = &self.features.faults else {
+            return Ok(());
+        };
+        let Some(listener) = state.table.at(index) else {
+            return Ok(());
+        };
+        let (addr, enabled, hold) = (
+            listener.listen,
+            listener.enabled,
+            listener.stops_accepting(),
+        );
+        let (key, backlog, reuse_port) = (state.keys[index], state.backlog, state.reuse_port);
+        let name = listener.name.clone();
+        let key = match (key, enabled) {
+            (None, true) => {
+                let socket =
+                    socket::tcp_listener(addr, backlog, reuse_port).map_err(|e| (addr, e))?;
+                let local = self
+                    .add_listener(registry, socket, ListenerKind::Faulty(index as u8))
+                    .map_err(|e| (addr, e))?;
+                let key = self.listeners.last().copied();
+                if let Some(state) = &mut self.features.faults {
+                    state.table.set_address(index, local);
+                    state.keys[index] = key;
+                    state.holding[index] = false;
+                }
+                info!("fault listener {name}: listening on {local}");
+                key
+            }
+            (Some(key), false) => {
+                self.close_fault_listener(registry, key, index, addr);
+                info!("fault listener {name} on {addr} disabled: connections refused");
+                None
+            }
+            (key, _) => key,
+        };
+        if let Some(key) = key {
+            self.hold_accepts(registry, key, index, hold);
+        }
+        Ok(())
+    }
+
+    /// Closes the socket of fault listener `index` (on `key`, at `addr`),
+    /// and every connection that came through it.
+    pub(super) fn close_fault_listener(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        index: usize,
+        addr: SocketAddr,
+    ) {
+        self.listeners.retain(|&k| k != key);
+        // Closing the socket refuses later connects.
+        if let Some(Entry::Listener(mut listener)) = self.entries.try_remove(key) {
+            if let Err(e) = registry.deregister(&mut listener.socket) {
+                debug!("fault listener {addr}: deregister failed: {e}");
+            }
+        }
+        if let Some(state) = &mut self.features.faults {
+            state.keys[index] = None;
+            state.holding[index] = false;
+        }
+        let through_it: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| match entry {
+                Entry::Faulted(conn) => usize::from(conn.listener()) == index,
+                // A plain connection does not know its listener: its
+                // local address says (one `getsockname` each, only here).
+                Entry::Connection(conn) => conn.stream().local_addr().is_ok_and(|a| a == addr),
+                _ => false,
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for conn in through_it {
+            if let Some(state) = &mut self.features.faults {
+                state.count(index, FaultApplied::Down, &mut self.cx.stats);
+            }
+            self.close(registry, conn, CloseReason::Fault("down"));
+        }
+    }
+
+    /// Sets whether fault listener `index` (on `key`) holds its accepts;
+    /// accepts what queued once it no longer does.
+    fn hold_accepts(&mut self, registry: &Registry, key: usize, index: usize, hold: bool) {
+        let Some(state) = &mut self.features.faults else {
+            return;
+        };
+        if state.holding[index] == hold {
+            return;
+        }
+        state.holding[index] = hold;
+        let backlog = if hold { 0 } else { state.backlog };
+        if hold {
+            state.count(index, FaultApplied::StopAccepting, &mut self.cx.stats);
+        }
+        if let Some(Entry::Listener(Listener { socket, .. })) = self.entries.get(key) {
+            let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+            // SAFETY: `listen` on the listener's own open descriptor, which
+            // only changes the length of its accept queue.
+            if unsafe { libc::listen(socket.as_raw_fd(), backlog) } != 0 {
+                warn!(
+                    "fault listener: cannot set its backlog: {}",
+                    io::Error::last_os_error()
+                );
+            }
+        }
+        if !hold && self.acceptor.is_open() {
+            self.accept_from(registry, key);
+        }
+    }
+
+    /// Fault listener `index` holds its accepts (`stop_accepting`).
+    pub(super) fn holds_accepts(&self, index: u8) -> bool {
+        self.features
+            .faults
+            .as_ref()
+            .is_some_and(|state| state.holding.get(usize::from(index)) == Some(&true))
+    }
+
+    /// Draws the faults of a connection from fault listener `index`: the
+    /// connection with its faults, or its stream back if it drew none.
+    pub(super) fn draw_faults(
+        &mut self,
+        key: usize,
+        index: u8,
+        stream: TcpStream,
+    ) -> Result<Box<FaultedConnection>, TcpStream> {
+        let Some(state) = &mut self.features.faults else {
+            return Err(stream);
+        };
+        let Some((drawn, seed)) = state.draw(usize::from(index), &mut self.cx.stats) else {
+            debug!("token {key}: drew no fault");
+            return Err(stream);
+        };
+        debug!("token {key}: drew faults {}", drawn.names.join(", "));
+        let now = Instant::now();
+        Ok(Box::new(FaultedConnection::new(
+            stream, drawn.plan, index, seed, now,
+        )))
+    }
+
+    /// A connection that drew faults takes its slot and begins; `early`
+    /// bytes at the start of the scratch buffer arrived before it.
+    pub(super) fn start_faulted(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        conn: Box<FaultedConnection>,
+        early: usize,
+    ) {
+        self.entries.insert(Entry::Faulted(conn));
+        let Some(Entry::Faulted(conn)) = self.entries.get_mut(key) else {
+            return;
+        };
+        self.cx.key = key;
+        let next = conn.begin(early, &mut self.cx);
+        self.after_serving(registry, key, next);
+    }
+
+    /// Serves the connections whose wake-up is due at `now`. They are
+    /// taken out first, so one that asks again for `now` waits for the
+    /// next turn.
+    pub(super) fn wake_due(&mut self, registry: &Registry, now: Instant) {
+        let mut due = Vec::new();
+        self.timers.take_due_wakes(now, &mut due);
+        for key in due {
+            self.serve(registry, key, WAKE);
+        }
+    }
+}
