@@ -20,6 +20,7 @@ mod deploy;
 mod echo;
 mod faults;
 mod faults_api;
+mod faults_haproxy;
 mod haproxy;
 mod health_under_flood;
 mod hostile_clients;
