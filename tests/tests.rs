@@ -21,6 +21,7 @@ mod echo;
 mod faults;
 mod faults_api;
 mod faults_haproxy;
+mod faults_loadgen;
 mod haproxy;
 mod health_under_flood;
 mod hostile_clients;

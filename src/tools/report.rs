@@ -72,6 +72,22 @@ pub struct LoadReport {
     pub lost_connections: Option<u64>,
     /// Bytes sent and never echoed (TCP).
     pub lost_bytes: Option<u64>,
+    /// Connections the server reset, `ECONNRESET` (TCP; among
+    /// `io_errors`). This and the three below tell apart what a client
+    /// sees of a misbehaving server.
+    #[serde(default)]
+    pub resets: Option<u64>,
+    /// Connects refused: nothing listened (TCP; among `io_errors`).
+    #[serde(default)]
+    pub refused: Option<u64>,
+    /// Connects that did not finish within the lifecycle timeout (churn;
+    /// among `timeouts`).
+    #[serde(default)]
+    pub connect_timeouts: Option<u64>,
+    /// Ends of stream that cut an echo short: part of it came back, then
+    /// the FIN (TCP; among `eofs`).
+    #[serde(default)]
+    pub short_echoes: Option<u64>,
     /// Messages not sent because too many were in flight (`--rate`).
     pub overflows: u64,
     /// How long a datagram may take before it counts as lost (UDP).

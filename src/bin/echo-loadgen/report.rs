@@ -106,6 +106,10 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         eofs: tcp_only(errors.eofs),
         lost_connections: tcp_only(errors.lost_connections),
         lost_bytes: tcp_only(errors.lost_bytes),
+        resets: tcp_only(errors.seen.resets),
+        refused: tcp_only(errors.seen.refused),
+        connect_timeouts: churn.map(|_| errors.seen.connect_timeouts),
+        short_echoes: tcp_only(errors.seen.short_echoes),
         overflows: errors.overflows,
         udp_timeout_ms: udp.map(|timeout| nanos(timeout) / 1_000_000),
         datagrams_sent: udp_only(datagrams_sent),
@@ -309,6 +313,19 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             ),
         ));
     } else {
+        let connect_timeouts = r
+            .connect_timeouts
+            .map_or_else(String::new, |t| format!(", connect timeouts {t}"));
+        rows.push((
+            "client saw",
+            format!(
+                "resets {}, refused connects {}, short echoes {}{connect_timeouts} \
+                 (among the errors below)",
+                count(r.resets),
+                count(r.refused),
+                count(r.short_echoes),
+            ),
+        ));
         let timeouts = r
             .timeouts
             .map_or_else(String::new, |t| format!(", timeouts {t}"));
