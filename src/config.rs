@@ -95,7 +95,7 @@ pub struct Config {
     /// address. `None` (the default): no endpoint.
     pub metrics: Option<SocketAddr>,
     /// Serve toxiproxy's HTTP API on this address, to change the faults
-    /// while the server runs ([`crate::faults::admin`]); never the metrics
+    /// while the server runs (toxiproxy's routes: see the README); never the metrics
     /// address. `None` (the default): no API.
     pub admin: Option<SocketAddr>,
     /// Send this text to each new TCP client before any echo, with

@@ -17,13 +17,13 @@
 //! - `stage`: a connection that drew faults, as a
 //!   stage of its own (the trait every stage implements, in `serve`);
 //! - `state`: what the reactor keeps for its fault listeners;
-//! - [`admin`]: the same changes at run time, through toxiproxy's HTTP API
+//! - `admin`: the same changes at run time, through toxiproxy's HTTP API
 //!   (`--admin`).
 //!
 //! The reactor's side (binding the listeners, bringing their sockets in
 //! line with the table, starting a connection) is `server/faulting.rs`.
 
-pub mod admin;
+pub(crate) mod admin;
 pub(crate) mod draw;
 pub mod model;
 pub mod spec;

@@ -5,7 +5,7 @@
 //! [`HttpConn`] with the same bounds (request size, request time, how
 //! many at once, who gets a slot: [`crate::http`]), on a listener of its
 //! own that is never the metrics one. A request changes the reactor's
-//! [`FaultTable`] in place, between two events, so there is no thread and
+//! [`FaultTable`](crate::faults::FaultTable) in place, between two events, so there is no thread and
 //! no lock, and every connection accepted after the answer sees the
 //! change.
 //!
@@ -38,7 +38,7 @@ mod json;
 pub mod routes;
 
 pub use error::ApiError;
-pub use routes::{route, ListenerSockets, VERSION};
+pub use routes::{route, ListenerSockets};
 
 /// The `Content-Type` of every answer.
 const CONTENT_TYPE: &str = "application/json";
