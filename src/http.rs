@@ -114,9 +114,21 @@ pub enum HttpProgress {
     Finished,
 }
 
+/// How an endpoint words the refusals the HTTP layer makes by itself (a
+/// request too large, malformed or too slow), from their status and
+/// reason: in plain text for `/metrics`, in toxiproxy's JSON for the fault
+/// API, as each endpoint's clients read them.
+pub type Refusal = fn(u16, &str) -> Response;
+
+/// The plain-text refusal: the reason and a newline.
+fn plain_refusal(status: u16, why: &str) -> Response {
+    Response::text(status, format!("{why}\n"))
+}
+
 /// One connection to the metrics endpoint or the fault API.
 pub struct HttpConn {
     stream: TcpStream,
+    refuse: Refusal,
     request: Vec<u8>,
     /// The answer's bytes not yet sent, once there is one.
     answer: Option<(Vec<u8>, usize)>,
@@ -128,8 +140,14 @@ pub struct HttpConn {
 impl HttpConn {
     /// A connection just accepted.
     pub fn new(stream: TcpStream, now: Instant) -> HttpConn {
+        HttpConn::with_refusals(stream, now, plain_refusal)
+    }
+
+    /// A connection just accepted, whose refusals `refuse` words.
+    pub fn with_refusals(stream: TcpStream, now: Instant, refuse: Refusal) -> HttpConn {
         HttpConn {
             stream,
+            refuse,
             request: Vec::new(),
             answer: None,
             deadline: now + REQUEST_TIMEOUT,
@@ -205,7 +223,7 @@ impl HttpConn {
     pub fn answer_timeout(&mut self) {
         let _ = self
             .stream
-            .write(&Response::text(408, "request timeout\n").to_bytes());
+            .write(&(self.refuse)(408, "request timeout").to_bytes());
     }
 
     /// Reads what has arrived of the request.
@@ -214,9 +232,7 @@ impl HttpConn {
             let room = MAX_REQUEST - self.request.len();
             match self.stream.read(&mut scratch[..room.max(1)]) {
                 Ok(0) => return Request::Gone,
-                Ok(n) if n > room => {
-                    return Request::Refused(Response::text(431, "request too large\n"))
-                }
+                Ok(n) if n > room => return self.refuse(431, "request too large"),
                 Ok(n) => self.request.extend_from_slice(&scratch[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Request::Incomplete,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -231,10 +247,10 @@ impl HttpConn {
                 Ok(httparse::Status::Complete(head)) => {
                     let length = match body_length(parsed.headers) {
                         Ok(length) => length,
-                        Err(refused) => return Request::Refused(refused),
+                        Err((status, why)) => return self.refuse(status, why),
                     };
                     if head + length > MAX_REQUEST {
-                        return Request::Refused(Response::text(413, "request too large\n"));
+                        return self.refuse(413, "request too large");
                     }
                     if self.request.len() < head + length {
                         continue; // the body is still on its way
@@ -246,14 +262,17 @@ impl HttpConn {
                     };
                 }
                 Ok(httparse::Status::Partial) if self.request.len() >= MAX_REQUEST => {
-                    return Request::Refused(Response::text(431, "request too large\n"));
+                    return self.refuse(431, "request too large");
                 }
                 Ok(httparse::Status::Partial) => {}
-                Err(e) => {
-                    return Request::Refused(Response::text(400, format!("bad request: {e}\n")))
-                }
+                Err(e) => return self.refuse(400, &format!("bad request: {e}")),
             }
         }
+    }
+
+    /// The request refused as it stands, worded by the endpoint.
+    fn refuse(&self, status: u16, why: &str) -> Request {
+        Request::Refused((self.refuse)(status, why))
     }
 
     /// Sends what is left of the answer, then the FIN.
@@ -293,17 +312,17 @@ enum Request {
 
 /// The length of a request's body, by its `Content-Length` (none: 0). A
 /// chunked body is refused: no client of these endpoints sends one.
-fn body_length(headers: &[httparse::Header]) -> Result<usize, Response> {
+fn body_length(headers: &[httparse::Header]) -> Result<usize, (u16, &'static str)> {
     let mut length = 0;
     for header in headers {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(Response::text(411, "a Content-Length is required\n"));
+            return Err((411, "a Content-Length is required"));
         }
         if header.name.eq_ignore_ascii_case("content-length") {
             length = std::str::from_utf8(header.value)
                 .ok()
                 .and_then(|text| text.trim().parse().ok())
-                .ok_or_else(|| Response::text(400, "bad Content-Length\n"))?;
+                .ok_or((400, "bad Content-Length"))?;
         }
     }
     Ok(length)

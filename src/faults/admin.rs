@@ -98,9 +98,18 @@ pub struct AdminConn {
 }
 
 impl AdminConn {
-    /// A connection just accepted on the admin listener.
-    pub fn new(http: HttpConn) -> AdminConn {
-        AdminConn { http }
+    /// A connection just accepted on the admin listener at `now`; what
+    /// the HTTP layer refuses by itself is worded as toxiproxy's errors.
+    pub fn accepted(stream: mio::net::TcpStream, now: std::time::Instant) -> AdminConn {
+        AdminConn {
+            http: HttpConn::with_refusals(stream, now, |status, why| {
+                ApiError {
+                    message: why.to_string(),
+                    status,
+                }
+                .response()
+            }),
+        }
     }
 
     /// Its HTTP side (bounds, deadline, why it would be cut).

@@ -255,11 +255,18 @@ impl Reactor {
             };
             // Served before it is registered: most connections are answered
             // (or refused) here and never cost the poll anything.
-            let http = HttpConn::new(stream, Instant::now());
-            let deadline = http.deadline;
-            let mut entry = match kind {
-                ListenerKind::Admin => Entry::Admin(Box::new(AdminConn::new(http))),
-                _ => Entry::Http(Box::new(http)),
+            let now = Instant::now();
+            let (mut entry, deadline) = match kind {
+                ListenerKind::Admin => {
+                    let conn = AdminConn::accepted(stream, now);
+                    let deadline = conn.http().deadline;
+                    (Entry::Admin(Box::new(conn)), deadline)
+                }
+                _ => {
+                    let http = HttpConn::new(stream, now);
+                    let deadline = http.deadline;
+                    (Entry::Http(Box::new(http)), deadline)
+                }
             };
             self.cx.slab_capacity = self.entries.capacity();
             let next = match &mut entry {
