@@ -9,7 +9,7 @@
 //! per [`FaultApplied`] kind: bounded, whatever the admin API is asked to
 //! create, so `/metrics` stays a few hundred lines at most. The table
 //! lives in the [`Context`], where a metrics request finds it, and is
-//! rendered after the families of [`Stats`]; the log shows it beside the
+//! rendered after the families of [`Stats`](crate::Stats); the log shows it beside the
 //! counters line.
 
 use std::fmt::Write as _;
