@@ -147,6 +147,9 @@ impl Cluster {
         config.listen = local_addrs.clone();
         let tls_addrs = first.tls_addrs().to_vec();
         config.tls_listen = tls_addrs.clone();
+        if let Some(faults) = first.fault_table() {
+            config.faults = faults.clone();
+        }
         let mut servers = vec![first];
         for _ in 1..reactors {
             servers.push(Server::bind(config.clone())?);

@@ -17,6 +17,7 @@
 //! - `stage`: a connection that drew faults, as a
 //!   stage of its own (the trait every stage implements, in `serve`);
 //! - `state`: what the reactor keeps for its fault listeners;
+//! - `counts`: the faults applied, by listener and kind;
 //! - `admin`: the same changes at run time, through toxiproxy's HTTP API
 //!   (`--admin`).
 //!
@@ -24,6 +25,7 @@
 //! line with the table, starting a connection) is `server/faulting.rs`.
 
 pub(crate) mod admin;
+pub(crate) mod counts;
 pub(crate) mod draw;
 pub mod model;
 pub mod spec;

@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 
+use crate::faults;
 use crate::http::{HttpConn, HttpProgress, HttpRequest, Response};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 use crate::stats::{self, Family, RequestCut, Stats, COUNTERS};
@@ -113,7 +114,15 @@ impl Stage for HttpConn {
     fn serve(&mut self, _ready: Ready, cx: &mut Context) -> Next {
         let stats = cx.snapshot();
         let draining = cx.draining;
-        let answer = |request: &HttpRequest| route(request.method, request.path, &stats, draining);
+        let fault_rows = &cx.fault_rows;
+        let answer = |request: &HttpRequest| {
+            let mut response = route(request.method, request.path, &stats, draining);
+            if response.content_type == CONTENT_TYPE {
+                // By listener: named at run time, so not a family of Stats.
+                faults::counts::render(fault_rows, &mut response.body);
+            }
+            response
+        };
         match HttpConn::serve(self, &mut cx.scratch[..], answer) {
             HttpProgress::Waiting => Next::Wait,
             HttpProgress::Finished => Next::Close(CloseReason::Answered),

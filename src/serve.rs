@@ -29,7 +29,8 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
-use crate::stats::{HandshakeFailure, HeaderFailure, RequestCut, Stats};
+use crate::faults::counts::FaultRow;
+use crate::stats::{FaultApplied, HandshakeFailure, HeaderFailure, RequestCut, Stats};
 
 /// Size of the one read buffer all sockets share (64 KiB): larger than
 /// any UDP datagram, so none is ever truncated.
@@ -74,6 +75,9 @@ pub struct Context {
     pub slab_capacity: usize,
     /// The ports UDP echoes on: datagrams from them are not answered.
     pub udp_ports: Vec<u16>,
+    /// Faults applied on each fault listener (`--fault-listen`), for
+    /// `/metrics`; empty without fault listeners.
+    pub(crate) fault_rows: Vec<FaultRow>,
 }
 
 impl Context {
@@ -95,6 +99,7 @@ impl Context {
             draining: false,
             slab_capacity: 0,
             udp_ports: Vec::new(),
+            fault_rows: Vec::new(),
         }
     }
 
@@ -177,11 +182,18 @@ pub enum Next {
     /// entry out and start the connection's next stage from the
     /// [`Handoff`] that [`Stage::hand_off`] gives.
     HandOff,
-    /// Nothing until the next readiness event or this time, whichever
-    /// comes first: a stage that holds bytes back on purpose (a fault's
-    /// latency, a paced write) asks to be served again when they are due.
-    Sleep(Instant),
+    /// Nothing until the next readiness event or the time the stage gives
+    /// ([`Stage::wake_at`]), whichever comes first: a stage that holds
+    /// bytes back on purpose (a fault's latency, a paced write) asks to be
+    /// served again when they are due. (The time is not carried here: it
+    /// would make every `Next` 24 bytes instead of 16, and the plain echo
+    /// path returns one in registers.)
+    Sleep,
 }
+
+// The plain echo path returns a `Next` for every event: at 16 bytes it
+// comes back in two registers, at 24 through memory.
+const _: () = assert!(std::mem::size_of::<Next>() == 16, "Next must stay 16 bytes");
 
 /// Why a connection closed; each reason has its own counter.
 #[derive(Debug)]
@@ -203,8 +215,8 @@ pub enum CloseReason {
     /// A request's connection was cut before it was answered (the metrics
     /// endpoint): timed out, or evicted for a new connection.
     Cut(RequestCut),
-    /// A fault closed it on purpose (`--toxic`): the toxic type's name.
-    Fault(&'static str),
+    /// A fault closed it on purpose (`--toxic`): which.
+    Fault(FaultApplied),
 }
 
 /// The kind of listener a connection came through, which decides the
@@ -292,6 +304,11 @@ pub trait Stage {
     /// queue's entry for this key fires only while it still matches: the
     /// key may have moved on to another stage or another connection.
     fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// When it asked to be served again, having answered [`Next::Sleep`].
+    fn wake_at(&self) -> Option<Instant> {
         None
     }
 

@@ -291,7 +291,15 @@ impl Reactor {
             Next::ServeAgain => self.queue_again(key),
             Next::Close(reason) => self.close(registry, key, reason),
             Next::HandOff => self.hand_off(registry, key),
-            Next::Sleep(at) => self.timers.wake_at(at, key),
+            Next::Sleep => {
+                let entry = self.entries.get_mut(key);
+                if let Some(at) = entry
+                    .and_then(Entry::stage)
+                    .and_then(|stage| stage.wake_at())
+                {
+                    self.timers.wake_at(at, key);
+                }
+            }
         }
     }
 

@@ -304,13 +304,16 @@ fn a_toxicity_applies_to_its_share_of_connections_for_a_fixed_seed() {
             "some:accept_reset,toxicity=0.5",
             "--fault-seed",
             "7",
+            "--metrics",
+            "127.0.0.1:0",
         ],
     );
     let resets = (0..200)
         .filter(|_| {
             let mut stream = connect(server.addrs[1]);
-            stream.write_all(b"x").unwrap();
-            match read_outcome(&mut stream) {
+            // The reset may come before the byte is sent.
+            let sent = stream.write_all(b"x");
+            match sent.and_then(|()| read_outcome(&mut stream)) {
                 Ok(1) => false,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
                 other => panic!("neither an echo nor a reset: {other:?}"),
@@ -321,6 +324,26 @@ fn a_toxicity_applies_to_its_share_of_connections_for_a_fixed_seed() {
     assert!((65..=135).contains(&resets), "{resets} of 200 reset");
     let line = server.stats_line();
     assert_eq!(logged_count(&line, "accept_reset"), resets as u64, "{line}");
+    server.wait_for_log(&format!("faults by listener: some: {resets} accept_reset"));
+    let metrics = get_metrics(server.metrics_addr());
+    let sample = format!(
+        "\necho_reactor_faults_applied_by_listener_total{{listener=\"some\",kind=\"accept_reset\"}} {resets}\n"
+    );
+    assert!(metrics.contains(&sample), "no {sample:?} in\n{metrics}");
+    assert!(metrics.contains(&format!(
+        "\necho_reactor_faults_applied_total{{kind=\"accept_reset\"}} {resets}\n"
+    )));
+}
+
+/// The body of `GET /metrics`.
+fn get_metrics(addr: SocketAddr) -> String {
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 #[test]

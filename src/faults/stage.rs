@@ -6,8 +6,8 @@
 //! before it: order is sacred). Whenever the connection is served it
 //! writes what is due, as fast as its pacing allows, reads what its room
 //! allows, and answers with the time it next has work
-//! ([`Next::Sleep`]); the loop keeps that time in its heap of wake-ups
-//! and serves it then.
+//! ([`Next::Sleep`], the time in [`Stage::wake_at`]); the loop keeps that
+//! time in its timing wheel of wake-ups and serves it then.
 //!
 //! What is held is charged to the memory budget and bounded by
 //! `--max-pending`: when either is full the connection stops reading, so
@@ -31,6 +31,7 @@ use mio::net::TcpStream;
 
 use super::draw::{AtAccept, Plan, SplitMix64};
 use crate::serve::{CloseReason, Context, Next, Ready, Stage, READ_BUDGET_PER_TURN};
+use crate::stats::FaultApplied;
 
 /// How long a paced stream may fall behind its rate and then catch up in
 /// one burst: after a longer pause (the client sent nothing) the clock
@@ -154,8 +155,10 @@ impl FaultedConnection {
     /// header, at the start of the scratch buffer) holds them.
     pub(crate) fn begin(&mut self, early: usize, cx: &mut Context) -> Next {
         match self.plan.at_accept {
-            Some(AtAccept::Close) => return Next::Close(CloseReason::Fault("accept_close")),
-            Some(AtAccept::Reset) => return self.reset("accept_reset"),
+            Some(AtAccept::Close) => {
+                return Next::Close(CloseReason::Fault(FaultApplied::AcceptClose))
+            }
+            Some(AtAccept::Reset) => return self.reset(FaultApplied::AcceptReset),
             None => {}
         }
         let now = Instant::now();
@@ -166,7 +169,7 @@ impl FaultedConnection {
     }
 
     /// Resets the connection: `SO_LINGER` 0, so the close sends an RST.
-    fn reset(&mut self, why: &'static str) -> Next {
+    fn reset(&mut self, why: FaultApplied) -> Next {
         let socket = socket2::SockRef::from(&self.stream);
         match socket.set_linger(Some(Duration::ZERO)) {
             Ok(()) => Next::Close(CloseReason::Fault(why)),
@@ -183,12 +186,12 @@ impl FaultedConnection {
         }
         if let Some(at) = self.reset_at {
             if now >= at {
-                return self.reset("reset_peer");
+                return self.reset(FaultApplied::ResetPeer);
             }
         }
         if let Some(until) = self.black_hole_until {
             return match until {
-                Some(at) if now >= at => Next::Close(CloseReason::Fault("timeout")),
+                Some(at) if now >= at => Next::Close(CloseReason::Fault(FaultApplied::Timeout)),
                 until => self.sleep_until([until, self.reset_at].into_iter().flatten().min()),
             };
         }
@@ -260,7 +263,7 @@ impl FaultedConnection {
         match at {
             Some(at) if self.asked.is_none_or(|asked| at < asked) => {
                 self.asked = Some(at);
-                Next::Sleep(at)
+                Next::Sleep
             }
             _ => Next::Wait,
         }
@@ -423,7 +426,7 @@ impl FaultedConnection {
     fn discard_input(&mut self, cx: &mut Context) -> Next {
         loop {
             match self.stream.read(&mut cx.scratch[..]) {
-                Ok(0) => return Next::Close(CloseReason::Fault("limit_data")),
+                Ok(0) => return Next::Close(CloseReason::Fault(FaultApplied::LimitData)),
                 Ok(n) => cx.stats.bytes_in += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -466,11 +469,15 @@ impl Stage for FaultedConnection {
         self.charged
     }
 
+    fn wake_at(&self) -> Option<Instant> {
+        self.asked
+    }
+
     /// Shutdown: echo what is held as it falls due, within the drain;
     /// with nothing held, close now.
     fn drain(&mut self, cx: &mut Context) -> Next {
         let next = self.serve_at(Instant::now(), Ready::ALL, cx);
-        if self.held.is_empty() && matches!(next, Next::Wait | Next::Sleep(_)) {
+        if self.held.is_empty() && matches!(next, Next::Wait | Next::Sleep) {
             return Next::Close(CloseReason::Shutdown);
         }
         next

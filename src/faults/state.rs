@@ -1,21 +1,16 @@
 //! What the reactor keeps for its fault listeners: the table (which the
 //! admin API changes in place), where each listener's socket is, whether
-//! it is holding its accepts, the random numbers the draws come from, and
-//! the faults applied on each listener.
-//!
-//! The counters by listener are a table of at most
-//! [`MAX_FAULT_LISTENERS`](super::MAX_FAULT_LISTENERS) rows of one figure
-//! per [`FaultApplied`] kind: bounded, so the labels `/metrics` could
-//! give them stay few, whatever the API is asked to create. Their sum
-//! over the listeners is the `faults_applied` family of [`Stats`].
+//! it is holding its accepts, and the random numbers the draws come from.
+//! The faults applied on each listener are counted in the
+//! [`Context`](crate::serve::Context), where `/metrics` finds them
+//! (`counts`).
 
-use crate::stats::{FaultApplied, Reason, Stats};
+use crate::serve::Context;
+use crate::stats::{FaultApplied, Reason};
 
+use super::counts::{count, FaultRow};
 use super::draw::{draw, Drawn, SplitMix64};
 use super::model::FaultTable;
-
-/// One figure per kind of fault applied.
-pub(crate) type AppliedCounts = <FaultApplied as Reason>::Counts;
 
 /// The fault listeners' state in the reactor.
 pub(crate) struct FaultState {
@@ -26,8 +21,6 @@ pub(crate) struct FaultState {
     pub(crate) keys: Vec<Option<usize>>,
     /// Each listener holds its accepts (`stop_accepting`).
     pub(crate) holding: Vec<bool>,
-    /// Faults applied, per listener.
-    pub(crate) applied: Vec<AppliedCounts>,
     /// The table's generation the sockets were last brought in line with.
     pub(crate) synced: u64,
     /// How the listeners' sockets are opened again once re-enabled.
@@ -45,7 +38,6 @@ impl FaultState {
             table,
             keys: vec![None; listeners],
             holding: vec![false; listeners],
-            applied: vec![AppliedCounts::default(); listeners],
             synced: u64::MAX,
             backlog,
             reuse_port,
@@ -54,32 +46,29 @@ impl FaultState {
     }
 
     /// Grows the per-listener rows to the table's length (a listener
-    /// created at run time).
-    pub(crate) fn fit_rows(&mut self) {
+    /// created at run time), its counters' rows in `cx` with them.
+    pub(crate) fn fit_rows(&mut self, cx: &mut Context) {
         let listeners = self.table.list().len();
         self.keys.resize(listeners, None);
         self.holding.resize(listeners, false);
-        self.applied.resize(listeners, AppliedCounts::default());
+        for listener in &self.table.list()[cx.fault_rows.len().min(listeners)..] {
+            cx.fault_rows.push(FaultRow {
+                listener: listener.name.clone(),
+                ..FaultRow::default()
+            });
+        }
     }
 
     /// Draws the toxics of listener `index` for a new connection, and
     /// counts what it drew; also answers a seed for the connection's own
     /// random numbers.
-    pub(crate) fn draw(&mut self, index: usize, stats: &mut Stats) -> Option<(Drawn, u64)> {
+    pub(crate) fn draw(&mut self, index: usize, cx: &mut Context) -> Option<(Drawn, u64)> {
         let listener = self.table.at(index)?;
         let drawn = draw(listener, &mut self.rng)?;
         for (kind, _) in drawn.applied.iter().enumerate().filter(|(_, &on)| on) {
-            self.count(index, FaultApplied::ALL[kind], stats);
+            count(cx, index, FaultApplied::ALL[kind]);
         }
         Some((drawn, self.rng.next_u64()))
-    }
-
-    /// Counts one fault of `kind` applied on listener `index`.
-    pub(crate) fn count(&mut self, index: usize, kind: FaultApplied, stats: &mut Stats) {
-        if let Some(row) = self.applied.get_mut(index) {
-            row[kind.index()] += 1;
-        }
-        stats.faults_applied[kind] += 1;
     }
 }
 

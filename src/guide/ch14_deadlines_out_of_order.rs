@@ -80,8 +80,10 @@
 //! The wheel: [`Wakes`](crate::timers::Wakes), inside
 //! [`Timers`](crate::timers::Timers) beside the first-in, first-out
 //! queues, in `src/timers/wakes.rs`. A stage answers
-//! [`Next::Sleep`](crate::serve::Next::Sleep) with the time it next has
-//! work; the loop puts its key in the wheel, and when the time comes
+//! [`Next::Sleep`](crate::serve::Next::Sleep) and gives the time it next
+//! has work ([`Stage::wake_at`](crate::serve::Stage::wake_at)): it is not
+//! carried in `Next`, which would grow from 16 bytes to 24 and stop being
+//! returned in registers on the plain echo path. The loop puts its key in the wheel, and when the time comes
 //! serves it as if for an event. The entry names a key, not a stage: the
 //! connection may have closed, and its key gone to a new one, by then,
 //! and it is served once for nothing (a `recv` says `WouldBlock`). A

@@ -11,6 +11,7 @@ use log::{info, trace};
 use mio::Registry;
 
 use super::{Entry, Reactor};
+use crate::faults::counts;
 use crate::handle::Command;
 use crate::serve::{CloseReason, Role};
 use crate::signals::Request;
@@ -85,6 +86,16 @@ impl Reactor {
         if let Some(log) = self.timers.stats_log() {
             info!("{}", log.line(stats, now));
         }
+        self.log_faults_by_listener();
+    }
+
+    /// The faults applied on each fault listener, beside the counters
+    /// line: listeners are named at run time, so they are not counters of
+    /// `Stats`.
+    fn log_faults_by_listener(&self) {
+        if !self.cx.fault_rows.is_empty() {
+            info!("faults by listener: {}", counts::line(&self.cx.fault_rows));
+        }
     }
 
     /// Commands queued by [`Handle`](crate::Handle)s, which woke the poll.
@@ -107,7 +118,10 @@ impl Reactor {
         };
         for request in signals.requests() {
             match request {
-                Request::LogStats => info!("{}", self.snapshot()),
+                Request::LogStats => {
+                    info!("{}", self.snapshot());
+                    self.log_faults_by_listener();
+                }
                 Request::ShutDown(signal) => {
                     self.shut_down(registry, &format!("{signal} received"))
                 }

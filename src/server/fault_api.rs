@@ -4,7 +4,8 @@
 //!
 //! The fault listeners' state (`faults::state`) keeps one row per
 //! listener by its place in the table (its socket's key, whether it holds
-//! its accepts, its counters), and that place is carried by its listening
+//! its accepts), and so do its counters (`faults::counts`, in the
+//! context); that place is carried by its listening
 //! socket's [`ListenerKind::Faulty`] and by each connection that drew
 //! faults through it. The API can remove a listener (`DELETE`, or
 //! `/populate` making one again at another address), which moves every
@@ -25,6 +26,7 @@ use mio::Registry;
 use super::entry::Entry;
 use super::Reactor;
 use crate::faults::admin::{AdminConn, TableChange};
+use crate::faults::counts::FaultRow;
 use crate::serve::{ListenerKind, Next, Ready, Role, Stage};
 
 impl Reactor {
@@ -91,15 +93,24 @@ impl Reactor {
         let listeners = state.table.list().len();
         let mut keys = vec![None; listeners];
         let mut holding = vec![false; listeners];
-        let mut applied = vec![Default::default(); listeners];
+        let mut rows: Vec<FaultRow> = (state.table.list().iter())
+            .map(|listener| FaultRow {
+                listener: listener.name.clone(),
+                ..FaultRow::default()
+            })
+            .collect();
+        let mut old_rows = std::mem::take(&mut self.cx.fault_rows).into_iter();
         for (old, new) in places.iter().enumerate() {
+            let row = old_rows.next();
             if let Some(new) = new.map(usize::from) {
                 keys[new] = state.keys.get(old).copied().flatten();
                 holding[new] = state.holding.get(old).copied().unwrap_or(false);
-                applied[new] = state.applied.get(old).copied().unwrap_or_default();
+                if let Some(row) = row {
+                    rows[new] = row;
+                }
             }
         }
-        (state.keys, state.holding, state.applied) = (keys, holding, applied);
+        (state.keys, state.holding, self.cx.fault_rows) = (keys, holding, rows);
         let moved = |old: u8| places.get(usize::from(old)).copied().flatten();
         for (_, entry) in self.entries.iter_mut() {
             match entry {

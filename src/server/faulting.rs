@@ -30,6 +30,7 @@ use mio::Registry;
 
 use super::entry::{Entry, Listener};
 use super::Reactor;
+use crate::faults::counts;
 use crate::faults::stage::FaultedConnection;
 use crate::faults::FaultTable;
 use crate::serve::{CloseReason, ListenerKind, Ready};
@@ -65,7 +66,7 @@ impl Reactor {
     ) -> Option<R> {
         let state = self.features.faults.as_mut()?;
         let answer = change(&mut state.table);
-        state.fit_rows();
+        state.fit_rows(&mut self.cx);
         if let Err((addr, e)) = self.sync_faults(registry) {
             warn!("fault listener {addr}: cannot listen again: {e}");
         }
@@ -84,7 +85,15 @@ impl Reactor {
         if state.synced == state.table.generation() {
             return Ok(());
         }
-        for index in 0..state.table.list().len() {
+        if let Some(state) = &mut self.features.faults {
+            state.fit_rows(&mut self.cx);
+        }
+        let listeners = self
+            .features
+            .faults
+            .as_ref()
+            .map_or(0, |s| s.table.list().len());
+        for index in 0..listeners {
             self.sync_listener(registry, index)?;
         }
         if let Some(state) = &mut self.features.faults {
@@ -173,10 +182,8 @@ impl Reactor {
             .map(|(key, _)| key)
             .collect();
         for conn in through_it {
-            if let Some(state) = &mut self.features.faults {
-                state.count(index, FaultApplied::Down, &mut self.cx.stats);
-            }
-            self.close(registry, conn, CloseReason::Fault("down"));
+            counts::count(&mut self.cx, index, FaultApplied::Down);
+            self.close(registry, conn, CloseReason::Fault(FaultApplied::Down));
         }
     }
 
@@ -192,7 +199,7 @@ impl Reactor {
         state.holding[index] = hold;
         let backlog = if hold { 0 } else { state.backlog };
         if hold {
-            state.count(index, FaultApplied::StopAccepting, &mut self.cx.stats);
+            counts::count(&mut self.cx, index, FaultApplied::StopAccepting);
         }
         if let Some(Entry::Listener(Listener { socket, .. })) = self.entries.get(key) {
             let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
@@ -229,7 +236,7 @@ impl Reactor {
         let Some(state) = &mut self.features.faults else {
             return Err(stream);
         };
-        let Some((drawn, seed)) = state.draw(usize::from(index), &mut self.cx.stats) else {
+        let Some((drawn, seed)) = state.draw(usize::from(index), &mut self.cx) else {
             debug!("token {key}: drew no fault");
             return Err(stream);
         };
@@ -267,5 +274,103 @@ impl Reactor {
         for key in due {
             self.serve(registry, key, WAKE);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Read};
+    use std::net::TcpStream;
+    use std::thread::sleep;
+    use std::time::Duration;
+
+    use super::super::Server;
+    use super::*;
+    use crate::config::Config;
+    use crate::faults::{FaultListener, Stream, Toxic, ToxicKind};
+    use crate::stats::Reason;
+
+    fn server_with_fault_listener() -> (Server, SocketAddr) {
+        let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+        config.faults = FaultTable::new(vec![FaultListener::new(
+            "flaky",
+            "127.0.0.1:0".parse().unwrap(),
+        )])
+        .unwrap();
+        let server = Server::bind(config).unwrap();
+        let addr = server.fault_table().unwrap().list()[0].listen;
+        assert_ne!(addr.port(), 0, "the table holds the port it got");
+        (server, addr)
+    }
+
+    /// Accepts what the fault listener has queued, as its event would.
+    fn accept(server: &mut Server) {
+        let key = server.reactor.features.faults.as_ref().unwrap().keys[0].unwrap();
+        let registry = server.poll.registry();
+        server
+            .reactor
+            .on_listener(registry, key, ListenerKind::Faulty(0));
+    }
+
+    #[test]
+    fn a_disabled_listener_refuses_connects_closes_its_connections_and_comes_back() {
+        let (mut server, addr) = server_with_fault_listener();
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        for _ in 0..100 {
+            accept(&mut server);
+            if server.reactor.cx.stats.accepted == 1 {
+                break;
+            }
+            sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.reactor.cx.stats.accepted, 1);
+        let registry = server.poll.registry();
+        server.reactor.change_faults(registry, |table| {
+            table.set_enabled("flaky", false).map(|_| ())
+        });
+        let refused = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            client.read(&mut [0; 8]).unwrap(),
+            0,
+            "closed with its listener"
+        );
+        assert_eq!(server.reactor.cx.stats.closed_by_fault, 1);
+        assert_eq!(
+            server.reactor.cx.fault_rows[0].applied[FaultApplied::Down.index()],
+            1,
+            "one down"
+        );
+        let registry = server.poll.registry();
+        server.reactor.change_faults(registry, |table| {
+            table.set_enabled("flaky", true).map(|_| ())
+        });
+        TcpStream::connect(addr).expect("enabled again, on the same port");
+    }
+
+    #[test]
+    fn stop_accepting_holds_the_queue_until_the_toxic_goes() {
+        let (mut server, addr) = server_with_fault_listener();
+        let registry = server.poll.registry();
+        server.reactor.change_faults(registry, |table| {
+            let toxic = Toxic::new(ToxicKind::StopAccepting, Stream::Downstream);
+            table.add_toxic("flaky", toxic).map(|_| ())
+        });
+        let _queued = TcpStream::connect(addr).unwrap();
+        accept(&mut server);
+        assert_eq!(server.reactor.cx.stats.accepted, 0, "nothing accepted");
+        let registry = server.poll.registry();
+        server.reactor.change_faults(registry, |table| {
+            table
+                .remove_toxic("flaky", "stop_accepting_downstream")
+                .map(|_| ())
+        });
+        assert_eq!(
+            server.reactor.cx.stats.accepted, 1,
+            "the queue accepted at once"
+        );
     }
 }

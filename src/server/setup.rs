@@ -121,6 +121,16 @@ impl Server {
         self.reactor.features.admin.as_ref().map(|admin| admin.addr)
     }
 
+    /// The fault listeners as bound (port 0 resolved), for the other
+    /// reactors of a cluster to bind the same ports.
+    pub(crate) fn fault_table(&self) -> Option<&crate::faults::FaultTable> {
+        self.reactor
+            .features
+            .faults
+            .as_ref()
+            .map(|state| &state.table)
+    }
+
     /// The connection limit in force (given, or derived from the fd limit).
     pub fn max_connections(&self) -> usize {
         self.reactor.max_connections
