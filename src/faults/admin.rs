@@ -5,9 +5,11 @@
 //! [`HttpConn`] with the same bounds (request size, request time, how
 //! many at once, who gets a slot: [`crate::http`]), on a listener of its
 //! own that is never the metrics one. A request changes the reactor's
-//! [`FaultTable`](crate::faults::FaultTable) in place, between two events, so there is no thread and
-//! no lock, and every connection accepted after the answer sees the
-//! change.
+//! [`FaultTable`](crate::faults::FaultTable) in place, between two
+//! events, so there is no thread and no lock, and every connection
+//! accepted after the answer sees the change; the sockets are brought in
+//! line with the table before the answer is sent, so a client told that
+//! a proxy is down finds it refusing.
 //!
 //! - [`routes`]: toxiproxy's paths, methods and status codes, as pure
 //!   functions over the table and the listeners' sockets;
@@ -20,8 +22,9 @@
 //! Creating a proxy makes a new listener with faults bound at its
 //! `listen` address (with port 0, the port the system gives, which the
 //! answer shows); its `upstream` is accepted and ignored, since the
-//! listener is its own backend. Disabling a proxy closes its listener, so
-//! new clients are refused; enabling it binds the address again.
+//! listener is its own backend. Disabling or deleting a proxy closes its
+//! listener and the connections that came through it, as toxiproxy does,
+//! so new clients are refused; enabling it binds the address again.
 
 use std::io;
 use std::net::SocketAddr;

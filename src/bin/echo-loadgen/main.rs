@@ -207,8 +207,11 @@
 //! an end of stream that came after part of a message's echo, among the
 //! EOFs (an EOF between two messages is an early close and nothing more);
 //! a **connect timeout** (churn) is a connect not done within
-//! `--lifecycle-timeout-ms`, among the timeouts. Latency is the
-//! percentiles, as for any server: a latency toxic shows in the p50.
+//! `--lifecycle-timeout-ms`, among the timeouts. A server that goes
+//! silent (a `timeout` toxic) leaves its echoes outstanding: lost echoes
+//! once the run ends (in the polling modes), timeouts in churn. Latency
+//! is the percentiles, as for any server: a latency toxic shows in the
+//! p50.
 //!
 //! # TLS
 //!
