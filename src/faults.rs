@@ -18,6 +18,8 @@
 //!   stage of its own (the trait every stage implements, in `serve`);
 //! - `state`: what the reactor keeps for its fault listeners;
 //! - `counts`: the faults applied, by listener and kind;
+//! - `udp`: a fault listener's UDP socket (`--udp`), whose datagrams are
+//!   lost, duplicated, delayed or reordered;
 //! - `admin`: the same changes at run time, through toxiproxy's HTTP API
 //!   (`--admin`).
 //!
@@ -31,6 +33,7 @@ pub mod model;
 pub mod spec;
 pub(crate) mod stage;
 pub(crate) mod state;
+pub(crate) mod udp;
 
 pub use model::{
     FaultError, FaultListener, FaultTable, Stream, Toxic, ToxicKind, ToxicUpdate, Toxicity,

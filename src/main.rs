@@ -270,8 +270,9 @@ struct Cli {
     /// LISTENER:TYPE[:STREAM][,KEY=VALUE...], e.g.
     /// `slow:latency,latency=100ms,jitter=10ms`. TYPE: latency, bandwidth,
     /// slicer, limit_data, timeout, reset_peer, slow_close, stop_accepting,
-    /// accept_close, accept_reset; STREAM: upstream or downstream
-    /// (default); keys: the type's attributes (durations with us, ms or s),
+    /// accept_close, accept_reset, and with --udp udp_loss, udp_duplicate,
+    /// udp_delay, udp_reorder (drawn per datagram); STREAM: upstream or
+    /// downstream (default); keys: the type's attributes (durations with us, ms or s),
     /// name, toxicity (0 to 1, the share of connections it applies to)
     #[arg(
         long,

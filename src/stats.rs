@@ -160,7 +160,9 @@ counters! {
         tls_truncated: u64 = Add, line(part::TLS_ENDS, "{} truncated"), labelled(family::TLS_ENDS, "how", "truncated");
         /// UDP datagrams received (`--udp`), whatever became of them: each is
         /// echoed (`datagrams_out`) or dropped for one of the three reasons
-        /// below, so `datagrams_in` is the sum of those four. Their bytes are
+        /// below, so `datagrams_in` is the sum of those four.
+        /// (On a fault listener, a datagram may also be lost, or echoed
+        /// twice, on purpose: `faults_applied`.) Their bytes are
         /// not in `bytes_in`/`bytes_out`, which count TCP.
         datagrams_in: u64 = Add, line(part::UDP, "{} in"), metric(family::UDP_RECEIVED);
         /// UDP datagrams echoed back to their sender.
@@ -313,8 +315,8 @@ mod tests {
              21 timeout / 22 closed; udp datagrams: 35 in, 36 echoed, dropped 37 guarded / \
              38 send buffer full / 39 errors; faults: applied 45 latency / 46 bandwidth / \
              47 slicer / 48 limit_data / 49 timeout / 50 reset_peer / 51 slow_close / \
-             52 stop_accepting / 53 accept_close / 54 accept_reset / 55 down, \
-             56 connections closed"
+             52 stop_accepting / 53 accept_close / 54 accept_reset / 55 udp_loss / \
+             56 udp_duplicate / 57 udp_delay / 58 udp_reorder / 59 down, 60 connections closed"
         );
         assert_eq!(
             Stats::default().to_string(),

@@ -3,7 +3,8 @@
 //! client: delays within their bounds, a rate within 10 %, an RST seen as
 //! `ECONNRESET`, the FIN after exactly N bytes, a zero window seen as a
 //! blocked `send`, a toxicity's share within statistical bounds for a
-//! fixed seed; the plain listener beside them echoing at once; memory
+//! fixed seed; UDP datagrams lost, duplicated, delayed and reordered,
+//! and counted; the plain listener beside them echoing at once; memory
 //! within its budget with fast writers on a latency listener; and bad
 //! specs refused with one line and exit status 2.
 //!
@@ -11,7 +12,7 @@
 //! a quiet machine needs, on the side where a busy machine errs.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -372,4 +373,90 @@ fn a_malformed_fault_is_one_line_and_exit_status_2() {
             "{args:?} should name {part}: {stderr}"
         );
     }
+}
+
+/// A UDP client of `server`, with a read timeout of `wait`.
+fn udp_client(wait: Duration) -> UdpSocket {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(wait)).unwrap();
+    client
+}
+
+/// Every datagram that comes back within `wait` of the last, as text.
+fn udp_echoes(client: &UdpSocket) -> Vec<String> {
+    let mut echoes = Vec::new();
+    let mut buf = [0u8; 64];
+    while let Ok(n) = client.recv(&mut buf) {
+        echoes.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    echoes
+}
+
+#[test]
+fn udp_datagrams_are_lost_and_duplicated_by_their_share_and_counted() {
+    let mut server = server(
+        &["lossy", "twice"],
+        &[
+            "--udp",
+            "--toxic",
+            "lossy:udp_loss,toxicity=0.3",
+            "--toxic",
+            "twice:udp_duplicate",
+            "--fault-seed",
+            "11",
+        ],
+    );
+    let client = udp_client(Duration::from_millis(500));
+    for i in 0..200 {
+        client
+            .send_to(format!("{i}").as_bytes(), server.addrs[1])
+            .unwrap();
+        // One at a time, so no datagram is lost to a full buffer.
+        thread::sleep(Duration::from_micros(200));
+    }
+    let lost = 200 - udp_echoes(&client).len();
+    // A binomial of 200 at 0.3: its standard deviation is about 6.5.
+    assert!((30..=90).contains(&lost), "{lost} of 200 lost");
+    let client = udp_client(Duration::from_millis(300));
+    for i in 0..3 {
+        client
+            .send_to(format!("{i}").as_bytes(), server.addrs[2])
+            .unwrap();
+    }
+    assert_eq!(udp_echoes(&client), ["0", "0", "1", "1", "2", "2"]);
+    let line = server.stats_line();
+    assert_eq!(logged_count(&line, "udp_loss"), lost as u64, "{line}");
+    assert_eq!(logged_count(&line, "udp_duplicate"), 3, "{line}");
+}
+
+#[test]
+fn udp_datagrams_are_delayed_and_reordered() {
+    let server = server(
+        &["late", "swapped"],
+        &[
+            "--udp",
+            "--toxic",
+            "late:udp_delay,latency=100ms",
+            "--toxic",
+            "swapped:udp_reorder,delay=5s",
+        ],
+    );
+    let client = udp_client(Duration::from_secs(2));
+    let started = Instant::now();
+    client.send_to(b"late", server.addrs[1]).unwrap();
+    let mut buf = [0u8; 16];
+    let n = client.recv(&mut buf).unwrap();
+    let took = started.elapsed();
+    assert_eq!(&buf[..n], b"late");
+    assert!(
+        took >= Duration::from_millis(90) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
+    let client = udp_client(Duration::from_millis(500));
+    for i in 0..6 {
+        client
+            .send_to(format!("{i}").as_bytes(), server.addrs[2])
+            .unwrap();
+    }
+    assert_eq!(udp_echoes(&client), ["1", "0", "3", "2", "5", "4"]);
 }

@@ -368,6 +368,7 @@ fn bad_requests_get_toxiproxys_status_and_error_and_change_nothing() {
 fn deleting_a_listener_moves_the_next_one_up_with_its_socket_and_connections() {
     let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
     config.admin = Some("127.0.0.1:0".parse().unwrap());
+    config.udp = true;
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     config.faults = FaultTable::new(vec![
         FaultListener::new("first", any),
@@ -387,9 +388,20 @@ fn deleting_a_listener_moves_the_next_one_up_with_its_socket_and_connections() {
         proxy["listen"].as_str().unwrap().parse().unwrap()
     };
     let second = listen("second");
-    // A connection that drew the latency through the second listener.
+    // A connection that drew the latency through the second listener, and
+    // its UDP socket on the same port.
     let mut client = connect(second);
     echo_once(&mut client, b"before");
+    let datagrams = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    datagrams.set_read_timeout(Some(PATIENCE)).unwrap();
+    datagrams.connect(second).unwrap();
+    let udp_echo = |message: &[u8]| {
+        datagrams.send(message).unwrap();
+        let mut buf = [0u8; 64];
+        let n = datagrams.recv(&mut buf).expect("the datagram's echo");
+        assert_eq!(&buf[..n], message);
+    };
+    udp_echo(b"before");
 
     assert_eq!(
         call(admin, "DELETE", "/proxies/first", ""),
@@ -403,6 +415,7 @@ fn deleting_a_listener_moves_the_next_one_up_with_its_socket_and_connections() {
     assert_eq!(listen("second"), second);
     echo_once(&mut client, b"after");
     echo_all(second, b"a new connection");
+    udp_echo(b"after");
 
     // Disabling it, now first in the table, closes its socket and the
     // connection that came through it.

@@ -110,7 +110,8 @@ pub(crate) fn draw(listener: &FaultListener, rng: &mut SplitMix64) -> Option<Dra
         names: Vec::new(),
     };
     for toxic in &listener.toxics {
-        if toxic.kind.is_listener_wide() || rng.next_f64() >= toxic.toxicity.share() {
+        let per_connection = !(toxic.kind.is_listener_wide() || toxic.kind.is_per_datagram());
+        if !per_connection || rng.next_f64() >= toxic.toxicity.share() {
             continue;
         }
         drawn.plan.add(toxic.kind, toxic.stream);
@@ -158,7 +159,12 @@ impl Plan {
                 self.at_accept.get_or_insert(AtAccept::Close);
             }
             ToxicKind::AcceptReset => self.at_accept = Some(AtAccept::Reset),
-            ToxicKind::StopAccepting => {}
+            // Not the connection's: the listener's, or its datagrams'.
+            ToxicKind::StopAccepting
+            | ToxicKind::UdpLoss
+            | ToxicKind::UdpDuplicate
+            | ToxicKind::UdpDelay { .. }
+            | ToxicKind::UdpReorder { .. } => {}
         }
     }
 }

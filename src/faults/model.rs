@@ -148,6 +148,26 @@ pub enum ToxicKind {
     /// `accept_reset` (ours): a connection is accepted and reset at once
     /// (RST).
     AcceptReset,
+    /// `udp_loss` (ours, UDP): a datagram is not echoed. For this and the
+    /// other `udp_` types the toxicity is the share of datagrams, drawn
+    /// for each.
+    UdpLoss,
+    /// `udp_duplicate` (ours, UDP): a datagram is echoed twice.
+    UdpDuplicate,
+    /// `udp_delay` (ours, UDP): a datagram is echoed `latency` (ms) late,
+    /// give or take `jitter` (ms), so datagrams may overtake each other.
+    UdpDelay {
+        /// The delay.
+        latency: Duration,
+        /// The most the delay varies, either way.
+        jitter: Duration,
+    },
+    /// `udp_reorder` (ours, UDP): a datagram is held until the next one
+    /// is echoed, so the two swap places, or for `delay` (ms) at most.
+    UdpReorder {
+        /// The longest a datagram waits for the next.
+        delay: Duration,
+    },
 }
 
 /// A toxic type's name, its attributes' names in toxiproxy's units, and
@@ -223,10 +243,35 @@ const TYPES: [TypeInfo; FAULT_KINDS] = [
         attributes: &[],
         zero: ToxicKind::AcceptReset,
     },
+    TypeInfo {
+        name: "udp_loss",
+        attributes: &[],
+        zero: ToxicKind::UdpLoss,
+    },
+    TypeInfo {
+        name: "udp_duplicate",
+        attributes: &[],
+        zero: ToxicKind::UdpDuplicate,
+    },
+    TypeInfo {
+        name: "udp_delay",
+        attributes: &["latency", "jitter"],
+        zero: ToxicKind::UdpDelay {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+        },
+    },
+    TypeInfo {
+        name: "udp_reorder",
+        attributes: &["delay"],
+        zero: ToxicKind::UdpReorder {
+            delay: Duration::ZERO,
+        },
+    },
 ];
 
 /// How many toxic types there are (the counters keep one figure each).
-pub const FAULT_KINDS: usize = 10;
+pub const FAULT_KINDS: usize = 14;
 
 impl ToxicKind {
     /// The type named `name`, with every attribute zero (toxiproxy's
@@ -252,6 +297,10 @@ impl ToxicKind {
             ToxicKind::StopAccepting => 7,
             ToxicKind::AcceptClose => 8,
             ToxicKind::AcceptReset => 9,
+            ToxicKind::UdpLoss => 10,
+            ToxicKind::UdpDuplicate => 11,
+            ToxicKind::UdpDelay { .. } => 12,
+            ToxicKind::UdpReorder { .. } => 13,
         }
     }
 
@@ -281,9 +330,13 @@ impl ToxicKind {
             ToxicKind::Timeout { timeout } => vec![timeout.map_or(0, millis)],
             ToxicKind::ResetPeer { timeout } => vec![millis(timeout)],
             ToxicKind::SlowClose { delay } => vec![millis(delay)],
-            ToxicKind::StopAccepting | ToxicKind::AcceptClose | ToxicKind::AcceptReset => {
-                vec![]
-            }
+            ToxicKind::UdpDelay { latency, jitter } => vec![millis(latency), millis(jitter)],
+            ToxicKind::UdpReorder { delay } => vec![millis(delay)],
+            ToxicKind::StopAccepting
+            | ToxicKind::AcceptClose
+            | ToxicKind::AcceptReset
+            | ToxicKind::UdpLoss
+            | ToxicKind::UdpDuplicate => vec![],
         };
         names.iter().copied().zip(values).collect()
     }
@@ -305,6 +358,9 @@ impl ToxicKind {
             (ToxicKind::Timeout { timeout }, "timeout") => *timeout = (value > 0).then_some(ms),
             (ToxicKind::ResetPeer { timeout }, "timeout") => *timeout = ms,
             (ToxicKind::SlowClose { delay }, "delay") => *delay = ms,
+            (ToxicKind::UdpDelay { latency, .. }, "latency") => *latency = ms,
+            (ToxicKind::UdpDelay { jitter, .. }, "jitter") => *jitter = ms,
+            (ToxicKind::UdpReorder { delay }, "delay") => *delay = ms,
             (kind, _) => {
                 return Err(FaultError::UnknownAttribute {
                     kind: kind.type_name(),
@@ -323,7 +379,9 @@ impl ToxicKind {
             (ToxicKind::Latency { .. }, _)
             | (ToxicKind::Timeout { .. }, _)
             | (ToxicKind::ResetPeer { .. }, _)
-            | (ToxicKind::SlowClose { .. }, _) => Some(Duration::from_millis(1)),
+            | (ToxicKind::SlowClose { .. }, _)
+            | (ToxicKind::UdpDelay { .. }, _)
+            | (ToxicKind::UdpReorder { .. }, _) => Some(Duration::from_millis(1)),
             _ => None,
         }
     }
@@ -332,6 +390,18 @@ impl ToxicKind {
     /// not drawn.
     pub fn is_listener_wide(&self) -> bool {
         matches!(self, ToxicKind::StopAccepting)
+    }
+
+    /// It acts on each UDP datagram (the listener's UDP socket, with
+    /// `--udp`), not on TCP connections.
+    pub fn is_per_datagram(&self) -> bool {
+        matches!(
+            self,
+            ToxicKind::UdpLoss
+                | ToxicKind::UdpDuplicate
+                | ToxicKind::UdpDelay { .. }
+                | ToxicKind::UdpReorder { .. }
+        )
     }
 }
 

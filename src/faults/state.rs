@@ -2,7 +2,7 @@
 //! admin API changes in place), where each listener's socket is, whether
 //! it is holding its accepts, and the random numbers the draws come from.
 //! The faults applied on each listener are counted in the
-//! [`Context`](crate::serve::Context), where `/metrics` finds them
+//! [`Context`], where `/metrics` finds them
 //! (`counts`).
 
 use crate::serve::Context;
@@ -19,6 +19,11 @@ pub(crate) struct FaultState {
     /// The slab key of each listener's socket, by its place in the
     /// table; `None` while it is disabled (its socket closed).
     pub(crate) keys: Vec<Option<usize>>,
+    /// The slab key of each listener's UDP socket (`--udp`), `None`
+    /// without one or while disabled.
+    pub(crate) udp_keys: Vec<Option<usize>>,
+    /// Each listener gets a UDP socket too (`--udp`).
+    pub(crate) udp: bool,
     /// Each listener holds its accepts (`stop_accepting`).
     pub(crate) holding: Vec<bool>,
     /// The table's generation the sockets were last brought in line with.
@@ -32,11 +37,19 @@ pub(crate) struct FaultState {
 impl FaultState {
     /// The state for `table`, drawing from `seed`; sockets are opened
     /// with `backlog` and `reuse_port`.
-    pub(crate) fn new(table: FaultTable, seed: u64, backlog: u32, reuse_port: bool) -> FaultState {
+    pub(crate) fn new(
+        table: FaultTable,
+        seed: u64,
+        backlog: u32,
+        reuse_port: bool,
+        udp: bool,
+    ) -> FaultState {
         let listeners = table.list().len();
         FaultState {
             table,
             keys: vec![None; listeners],
+            udp_keys: vec![None; listeners],
+            udp,
             holding: vec![false; listeners],
             synced: u64::MAX,
             backlog,
@@ -50,6 +63,7 @@ impl FaultState {
     pub(crate) fn fit_rows(&mut self, cx: &mut Context) {
         let listeners = self.table.list().len();
         self.keys.resize(listeners, None);
+        self.udp_keys.resize(listeners, None);
         self.holding.resize(listeners, false);
         for listener in &self.table.list()[cx.fault_rows.len().min(listeners)..] {
             cx.fault_rows.push(FaultRow {
@@ -69,6 +83,11 @@ impl FaultState {
             count(cx, index, FaultApplied::ALL[kind]);
         }
         Some((drawn, self.rng.next_u64()))
+    }
+
+    /// A seed for a socket's own random numbers.
+    pub(crate) fn seed(&mut self) -> u64 {
+        self.rng.next_u64()
     }
 }
 

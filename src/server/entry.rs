@@ -21,6 +21,7 @@ use mio::net::TcpListener;
 use crate::connection::Connection;
 use crate::faults::admin::AdminConn;
 use crate::faults::stage::FaultedConnection;
+use crate::faults::udp::FaultyUdp;
 use crate::http::HttpConn;
 use crate::proxy_protocol::HeaderStage;
 use crate::serve::{Handoff, ListenerKind, Role, Stage};
@@ -105,6 +106,8 @@ entries! {
     Admin(AdminConn),
     /// A connection that drew faults (`--fault-listen`, `--toxic`).
     Faulted(FaultedConnection),
+    /// A fault listener's UDP socket (`--fault-listen` with `--udp`).
+    FaultyUdp(FaultyUdp),
 }
 
 // An idle plain connection costs its slot and nothing else: 16 bytes in a

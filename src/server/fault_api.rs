@@ -3,11 +3,11 @@
 //! true of the sockets.
 //!
 //! The fault listeners' state (`faults::state`) keeps one row per
-//! listener by its place in the table (its socket's key, whether it holds
-//! its accepts), and so do its counters (`faults::counts`, in the
-//! context); that place is carried by its listening
-//! socket's [`ListenerKind::Faulty`] and by each connection that drew
-//! faults through it. The API can remove a listener (`DELETE`, or
+//! listener by its place in the table (its sockets' keys, whether it
+//! holds its accepts), and so do its counters (`faults::counts`, in the
+//! context); that place is carried by its listening socket's
+//! [`ListenerKind::Faulty`], by its UDP socket (`--udp`) and by each
+//! connection that drew faults through it. The API can remove a listener (`DELETE`, or
 //! `/populate` making one again at another address), which moves every
 //! listener after it up one place. So after a change, in this order:
 //!
@@ -16,7 +16,8 @@
 //!    a proxy's connections when it stops or moves it);
 //! 2. the rows follow the listeners to their new places, by name, and so
 //!    do the places the sockets and connections carry;
-//! 3. the sockets the request bound are registered in their rows;
+//! 3. the sockets the request bound are registered in their rows (with
+//!    `--udp`, each with its UDP socket on the same port);
 //! 4. the fault engine's `sync_faults` does the rest (a listener disabled
 //!    is closed, `stop_accepting` holds accepts), as for the command line.
 
@@ -92,6 +93,7 @@ impl Reactor {
             .collect();
         let listeners = state.table.list().len();
         let mut keys = vec![None; listeners];
+        let mut udp_keys = vec![None; listeners];
         let mut holding = vec![false; listeners];
         let mut rows: Vec<FaultRow> = (state.table.list().iter())
             .map(|listener| FaultRow {
@@ -104,13 +106,15 @@ impl Reactor {
             let row = old_rows.next();
             if let Some(new) = new.map(usize::from) {
                 keys[new] = state.keys.get(old).copied().flatten();
+                udp_keys[new] = state.udp_keys.get(old).copied().flatten();
                 holding[new] = state.holding.get(old).copied().unwrap_or(false);
                 if let Some(row) = row {
                     rows[new] = row;
                 }
             }
         }
-        (state.keys, state.holding, self.cx.fault_rows) = (keys, holding, rows);
+        (state.keys, state.udp_keys, state.holding) = (keys, udp_keys, holding);
+        self.cx.fault_rows = rows;
         let moved = |old: u8| places.get(usize::from(old)).copied().flatten();
         for (_, entry) in self.entries.iter_mut() {
             match entry {
@@ -122,6 +126,11 @@ impl Reactor {
                 Entry::Faulted(conn) => {
                     let old = conn.listener();
                     conn.set_listener(moved(old).unwrap_or(old));
+                }
+                Entry::FaultyUdp(udp) => {
+                    let old = udp.listener();
+                    let new = u8::try_from(old).ok().and_then(moved);
+                    udp.set_listener(new.map_or(old, usize::from));
                 }
                 _ => {}
             }
@@ -148,6 +157,10 @@ impl Reactor {
             state.keys[index] = key;
             state.holding[index] = false;
             info!("fault listener {name}: listening on {local}");
+            // With `--udp`, its UDP socket on the same port.
+            if let Err(e) = self.open_fault_udp(registry, index, local) {
+                warn!("fault listener {name}: cannot listen on {local} (udp): {e}");
+            }
         }
         // 4. The rest as the engine does it for the command line.
         if let Err((addr, e)) = self.sync_faults(registry) {

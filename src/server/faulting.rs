@@ -26,12 +26,13 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 use mio::net::TcpStream;
-use mio::Registry;
+use mio::{Interest, Registry, Token};
 
 use super::entry::{Entry, Listener};
 use super::Reactor;
 use crate::faults::counts;
 use crate::faults::stage::FaultedConnection;
+use crate::faults::udp::FaultyUdp;
 use crate::faults::FaultTable;
 use crate::serve::{CloseReason, ListenerKind, Ready};
 use crate::socket;
@@ -134,6 +135,8 @@ impl Reactor {
                     state.holding[index] = false;
                 }
                 info!("fault listener {name}: listening on {local}");
+                self.open_fault_udp(registry, index, local)
+                    .map_err(|e| (local, e))?;
                 key
             }
             (Some(key), false) => {
@@ -146,7 +149,49 @@ impl Reactor {
         if let Some(key) = key {
             self.hold_accepts(registry, key, index, hold);
         }
+        self.update_fault_udp(index);
         Ok(())
+    }
+
+    /// With `--udp`, opens fault listener `index`'s UDP socket on the port
+    /// its TCP listener got (`local`).
+    pub(super) fn open_fault_udp(
+        &mut self,
+        registry: &Registry,
+        index: usize,
+        local: SocketAddr,
+    ) -> io::Result<()> {
+        let Some(state) = &mut self.features.faults else {
+            return Ok(());
+        };
+        let Some(listener) = state.table.at(index).filter(|_| state.udp) else {
+            return Ok(());
+        };
+        let (toxics, name) = (listener.toxics.clone(), listener.name.clone());
+        let mut socket = socket::udp_socket(local, state.reuse_port)?;
+        let key = self.entries.vacant_key();
+        registry.register(&mut socket, Token(key), Interest::READABLE)?;
+        let udp = FaultyUdp::new(socket, index, &toxics, state.seed());
+        state.udp_keys[index] = Some(key);
+        self.entries.insert(Entry::FaultyUdp(Box::new(udp)));
+        self.udp_sockets.push(key);
+        self.cx.udp_ports.push(local.port());
+        info!("fault listener {name}: listening on {local} (udp)");
+        Ok(())
+    }
+
+    /// Gives fault listener `index`'s UDP socket, if any, its toxics as
+    /// the table has them now.
+    fn update_fault_udp(&mut self, index: usize) {
+        let Some(state) = &self.features.faults else {
+            return;
+        };
+        let (Some(key), Some(listener)) = (state.udp_keys[index], state.table.at(index)) else {
+            return;
+        };
+        if let Some(Entry::FaultyUdp(udp)) = self.entries.get_mut(key) {
+            udp.set_toxics(&listener.toxics);
+        }
     }
 
     /// Closes the socket of fault listener `index` (on `key`, at `addr`),
@@ -159,6 +204,21 @@ impl Reactor {
         addr: SocketAddr,
     ) {
         self.listeners.retain(|&k| k != key);
+        let udp_key = self
+            .features
+            .faults
+            .as_mut()
+            .and_then(|state| state.udp_keys[index].take());
+        if let Some(udp_key) = udp_key {
+            self.udp_sockets.retain(|&k| k != udp_key);
+            self.cx.udp_ports.retain(|&port| port != addr.port());
+            if let Some(mut entry) = self.entries.try_remove(udp_key) {
+                if let Some(stage) = entry.stage() {
+                    self.cx.budget.release(stage.memory());
+                    let _ = registry.deregister(stage.source());
+                }
+            }
+        }
         // Closing the socket refuses later connects.
         if let Some(Entry::Listener(mut listener)) = self.entries.try_remove(key) {
             if let Err(e) = registry.deregister(&mut listener.socket) {

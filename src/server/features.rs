@@ -82,6 +82,7 @@ impl Features {
                     seed,
                     config.backlog,
                     config.reuse_port,
+                    config.udp,
                 )
             }),
         }

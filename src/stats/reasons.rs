@@ -100,7 +100,7 @@ crate::stats::reasons! {
     /// A fault applied (`--fault-listen`, `--toxic`), by its toxic's type:
     /// to a connection that drew it, to a listener for `stop_accepting`,
     /// and `down` to each connection closed as its listener was disabled.
-    /// The first ten are in the order of `ToxicKind::index`.
+    /// All but `down` are in the order of `ToxicKind::index`.
     #[non_exhaustive]
     pub enum FaultApplied {
         /// Echoes held back by a latency.
@@ -123,6 +123,15 @@ crate::stats::reasons! {
         AcceptClose = ("accept_close", "accept_close", "accept_close"),
         /// Accepted and reset at once.
         AcceptReset = ("accept_reset", "accept_reset", "accept_reset"),
+        /// A datagram not echoed (so `datagrams_in` counts it, and no
+        /// counter of the UDP part does).
+        UdpLoss = ("udp_loss", "udp_loss", "udp_loss"),
+        /// A datagram echoed twice (so `datagrams_out` counts two).
+        UdpDuplicate = ("udp_duplicate", "udp_duplicate", "udp_duplicate"),
+        /// A datagram echoed late.
+        UdpDelay = ("udp_delay", "udp_delay", "udp_delay"),
+        /// A datagram held until the next went ahead of it.
+        UdpReorder = ("udp_reorder", "udp_reorder", "udp_reorder"),
         /// Closed because its listener was disabled.
         Down = ("down", "down", "down"),
     }
