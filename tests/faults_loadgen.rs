@@ -1,7 +1,8 @@
 //! What `echo-loadgen` reports of a faulted server, run against fault
 //! listeners (`--fault-listen`, `--toxic`): the latency it was given, and
-//! resets, short echoes, refused connects and connect timeouts each told
-//! apart, in the `--json` report and in the table.
+//! resets, short echoes, refused connects, connect timeouts and, with
+//! `--response-timeout-ms`, a server gone silent, each told apart, in the
+//! `--json` report and in the table.
 
 use crate::support::*;
 
@@ -124,4 +125,49 @@ fn churn_tells_refused_connects_from_accept_resets_and_connect_timeouts() {
     assert!(connect_timeouts > 0, "{report:?}");
     assert!(connect_timeouts <= report.timeouts.unwrap(), "{report:?}");
     assert!(table.contains(", connect timeouts "), "{table}");
+}
+
+#[test]
+fn a_silent_server_is_a_timeout_per_connection_with_a_response_timeout() {
+    // The timeout toxic at 0: a black hole, no byte ever comes back.
+    let (target, _server) = faulted("timeout,timeout=0");
+    let args = ["--connections", "3", "--response-timeout-ms", "300"];
+    let (status, report, table) = run(target, &args);
+    assert_eq!(status, 1, "{report:?}");
+    assert_eq!(report.timeouts, Some(3), "{report:?}");
+    assert_eq!(report.response_timeout_ms, Some(300), "{report:?}");
+    assert_eq!(
+        (report.errors, report.lost_connections),
+        (3, Some(0)),
+        "{report:?}"
+    );
+    assert!(
+        table.contains("timeout       300 ms for a connection's oldest echo"),
+        "{table}"
+    );
+    // Without it, the same connections wait to the end: lost echoes.
+    let (_, report, _) = run(target, &["--connections", "3"]);
+    assert_eq!(
+        (report.timeouts, report.lost_connections),
+        (None, Some(3)),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn a_response_timeout_is_refused_where_it_does_not_apply() {
+    for mode in ["udp", "churn", "threads", "bulk"] {
+        let out = run_within_patience(Command::new(env!("CARGO_BIN_EXE_echo-loadgen")).args([
+            "--target",
+            "127.0.0.1:9",
+            "--mode",
+            mode,
+            "--response-timeout-ms",
+            "100",
+        ]));
+        assert_eq!(out.status.code(), Some(2), "{mode}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{mode}: {stderr}");
+        assert!(stderr.contains("--response-timeout-ms"), "{mode}: {stderr}");
+    }
 }

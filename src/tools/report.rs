@@ -112,9 +112,15 @@ pub struct LoadReport {
     #[serde(default)]
     pub lifecycles_per_s: Option<f64>,
     /// Lifecycles given up after one of their waits took
-    /// `lifecycle_timeout_ms` (churn).
+    /// `lifecycle_timeout_ms` (churn); connections given up after
+    /// `response_timeout_ms` (pingpong, pipeline).
     #[serde(default)]
     pub timeouts: Option<u64>,
+    /// How long a connection's oldest message may wait for its echo before
+    /// the connection is given up as a timeout (pingpong and pipeline with
+    /// `--response-timeout-ms`).
+    #[serde(default)]
+    pub response_timeout_ms: Option<u64>,
     /// How long a lifecycle waits for its connect, its echo or its end of
     /// stream (churn).
     #[serde(default)]

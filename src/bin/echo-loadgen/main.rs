@@ -208,10 +208,12 @@
 //! EOFs (an EOF between two messages is an early close and nothing more);
 //! a **connect timeout** (churn) is a connect not done within
 //! `--lifecycle-timeout-ms`, among the timeouts. A server that goes
-//! silent (a `timeout` toxic) leaves its echoes outstanding: lost echoes
-//! once the run ends (in the polling modes), timeouts in churn. Latency
-//! is the percentiles, as for any server: a latency toxic shows in the
-//! p50.
+//! silent (a `timeout` toxic) leaves its echoes outstanding: timeouts in
+//! churn; in pingpong and pipeline, lost echoes once the run ends, or,
+//! with `--response-timeout-ms`, a timeout for each connection whose
+//! oldest message had no whole echo for that long (the connection is
+//! given up; the threads look every quarter of the timeout). Latency is
+//! the percentiles, as for any server: a latency toxic shows in the p50.
 //!
 //! # TLS
 //!

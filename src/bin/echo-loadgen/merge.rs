@@ -132,6 +132,7 @@ fn merged(reports: &[&LoadReport], histogram: &Histogram<u64>) -> LoadReport {
         lifecycles: total_of_some(|r| r.lifecycles),
         lifecycles_per_s: rate(|r| r.lifecycles_per_s),
         timeouts: total_of_some(|r| r.timeouts),
+        response_timeout_ms: shared(|r| r.response_timeout_ms),
         lifecycle_timeout_ms: shared(|r| r.lifecycle_timeout_ms),
         sources: shared(|r| r.sources),
         runs: Some(reports.iter().map(|r| r.runs.unwrap_or(1)).sum()),

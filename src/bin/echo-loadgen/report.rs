@@ -120,7 +120,10 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         reordered_datagrams: udp_only(errors.reordered_datagrams),
         lifecycles: churn.map(|_| measured),
         lifecycles_per_s: churn.and_then(|_| finite(measured as f64 / seconds)),
-        timeouts: churn.map(|_| errors.timeouts),
+        timeouts: (churn.is_some() || plan.response_timeout.is_some()).then_some(errors.timeouts),
+        response_timeout_ms: plan
+            .response_timeout
+            .map(|timeout| nanos(timeout) / 1_000_000),
         lifecycle_timeout_ms: churn.map(|c| nanos(c.timeout) / 1_000_000),
         sources: churn.and_then(|c| c.sources).map(u64::from),
         runs: None,
@@ -284,6 +287,12 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
                 "{} ms per wait of a lifecycle",
                 count(r.lifecycle_timeout_ms)
             ),
+        ));
+    }
+    if let Some(ms) = r.response_timeout_ms {
+        rows.push((
+            "timeout",
+            format!("{ms} ms for a connection's oldest echo, then it is given up"),
         ));
     }
     if udp {

@@ -141,6 +141,23 @@ impl Sockets {
         }
     }
 
+    /// `--response-timeout-ms`: gives up on the TCP connections whose
+    /// oldest message has waited `timeout` (ns) at `now`, each a timeout;
+    /// returns how many.
+    pub fn time_out_silent(&mut self, now: u64, timeout: u64, tally: &mut Tally) -> usize {
+        match self {
+            Sockets::Tcp(conns) => (conns.iter_mut())
+                .map(|conn| conn.time_out_if_silent(now, timeout, tally))
+                .filter(|&timed_out| timed_out)
+                .count(),
+            Sockets::Tls(conns) => (conns.iter_mut())
+                .map(|conn| conn.time_out_if_silent(now, timeout, tally))
+                .filter(|&timed_out| timed_out)
+                .count(),
+            Sockets::Udp(_) => 0,
+        }
+    }
+
     /// The end of the run: counts the connections still waiting for
     /// echoes as lost; returns the first I/O error.
     pub fn finish(self, tally: &mut Tally) -> Option<io::Error> {

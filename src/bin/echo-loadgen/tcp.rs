@@ -184,6 +184,18 @@ impl<S: Transport> Conn<S> {
         }
     }
 
+    /// Gives up on the connection if its oldest message has waited
+    /// `timeout` (ns) or more at `now` for its whole echo: a timeout.
+    pub fn time_out_if_silent(&mut self, now: u64, timeout: u64, tally: &mut Tally) -> bool {
+        let oldest = self.in_flight.front().copied();
+        let silent =
+            self.alive && oldest.is_some_and(|sent_at| now.saturating_sub(sent_at) >= timeout);
+        if silent {
+            self.fail(&mut tally.errors.timeouts);
+        }
+        silent
+    }
+
     /// Gives up on the connection: `why`, counted as an I/O error.
     pub fn abandon(&mut self, why: io::Error, tally: &mut Tally) {
         if self.alive {
