@@ -460,3 +460,26 @@ fn udp_datagrams_are_delayed_and_reordered() {
     }
     assert_eq!(udp_echoes(&client), ["1", "0", "3", "2", "5", "4"]);
 }
+
+#[test]
+fn the_banner_goes_first_through_the_faults_as_any_echo() {
+    let server = server(
+        &["slow"],
+        &[
+            "--banner",
+            "hello from {local_addr}\n",
+            "--toxic",
+            "slow:latency,latency=100ms",
+        ],
+    );
+    let started = Instant::now();
+    let mut stream = connect(server.addrs[1]);
+    let banner = format!("hello from {}\n", server.addrs[1]);
+    assert_eq!(read_exactly(&mut stream, banner.len()), banner.as_bytes());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(90) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
+    echo_once(&mut stream, b"and then the echo");
+}

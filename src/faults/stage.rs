@@ -140,6 +140,11 @@ impl FaultedConnection {
         }
     }
 
+    /// The socket (the banner asks it for its local address).
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
     /// The fault listener it came through.
     pub(crate) fn listener(&self) -> u8 {
         self.listener
@@ -151,9 +156,10 @@ impl FaultedConnection {
     }
 
     /// Its first moment: a connection that is to be closed or reset at
-    /// accept is, and one that has `early` bytes (what followed a PROXY
-    /// header, at the start of the scratch buffer) holds them.
-    pub(crate) fn begin(&mut self, early: usize, cx: &mut Context) -> Next {
+    /// accept is, and one that has `first` bytes to send at the start of
+    /// the scratch buffer (the banner, then what followed a PROXY header)
+    /// holds them as its first echo.
+    pub(crate) fn begin(&mut self, first: usize, cx: &mut Context) -> Next {
         match self.plan.at_accept {
             Some(AtAccept::Close) => {
                 return Next::Close(CloseReason::Fault(FaultApplied::AcceptClose))
@@ -162,8 +168,8 @@ impl FaultedConnection {
             None => {}
         }
         let now = Instant::now();
-        if early > 0 && self.black_hole_until.is_none() {
-            self.hold(early, now, cx);
+        if first > 0 && self.black_hole_until.is_none() {
+            self.hold(first, now, cx);
         }
         self.serve_at(now, Ready::ALL, cx)
     }

@@ -91,6 +91,11 @@
 //!   [`crate::banner`] (who answered), [`crate::metrics`] and
 //!   [`crate::http`] (`/metrics`, `/healthz`). [`crate::tls`]: the same
 //!   echo through a rustls session (`--tls-listen`).
+//! - [`crate::faults`]: listeners that misbehave on purpose
+//!   (`--fault-listen`, `--toxic`), in toxiproxy's vocabulary: the model
+//!   and its table, the command line's specs, the draw at accept, the
+//!   faulted connection and UDP socket; the reactor's side is
+//!   `server/faulting.rs`, the wake-ups' timing wheel `timers/wakes.rs`.
 //! - [`crate::cluster`]: several reactors, one per thread, sharing each
 //!   address.
 //! - [`crate::config`], [`crate::error`], [`crate::stats`],

@@ -69,7 +69,19 @@ impl Reactor {
             }
             ListenerKind::Tls => self.start_tls(registry, key, stream, early),
             ListenerKind::Faulty(index) => match self.draw_faults(key, index, stream) {
-                Ok(conn) => self.start_faulted(registry, key, conn, early),
+                Ok(conn) => {
+                    self.cx.stats.bytes_in += early as u64;
+                    // The banner goes first, through the faults as any echo.
+                    let first = match banner_for(self.features.banner.as_ref(), conn.stream()) {
+                        Ok(banner) => {
+                            self.cx.scratch.copy_within(..early, banner.len());
+                            self.cx.scratch[..banner.len()].copy_from_slice(&banner);
+                            banner.len() + early
+                        }
+                        Err(_) => early,
+                    };
+                    self.start_faulted(registry, key, conn, first)
+                }
                 // It drew nothing: a plain connection.
                 Err(stream) => {
                     self.start_after_header(registry, key, stream, ListenerKind::Echo, early)
