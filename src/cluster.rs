@@ -107,6 +107,13 @@ impl Cluster {
         if reactors == 0 {
             return Err(Error::Config(crate::config::ConfigError::NoReactors));
         }
+        // Each reactor keeps its own fault table: one API cannot change
+        // them all.
+        if config.admin.is_some() && reactors > 1 {
+            return Err(Error::Config(
+                crate::config::ConfigError::AdminNeedsOneReactor,
+            ));
+        }
         // Before the limits are divided: a share is never refused, so a
         // value a single server refuses must be refused here too.
         config.validate().map_err(Error::Config)?;

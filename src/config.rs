@@ -96,6 +96,10 @@ pub struct Config {
     /// Serve `/metrics` (Prometheus) and `/healthz` over HTTP on this
     /// address. `None` (the default): no endpoint.
     pub metrics: Option<SocketAddr>,
+    /// Serve toxiproxy's HTTP API on this address, to change the faults
+    /// while the server runs (toxiproxy's routes: see the README); never the metrics
+    /// address. `None` (the default): no API.
+    pub admin: Option<SocketAddr>,
     /// Send this text to each new TCP client before any echo, at most
     /// [`MAX_BANNER`] bytes, with `{hostname}`, `{local_addr}`, `{peer}`,
     /// `{proxy_source}`, `{sni}`, `{alpn}`, `{reactor}`, `{connection_id}`
@@ -174,6 +178,7 @@ impl Default for Config {
             proxy_protocol: false,
             proxy_header_timeout: DEFAULT_PROXY_HEADER_TIMEOUT,
             metrics: None,
+            admin: None,
             banner: None,
             tls_listen: Vec::new(),
             tls_identity: None,
@@ -283,6 +288,9 @@ impl Config {
         if self.ws_max_message == 0 {
             return Err(ConfigError::ZeroWsMaxMessage);
         }
+        if self.admin.is_some() && self.admin == self.metrics {
+            return Err(ConfigError::AdminIsMetrics);
+        }
         Ok(())
     }
 }
@@ -328,6 +336,10 @@ pub enum ConfigError {
     NoReactors,
     /// `ws_max_message` is zero.
     ZeroWsMaxMessage,
+    /// `admin` is the `metrics` address: the fault API needs its own.
+    AdminIsMetrics,
+    /// `admin` with several reactors, each with its own fault table.
+    AdminNeedsOneReactor,
 }
 
 impl fmt::Display for ConfigError {
@@ -363,6 +375,12 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::NoReactors => f.write_str("at least one reactor is needed"),
             ConfigError::ZeroWsMaxMessage => f.write_str("ws_max_message must be at least 1 byte"),
+            ConfigError::AdminIsMetrics => {
+                f.write_str("admin and metrics must be different addresses")
+            }
+            ConfigError::AdminNeedsOneReactor => {
+                f.write_str("admin serves the faults of one reactor: run one")
+            }
         }
     }
 }

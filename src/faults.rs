@@ -19,11 +19,14 @@
 //! - `state`: what the reactor keeps for its fault listeners;
 //! - `counts`: the faults applied, by listener and kind;
 //! - `udp`: a fault listener's UDP socket (`--udp`), whose datagrams are
-//!   lost, duplicated, delayed or reordered.
+//!   lost, duplicated, delayed or reordered;
+//! - `admin`: the same changes at run time, through toxiproxy's HTTP API
+//!   (`--admin`).
 //!
 //! The reactor's side (binding the listeners, bringing their sockets in
 //! line with the table, starting a connection) is `server/faulting.rs`.
 
+pub(crate) mod admin;
 pub(crate) mod counts;
 pub(crate) mod draw;
 pub mod model;

@@ -284,6 +284,11 @@ struct Cli {
     /// TLS flags apply; repeatable [default: none]
     #[arg(long, value_name = "ADDR", help_heading = heading::OBSERVABILITY)]
     whoami_tls_listen: Vec<SocketAddr>,
+    /// Serve toxiproxy's HTTP API on ADDR (its clients work unchanged) to
+    /// list, add, change and remove faults while the server runs; never the
+    /// --metrics address, and best on loopback [default: off]
+    #[arg(long, value_name = "ADDR", help_heading = heading::FAULTS)]
+    admin: Option<SocketAddr>,
 
     /// Log the counters and rates every SECS seconds [default: off]
     #[arg(
@@ -373,6 +378,7 @@ fn config(cli: Cli) -> Result<Config, String> {
     config.proxy_protocol = cli.proxy_protocol;
     config.proxy_header_timeout = cli.proxy_header_timeout;
     config.metrics = cli.metrics;
+    config.admin = cli.admin;
     config.banner = cli.banner;
     config.tls_listen = cli.tls_listen;
     config.tls_handshake_timeout = cli.tls_handshake_timeout;
@@ -420,6 +426,8 @@ fn in_flags(problem: &ConfigError) -> String {
         ConfigError::BannerTooLong { max, .. } => format!("banner must be at most {max} bytes"),
         ConfigError::ZeroMaxMemory => "max-memory must be at least 1 byte".into(),
         ConfigError::ZeroStatsInterval => "stats-interval must be longer than zero".into(),
+        ConfigError::AdminIsMetrics => "admin and metrics must be different addresses".into(),
+        ConfigError::AdminNeedsOneReactor => "admin needs --reactors 1".into(),
         // The rest name no field a flag sets (a cluster of no reactors).
         other => other.to_string(),
     }

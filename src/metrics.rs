@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use crate::faults;
-use crate::http::{HttpConn, HttpProgress, Response};
+use crate::http::{HttpConn, HttpProgress, HttpRequest, Response};
 use crate::serve::{CloseReason, Context, Next, Ready, Role, Stage};
 use crate::stats::{self, Family, RequestCut, Stats, COUNTERS};
 
@@ -115,8 +115,8 @@ impl Stage for HttpConn {
         let stats = cx.snapshot();
         let draining = cx.draining;
         let fault_rows = &cx.fault_rows;
-        let answer = |method: &str, path: &str| {
-            let mut response = route(method, path, &stats, draining);
+        let answer = |request: &HttpRequest| {
+            let mut response = route(request.method, request.path, &stats, draining);
             if response.content_type == CONTENT_TYPE {
                 // By listener: named at run time, so not a family of Stats.
                 faults::counts::render(fault_rows, &mut response.body);

@@ -221,6 +221,7 @@ fn listener_name(kind: ListenerKind) -> &'static str {
         ListenerKind::Echo => "echo",
         ListenerKind::Tls => "tls",
         ListenerKind::Metrics => "metrics",
+        ListenerKind::Admin => "admin",
         ListenerKind::Whoami => "whoami",
         ListenerKind::WhoamiTls => "whoami-tls",
         ListenerKind::Faulty(_) => "fault",

@@ -241,6 +241,8 @@ pub enum ListenerKind {
     Whoami,
     /// The same after a TLS handshake (`--whoami-tls-listen`).
     WhoamiTls,
+    /// The fault API (`--admin`).
+    Admin,
     /// A listener that misbehaves on purpose (`--fault-listen`): its place
     /// in the fault table.
     Faulty(u8),

@@ -56,6 +56,7 @@ mod accepting;
 mod closing;
 mod control;
 mod entry;
+mod fault_api;
 mod faulting;
 mod features;
 pub(crate) mod recorded;
@@ -248,6 +249,8 @@ impl Reactor {
         self.cx.key = key;
         let (next, role) = match self.entries.get_mut(key) {
             Some(Entry::Connection(conn)) => (conn.serve(ready, &mut self.cx), Role::Client),
+            // It changes the fault table, which the reactor keeps.
+            Some(Entry::Admin(_)) => return self.serve_admin(registry, key),
             Some(entry) => match entry.stage() {
                 Some(stage) => (stage.serve(ready, &mut self.cx), stage.role()),
                 None => return,

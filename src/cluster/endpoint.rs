@@ -192,11 +192,11 @@ fn answer(
     handle: &ClusterHandle,
     draining: bool,
 ) -> HttpProgress {
-    conn.serve(scratch, |method, path| {
+    conn.serve(scratch, |request| {
         // A reactor answers within one turn of its loop; one that does not
         // within the limit must not hold the coordinator.
         let mut stats = handle.stats_timeout(STATS_WAIT).unwrap_or_default();
         stats.add(own);
-        metrics::route(method, path, &stats, draining)
+        metrics::route(request.method, request.path, &stats, draining)
     })
 }

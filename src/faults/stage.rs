@@ -150,6 +150,11 @@ impl FaultedConnection {
         self.listener
     }
 
+    /// Its listener moved in the table (one before it was removed).
+    pub(crate) fn set_listener(&mut self, listener: u8) {
+        self.listener = listener;
+    }
+
     /// Its first moment: a connection that is to be closed or reset at
     /// accept is, and one that has `first` bytes to send at the start of
     /// the scratch buffer (the banner, then what followed a PROXY header)

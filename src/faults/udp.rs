@@ -97,6 +97,16 @@ impl FaultyUdp {
         udp
     }
 
+    /// The fault listener it belongs to: its place in the table.
+    pub(crate) fn listener(&self) -> usize {
+        self.listener
+    }
+
+    /// Its listener moved in the table (one before it was removed).
+    pub(crate) fn set_listener(&mut self, listener: usize) {
+        self.listener = listener;
+    }
+
     /// The listener's toxics changed: keeps its `udp_` ones.
     pub(crate) fn set_toxics(&mut self, toxics: &[Toxic]) {
         self.toxics = toxics

@@ -18,15 +18,16 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 use super::entry::{Entry, Listener};
-use super::features::MetricsEndpoint;
+use super::features::{AdminEndpoint, MetricsEndpoint};
 use super::Reactor;
 use crate::accept::AcceptFailure;
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::faults::admin::AdminConn;
 use crate::http::admission::{Admit, RequestCut, ACCEPTS_PER_EVENT, BACKLOG};
 use crate::http::HttpConn;
 use crate::receipt::{FaultsSeen, Receipt};
-use crate::serve::{CloseReason, ListenerKind, Next, Ready, Stage};
+use crate::serve::{CloseReason, ListenerKind, Next, Ready};
 use crate::socket;
 use crate::udp::UdpEcho;
 
@@ -129,6 +130,24 @@ impl Reactor {
         Ok(())
     }
 
+    /// Opens the fault API's listener (`--admin`).
+    pub(super) fn listen_admin(&mut self, registry: &Registry, addr: SocketAddr) -> io::Result<()> {
+        let listener = socket::tcp_listener(addr, BACKLOG, false)?;
+        let local = self.add_listener(registry, listener, ListenerKind::Admin)?;
+        self.features.admin = Some(AdminEndpoint {
+            addr: local,
+            admission: Default::default(),
+        });
+        info!("fault api (toxiproxy's) on http://{local}/proxies");
+        if !local.ip().is_loopback() {
+            warn!(
+                "the fault api on {local} is not on loopback: anyone who reaches it can \
+                 slow, cut or refuse this server's listeners with faults"
+            );
+        }
+        Ok(())
+    }
+
     /// Registers a listener and gives it its slot; echo listeners are
     /// also listed for accepting again after a pause and for shutdown.
     pub(super) fn add_listener(
@@ -145,7 +164,7 @@ impl Reactor {
             kind,
             queued: false,
         }));
-        if kind != ListenerKind::Metrics {
+        if !matches!(kind, ListenerKind::Metrics | ListenerKind::Admin) {
             self.listeners.push(key);
             if let Some(receipts) = &mut self.features.receipts {
                 receipts.listeners.push((key, local));
@@ -157,7 +176,9 @@ impl Reactor {
     /// A listener is readable: clients wait in its queue.
     pub(super) fn on_listener(&mut self, registry: &Registry, key: usize, kind: ListenerKind) {
         match kind {
-            ListenerKind::Metrics => self.accept_requests(registry, key),
+            ListenerKind::Metrics | ListenerKind::Admin => {
+                self.accept_requests(registry, key, kind)
+            }
             // While accepting is paused, new clients wait in the queue.
             // A fault listener that stops accepting leaves them there.
             ListenerKind::Faulty(index) if self.holds_accepts(index) => {}
@@ -303,15 +324,16 @@ impl Reactor {
         })
     }
 
-    /// Accepts metrics connections until the queue is empty, or
+    /// Accepts HTTP connections (the metrics endpoint's or the fault
+    /// API's, by `kind`) until the queue is empty, or
     /// [`ACCEPTS_PER_EVENT`] of them (then the listener is served again
     /// after the next poll). Each is served at once: a probe's request is
     /// usually there already, and is answered before the next is accepted.
     /// One still waiting for its request needs a slot: when every slot is
     /// held, it evicts the connection that has waited longest, or is
     /// refused (see [`crate::http::admission`]).
-    fn accept_requests(&mut self, registry: &Registry, key: usize) {
-        self.features.requests_arrive();
+    pub(super) fn accept_requests(&mut self, registry: &Registry, key: usize, kind: ListenerKind) {
+        self.features.requests_arrive(kind);
         for _ in 0..ACCEPTS_PER_EVENT {
             let Some(Entry::Listener(listener)) = self.entries.get(key) else {
                 return;
@@ -326,12 +348,31 @@ impl Reactor {
             };
             // Served before it is registered: most connections are answered
             // (or refused) here and never cost the poll anything.
-            let mut conn = Box::new(HttpConn::new(stream, Instant::now()));
+            let now = Instant::now();
+            let (mut entry, deadline) = match kind {
+                ListenerKind::Admin => {
+                    let conn = AdminConn::accepted(stream, now);
+                    let deadline = conn.http().deadline;
+                    (Entry::Admin(Box::new(conn)), deadline)
+                }
+                _ => {
+                    let http = HttpConn::new(stream, now);
+                    let deadline = http.deadline;
+                    (Entry::Http(Box::new(http)), deadline)
+                }
+            };
             self.cx.slab_capacity = self.entries.capacity();
-            if let Next::Close(_) = Stage::serve(&mut *conn, Ready::ALL, &mut self.cx) {
+            let next = match &mut entry {
+                Entry::Admin(conn) => self.answer_admin(registry, conn),
+                other => match other.stage() {
+                    Some(conn) => conn.serve(Ready::ALL, &mut self.cx),
+                    None => continue,
+                },
+            };
+            if let Next::Close(_) = next {
                 continue; // answered at once, or gone
             }
-            match self.features.admit_request() {
+            match self.features.admit_request(kind) {
                 Admit::Free => {}
                 Admit::Evict(oldest) => self.evict_request(registry, oldest),
                 Admit::Refuse => {
@@ -342,14 +383,17 @@ impl Reactor {
             }
             let http_key = self.entries.vacant_key();
             let interest = Interest::READABLE | Interest::WRITABLE;
+            let Some(conn) = entry.stage() else {
+                continue;
+            };
             if registry
-                .register(conn.stream_mut(), Token(http_key), interest)
+                .register(conn.source(), Token(http_key), interest)
                 .is_err()
             {
                 continue;
             }
-            self.features.request_opened(http_key, conn.deadline);
-            self.entries.insert(Entry::Http(conn));
+            self.features.request_opened(kind, http_key, deadline);
+            self.entries.insert(entry);
             self.timers
                 .set_request(self.features.next_request_deadline());
         }
@@ -358,16 +402,18 @@ impl Reactor {
         self.queue_again(key);
     }
 
-    /// Frees the slot of the metrics connection on `key`: served once more
+    /// Frees the slot of the HTTP connection on `key`: served once more
     /// (answered, if its request has come), then cut if still open. Called
     /// only from the accept loop, which has just brought
     /// `cx.slab_capacity` up to date for the request it served.
     fn evict_request(&mut self, registry: &Registry, key: usize) {
         self.serve(registry, key, Ready::ALL);
-        if let Some(Entry::Http(conn)) = self.entries.get(key) {
-            let why = conn.cut_reason();
-            self.close(registry, key, CloseReason::Cut(why));
-        }
+        let why = match self.entries.get(key) {
+            Some(Entry::Http(conn)) => conn.cut_reason(),
+            Some(Entry::Admin(conn)) => conn.http().cut_reason(),
+            _ => return,
+        };
+        self.close(registry, key, CloseReason::Cut(why));
     }
 
     /// Accepting was paused and may go on: look at every listener.

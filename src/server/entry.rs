@@ -20,6 +20,7 @@
 use mio::net::TcpListener;
 
 use crate::connection::Connection;
+use crate::faults::admin::AdminConn;
 use crate::faults::stage::FaultedConnection;
 use crate::faults::udp::FaultyUdp;
 use crate::http::HttpConn;
@@ -120,6 +121,8 @@ entries! {
     /// A connection that keeps a receipt (`--access-log`), around its own
     /// entry.
     Recorded(Recorded),
+    /// A request to the fault API (`--admin`).
+    Admin(AdminConn),
     /// A connection that drew faults (`--fault-listen`, `--toxic`).
     Faulted(FaultedConnection),
     /// A fault listener's UDP socket (`--fault-listen` with `--udp`).

@@ -156,7 +156,7 @@ impl Reactor {
 
     /// With `--udp`, opens fault listener `index`'s UDP socket on the port
     /// its TCP listener got (`local`).
-    fn open_fault_udp(
+    pub(super) fn open_fault_udp(
         &mut self,
         registry: &Registry,
         index: usize,
@@ -197,7 +197,7 @@ impl Reactor {
 
     /// Closes the socket of fault listener `index` (on `key`, at `addr`),
     /// and every connection that came through it.
-    fn close_fault_listener(
+    pub(super) fn close_fault_listener(
         &mut self,
         registry: &Registry,
         key: usize,

@@ -35,6 +35,8 @@ pub(super) struct Features {
     /// keeps a receipt (`--proxy-protocol`, `--banner`, receipts): decided
     /// once, so an accept tests one flag.
     pub(super) stage_plain: bool,
+    /// `--admin`.
+    pub(super) admin: Option<AdminEndpoint>,
     /// `--fault-listen`.
     pub(super) faults: Option<FaultState>,
     /// `--ws-listen`, `--wss-listen`.
@@ -119,6 +121,15 @@ pub(super) struct MetricsEndpoint {
     pub(super) admission: Admission,
 }
 
+/// The fault API's state (`--admin`).
+pub(super) struct AdminEndpoint {
+    /// Where it listens.
+    pub(super) addr: SocketAddr,
+    /// Its connections open now, and who gets a slot when all are held:
+    /// the metrics endpoint's rule, slots of its own.
+    pub(super) admission: Admission,
+}
+
 impl Features {
     /// The features `config` turns on; `tls_config` is the TLS listeners'
     /// configuration, made from `config.tls_identity` when there are any.
@@ -145,7 +156,9 @@ impl Features {
             stage_plain: config.proxy_protocol
                 || config.banner.is_some()
                 || config.access_log.is_some(),
-            faults: (!config.faults.list().is_empty()).then(|| {
+            admin: None,
+            // The fault API may create listeners where none was given.
+            faults: (!config.faults.list().is_empty() || config.admin.is_some()).then(|| {
                 let seed = config.fault_seed.unwrap_or_else(clock_seed);
                 FaultState::new(
                     config.faults.clone(),
@@ -164,47 +177,63 @@ impl Features {
         }
     }
 
-    /// The metrics listener has an event: what is accepted now is one
-    /// batch (see [`Admission`]).
-    pub(super) fn requests_arrive(&mut self) {
-        if let Some(metrics) = &mut self.metrics {
-            metrics.admission.next_event();
+    /// The admission of the HTTP endpoint behind listeners of `kind`.
+    fn admission(&mut self, kind: ListenerKind) -> Option<&mut Admission> {
+        match kind {
+            ListenerKind::Metrics => self.metrics.as_mut().map(|m| &mut m.admission),
+            ListenerKind::Admin => self.admin.as_mut().map(|a| &mut a.admission),
+            _ => None,
         }
     }
 
-    /// What to do with a metrics connection just accepted.
-    pub(super) fn admit_request(&self) -> Admit {
-        match &self.metrics {
-            Some(metrics) => metrics.admission.admit(),
-            None => Admit::Refuse,
+    /// Both HTTP endpoints' admissions, those that are on.
+    fn admissions(&self) -> impl Iterator<Item = &Admission> {
+        let metrics = self.metrics.as_ref().map(|m| &m.admission);
+        metrics
+            .into_iter()
+            .chain(self.admin.as_ref().map(|a| &a.admission))
+    }
+
+    /// The listener of the HTTP endpoint `kind` has an event: what is
+    /// accepted now is one batch (see [`Admission`]).
+    pub(super) fn requests_arrive(&mut self, kind: ListenerKind) {
+        if let Some(admission) = self.admission(kind) {
+            admission.next_event();
         }
     }
 
-    /// A metrics connection took a slot, with its request's deadline.
-    pub(super) fn request_opened(&mut self, key: usize, deadline: Instant) {
-        if let Some(metrics) = &mut self.metrics {
-            metrics.admission.opened(key, deadline);
+    /// What to do with a connection just accepted by the endpoint `kind`.
+    pub(super) fn admit_request(&mut self, kind: ListenerKind) -> Admit {
+        self.admission(kind)
+            .map_or(Admit::Refuse, |admission| admission.admit())
+    }
+
+    /// A connection of the endpoint `kind` took a slot, with its
+    /// request's deadline.
+    pub(super) fn request_opened(&mut self, kind: ListenerKind, key: usize, deadline: Instant) {
+        if let Some(admission) = self.admission(kind) {
+            admission.opened(key, deadline);
         }
     }
 
-    /// The metrics endpoint's next request deadline.
+    /// The HTTP endpoints' next request deadline.
     pub(super) fn next_request_deadline(&self) -> Option<Instant> {
-        self.metrics
-            .as_ref()
-            .and_then(|metrics| metrics.admission.next_deadline())
+        self.admissions().filter_map(Admission::next_deadline).min()
     }
 
-    /// The metrics connection that has waited longest, if its time is up.
+    /// An HTTP connection that has waited longest, if its time is up.
     pub(super) fn request_timed_out(&self, now: Instant) -> Option<usize> {
-        self.metrics
-            .as_ref()
-            .and_then(|metrics| metrics.admission.timed_out(now))
+        self.admissions()
+            .find_map(|admission| admission.timed_out(now))
     }
 
-    /// A metrics connection closed.
+    /// An HTTP connection closed (a key is in one admission at most).
     pub(super) fn request_closed(&mut self, key: usize) {
         if let Some(metrics) = &mut self.metrics {
             metrics.admission.closed(key);
+        }
+        if let Some(admin) = &mut self.admin {
+            admin.admission.closed(key);
         }
     }
 }

@@ -93,6 +93,11 @@ impl Server {
                 .listen_metrics(poll.registry(), addr)
                 .map_err(|source| Error::Listen { addr, source })?;
         }
+        if let Some(addr) = config.admin {
+            reactor
+                .listen_admin(poll.registry(), addr)
+                .map_err(|source| Error::Listen { addr, source })?;
+        }
         Ok(Server {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -139,6 +144,11 @@ impl Server {
             .metrics
             .as_ref()
             .map(|metrics| metrics.addr)
+    }
+
+    /// Where the fault API listens (`--admin`), if it does.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.reactor.features.admin.as_ref().map(|admin| admin.addr)
     }
 
     /// The fault listeners as bound (port 0 resolved), for the other

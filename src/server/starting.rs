@@ -118,8 +118,8 @@ impl Reactor {
                     receipt,
                 ),
             },
-            // Metrics requests are accepted by their own loop.
-            ListenerKind::Metrics => {}
+            // HTTP requests are accepted by their own loop.
+            ListenerKind::Metrics | ListenerKind::Admin => {}
         }
     }
 

@@ -72,6 +72,22 @@ pub struct LoadReport {
     pub lost_connections: Option<u64>,
     /// Bytes sent and never echoed (TCP).
     pub lost_bytes: Option<u64>,
+    /// Connections the server reset, `ECONNRESET` (TCP; among
+    /// `io_errors`). This and the three below tell apart what a client
+    /// sees of a misbehaving server.
+    #[serde(default)]
+    pub resets: Option<u64>,
+    /// Connects refused: nothing listened (TCP; among `io_errors`).
+    #[serde(default)]
+    pub refused: Option<u64>,
+    /// Connects that did not finish within the lifecycle timeout (churn;
+    /// among `timeouts`).
+    #[serde(default)]
+    pub connect_timeouts: Option<u64>,
+    /// Ends of stream that cut an echo short: part of it came back, then
+    /// the FIN (TCP; among `eofs`).
+    #[serde(default)]
+    pub short_echoes: Option<u64>,
     /// Messages not sent because too many were in flight (`--rate`).
     pub overflows: u64,
     /// How long a datagram may take before it counts as lost (UDP).
@@ -96,9 +112,15 @@ pub struct LoadReport {
     #[serde(default)]
     pub lifecycles_per_s: Option<f64>,
     /// Lifecycles given up after one of their waits took
-    /// `lifecycle_timeout_ms` (churn).
+    /// `lifecycle_timeout_ms` (churn); connections given up after
+    /// `response_timeout_ms` (pingpong, pipeline).
     #[serde(default)]
     pub timeouts: Option<u64>,
+    /// How long a connection's oldest message may wait for its echo before
+    /// the connection is given up as a timeout (pingpong and pipeline with
+    /// `--response-timeout-ms`).
+    #[serde(default)]
+    pub response_timeout_ms: Option<u64>,
     /// How long a lifecycle waits for its connect, its echo or its end of
     /// stream (churn).
     #[serde(default)]

@@ -192,6 +192,9 @@ impl BlockingConn {
             let want = owed.min(buf.len());
             let n = self.read(&mut buf[..want], deadline)?;
             if n == 0 {
+                if self.received > self.sent - size {
+                    tally.errors.seen.short_echoes += 1;
+                }
                 return Err(Failure::Eof);
             }
             let differing = pattern.differing_at(self.phase, self.received, &buf[..n]);
@@ -317,7 +320,7 @@ impl Ledger {
 
     /// Counts an I/O error; keeps the first.
     pub fn io_error(&mut self, e: io::Error) {
-        self.recorder.tally.errors.io_errors += 1;
+        self.recorder.tally.errors.io_error(&e);
         self.first_error.get_or_insert(e);
     }
 

@@ -107,7 +107,11 @@ impl Churner {
     /// end of stream; dropping the connection closes it.
     fn lifecycle(&mut self, number: usize) -> Result<(), Failure> {
         let deadline = now_ns() + nanos(self.churn.timeout);
-        let socket = self.connect(number)?;
+        let socket = self.connect(number).inspect_err(|failure| {
+            if let Failure::TimedOut = failure {
+                self.ledger.recorder.tally.errors.seen.connect_timeouts += 1;
+            }
+        })?;
         let mut stream = match &self.tls {
             Some(tls) => Stream::over_tls(tls, socket, deadline)?,
             None => Stream::Plain(socket),

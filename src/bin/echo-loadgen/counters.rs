@@ -56,6 +56,37 @@ pub struct Errors {
     /// churn: lifecycles abandoned after a wait of `--lifecycle-timeout-ms`
     /// (for the connect, the echo or the end of stream).
     pub timeouts: u64,
+    /// What a client sees of a misbehaving server, told apart: a
+    /// breakdown of the errors above, not in the total.
+    pub seen: FaultsSeen,
+}
+
+/// The errors a client meets when the server misbehaves (a fault
+/// listener's toxics, say), each also counted as the error it is: resets
+/// and refusals among the I/O errors, short echoes among the EOFs,
+/// connect timeouts among the timeouts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FaultsSeen {
+    /// Connections reset by the server (`ECONNRESET`, or `EPIPE` on a
+    /// write after the reset).
+    pub resets: u64,
+    /// Connects refused (`ECONNREFUSED`: nothing listens).
+    pub refused: u64,
+    /// churn: connects that did not finish within the lifecycle timeout
+    /// (the server's accept queue is full, or it drops the SYN).
+    pub connect_timeouts: u64,
+    /// Ends of stream that cut an echo short: part of a message's echo
+    /// came back, then the FIN.
+    pub short_echoes: u64,
+}
+
+impl FaultsSeen {
+    fn add(&mut self, other: &FaultsSeen) {
+        self.resets += other.resets;
+        self.refused += other.refused;
+        self.connect_timeouts += other.connect_timeouts;
+        self.short_echoes += other.short_echoes;
+    }
 }
 
 impl Errors {
@@ -88,6 +119,19 @@ impl Errors {
         self.lost_datagrams += other.lost_datagrams;
         self.late_datagrams += other.late_datagrams;
         self.timeouts += other.timeouts;
+        self.seen.add(&other.seen);
+    }
+
+    /// Counts the I/O error `e` that ended a connection, and what it says
+    /// the server did.
+    pub fn io_error(&mut self, e: &std::io::Error) {
+        use std::io::ErrorKind;
+        self.io_errors += 1;
+        match e.kind() {
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => self.seen.resets += 1,
+            ErrorKind::ConnectionRefused => self.seen.refused += 1,
+            _ => {}
+        }
     }
 }
 

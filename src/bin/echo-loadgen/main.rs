@@ -195,6 +195,26 @@
 //!   `start + n / R`; a thread sleeps until its next one is due, and times
 //!   it from then, so a server that falls behind shows in the latency.
 //!
+//! # What a client sees of a faulted server
+//!
+//! Run against a listener that misbehaves on purpose (echo-reactor's
+//! `--fault-listen` with `--toxic`), the report tells apart what a client
+//! meets, each also counted as the error it is (`client saw` in the
+//! table; `resets`, `refused`, `short_echoes`, `connect_timeouts` in the
+//! JSON): a **reset** is a connection ended by `ECONNRESET` (or `EPIPE`
+//! on a write after one), among the I/O errors; a **refused** connect
+//! found nothing listening, among the I/O errors too; a **short echo** is
+//! an end of stream that came after part of a message's echo, among the
+//! EOFs (an EOF between two messages is an early close and nothing more);
+//! a **connect timeout** (churn) is a connect not done within
+//! `--lifecycle-timeout-ms`, among the timeouts. A server that goes
+//! silent (a `timeout` toxic) leaves its echoes outstanding: timeouts in
+//! churn; in pingpong and pipeline, lost echoes once the run ends, or,
+//! with `--response-timeout-ms`, a timeout for each connection whose
+//! oldest message had no whole echo for that long (the connection is
+//! given up; the threads look every quarter of the timeout). Latency is
+//! the percentiles, as for any server: a latency toxic shows in the p50.
+//!
 //! # TLS
 //!
 //! `--tls --tls-ca PATH` speaks TLS to the target in every mode over TCP

@@ -136,6 +136,11 @@ pub struct Plan {
     /// Threads, at most one per connection.
     pub threads: usize,
     pub load: Load,
+    /// pingpong and pipeline (`--response-timeout-ms`): how long a
+    /// connection's oldest message may wait for its whole echo before the
+    /// connection is given up, as a timeout; `None` (and in the other
+    /// modes, which refuse it): it waits to the end of the run.
+    pub response_timeout: Option<Duration>,
     /// Print the report as JSON instead of the table.
     pub json: bool,
     /// `--websocket`: each message a WebSocket message, after an upgrade.

@@ -106,6 +106,10 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         eofs: tcp_only(errors.eofs),
         lost_connections: tcp_only(errors.lost_connections),
         lost_bytes: tcp_only(errors.lost_bytes),
+        resets: tcp_only(errors.seen.resets),
+        refused: tcp_only(errors.seen.refused),
+        connect_timeouts: churn.map(|_| errors.seen.connect_timeouts),
+        short_echoes: tcp_only(errors.seen.short_echoes),
         overflows: errors.overflows,
         udp_timeout_ms: udp.map(|timeout| nanos(timeout) / 1_000_000),
         datagrams_sent: udp_only(datagrams_sent),
@@ -116,7 +120,10 @@ pub fn summarize(plan: &Plan, threads: Vec<ThreadReport>) -> Outcome {
         reordered_datagrams: udp_only(errors.reordered_datagrams),
         lifecycles: churn.map(|_| measured),
         lifecycles_per_s: churn.and_then(|_| finite(measured as f64 / seconds)),
-        timeouts: churn.map(|_| errors.timeouts),
+        timeouts: (churn.is_some() || plan.response_timeout.is_some()).then_some(errors.timeouts),
+        response_timeout_ms: plan
+            .response_timeout
+            .map(|timeout| nanos(timeout) / 1_000_000),
         lifecycle_timeout_ms: churn.map(|c| nanos(c.timeout) / 1_000_000),
         sources: churn.and_then(|c| c.sources).map(u64::from),
         runs: None,
@@ -282,6 +289,12 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             ),
         ));
     }
+    if let Some(ms) = r.response_timeout_ms {
+        rows.push((
+            "timeout",
+            format!("{ms} ms for a connection's oldest echo, then it is given up"),
+        ));
+    }
     if udp {
         let [lost, sent, late] =
             [r.lost_datagrams, r.datagrams_sent, r.late_datagrams].map(Option::unwrap_or_default);
@@ -309,6 +322,19 @@ pub fn write_table(out: &mut dyn Write, r: &LoadReport) -> io::Result<()> {
             ),
         ));
     } else {
+        let connect_timeouts = r
+            .connect_timeouts
+            .map_or_else(String::new, |t| format!(", connect timeouts {t}"));
+        rows.push((
+            "client saw",
+            format!(
+                "resets {}, refused connects {}, short echoes {}{connect_timeouts} \
+                 (among the errors below)",
+                count(r.resets),
+                count(r.refused),
+                count(r.short_echoes),
+            ),
+        ));
         let timeouts = r
             .timeouts
             .map_or_else(String::new, |t| format!(", timeouts {t}"));

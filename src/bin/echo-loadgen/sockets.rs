@@ -171,6 +171,19 @@ impl Sockets {
         }
     }
 
+    /// `--response-timeout-ms`: gives up on the TCP connections whose
+    /// oldest message has waited `timeout` (ns) at `now`, each a timeout;
+    /// returns how many.
+    pub fn time_out_silent(&mut self, now: u64, timeout: u64, tally: &mut Tally) -> usize {
+        match self {
+            Sockets::Tcp(conns) => time_out_silent(conns, now, timeout, tally),
+            Sockets::Tls(conns) => time_out_silent(conns, now, timeout, tally),
+            Sockets::Ws(conns) => time_out_silent(conns, now, timeout, tally),
+            Sockets::Wss(conns) => time_out_silent(conns, now, timeout, tally),
+            Sockets::Udp(_) => 0,
+        }
+    }
+
     /// The end of the run: counts the connections still waiting for
     /// echoes as lost; returns the first I/O error.
     pub fn finish(self, tally: &mut Tally) -> Option<io::Error> {
@@ -182,6 +195,20 @@ impl Sockets {
             Sockets::Udp(udp) => udp.finish(tally),
         }
     }
+}
+
+/// Gives up on those of `conns` whose oldest message has waited `timeout`
+/// (ns) at `now`; returns how many.
+fn time_out_silent<S: Transport>(
+    conns: &mut [Conn<S>],
+    now: u64,
+    timeout: u64,
+    tally: &mut Tally,
+) -> usize {
+    (conns.iter_mut())
+        .map(|conn| conn.time_out_if_silent(now, timeout, tally))
+        .filter(|&timed_out| timed_out)
+        .count()
 }
 
 /// Counts `conns` still waiting for echoes as lost; returns the I/O error

@@ -184,6 +184,18 @@ impl<S: Transport> Conn<S> {
         }
     }
 
+    /// Gives up on the connection if its oldest message has waited
+    /// `timeout` (ns) or more at `now` for its whole echo: a timeout.
+    pub fn time_out_if_silent(&mut self, now: u64, timeout: u64, tally: &mut Tally) -> bool {
+        let oldest = self.in_flight.front().copied();
+        let silent =
+            self.alive && oldest.is_some_and(|sent_at| now.saturating_sub(sent_at) >= timeout);
+        if silent {
+            self.fail(&mut tally.errors.timeouts);
+        }
+        silent
+    }
+
     /// Gives up on the connection: `why`, counted as an I/O error.
     pub fn abandon(&mut self, why: io::Error, tally: &mut Tally) {
         if self.alive {
@@ -223,8 +235,19 @@ impl<S: Transport> Conn<S> {
 
     /// Counts the I/O error `e`, keeps it, and ends this connection.
     fn fail_with(&mut self, e: io::Error, tally: &mut Tally) -> Step {
+        tally.errors.io_error(&e);
         self.failure = Some(e);
-        self.fail(&mut tally.errors.io_errors)
+        self.alive = false;
+        Step::Closed
+    }
+
+    /// The server's end of stream ends this connection; it cut an echo
+    /// short if part of the oldest message's echo had come back.
+    fn fail_at_eof(&mut self, tally: &mut Tally) -> Step {
+        if self.received > self.completed * self.size {
+            tally.errors.seen.short_echoes += 1;
+        }
+        self.fail(&mut tally.errors.eofs)
     }
 
     /// Reads and checks until the socket is empty (or the turn's budget is
@@ -239,7 +262,7 @@ impl<S: Transport> Conn<S> {
         let mut budget = TURN_BUDGET;
         loop {
             match self.stream.read(buf) {
-                Ok(0) => return self.fail(&mut tally.errors.eofs),
+                Ok(0) => return self.fail_at_eof(tally),
                 Ok(n) => {
                     self.check(&buf[..n], pattern, tally);
                     if S::SHORT_READ_DRAINS && n < buf.len() && !to_eof {

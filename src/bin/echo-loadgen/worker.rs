@@ -59,6 +59,10 @@ pub struct Worker {
     /// UDP loss in a closed loop).
     dirty: Vec<usize>,
     publisher: Publisher,
+    /// `--response-timeout-ms`, in ns, and when the connections are next
+    /// looked at for it (every quarter of it).
+    response_timeout: Option<u64>,
+    next_silence_check: u64,
 }
 
 impl Worker {
@@ -110,6 +114,8 @@ impl Worker {
             again: Vec::with_capacity(connections),
             dirty: Vec::with_capacity(connections),
             publisher: Publisher::new(shared),
+            response_timeout: plan.response_timeout.map(nanos),
+            next_silence_check: 0,
         })
     }
 
@@ -128,6 +134,7 @@ impl Worker {
         let finished_at = loop {
             let now = now_ns();
             self.expire(now);
+            self.give_up_on_silence(now);
             self.publisher.publish(&mut self.recorder, now, false);
             let sending = now < self.timeline.stop_sending;
             if !sending && !self.sockets.waiting_for_echoes() {
@@ -206,7 +213,25 @@ impl Worker {
         if let Sockets::Udp(udp) = &self.sockets {
             deadline = udp.next_expiry().map_or(deadline, |at| deadline.min(at));
         }
+        if self.response_timeout.is_some() {
+            deadline = deadline.min(self.next_silence_check);
+        }
         deadline
+    }
+
+    /// `--response-timeout-ms`: every quarter of it, gives up on the
+    /// connections whose oldest message has waited that long (a scan of
+    /// this thread's connections, a few times a timeout).
+    fn give_up_on_silence(&mut self, now: u64) {
+        let Some(timeout) = self.response_timeout else {
+            return;
+        };
+        if now < self.next_silence_check {
+            return;
+        }
+        let tally = &mut self.recorder.tally;
+        self.alive -= self.sockets.time_out_silent(now, timeout, tally);
+        self.next_silence_check = now + (timeout / 4).max(1_000_000);
     }
 
     /// The first writes of the run.

@@ -215,6 +215,15 @@ impl FaultTable {
         Ok(self.listeners[i].toxics.remove(position))
     }
 
+    /// Removes the listener named `name` (toxiproxy's delete); every
+    /// listener after it moves up one place, which the reactor follows
+    /// (`server/fault_api.rs`).
+    pub fn remove(&mut self, name: &str) -> Result<FaultListener, FaultError> {
+        let i = self.index_of(name)?;
+        self.changed();
+        Ok(self.listeners.remove(i))
+    }
+
     /// Toxiproxy's reset: every listener enabled, every toxic removed.
     pub fn reset(&mut self) {
         for listener in &mut self.listeners {

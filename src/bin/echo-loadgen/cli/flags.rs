@@ -129,6 +129,17 @@ pub struct Cli {
     #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = TIME_AND_PACING)]
     pub(super) rate: Option<f64>,
 
+    /// pingpong, pipeline: give up on a connection whose oldest message has
+    /// had no whole echo for this many milliseconds, counted as a timeout
+    /// (a server gone silent) [default: off: it counts as lost at the end]
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=600_000),
+        help_heading = TIME_AND_PACING
+    )]
+    pub(super) response_timeout_ms: Option<u64>,
+
     /// udp: a datagram with no echo after this many milliseconds is lost,
     /// and its socket sends the next [default: 200]
     #[arg(

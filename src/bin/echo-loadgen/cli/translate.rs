@@ -217,6 +217,9 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
                 .into(),
         );
     }
+    if cli.response_timeout_ms.is_some() && !matches!(cli.mode, Mode::Pingpong | Mode::Pipeline) {
+        return Err("--response-timeout-ms only applies to --mode pingpong or pipeline".into());
+    }
     if cli.mode != Mode::Churn && (cli.sources.is_some() || cli.lifecycle_timeout_ms.is_some()) {
         return Err("--sources and --lifecycle-timeout-ms only apply to --mode churn".into());
     }
@@ -288,6 +291,7 @@ fn plan(cli: &Cli) -> Result<Plan, String> {
         connections,
         threads,
         load,
+        response_timeout: cli.response_timeout_ms.map(Duration::from_millis),
         json: cli.json,
         websocket: cli.websocket,
     })
