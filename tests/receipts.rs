@@ -61,6 +61,16 @@ fn readme_receipt() -> Value {
     serde_json::from_str(&section[start..end]).expect("the README's receipt parses")
 }
 
+/// The whoami answer the README shows, after its `nc` line.
+fn readme_whoami() -> Value {
+    const README: &str = include_str!("../README.md");
+    let after = &README[README
+        .find("$ nc 127.0.0.1 65433\n")
+        .expect("the whoami example")..];
+    let line = after.lines().nth(1).expect("the answer's line");
+    serde_json::from_str(line).expect("the README's whoami answer parses")
+}
+
 /// An object's field names, in order.
 fn keys(value: &Value) -> Vec<&str> {
     value
@@ -287,6 +297,8 @@ fn whoami_answers_with_what_it_saw_plain_and_behind_a_proxy_header() {
     assert_eq!(answer["proxy_protocol"], Value::Null);
     // An answer is a receipt as far as known: not yet how it ended.
     assert!(answer.get("termination").is_none(), "{answer}");
+    // The README's answer has the same fields, in the same order.
+    assert_eq!(keys(&readme_whoami()), keys(&answer));
     // The echo listener beside it still echoes.
     echo_all(plain.addr(), b"still an echo");
 
@@ -724,4 +736,48 @@ fn a_receipt_on_a_fault_listener_names_it_and_the_toxics_the_connection_drew() {
     assert_eq!(receipt["bytes_received"], 14);
     assert_eq!(receipt["bytes_sent"], 14);
     assert_eq!(receipt["termination"], "peer");
+}
+
+#[test]
+fn behind_haproxy_whoami_names_the_client_haproxy_saw() {
+    if !on_path("haproxy") {
+        return skip("haproxy not found (Debian's package `haproxy`)");
+    }
+    let server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--whoami-listen",
+        "127.0.0.1:0",
+        "--proxy-protocol",
+    ]);
+    let whoami_addr = server.addrs[1];
+    let front = SocketAddr::from(([127, 0, 0, 1], crate::haproxy::free_port()));
+    let config = format!(
+        "defaults\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 5s\n\
+         \x20   timeout client 30s\n\
+         \x20   timeout server 30s\n\
+         frontend whoami\n\
+         \x20   bind {front}\n\
+         \x20   default_backend echo_reactor\n\
+         backend echo_reactor\n\
+         \x20   server w1 {whoami_addr} send-proxy-v2 proxy-v2-options crc32c\n"
+    );
+    let _haproxy = crate::haproxy::spawn_haproxy(&config, front);
+    let (answer, client) = whoami(front, b"");
+    assert_eq!(answer["listener"], "whoami");
+    // The client as HAProxy saw it: this very socket.
+    assert_eq!(answer["downstream_remote_address"], client.to_string());
+    assert_eq!(answer["proxy_protocol"]["source"], client.to_string());
+    assert_eq!(answer["proxy_protocol"]["destination"], front.to_string());
+    assert!(
+        answer["proxy_protocol"]["tlvs"]["crc32c"].is_string(),
+        "{answer}"
+    );
+    // The kernel's peer is HAProxy's own connection.
+    assert_ne!(
+        answer["downstream_direct_remote_address"],
+        client.to_string()
+    );
 }
