@@ -43,8 +43,10 @@ const KUSTOMIZATIONS: [&str; 2] = ["fleet", "load"];
 /// from 1.30), and a current one.
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
 
-/// The image's own limit: the server and both load tools, well under this.
-const IMAGE_SIZE_LIMIT: u64 = 10_000_000;
+/// The image's own limit: the server and both load tools, under this.
+/// (10 MB held until the server took in WebSocket, faults with their HTTP
+/// API, and receipts with JSON and X.509 names: 10.4 MB with them.)
+const IMAGE_SIZE_LIMIT: u64 = 12_000_000;
 
 /// How long building the image may take: the static release build, from
 /// nothing, on a small machine that is running the rest of the suite.
