@@ -101,9 +101,10 @@
 //! # Adding one: a connection that misbehaves on purpose
 //!
 //! Say a listener's connections must echo late, by a configured latency.
-//! The steps, and what each costs the plain connection:
+//! This is how the fault listeners (`--fault-listen`, [`crate::faults`])
+//! came in; the steps, and what each costs the plain connection:
 //!
-//! 1. **The module.** `src/faults.rs` defines `FaultedConnection`: its
+//! 1. **The module.** `src/faults/stage.rs` defines `FaultedConnection`: its
 //!    socket, the echoes it holds back with the time each is due, its
 //!    charge to the memory budget. It implements
 //!    [`Stage`](crate::serve::Stage): `serve` reads into the shared
@@ -114,22 +115,26 @@
 //!    `memory` and `drain` as for a plain connection (`role` keeps its
 //!    default: a client's connection).
 //!    Its own timing (a deadline per held echo, with jitter, so not first
-//!    in first out) is its own structure, which the loop asks for its
-//!    nearest deadline as it asks [`Timers`](crate::timers::Timers).
+//!    in first out) goes to the loop as a wake-up: `serve` answers
+//!    `Next::Sleep` and [`Stage::wake_at`](crate::serve::Stage::wake_at)
+//!    says when, and [`Timers`](crate::timers::Timers) keeps the wake-ups
+//!    in a hashed timing wheel (chapter 14 says why a wheel, measured
+//!    against a heap).
 //! 2. **One line** in `entries!`: `Faulted(FaultedConnection),`. The
 //!    variant is boxed by the macro, so the slot stays 16 bytes (the
 //!    assertion says so at every release build).
-//! 3. **One arm** in `Reactor::start`: a listener kind `Faulty` whose
-//!    connections start as `Entry::Faulted` (after their PROXY header, if
-//!    any, as TLS connections do).
+//! 3. **One arm** in `Reactor::start`: a listener kind `Faulty(index)`
+//!    whose connections draw their faults and start as `Entry::Faulted`
+//!    (after their PROXY header, if any, as TLS connections do); one that
+//!    drew none is a plain connection.
 //! 4. **Its counters**, one line each in `counters!` (`src/stats.rs`):
 //!    the line drives the sum across reactors, the stats line and
 //!    `/metrics` (chapter 11); a new Prometheus family is also named once,
 //!    with its place in the families' order. The metrics endpoint's
 //!    `http_cut` counter was added this way, with its reasons
 //!    (`RequestCut`) declared once in `stats/reasons.rs`.
-//! 5. **Its state in the reactor**, if any (the fault settings of each
-//!    listener), one field in `Features`.
+//! 5. **Its state in the reactor**, if any (the fault table and each
+//!    listener's socket), one field in `Features`: `faults`.
 //!
 //! Nothing else changes: `close`, the serve-again queue, shutdown and the
 //! stage deadlines reach the new kind through the trait. The plain
