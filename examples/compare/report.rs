@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::lifecycle_syscalls;
 use crate::scenarios::{Kind, Scenario};
 use crate::servers::Server;
+use crate::websocket;
 use crate::{Args, Timing};
 
 /// One number measured: `repeat` 0 for the once-per-server runs.
@@ -259,7 +260,7 @@ pub fn scenario_rows(scenarios: &[Scenario]) -> Vec<Row> {
     rows
 }
 
-/// The two tables, then notes and failures.
+/// The tables (the WebSocket one last), then notes and failures.
 pub fn render_report(
     args: &Args,
     timing: &Timing,
@@ -343,6 +344,7 @@ pub fn render_report(
         servers,
         &results.samples,
     ));
+    report.push_str(&websocket::render(args, timing, &results.samples));
 
     // Every run's error count is a sample; list the ones that were not zero.
     for s in results
