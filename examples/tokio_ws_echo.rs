@@ -10,7 +10,7 @@
 //! Every data message is echoed as it came (text as text, binary as
 //! binary). Pings are answered and the closing handshake is completed by
 //! tungstenite itself: a ping's pong and the answer to a close are queued
-//! as the message is read, and sent by the next read. It prints
+//! as the message is read, and sent with the next read or write. It prints
 //! `listening on ADDR (ws)` on stderr, as echo-reactor marks its
 //! WebSocket listeners, and exits on SIGINT or SIGTERM.
 

@@ -178,7 +178,7 @@ use crate::servers::Server;
 /// given): closed-loop throughput with long-lived, blocking and short-lived
 /// connections, CPU per echo and per lifecycle at a fixed rate, syscalls
 /// per echo and per lifecycle, instructions per echo, idle memory per
-/// connection.
+/// connection; and WebSocket echo against tokio-tungstenite.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Args {
