@@ -1,6 +1,6 @@
 //! Building what the comparison runs, so it works on a fresh clone: the
 //! release server and load tools (`cargo build --release --bins`), the
-//! tokio peer (an example), and `epoll-echo.c` when given (`cc -O2`).
+//! tokio peers (examples), and `epoll-echo.c` when given (`cc -O2`).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ pub struct Binaries {
     /// An earlier build of the server (`--baseline`).
     pub baseline: Option<PathBuf>,
     pub tokio_echo: PathBuf,
+    /// The WebSocket peer (`examples/tokio_ws_echo.rs`).
+    pub tokio_ws_echo: PathBuf,
     pub epoll_echo: Option<PathBuf>,
     pub loadgen: PathBuf,
     pub idle_swarm: PathBuf,
@@ -32,6 +34,7 @@ pub fn build(args: &Args, out: &Path) -> Result<Binaries, String> {
     let status = Command::new(&cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--release", "--bins", "--example", "tokio_echo"])
+        .args(["--example", "tokio_ws_echo"])
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
@@ -44,6 +47,7 @@ pub fn build(args: &Args, out: &Path) -> Result<Binaries, String> {
         echo_reactor: release.join("echo-reactor"),
         baseline,
         tokio_echo: release.join("examples/tokio_echo"),
+        tokio_ws_echo: release.join("examples/tokio_ws_echo"),
         epoll_echo: match &args.epoll_echo {
             Some(source) => Some(compile_c(source, &out.join("epoll-echo"))?),
             None => None,
@@ -52,9 +56,11 @@ pub fn build(args: &Args, out: &Path) -> Result<Binaries, String> {
         idle_swarm: release.join("echo-idle-swarm"),
     };
     let idle_swarm = (!args.skip_idle).then_some(&bins.idle_swarm);
+    let tokio_ws_echo = (!args.skip_websocket).then_some(&bins.tokio_ws_echo);
     for path in [&bins.echo_reactor, &bins.tokio_echo, &bins.loadgen]
         .into_iter()
         .chain(idle_swarm)
+        .chain(tokio_ws_echo)
     {
         if !path.exists() {
             return Err(format!("built, but {} is not there", path.display()));

@@ -21,6 +21,7 @@ fn color(server: Server) -> RGBColor {
         Server::EpollEcho => RGBColor(110, 110, 110),
         Server::TokioCurrent => RGBColor(31, 119, 180),
         Server::TokioMulti => RGBColor(140, 190, 230),
+        Server::TokioTungstenite => RGBColor(44, 160, 44),
     }
 }
 

@@ -34,7 +34,9 @@
 //!   given: the floor a hand-written reactor should reach;
 //! - **tokio-current**, `examples/tokio_echo.rs` on a `current_thread`
 //!   runtime: what most Rust users would write instead, also on one thread;
-//! - **tokio-multi**, the same on the multi-thread runtime, as an extra column.
+//! - **tokio-multi**, the same on the multi-thread runtime, as an extra column;
+//! - **tokio-tungstenite**, `examples/tokio_ws_echo.rs`, a WebSocket echo
+//!   server on tokio's multi-thread runtime: in the WebSocket rows only.
 //!
 //! # What is measured, and why
 //!
@@ -112,6 +114,12 @@
 //!    (each after a handshake and one echo) and reads the same growth; and
 //!    it counts what one idle rustls server session keeps on its own heap,
 //!    through the buffered and the unbuffered API (see [`tls_idle`]).
+//! 5. **WebSocket** (echo-reactor's `--ws-listen` against a
+//!    tokio-tungstenite echo server, `examples/tokio_ws_echo.rs`; skipped
+//!    with `--skip-websocket`): ping-pong on 50 connections and the server
+//!    CPU per message at `--rate`, as their plain twins, over WebSocket;
+//!    and the RSS per idle WebSocket connection, each held after its
+//!    upgrade and one echo (see [`websocket`]).
 //!
 //! # Output
 //!
@@ -130,7 +138,8 @@
 //! scenarios' certificate; [`scenarios`] lists
 //! the repeated scenarios and their loads, and [`repeated`] runs them
 //! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
-//! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
+//! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`websocket`]
+//! with [`websocket_idle`] is 5; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
@@ -147,6 +156,8 @@ mod scenarios;
 mod servers;
 mod tls;
 mod tls_idle;
+mod websocket;
+mod websocket_idle;
 
 /// Counts the bytes this program holds on the heap, for [`tls_idle`]'s
 /// session figure.
@@ -167,7 +178,7 @@ use crate::servers::Server;
 /// given): closed-loop throughput with long-lived, blocking and short-lived
 /// connections, CPU per echo and per lifecycle at a fixed rate, syscalls
 /// per echo and per lifecycle, instructions per echo, idle memory per
-/// connection.
+/// connection; and WebSocket echo against tokio-tungstenite.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Args {
@@ -214,6 +225,11 @@ pub struct Args {
     /// Skip the idle-connections memory run
     #[arg(long)]
     skip_idle: bool,
+
+    /// Skip the WebSocket rows (echo-reactor --ws-listen against
+    /// tokio-tungstenite)
+    #[arg(long)]
+    skip_websocket: bool,
 }
 
 /// How long each kind of run lasts; `--quick` shrinks them all.
@@ -334,6 +350,13 @@ fn run(args: Args) -> Result<(), String> {
         if let Some(files) = &tls {
             tls_idle::tls_idle_runs(&bins, &servers, files, &mut results);
         }
+    }
+    if args.skip_websocket {
+        results
+            .notes
+            .push("WebSocket rows skipped (--skip-websocket)".into());
+    } else {
+        websocket::websocket_runs(&args, &bins, &servers, &timing, &mut results);
     }
 
     let svg = out.join("compare.svg");

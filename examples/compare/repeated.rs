@@ -13,6 +13,7 @@ use crate::scenarios::{Kind, Scenario, Unit};
 use crate::servers::{CpuTime, Running, Server, Wrapper};
 use crate::tls::TlsFiles;
 use crate::tools;
+use crate::websocket;
 use crate::{Args, Timing};
 
 /// 1 and 2 of the top doc: every scenario against every server (the TLS
@@ -90,7 +91,8 @@ struct Measured {
 }
 
 /// Runs one scenario against a freshly started server (serving `tls`'s
-/// certificate in a TLS scenario).
+/// certificate in a TLS scenario, with its WebSocket listener in a
+/// WebSocket one).
 fn run_scenario(
     scenario: &Scenario,
     server: Server,
@@ -101,6 +103,9 @@ fn run_scenario(
     let running = match (scenario.tls, tls) {
         (true, Some(files)) => Running::start_tls(server, bins, files)?,
         (true, None) => return Err("no TLS certificate was made".into()),
+        (false, _) if websocket::over_websocket(scenario) => {
+            Running::start_websocket(server, bins)?
+        }
         (false, _) => Running::start(server, bins, Wrapper::Plain)?,
     };
     let timeout = match scenario.kind {

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::lifecycle_syscalls;
 use crate::scenarios::{Kind, Scenario};
 use crate::servers::Server;
+use crate::websocket;
 use crate::{Args, Timing};
 
 /// One number measured: `repeat` 0 for the once-per-server runs.
@@ -76,11 +77,11 @@ pub fn error_note(errors: u64) -> String {
 }
 
 /// One row of the table: a metric of a scenario, the median over repeats.
-struct Row {
-    label: String,
-    scenario: &'static str,
-    metric: &'static str,
-    higher_is_better: bool,
+pub struct Row {
+    pub label: String,
+    pub scenario: &'static str,
+    pub metric: &'static str,
+    pub higher_is_better: bool,
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -140,7 +141,7 @@ fn ratio(r: f64) -> String {
 /// One line per row with a figure: the label, each server's median, then
 /// echo-reactor's median divided by each other server's. Empty if no row
 /// has a figure.
-fn render_table(rows: &[Row], servers: &[Server], samples: &[Sample]) -> String {
+pub fn render_table(rows: &[Row], servers: &[Server], samples: &[Sample]) -> String {
     let peers: Vec<Server> = servers
         .iter()
         .copied()
@@ -229,14 +230,9 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The two tables, then notes and failures.
-pub fn render_report(
-    args: &Args,
-    timing: &Timing,
-    servers: &[Server],
-    scenarios: &[Scenario],
-    results: &mut Results,
-) -> String {
+/// The rows of `scenarios`: each one's headline, then the p99 latency of
+/// each fixed-rate one.
+pub fn scenario_rows(scenarios: &[Scenario]) -> Vec<Row> {
     let mut rows: Vec<Row> = scenarios
         .iter()
         .map(|s| {
@@ -261,6 +257,18 @@ pub fn render_report(
                 higher_is_better: false,
             }),
     );
+    rows
+}
+
+/// The tables (the WebSocket one last), then notes and failures.
+pub fn render_report(
+    args: &Args,
+    timing: &Timing,
+    servers: &[Server],
+    scenarios: &[Scenario],
+    results: &mut Results,
+) -> String {
+    let rows = scenario_rows(scenarios);
     let once = [
         ("strace", "syscalls/echo", "syscalls per echo (strace)"),
         (
@@ -336,6 +344,7 @@ pub fn render_report(
         servers,
         &results.samples,
     ));
+    report.push_str(&websocket::render(args, timing, &results.samples));
 
     // Every run's error count is a sample; list the ones that were not zero.
     for s in results

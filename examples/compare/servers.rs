@@ -29,6 +29,9 @@ pub enum Server {
     EpollEcho,
     TokioCurrent,
     TokioMulti,
+    /// `examples/tokio_ws_echo.rs`: WebSocket only, measured in the
+    /// WebSocket rows alone.
+    TokioTungstenite,
 }
 
 impl Server {
@@ -40,6 +43,7 @@ impl Server {
             Server::EpollEcho => "epoll-echo",
             Server::TokioCurrent => "tokio-current",
             Server::TokioMulti => "tokio-multi",
+            Server::TokioTungstenite => "tokio-tungstenite",
         }
     }
 
@@ -47,6 +51,28 @@ impl Server {
     /// tokio-rustls peer on tokio's single-threaded runtime, like it.
     pub fn serves_tls(self) -> bool {
         matches!(self, Server::EchoReactor | Server::TokioCurrent)
+    }
+}
+
+/// Which of a server's listeners the comparison talks to.
+#[derive(Clone, Copy)]
+enum Listener<'a> {
+    /// The plain echo listener.
+    Plain,
+    /// The TLS listener, serving these files.
+    Tls(&'a TlsFiles),
+    /// The WebSocket listener (echo-reactor's `--ws-listen`).
+    WebSocket,
+}
+
+impl Listener<'_> {
+    /// How the server's `listening on ADDR` line marks it.
+    fn mark(self) -> &'static str {
+        match self {
+            Listener::Plain => "",
+            Listener::Tls(_) => "tls",
+            Listener::WebSocket => "ws",
+        }
     }
 }
 
@@ -98,20 +124,27 @@ impl Running {
     /// Starts `server` under `wrapper` and waits (bounded) until it accepts
     /// connections.
     pub fn start(server: Server, bins: &Binaries, wrapper: Wrapper) -> Result<Running, String> {
-        Running::start_with(server, bins, wrapper, None)
+        Running::start_with(server, bins, wrapper, Listener::Plain)
     }
 
     /// Starts `server` serving TLS with `files` (see
     /// [`Server::serves_tls`]); its address is the TLS listener's.
     pub fn start_tls(server: Server, bins: &Binaries, files: &TlsFiles) -> Result<Running, String> {
-        Running::start_with(server, bins, Wrapper::Plain, Some(files))
+        Running::start_with(server, bins, Wrapper::Plain, Listener::Tls(files))
+    }
+
+    /// Starts `server` with a WebSocket listener (echo-reactor's
+    /// `--ws-listen`; the tokio-tungstenite peer has only that one); its
+    /// address is that listener's.
+    pub fn start_websocket(server: Server, bins: &Binaries) -> Result<Running, String> {
+        Running::start_with(server, bins, Wrapper::Plain, Listener::WebSocket)
     }
 
     fn start_with(
         server: Server,
         bins: &Binaries,
         wrapper: Wrapper,
-        tls: Option<&TlsFiles>,
+        listener: Listener,
     ) -> Result<Running, String> {
         // epoll-echo takes a concrete port: take a free one from the kernel
         // and release it just before the server binds it.
@@ -119,7 +152,7 @@ impl Running {
             Server::EpollEcho => Some(free_port().map_err(|e| format!("no free port: {e}"))?),
             _ => None,
         };
-        let mut command = server_command(server, bins, wrapper, fixed_port, tls)?;
+        let mut command = server_command(server, bins, wrapper, fixed_port, listener)?;
         children::die_with_parent(&mut command);
         let mut child = command
             .spawn()
@@ -131,11 +164,11 @@ impl Running {
         let (addr_tx, addr_rx) = mpsc::channel();
         let stderr = child.stderr.take().expect("stderr is piped");
         let tail = log.clone();
-        let tls_wanted = tls.is_some();
+        let wanted = listener.mark();
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 match listening_address(&line) {
-                    Some((addr, is_tls)) if is_tls == tls_wanted => {
+                    Some((addr, mark)) if mark == wanted => {
                         let _ = addr_tx.send(addr);
                     }
                     _ => {}
@@ -252,14 +285,14 @@ impl Drop for Running {
     }
 }
 
-/// The command line that runs `server` (under `wrapper`; serving TLS with
-/// `tls`), its stderr piped.
+/// The command line that runs `server` (under `wrapper`; with `listener`
+/// beside the plain one), its stderr piped.
 fn server_command(
     server: Server,
     bins: &Binaries,
     wrapper: Wrapper,
     fixed_port: Option<u16>,
-    tls: Option<&TlsFiles>,
+    listener: Listener,
 ) -> Result<Command, String> {
     const LISTEN: [&str; 2] = ["--listen", "127.0.0.1:0"];
     let tokio_flavor = |flavor| strings(&[LISTEN[0], LISTEN[1], "--flavor", flavor]);
@@ -275,6 +308,7 @@ fn server_command(
         ),
         Server::TokioCurrent => (&bins.tokio_echo, tokio_flavor("current")),
         Server::TokioMulti => (&bins.tokio_echo, tokio_flavor("multi")),
+        Server::TokioTungstenite => (&bins.tokio_ws_echo, strings(&LISTEN)),
         Server::EpollEcho => (
             bins.epoll_echo
                 .as_deref()
@@ -283,7 +317,7 @@ fn server_command(
         ),
     };
     let mut args = args;
-    if let Some(files) = tls {
+    if let Listener::Tls(files) = listener {
         if !server.serves_tls() {
             return Err(format!("{} has no TLS listener", server.name()));
         }
@@ -294,6 +328,21 @@ fn server_command(
         }
         args.extend(strings(&["--tls-cert", &files.cert.display().to_string()]));
         args.extend(strings(&["--tls-key", &files.key.display().to_string()]));
+    }
+    // echo-reactor's WebSocket listener sits beside its plain one; the
+    // tokio-tungstenite peer has only a WebSocket listener, the others none.
+    match (listener, server) {
+        (Listener::WebSocket, Server::EchoReactor | Server::EchoReactorBaseline) => {
+            args.extend(strings(&["--ws-listen", "127.0.0.1:0"]));
+        }
+        (Listener::WebSocket, Server::TokioTungstenite) => {}
+        (Listener::WebSocket, _) => {
+            return Err(format!("{} has no WebSocket listener", server.name()));
+        }
+        (_, Server::TokioTungstenite) => {
+            return Err("tokio-tungstenite has only a WebSocket listener".into());
+        }
+        _ => {}
     }
     let mut command = match wrapper {
         Wrapper::Plain => Command::new(program),
@@ -329,15 +378,18 @@ fn server_command(
     Ok(command)
 }
 
-/// The address in a `listening on ADDR` line, and whether the line ends
-/// in `(tls)`; `None` for other lines and for `(udp)` ones.
-fn listening_address(line: &str) -> Option<(SocketAddr, bool)> {
+/// The address in a `listening on ADDR` line, and its listener's mark
+/// (see [`Listener::mark`]): `""` for a line with none, `"tls"` for one
+/// ending in `(tls)`, `"ws"` for `(ws)`; `None` for other lines and for
+/// other marks (`(udp)`...).
+fn listening_address(line: &str) -> Option<(SocketAddr, &'static str)> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
     let mut words = rest.split_whitespace();
     let addr = words.next()?.parse().ok()?;
     match words.next() {
-        None => Some((addr, false)),
-        Some("(tls)") => Some((addr, true)),
+        None => Some((addr, "")),
+        Some("(tls)") => Some((addr, "tls")),
+        Some("(ws)") => Some((addr, "ws")),
         Some(_) => None,
     }
 }
@@ -355,11 +407,15 @@ mod tests {
     fn finds_the_listening_address() {
         assert_eq!(
             listening_address("[2024 INFO  echo_reactor::server] listening on 127.0.0.1:4242"),
-            Some(("127.0.0.1:4242".parse().unwrap(), false))
+            Some(("127.0.0.1:4242".parse().unwrap(), ""))
         );
         assert_eq!(
             listening_address("listening on 127.0.0.1:4243 (tls)"),
-            Some(("127.0.0.1:4243".parse().unwrap(), true))
+            Some(("127.0.0.1:4243".parse().unwrap(), "tls"))
+        );
+        assert_eq!(
+            listening_address("listening on 127.0.0.1:4245 (ws)"),
+            Some(("127.0.0.1:4245".parse().unwrap(), "ws"))
         );
         assert_eq!(listening_address("listening on 127.0.0.1:4244 (udp)"), None);
         assert_eq!(listening_address("nothing here"), None);
