@@ -6,6 +6,7 @@
 //! cargo run --release --example compare -- --epoll-echo PATH/epoll-echo.c
 //! cargo run --release --example compare -- --baseline /tmp/echo-reactor-before
 //! cargo run --release --example compare -- --quick --repeats 1   # a smoke test
+//! cargo run --release --example compare -- --skip-capacity        # no searches
 //! ```
 //!
 //! It builds what it runs (`cargo build --release --bins` for the server
@@ -112,6 +113,16 @@
 //!    (each after a handshake and one echo) and reads the same growth; and
 //!    it counts what one idle rustls server session keeps on its own heap,
 //!    through the buffered and the unbuffered API (see [`tls_idle`]).
+//! 5. **Capacity at a latency objective** (repeated; the table leads with
+//!    it): echoes/s each server takes while its p99 stays within 1 ms, and
+//!    within 10 ms, with no error (`echo-loadgen --objective p99<=1ms
+//!    --step-repeats 3`), ping-pong with 50 and with 1,000 connections,
+//!    plain and over TLS, each server pinned to one CPU and the load
+//!    generator to another (`taskset -c`; `--no-pin` to let the scheduler
+//!    place them); and each capacity as a share of the server's own core
+//!    limit, one second over its CPU per echo of measurement 2 (plain, or
+//!    its TLS twin). Up to 16 minutes a repeat; `--skip-capacity` leaves
+//!    it out. See [`capacity`].
 //!
 //! # Output
 //!
@@ -129,12 +140,14 @@
 //! [`parse`] reads what they and the tracers write; [`tls`] makes the TLS
 //! scenarios' certificate; [`scenarios`] lists
 //! the repeated scenarios and their loads, and [`repeated`] runs them
-//! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
+//! (measurements 1 and 2); [`capacity`] runs the searches of measurement
+//! 5; [`noise_free`] with [`lifecycle_syscalls`], and
 //! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
 mod binaries;
+mod capacity;
 mod chart;
 mod children;
 mod idle;
@@ -167,7 +180,7 @@ use crate::servers::Server;
 /// given): closed-loop throughput with long-lived, blocking and short-lived
 /// connections, CPU per echo and per lifecycle at a fixed rate, syscalls
 /// per echo and per lifecycle, instructions per echo, idle memory per
-/// connection.
+/// connection, and capacity at p99 <= 1 ms and <= 10 ms, pinned.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Args {
@@ -214,6 +227,16 @@ pub struct Args {
     /// Skip the idle-connections memory run
     #[arg(long)]
     skip_idle: bool,
+
+    /// Skip the capacity searches (echoes/s at p99 <= 1 ms and <= 10 ms):
+    /// up to 16 minutes a repeat
+    #[arg(long)]
+    skip_capacity: bool,
+
+    /// Let the scheduler place the servers and the load generator in the
+    /// capacity searches, rather than each on a CPU of its own
+    #[arg(long)]
+    no_pin: bool,
 }
 
 /// How long each kind of run lasts; `--quick` shrinks them all.
@@ -230,6 +253,8 @@ pub struct Timing {
     churn_strace: (u32, f64),
     /// (connections, hold seconds) of the idle run.
     idle: (u32, f64),
+    /// The capacity searches' steps and bound.
+    capacity: capacity::Budget,
 }
 
 impl Timing {
@@ -251,6 +276,7 @@ impl Timing {
             callgrind: (TRACED_RATE, traced_seconds),
             churn_strace: (TRACED_CHURN_RATE, churn_seconds),
             idle,
+            capacity: capacity::Budget::new(quick),
         }
     }
 }
@@ -318,6 +344,14 @@ fn run(args: Args) -> Result<(), String> {
         &timing,
         &mut results,
     );
+    if args.skip_capacity {
+        results
+            .notes
+            .push("capacity searches skipped (--skip-capacity)".into());
+    } else {
+        capacity::capacity_runs(&args, &bins, &servers, tls.as_ref(), &timing, &mut results);
+        capacity::record_shares(&servers, &mut results);
+    }
     if args.skip_tools {
         results
             .notes

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::capacity;
 use crate::lifecycle_syscalls;
 use crate::scenarios::{Kind, Scenario};
 use crate::servers::Server;
@@ -33,6 +34,9 @@ pub struct Results {
     pub notes: Vec<String>,
     /// Figures of no one server, one line each (the TLS session heap).
     pub findings: Vec<String>,
+    /// How runs were set up, one line each, told above the tables (where
+    /// the capacity searches ran).
+    pub setup: Vec<String>,
 }
 
 impl Results {
@@ -237,18 +241,32 @@ pub fn render_report(
     scenarios: &[Scenario],
     results: &mut Results,
 ) -> String {
-    let mut rows: Vec<Row> = scenarios
+    // The headline leads: capacity at each objective, then the same as a
+    // share of each server's core limit.
+    let mut rows: Vec<Row> = capacity::ROWS
         .iter()
-        .map(|s| {
-            let headline = s.headline();
-            Row {
-                label: format!("{}, {}", s.label, headline.unit),
-                scenario: s.key,
-                metric: headline.metric,
-                higher_is_better: headline.higher_is_better,
-            }
+        .map(|row| Row {
+            label: row.label(),
+            scenario: row.key,
+            metric: capacity::CAPACITY,
+            higher_is_better: true,
         })
+        .chain(capacity::ROWS.iter().map(|row| Row {
+            label: row.share_label(),
+            scenario: row.key,
+            metric: capacity::SHARE,
+            higher_is_better: true,
+        }))
         .collect();
+    rows.extend(scenarios.iter().map(|s| {
+        let headline = s.headline();
+        Row {
+            label: format!("{}, {}", s.label, headline.unit),
+            scenario: s.key,
+            metric: headline.metric,
+            higher_is_better: headline.higher_is_better,
+        }
+    }));
     // The latency that comes with each fixed-rate CPU figure.
     rows.extend(
         scenarios
@@ -310,6 +328,9 @@ pub fn render_report(
             "ER/echo-reactor-baseline: this build against the earlier one; \
              above 1 is faster in a plain row, slower in a ↓ row.\n",
         );
+    }
+    for line in &results.setup {
+        let _ = writeln!(report, "{line}");
     }
     report.push('\n');
     report.push_str(&render_table(&rows, servers, &results.samples));

@@ -48,6 +48,12 @@ impl Server {
     pub fn serves_tls(self) -> bool {
         matches!(self, Server::EchoReactor | Server::TokioCurrent)
     }
+
+    /// Whether it serves on one thread, so that pinned to one CPU it runs
+    /// as it was built to (not echo-reactor-x2 or tokio-multi).
+    pub fn single_threaded(self) -> bool {
+        !matches!(self, Server::EchoReactorTwo | Server::TokioMulti)
+    }
 }
 
 /// What a server is run under.
@@ -58,6 +64,10 @@ pub enum Wrapper<'a> {
     Strace(&'a Path),
     /// `valgrind --tool=callgrind`: every user-space instruction.
     Callgrind(&'a Path),
+    /// `taskset -c CPU`: every thread of the server on this one CPU.
+    /// taskset sets the affinity and execs the server, so the process is
+    /// the server's own (and keeps its parent-death signal).
+    Pinned(u32),
 }
 
 /// How long a server may take to start listening (valgrind is slow).
@@ -107,7 +117,10 @@ impl Running {
         Running::start_with(server, bins, Wrapper::Plain, Some(files))
     }
 
-    fn start_with(
+    /// Starts `server` under `wrapper`, serving TLS with `tls`'s files
+    /// when given (its address then the TLS listener's), and waits
+    /// (bounded) until it accepts connections.
+    pub fn start_with(
         server: Server,
         bins: &Binaries,
         wrapper: Wrapper,
@@ -315,6 +328,11 @@ fn server_command(
             c.arg("--tool=callgrind")
                 .arg(format!("--callgrind-out-file={}", file.display()))
                 .arg(program);
+            c
+        }
+        Wrapper::Pinned(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).arg(program);
             c
         }
     };
