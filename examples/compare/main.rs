@@ -141,7 +141,7 @@
 //! scenarios' certificate; [`scenarios`] lists
 //! the repeated scenarios and their loads, and [`repeated`] runs them
 //! (measurements 1 and 2); [`capacity`] runs the searches of measurement
-//! 5; [`noise_free`] with [`lifecycle_syscalls`], and
+//! 5, where [`pinning`] puts them; [`noise_free`] with [`lifecycle_syscalls`], and
 //! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
@@ -154,6 +154,7 @@ mod idle;
 mod lifecycle_syscalls;
 mod noise_free;
 mod parse;
+mod pinning;
 mod repeated;
 mod report;
 mod scenarios;
