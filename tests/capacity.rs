@@ -105,6 +105,11 @@ impl PauseOnce {
         })
     }
 
+    /// Whether the pause has begun.
+    fn paused(&self) -> bool {
+        self.state.lock().unwrap().until.is_some()
+    }
+
     /// Counts a message that arrived now; how long its answer must wait.
     fn arrived(&self) -> Duration {
         let now = Instant::now();
@@ -285,24 +290,24 @@ fn the_search_finds_the_capacity_of_a_token_bucket_server() {
 /// step's rate (1,000/s) and the second's.
 const PAUSE_ABOVE: f64 = 1_500.0;
 
-/// Searches for `p90<=20ms` with `--step-repeats repeats` against a fresh
+/// Searches for `p90<=50ms` with `--step-repeats repeats` against a fresh
 /// token bucket that pauses once, at its first step above
-/// [`PAUSE_ABOVE`]/s; the report, and stderr.
+/// [`PAUSE_ABOVE`]/s (or earlier, if a busy machine makes the load
+/// generator catch up in a burst); the report, and stderr.
 fn search_through_one_pause(repeats: &str) -> (SearchReport, String) {
-    let service = Service::PausingBucket(
-        Arc::new(Mutex::new(Instant::now())),
-        PauseOnce::new(PAUSE_ABOVE),
-    );
+    let pause = PauseOnce::new(PAUSE_ABOVE);
+    let service = Service::PausingBucket(Arc::new(Mutex::new(Instant::now())), pause.clone());
     let server = TestServer::start(service);
     let target = server.addr.to_string();
     // p90 needs 1,000 samples: 1 s at 1,000/s, 0.5 s from 2,000/s. The
     // pause, 400 ms from about 250 ms into the second step, holds most of
-    // its measured half-second.
+    // its measured half-second. 50 ms is far above the bucket's p90 below
+    // its capacity, and below its queue's within 10% above it.
     let args = [
         "--target",
         &target,
         "--objective",
-        "p90<=20ms",
+        "p90<=50ms",
         "--rate",
         "1000",
         "--search-precision",
@@ -324,23 +329,28 @@ fn search_through_one_pause(repeats: &str) -> (SearchReport, String) {
     let stderr = text(&output.stderr);
     assert!(!report.cut_short && !report.stalled, "{report:?}\n{stderr}");
     assert_eq!(report.step_repeats, Some(repeats.parse().unwrap()));
+    assert!(
+        pause.paused(),
+        "the server never paused: {report:?}\n{stderr}"
+    );
     (report, stderr)
 }
 
 #[test]
 fn three_runs_a_rate_outvote_one_stall_of_the_machine_and_one_does_not() {
-    // One run a rate: the pause fails 2,000/s, and the search never goes
-    // back up, bisecting below it.
+    // One run a rate: the pause fails its rate, 2,000/s at the latest, and
+    // the search never goes back up, bisecting below it.
     let (once, stderr) = search_through_one_pause("1");
-    let capacity = once.capacity_per_s.expect("1,000/s met it");
-    assert!(capacity < 2_000.0, "{once:?}\n{stderr}");
+    let capacity = once.capacity_per_s.unwrap_or(0.0);
+    assert!(capacity < PAUSE_ABOVE * 1.5, "{once:?}\n{stderr}");
     assert!(
         once.steps.iter().all(|step| step.run == Some(1)),
         "{once:?}"
     );
-    let paused = &once.steps[1];
-    assert_eq!(paused.offered_per_s, 2_000.0, "{once:?}");
-    assert!(!paused.met && paused.rate_met == Some(false), "{once:?}");
+    assert!(
+        once.steps.iter().all(|s| s.rate_met == Some(s.met)),
+        "one run decides its rate: {once:?}"
+    );
 
     // Three: the paused run is outvoted by the two after it, and the
     // search goes on up to the bucket's capacity.
@@ -350,24 +360,11 @@ fn three_runs_a_rate_outvote_one_stall_of_the_machine_and_one_does_not() {
         (0.75 * CAPACITY..=1.3 * CAPACITY).contains(&capacity),
         "capacity {capacity} for a server of {CAPACITY}/s: {majority:?}\n{stderr}"
     );
-    let at_2000: Vec<_> = majority
-        .steps
-        .iter()
-        .filter(|step| step.offered_per_s == 2_000.0)
-        .map(|step| (step.run, step.met, step.rate_met))
-        .collect();
-    assert_eq!(
-        at_2000,
-        [
-            (Some(1), false, None),
-            (Some(2), true, None),
-            (Some(3), true, Some(true))
-        ],
-        "{majority:?}\n{stderr}"
-    );
     // Every rate is decided by its last run, by two runs that agree, or
-    // by three when the first two did not.
+    // by three when the first two did not; and one rate below the
+    // capacity met the objective over a failed run: the pause, outvoted.
     let mut runs_of_a_rate = Vec::new();
+    let mut outvoted = Vec::new();
     for step in &majority.steps {
         if step.run == Some(1) {
             runs_of_a_rate.clear();
@@ -381,7 +378,14 @@ fn three_runs_a_rate_outvote_one_stall_of_the_machine_and_one_does_not() {
             Some(verdict) => assert!(verdict == step.met && agreeing == 2, "{majority:?}"),
             None => assert!(agreeing < 2, "{majority:?}"),
         }
+        if step.rate_met == Some(true) && runs_of_a_rate.contains(&false) {
+            outvoted.push(step.offered_per_s);
+        }
     }
+    assert!(
+        outvoted.iter().any(|&rate| rate < CAPACITY),
+        "no failed run outvoted below the capacity: {majority:?}\n{stderr}"
+    );
     assert!(stderr.contains("(run 3 of up to 3)"), "{stderr}");
 }
 
