@@ -16,8 +16,8 @@
 //!   and the first that failed, until the failed one is within
 //!   `--search-precision` (default 5%) of the good one. The capacity is
 //!   the highest rate that met the objective (by the majority of its
-//!   runs, below); if the first step fails,
-//!   none did (exit status 1: start lower).
+//!   runs, below); if the first rate fails, none did (exit status 1:
+//!   start lower).
 //! - **A step meets the objective** when it counted no error of any kind
 //!   (no mismatch, no lost echo, no in-flight overflow, no lost datagram,
 //!   no timed-out lifecycle), its achieved rate is at least 95% of the
@@ -55,10 +55,11 @@
 //!   other: its echoes are given up after the run's drain (2 s, udp: at
 //!   least `--udp-timeout-ms`) and churn's waits after
 //!   `--lifecycle-timeout-ms`.
-//! - **Bounded time.** A step (each run of one) starts only if its warm-up and measured time
-//!   fit in what is left of `--max-duration` (default 120 s; a stalled
-//!   step can overrun by its drain); otherwise the search stops, reports
-//!   the best rate so far and says it was cut short.
+//! - **Bounded time.** A step (each run of one) starts only if its
+//!   warm-up and measured time fit in what is left of `--max-duration`
+//!   (default 120 s; a stalled step can overrun by its drain); otherwise
+//!   the search stops, reports the best rate so far and says it was cut
+//!   short.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -66,7 +67,7 @@ use std::time::{Duration, Instant};
 use echo_reactor::tools::report::{SearchReport, SearchStep};
 
 use crate::live::LiveStream;
-use crate::model::{Objective, Pace, Plan, Search, StepRepeats};
+use crate::model::{Messages, Objective, Pace, Plan, Search, StepRepeats};
 use crate::report::{summarize, Outcome};
 use crate::run;
 use crate::tls::TlsClient;
@@ -97,11 +98,10 @@ pub fn search(
     let Pace::Rate(first) = messages.pace else {
         return Err("a search needs a first --rate".into());
     };
-    let objective = search.objective;
     let mut report = SearchReport {
         mode: plan.load.name().into(),
         target: plan.target.to_string(),
-        objective: objective.to_string(),
+        objective: search.objective.to_string(),
         precision: search.precision,
         steps: Vec::new(),
         capacity_per_s: None,
@@ -111,68 +111,15 @@ pub fn search(
     };
     let mut failed: Option<f64> = None;
     let mut rate = first;
-    'rates: loop {
-        let duration = step_duration(objective, messages.duration, rate);
-        if duration > messages.duration {
-            let _ = writeln!(
-                err,
-                "step at {rate:.0}/s: measured for {:.1} s rather than --duration {:.1} s, \
-                 for the {} samples {} needs",
-                duration.as_secs_f64(),
-                messages.duration.as_secs_f64(),
-                objective.percentile.samples_needed(),
-                objective.percentile.name(),
-            );
-        }
-        let mut votes = Majority::new(search.step_repeats);
-        let rate_met = loop {
-            if began.elapsed() + messages.warmup + duration > search.max_duration {
-                report.cut_short = true;
-                let _ = writeln!(
-                    err,
-                    "search cut short: a step at {rate:.0}/s would end after --max-duration {:.0} s",
-                    search.max_duration.as_secs_f64()
-                );
-                break 'rates;
-            }
-            if let Some(live) = live.as_deref_mut() {
-                live.set_step(rate);
-            }
-            let step_plan = plan.at_rate(rate, duration);
-            let mut step = match run::execute(&step_plan, tls, err, live.as_deref_mut()) {
-                Ok(threads) => judge(objective, rate, &summarize(&step_plan, threads)),
-                Err(message) if report.steps.is_empty() => return Err(message),
-                Err(message) => Judged::stalled(rate, duration, message),
-            };
-            let run = votes.record(step.step.met);
-            step.step.run = Some(run);
-            step.step.rate_met = votes.decided();
-            let _ = writeln!(
-                err,
-                "step {}: {rate:.0}/s offered{}, {}/s achieved, {} {} µs: {}",
-                report.steps.len() + 1,
-                match search.step_repeats.runs() {
-                    1 => String::new(),
-                    runs => format!(" (run {run} of up to {runs})"),
-                },
-                step.step
-                    .achieved_per_s
-                    .map_or("-".into(), |a| format!("{a:.0}")),
-                objective.percentile.name(),
-                step.step
-                    .judged_us
-                    .map_or("-".into(), |us| format!("{us:.1}")),
-                step.step.verdict,
-            );
-            report.steps.push(step.step);
-            if step.stalled {
-                report.stalled = true;
-                break 'rates;
-            }
-            if let Some(met) = votes.decided() {
-                break met;
-            }
-        };
+    let steps = Steps {
+        plan,
+        messages: *messages,
+        search,
+        tls,
+        began,
+    };
+    // Until a rate's runs decide nothing (a stall, or no time left).
+    while let Decided::Rate(rate_met) = steps.judge_rate(rate, &mut report, err, &mut live)? {
         if rate_met {
             report.capacity_per_s = Some(rate);
         } else {
@@ -188,6 +135,103 @@ pub fn search(
         };
     }
     Ok(report)
+}
+
+/// What the runs of one rate decided.
+enum Decided {
+    /// The majority of its runs met the objective (`true`) or failed it.
+    Rate(bool),
+    /// Nothing more is to run: a run found the server stalled, or the next
+    /// would end after `--max-duration` (the report says which).
+    Stop,
+}
+
+/// What every step of one search shares.
+struct Steps<'a> {
+    plan: &'a Plan,
+    /// The plan's messages: their warm-up and `--duration`.
+    messages: Messages,
+    search: &'a Search,
+    tls: Option<&'a TlsClient>,
+    /// When the search began, for `--max-duration`.
+    began: Instant,
+}
+
+impl Steps<'_> {
+    /// Runs the step at `rate` until the majority of its runs agree (one
+    /// run with `--step-repeats 1`), each run added to `report` and told
+    /// on `err`; the error of a first step that cannot start at all.
+    fn judge_rate(
+        &self,
+        rate: f64,
+        report: &mut SearchReport,
+        err: &mut dyn Write,
+        live: &mut Option<&mut LiveStream>,
+    ) -> Result<Decided, String> {
+        let (objective, repeats) = (self.search.objective, self.search.step_repeats);
+        let messages = self.messages;
+        let duration = step_duration(objective, messages.duration, rate);
+        if duration > messages.duration {
+            let _ = writeln!(
+                err,
+                "step at {rate:.0}/s: measured for {:.1} s rather than --duration {:.1} s, \
+                 for the {} samples {} needs",
+                duration.as_secs_f64(),
+                messages.duration.as_secs_f64(),
+                objective.percentile.samples_needed(),
+                objective.percentile.name(),
+            );
+        }
+        let mut votes = Majority::new(repeats);
+        loop {
+            if self.began.elapsed() + messages.warmup + duration > self.search.max_duration {
+                report.cut_short = true;
+                let _ = writeln!(
+                    err,
+                    "search cut short: a step at {rate:.0}/s would end after --max-duration {:.0} s",
+                    self.search.max_duration.as_secs_f64()
+                );
+                return Ok(Decided::Stop);
+            }
+            if let Some(live) = live.as_deref_mut() {
+                live.set_step(rate);
+            }
+            let step_plan = self.plan.at_rate(rate, duration);
+            let mut step = match run::execute(&step_plan, self.tls, err, live.as_deref_mut()) {
+                Ok(threads) => judge(objective, rate, &summarize(&step_plan, threads)),
+                Err(message) if report.steps.is_empty() => return Err(message),
+                Err(message) => Judged::stalled(rate, duration, message),
+            };
+            let run = votes.record(step.step.met);
+            step.step.run = Some(run);
+            step.step.rate_met = votes.decided();
+            let _ = writeln!(
+                err,
+                "step {}: {rate:.0}/s offered{}, {}/s achieved, {} {} µs: {}",
+                report.steps.len() + 1,
+                match repeats.runs() {
+                    1 => String::new(),
+                    runs => format!(" (run {run} of up to {runs})"),
+                },
+                step.step
+                    .achieved_per_s
+                    .map_or("-".into(), |a| format!("{a:.0}")),
+                objective.percentile.name(),
+                step.step
+                    .judged_us
+                    .map_or("-".into(), |us| format!("{us:.1}")),
+                step.step.verdict,
+            );
+            report.steps.push(step.step);
+            if step.stalled {
+                report.stalled = true;
+                return Ok(Decided::Stop);
+            }
+            if let Some(met) = votes.decided() {
+                return Ok(Decided::Rate(met));
+            }
+        }
+    }
 }
 
 /// The verdict of one rate, from the runs of its step so far: the rate is
