@@ -76,8 +76,9 @@
 //!      look like this, and it measures what the long-lived scenarios never
 //!      do: accepting, registering and tearing down a connection.
 //! 2. **Server CPU per echo and per lifecycle at a fixed rate** (repeated):
-//!    an open-loop ping-pong at `--rate` messages/s (50 connections, 64 B),
-//!    and an open-loop churn at `--churn-rate` lifecycles/s (4 at a time,
+//!    an open-loop ping-pong at `--rate` messages/s (50 connections, 64 B;
+//!    and the same over TLS against the servers that serve it, which sets
+//!    the TLS capacity rows' core limit, see 5), and an open-loop churn at `--churn-rate` lifecycles/s (4 at a time,
 //!    64 B), with the server's CPU time (user + system, all threads) read
 //!    just inside the measured window: the scheduler's nanosecond run time
 //!    from `/proc/PID/task/*/schedstat`, and utime + stime from
