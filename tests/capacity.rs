@@ -2,7 +2,9 @@
 //! (`--progress-json`), run as the binary cargo built: against an echo
 //! server of known capacity (a token bucket serving at most `CAPACITY`
 //! messages a second, whose queue grows without bound beyond it), which
-//! the search must find; against a server that stalls, where the search
+//! the search must find; against the same server pausing once, as a busy
+//! machine does, where one run a rate fails the search and three outvote
+//! the pause (`--step-repeats`); against a server that stalls, where the search
 //! must stop early rather than wait for `--max-duration`; the stream
 //! against the real server; and the flags it must refuse (exit 2).
 //!
@@ -64,9 +66,69 @@ enum Service {
     /// every connection, `1 / CAPACITY` apart: at most `CAPACITY` a second,
     /// and beyond that a queue that grows for as long as the load lasts.
     TokenBucket(Arc<Mutex<Instant>>),
+    /// The token bucket, which also pauses once: see [`PauseOnce`].
+    PausingBucket(Arc<Mutex<Instant>>, Arc<PauseOnce>),
     /// Echoes the first this many messages (over all connections), then
     /// reads on and answers nothing.
     StallAfter(u64, Arc<AtomicU64>),
+}
+
+/// One stall of the machine, as a busy machine makes them: the first time
+/// messages arrive faster than `above` a second (counted over windows of
+/// [`PauseOnce::WINDOW`]), every answer waits until [`PauseOnce::PAUSE`]
+/// after that; never again after. The step it hits fails its objective
+/// while the server's capacity is untouched.
+struct PauseOnce {
+    above: f64,
+    state: Mutex<PauseState>,
+}
+
+struct PauseState {
+    window_start: Instant,
+    arrivals: u64,
+    /// When the pause ends, once it began.
+    until: Option<Instant>,
+}
+
+impl PauseOnce {
+    const WINDOW: Duration = Duration::from_millis(250);
+    const PAUSE: Duration = Duration::from_millis(400);
+
+    fn new(above: f64) -> Arc<PauseOnce> {
+        Arc::new(PauseOnce {
+            above,
+            state: Mutex::new(PauseState {
+                window_start: Instant::now(),
+                arrivals: 0,
+                until: None,
+            }),
+        })
+    }
+
+    /// Whether the pause has begun.
+    fn paused(&self) -> bool {
+        self.state.lock().unwrap().until.is_some()
+    }
+
+    /// Counts a message that arrived now; how long its answer must wait.
+    fn arrived(&self) -> Duration {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap();
+        if state.until.is_none() {
+            state.arrivals += 1;
+            let window = now - state.window_start;
+            if window >= PauseOnce::WINDOW {
+                if state.arrivals as f64 / window.as_secs_f64() > self.above {
+                    state.until = Some(now + PauseOnce::PAUSE);
+                }
+                state.window_start = now;
+                state.arrivals = 0;
+            }
+        }
+        state
+            .until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+    }
 }
 
 /// A server on 127.0.0.1 with a thread per connection; stops accepting
@@ -121,13 +183,12 @@ fn serve(mut stream: TcpStream, service: &Service) {
     while stream.read_exact(&mut message).is_ok() {
         let answer = match service {
             Service::TokenBucket(next_free) => {
-                let slot = {
-                    let mut next = next_free.lock().unwrap();
-                    let slot = (*next).max(Instant::now());
-                    *next = slot + Duration::from_secs_f64(1.0 / CAPACITY);
-                    slot
-                };
-                thread::sleep(slot.saturating_duration_since(Instant::now()));
+                take_a_slot(next_free);
+                true
+            }
+            Service::PausingBucket(next_free, pause) => {
+                thread::sleep(pause.arrived());
+                take_a_slot(next_free);
                 true
             }
             Service::StallAfter(limit, served) => served.fetch_add(1, Ordering::Relaxed) < *limit,
@@ -136,6 +197,18 @@ fn serve(mut stream: TcpStream, service: &Service) {
             return;
         }
     }
+}
+
+/// Waits for the next free slot of the bucket whose next free slot is
+/// `next_free`, and takes it.
+fn take_a_slot(next_free: &Mutex<Instant>) {
+    let slot = {
+        let mut next = next_free.lock().unwrap();
+        let slot = (*next).max(Instant::now());
+        *next = slot + Duration::from_secs_f64(1.0 / CAPACITY);
+        slot
+    };
+    thread::sleep(slot.saturating_duration_since(Instant::now()));
 }
 
 // ------------------------------------------------------------ the search
@@ -211,6 +284,109 @@ fn the_search_finds_the_capacity_of_a_token_bucket_server() {
             |second: &&ProgressLine| second.step_offered_per_s == Some(step.offered_per_s);
         assert!(seconds.iter().any(|s| of_step(&s)), "{step:?}: {lines}");
     }
+}
+
+/// The rate above which [`PauseOnce`] pauses, once: between the first
+/// step's rate (1,000/s) and the second's.
+const PAUSE_ABOVE: f64 = 1_500.0;
+
+/// Searches for `p90<=50ms` with `--step-repeats repeats` against a fresh
+/// token bucket that pauses once, at its first step above
+/// [`PAUSE_ABOVE`]/s (or earlier, if a busy machine makes the load
+/// generator catch up in a burst); the report, and stderr.
+fn search_through_one_pause(repeats: &str) -> (SearchReport, String) {
+    let pause = PauseOnce::new(PAUSE_ABOVE);
+    let service = Service::PausingBucket(Arc::new(Mutex::new(Instant::now())), pause.clone());
+    let server = TestServer::start(service);
+    let target = server.addr.to_string();
+    // p90 needs 1,000 samples: 1 s at 1,000/s, 0.5 s from 2,000/s. The
+    // pause, 400 ms from about 250 ms into the second step, holds most of
+    // its measured half-second. 50 ms is far above the bucket's p90 below
+    // its capacity, and below its queue's within 10% above it.
+    let args = [
+        "--target",
+        &target,
+        "--objective",
+        "p90<=50ms",
+        "--rate",
+        "1000",
+        "--search-precision",
+        "10",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--connections",
+        "8",
+        "--max-duration",
+        "60",
+        "--step-repeats",
+        repeats,
+        "--json",
+    ];
+    let (output, _) = loadgen(&args, Duration::from_secs(80));
+    let report = search_report(&output);
+    let stderr = text(&output.stderr);
+    assert!(!report.cut_short && !report.stalled, "{report:?}\n{stderr}");
+    assert_eq!(report.step_repeats, Some(repeats.parse().unwrap()));
+    assert!(
+        pause.paused(),
+        "the server never paused: {report:?}\n{stderr}"
+    );
+    (report, stderr)
+}
+
+#[test]
+fn three_runs_a_rate_outvote_one_stall_of_the_machine_and_one_does_not() {
+    // One run a rate: the pause fails its rate, 2,000/s at the latest, and
+    // the search never goes back up, bisecting below it.
+    let (once, stderr) = search_through_one_pause("1");
+    let capacity = once.capacity_per_s.unwrap_or(0.0);
+    assert!(capacity < PAUSE_ABOVE * 1.5, "{once:?}\n{stderr}");
+    assert!(
+        once.steps.iter().all(|step| step.run == Some(1)),
+        "{once:?}"
+    );
+    assert!(
+        once.steps.iter().all(|s| s.rate_met == Some(s.met)),
+        "one run decides its rate: {once:?}"
+    );
+
+    // Three: the paused run is outvoted by the two after it, and the
+    // search goes on up to the bucket's capacity.
+    let (majority, stderr) = search_through_one_pause("3");
+    let capacity = majority.capacity_per_s.expect("a capacity");
+    assert!(
+        (0.75 * CAPACITY..=1.3 * CAPACITY).contains(&capacity),
+        "capacity {capacity} for a server of {CAPACITY}/s: {majority:?}\n{stderr}"
+    );
+    // Every rate is decided by its last run, by two runs that agree, or
+    // by three when the first two did not; and one rate below the
+    // capacity met the objective over a failed run: the pause, outvoted.
+    let mut runs_of_a_rate = Vec::new();
+    let mut outvoted = Vec::new();
+    for step in &majority.steps {
+        if step.run == Some(1) {
+            runs_of_a_rate.clear();
+        }
+        runs_of_a_rate.push(step.met);
+        let agreeing = runs_of_a_rate
+            .iter()
+            .filter(|&&met| met == step.met)
+            .count();
+        match step.rate_met {
+            Some(verdict) => assert!(verdict == step.met && agreeing == 2, "{majority:?}"),
+            None => assert!(agreeing < 2, "{majority:?}"),
+        }
+        if step.rate_met == Some(true) && runs_of_a_rate.contains(&false) {
+            outvoted.push(step.offered_per_s);
+        }
+    }
+    assert!(
+        outvoted.iter().any(|&rate| rate < CAPACITY),
+        "no failed run outvoted below the capacity: {majority:?}\n{stderr}"
+    );
+    assert!(stderr.contains("(run 3 of up to 3)"), "{stderr}");
 }
 
 #[test]
@@ -337,6 +513,11 @@ fn bad_search_and_stream_flags_get_one_line_and_status_2() {
             "is not an objective like p99<=1ms",
         ),
         (&["--max-duration", "10"], "only apply with --objective"),
+        (&["--step-repeats", "3"], "only apply with --objective"),
+        (
+            &["--objective", "p99<=1ms", "--step-repeats", "2"],
+            "not an odd number of runs",
+        ),
         (
             &["--progress-json", "-", "--json"],
             "--progress-json - takes stdout",

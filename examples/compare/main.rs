@@ -6,6 +6,7 @@
 //! cargo run --release --example compare -- --epoll-echo PATH/epoll-echo.c
 //! cargo run --release --example compare -- --baseline /tmp/echo-reactor-before
 //! cargo run --release --example compare -- --quick --repeats 1   # a smoke test
+//! cargo run --release --example compare -- --skip-capacity        # no searches
 //! ```
 //!
 //! It builds what it runs (`cargo build --release --bins` for the server
@@ -77,8 +78,9 @@
 //!      look like this, and it measures what the long-lived scenarios never
 //!      do: accepting, registering and tearing down a connection.
 //! 2. **Server CPU per echo and per lifecycle at a fixed rate** (repeated):
-//!    an open-loop ping-pong at `--rate` messages/s (50 connections, 64 B),
-//!    and an open-loop churn at `--churn-rate` lifecycles/s (4 at a time,
+//!    an open-loop ping-pong at `--rate` messages/s (50 connections, 64 B;
+//!    and the same over TLS against the servers that serve it, which sets
+//!    the TLS capacity rows' core limit, see 5), and an open-loop churn at `--churn-rate` lifecycles/s (4 at a time,
 //!    64 B), with the server's CPU time (user + system, all threads) read
 //!    just inside the measured window: the scheduler's nanosecond run time
 //!    from `/proc/PID/task/*/schedstat`, and utime + stime from
@@ -120,6 +122,16 @@
 //!    CPU per message at `--rate`, as their plain twins, over WebSocket;
 //!    and the RSS per idle WebSocket connection, each held after its
 //!    upgrade and one echo (see [`websocket`]).
+//! 6. **Capacity at a latency objective** (repeated; the table leads with
+//!    it): echoes/s each server takes while its p99 stays within 1 ms, and
+//!    within 10 ms, with no error (`echo-loadgen --objective p99<=1ms
+//!    --step-repeats 3`), ping-pong with 50 and with 1,000 connections,
+//!    plain and over TLS, each server pinned to one CPU and the load
+//!    generator to another (`taskset -c`; `--no-pin` to let the scheduler
+//!    place them); and each capacity as a share of the server's own core
+//!    limit, one second over its CPU per echo of measurement 2 (plain, or
+//!    its TLS twin). Up to 16 minutes a repeat; `--skip-capacity` leaves
+//!    it out. See [`capacity`].
 //!
 //! # Output
 //!
@@ -139,17 +151,20 @@
 //! the repeated scenarios and their loads, and [`repeated`] runs them
 //! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
 //! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`websocket`]
-//! with [`websocket_idle`] is 5; [`report`] and [`chart`] tell
+//! with [`websocket_idle`] is 5; [`capacity`] runs the searches of
+//! measurement 6, where [`pinning`] puts them; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
 mod binaries;
+mod capacity;
 mod chart;
 mod children;
 mod idle;
 mod lifecycle_syscalls;
 mod noise_free;
 mod parse;
+mod pinning;
 mod repeated;
 mod report;
 mod scenarios;
@@ -178,7 +193,8 @@ use crate::servers::Server;
 /// given): closed-loop throughput with long-lived, blocking and short-lived
 /// connections, CPU per echo and per lifecycle at a fixed rate, syscalls
 /// per echo and per lifecycle, instructions per echo, idle memory per
-/// connection; and WebSocket echo against tokio-tungstenite.
+/// connection; WebSocket echo against tokio-tungstenite; and capacity at
+/// p99 <= 1 ms and <= 10 ms, pinned.
 #[derive(Parser, Debug)]
 #[command(name = "compare")]
 pub struct Args {
@@ -230,6 +246,15 @@ pub struct Args {
     /// tokio-tungstenite)
     #[arg(long)]
     skip_websocket: bool,
+    /// Skip the capacity searches (echoes/s at p99 <= 1 ms and <= 10 ms):
+    /// up to 16 minutes a repeat
+    #[arg(long)]
+    skip_capacity: bool,
+
+    /// Let the scheduler place the servers and the load generator in the
+    /// capacity searches, rather than each on a CPU of its own
+    #[arg(long)]
+    no_pin: bool,
 }
 
 /// How long each kind of run lasts; `--quick` shrinks them all.
@@ -246,6 +271,8 @@ pub struct Timing {
     churn_strace: (u32, f64),
     /// (connections, hold seconds) of the idle run.
     idle: (u32, f64),
+    /// The capacity searches' steps and bound.
+    capacity: capacity::Budget,
 }
 
 impl Timing {
@@ -267,6 +294,7 @@ impl Timing {
             callgrind: (TRACED_RATE, traced_seconds),
             churn_strace: (TRACED_CHURN_RATE, churn_seconds),
             idle,
+            capacity: capacity::Budget::new(quick),
         }
     }
 }
@@ -334,6 +362,14 @@ fn run(args: Args) -> Result<(), String> {
         &timing,
         &mut results,
     );
+    if args.skip_capacity {
+        results
+            .notes
+            .push("capacity searches skipped (--skip-capacity)".into());
+    } else {
+        capacity::capacity_runs(&args, &bins, &servers, tls.as_ref(), &timing, &mut results);
+        capacity::record_shares(&servers, &mut results);
+    }
     if args.skip_tools {
         results
             .notes

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::capacity;
 use crate::lifecycle_syscalls;
 use crate::scenarios::{Kind, Scenario};
 use crate::servers::Server;
@@ -34,6 +35,9 @@ pub struct Results {
     pub notes: Vec<String>,
     /// Figures of no one server, one line each (the TLS session heap).
     pub findings: Vec<String>,
+    /// How runs were set up, one line each, told above the tables (where
+    /// the capacity searches ran).
+    pub setup: Vec<String>,
 }
 
 impl Results {
@@ -230,21 +234,39 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The headline's rows: capacity at each objective, then the same as a
+/// share of each server's core limit.
+fn capacity_rows() -> Vec<Row> {
+    capacity::ROWS
+        .iter()
+        .map(|row| Row {
+            label: row.label(),
+            scenario: row.key,
+            metric: capacity::CAPACITY,
+            higher_is_better: true,
+        })
+        .chain(capacity::ROWS.iter().map(|row| Row {
+            label: row.share_label(),
+            scenario: row.key,
+            metric: capacity::SHARE,
+            higher_is_better: true,
+        }))
+        .collect()
+}
+
 /// The rows of `scenarios`: each one's headline, then the p99 latency of
 /// each fixed-rate one.
 pub fn scenario_rows(scenarios: &[Scenario]) -> Vec<Row> {
-    let mut rows: Vec<Row> = scenarios
-        .iter()
-        .map(|s| {
-            let headline = s.headline();
-            Row {
-                label: format!("{}, {}", s.label, headline.unit),
-                scenario: s.key,
-                metric: headline.metric,
-                higher_is_better: headline.higher_is_better,
-            }
-        })
-        .collect();
+    let mut rows: Vec<Row> = Vec::new();
+    rows.extend(scenarios.iter().map(|s| {
+        let headline = s.headline();
+        Row {
+            label: format!("{}, {}", s.label, headline.unit),
+            scenario: s.key,
+            metric: headline.metric,
+            higher_is_better: headline.higher_is_better,
+        }
+    }));
     // The latency that comes with each fixed-rate CPU figure.
     rows.extend(
         scenarios
@@ -268,7 +290,9 @@ pub fn render_report(
     scenarios: &[Scenario],
     results: &mut Results,
 ) -> String {
-    let rows = scenario_rows(scenarios);
+    // The headline leads: capacity, then the scenarios.
+    let mut rows = capacity_rows();
+    rows.extend(scenario_rows(scenarios));
     let once = [
         ("strace", "syscalls/echo", "syscalls per echo (strace)"),
         (
@@ -318,6 +342,9 @@ pub fn render_report(
             "ER/echo-reactor-baseline: this build against the earlier one; \
              above 1 is faster in a plain row, slower in a ↓ row.\n",
         );
+    }
+    for line in &results.setup {
+        let _ = writeln!(report, "{line}");
     }
     report.push('\n');
     report.push_str(&render_table(&rows, servers, &results.samples));

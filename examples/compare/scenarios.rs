@@ -105,8 +105,9 @@ pub const CHURN_CONNECTIONS: u32 = 4;
 const CHURN_SOURCES: u32 = 16;
 
 /// The repeated scenarios, in the order they run (and are charted); the
-/// TLS ones (before the fixed-rate ones) only with `tls`, the certificate
-/// they trust.
+/// TLS ones (before the fixed-rate ones, but the TLS fixed rate after
+/// them) only with `tls`, the certificate they trust. The TLS fixed rate
+/// gives the TLS capacity rows their CPU per echo (see [`crate::capacity`]).
 pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Scenario> {
     let window = window(timing.warmup, timing.duration);
     let closed = |key, label: &str, short: &str, load: &[&str]| Scenario {
@@ -200,7 +201,7 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
     }
     list.extend([
         Scenario {
-            key: "fixed-rate",
+            key: FIXED_RATE,
             label: format!("fixed {rate}/s C=50 64 B"),
             short: format!("echoes/CPU-s @{}k/s", rate / 1000.0),
             kind: Kind::FixedRate(Unit::Echo),
@@ -216,7 +217,38 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
             tls: false,
         },
     ]);
+    if let Some(files) = tls {
+        list.push(Scenario {
+            key: TLS_FIXED_RATE,
+            label: format!("TLS fixed {rate}/s C=50 64 B"),
+            short: format!("TLS echoes/CPU-s @{}k/s", rate / 1000.0),
+            kind: Kind::FixedRate(Unit::Echo),
+            load: [
+                fixed_rate_load(rate, timing.warmup, timing.duration),
+                trust(files),
+            ]
+            .concat(),
+            tls: true,
+        });
+    }
     list
+}
+
+/// The plain fixed-rate scenario: the server's CPU per echo at `--rate`,
+/// which the capacity rows divide a core's second by.
+pub const FIXED_RATE: &str = "fixed-rate";
+
+/// The same over TLS, for the TLS capacity rows.
+pub const TLS_FIXED_RATE: &str = "tls-fixed-rate";
+
+/// echo-loadgen's arguments that make a load speak TLS, trusting `files`'
+/// certificate.
+pub fn trust(files: &TlsFiles) -> Vec<String> {
+    [
+        strings(&["--tls", "--tls-ca"]),
+        vec![files.cert.display().to_string()],
+    ]
+    .concat()
 }
 
 /// The TLS scenarios, trusting `files`' certificate: churn, each lifecycle
@@ -226,11 +258,7 @@ pub fn scenarios(args: &Args, timing: &Timing, tls: Option<&TlsFiles>) -> Vec<Sc
 /// `bulk`'s bytes (1 GiB: a few seconds at the 0.3 to 1 GB/s TLS runs at
 /// on loopback).
 fn tls_scenarios(files: &TlsFiles, timing: &Timing, window: &[String]) -> [Scenario; 4] {
-    let trust = [
-        strings(&["--tls", "--tls-ca"]),
-        vec![files.cert.display().to_string()],
-    ]
-    .concat();
+    let trust = trust(files);
     [
         Scenario {
             key: "tls-churn-c4",
@@ -349,13 +377,18 @@ mod tests {
                 "tls-churn-c4",
                 "tls-threads-c50",
                 "tls-pingpong-c50",
-                "tls-bulk"
+                "tls-bulk",
+                "tls-fixed-rate"
             ]
         );
         let without = scenarios(&args, &Timing::new(true), None);
-        assert_eq!(without.len(), list.len() - 4);
+        assert_eq!(without.len(), list.len() - 5);
         // The TLS rows load as their plain twins do, over TLS.
-        for (plain, tls) in [("pingpong-c50", "tls-pingpong-c50"), ("bulk", "tls-bulk")] {
+        for (plain, tls) in [
+            ("pingpong-c50", "tls-pingpong-c50"),
+            ("bulk", "tls-bulk"),
+            ("fixed-rate", "tls-fixed-rate"),
+        ] {
             let load = |key| list.iter().find(|s| s.key == key).unwrap().load.clone();
             let mut over_tls = load(tls);
             let at = over_tls.iter().position(|a| a == "--tls").unwrap();

@@ -52,11 +52,17 @@ impl Server {
     pub fn serves_tls(self) -> bool {
         matches!(self, Server::EchoReactor | Server::TokioCurrent)
     }
+
+    /// Whether it serves on one thread, so that pinned to one CPU it runs
+    /// as it was built to (not echo-reactor-x2 or tokio-multi).
+    pub fn single_threaded(self) -> bool {
+        !matches!(self, Server::EchoReactorTwo | Server::TokioMulti)
+    }
 }
 
 /// Which of a server's listeners the comparison talks to.
 #[derive(Clone, Copy)]
-enum Listener<'a> {
+pub enum Listener<'a> {
     /// The plain echo listener.
     Plain,
     /// The TLS listener, serving these files.
@@ -84,6 +90,10 @@ pub enum Wrapper<'a> {
     Strace(&'a Path),
     /// `valgrind --tool=callgrind`: every user-space instruction.
     Callgrind(&'a Path),
+    /// `taskset -c CPU`: every thread of the server on this one CPU.
+    /// taskset sets the affinity and execs the server, so the process is
+    /// the server's own (and keeps its parent-death signal).
+    Pinned(u32),
 }
 
 /// How long a server may take to start listening (valgrind is slow).
@@ -140,7 +150,9 @@ impl Running {
         Running::start_with(server, bins, Wrapper::Plain, Listener::WebSocket)
     }
 
-    fn start_with(
+    /// Starts `server` under `wrapper` with `listener` (its address is
+    /// that listener's), and waits (bounded) until it accepts connections.
+    pub fn start_with(
         server: Server,
         bins: &Binaries,
         wrapper: Wrapper,
@@ -364,6 +376,11 @@ fn server_command(
             c.arg("--tool=callgrind")
                 .arg(format!("--callgrind-out-file={}", file.display()))
                 .arg(program);
+            c
+        }
+        Wrapper::Pinned(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).arg(program);
             c
         }
     };

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use echo_reactor::tools::report::{IdleReport, LoadReport};
+use echo_reactor::tools::report::{IdleReport, LoadReport, SearchReport};
 use serde::de::DeserializeOwned;
 
 use crate::binaries::Binaries;
@@ -129,6 +129,32 @@ pub fn loadgen(
     timeout: Duration,
 ) -> Result<LoadReport, String> {
     loadgen_finish(loadgen_start(bins, addr, args)?, timeout)
+}
+
+/// Runs echo-loadgen's rate search (`args` holds `--objective`) against
+/// `addr` to the end (bounded), on CPU `pin` alone when given (`taskset
+/// -c`, which execs it), and reads its report: the one it prints when no
+/// rate met the objective (exit status 1) too.
+pub fn loadgen_search(
+    bins: &Binaries,
+    addr: SocketAddr,
+    args: &[String],
+    pin: Option<u32>,
+    timeout: Duration,
+) -> Result<SearchReport, String> {
+    let mut all = strings(&["--json", "--target"]);
+    all.push(addr.to_string());
+    all.extend_from_slice(args);
+    let tool = match pin {
+        Some(cpu) => {
+            let mut pinned = strings(&["-c", &cpu.to_string()]);
+            pinned.push(bins.loadgen.display().to_string());
+            pinned.extend(all);
+            Tool::spawn("echo-loadgen", Path::new("taskset"), &pinned)?
+        }
+        None => Tool::spawn("echo-loadgen", &bins.loadgen, &all)?,
+    };
+    tool.report(timeout)
 }
 
 /// Runs echo-idle-swarm: `connections` idle connections to `addr` held

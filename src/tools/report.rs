@@ -231,13 +231,28 @@ pub struct SearchReport {
     /// The search stopped early because a step found the server stalled
     /// or broken (see `SearchStep::verdict`).
     pub stalled: bool,
+    /// `--step-repeats`: each rate was judged by the majority of up to
+    /// this many runs of its step (`None` in reports written before it
+    /// existed, which ran one).
+    #[serde(default)]
+    pub step_repeats: Option<u32>,
 }
 
-/// One step of a rate search: a fixed-rate run and its verdict.
+/// One step of a rate search: a fixed-rate run and its verdict. With
+/// `--step-repeats` a rate may take several runs, each a step of its own;
+/// the rate's verdict is their majority's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchStep {
     /// Messages/s offered (churn: lifecycles/s).
     pub offered_per_s: f64,
+    /// Which run of its rate this step was, from 1 (`None` in reports
+    /// written before `--step-repeats`, which ran each rate once).
+    #[serde(default)]
+    pub run: Option<u32>,
+    /// Whether the majority of its rate's runs met the objective, on the
+    /// run that decided it; `None` on the runs before that one.
+    #[serde(default)]
+    pub rate_met: Option<bool>,
     /// Messages/s echoed in the measured time.
     pub achieved_per_s: Option<f64>,
     /// Seconds measured, after the warm-up.
@@ -254,7 +269,7 @@ pub struct SearchStep {
     pub judged_us: Option<f64>,
     /// Errors of every kind (`LoadReport::errors`).
     pub errors: u64,
-    /// Whether the step met the objective.
+    /// Whether this run met the objective.
     pub met: bool,
     /// Why: `met`, or what failed first.
     pub verdict: String,

@@ -264,12 +264,15 @@
 //! that met it and the first that did not until they are within
 //! `--search-precision` (default 5%). Each step is `--warmup` then
 //! `--duration`, lengthened to at least `100 / (1 - q)` samples of
-//! percentile `q` (10,000 for p99; stderr says when). A step in which the
-//! server broke or answered under a tenth of the offered rate ends the
-//! search (the server stalled), and no step starts that would end after
-//! `--max-duration` (default 120 s; the report then says it was cut
-//! short). The report lists every step (offered and achieved rate, p50,
-//! p99, p99.9, errors, verdict) and the capacity, as a table or `--json`
+//! percentile `q` (10,000 for p99; stderr says when). With
+//! `--step-repeats N` (odd, default 1) each rate is judged by the majority
+//! of up to `N` runs of its step, so one stall of a busy machine does not
+//! fail a rate. A step in which the server broke or answered under a
+//! tenth of the offered rate ends the search (the server stalled), and no
+//! step starts that would end after `--max-duration` (default 120 s; the
+//! report then says it was cut short). The report lists every step (which
+//! run of its rate, offered and achieved rate, p50, p99, p99.9, errors,
+//! verdict) and the capacity, as a table or `--json`
 //! (`SearchReport`); exit status 0 if a rate met the objective, 1 if none
 //! did. Every mode that takes `--rate` can be searched: pingpong,
 //! pipeline, udp, churn, over TLS too. `search.rs` says how and why.

@@ -53,6 +53,34 @@ pub struct Search {
     pub precision: f64,
     /// No step starts that would end after this much time.
     pub max_duration: Duration,
+    /// `--step-repeats`: how many runs of a rate may judge it, by majority.
+    pub step_repeats: StepRepeats,
+}
+
+/// `--step-repeats N`: each rate of a search is judged by the majority of
+/// up to `N` runs of its step. Odd, so a majority always exists: built
+/// only through [`StepRepeats::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepRepeats(u32);
+
+impl StepRepeats {
+    /// One run per rate: a step's verdict is its rate's.
+    pub const ONE: StepRepeats = StepRepeats(1);
+
+    /// `runs` if it is odd (1, 3, 5...); `None` otherwise.
+    pub fn new(runs: u32) -> Option<StepRepeats> {
+        (runs % 2 == 1).then_some(StepRepeats(runs))
+    }
+
+    /// The most runs a rate may take.
+    pub fn runs(self) -> u32 {
+        self.0
+    }
+
+    /// The runs that decide a rate, one way or the other: `N / 2 + 1`.
+    pub fn majority(self) -> u32 {
+        self.0 / 2 + 1
+    }
 }
 
 /// What a step must meet: its `percentile` latency at most `bound`, and

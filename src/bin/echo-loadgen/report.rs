@@ -391,24 +391,45 @@ pub fn write_search_table(out: &mut dyn Write, r: &SearchReport) -> io::Result<(
         r.objective,
         r.precision * 100.0
     )?;
-    writeln!(
-        out,
-        "{:>4} {:>12} {:>12} {:>7} {:>11} {:>11} {:>11} {:>7}  verdict",
-        "step", "offered", "achieved", "secs", "p50 µs", "p99 µs", "p99.9 µs", "errors"
-    )?;
-    for (n, step) in r.steps.iter().enumerate() {
+    // With --step-repeats, which run of its rate each step was, and the
+    // rate's verdict on the run that decided it.
+    let repeats = r.step_repeats.filter(|&runs| runs > 1);
+    if let Some(runs) = repeats {
         writeln!(
             out,
-            "{:>4} {:>12.0} {:>12} {:>7.1} {:>11} {:>11} {:>11} {:>7}  {}",
+            "step repeats  each rate judged by the majority of up to {runs} runs"
+        )?;
+    }
+    writeln!(
+        out,
+        "{:>4} {:>12} {:>5} {:>12} {:>7} {:>11} {:>11} {:>11} {:>7}  verdict",
+        "step", "offered", "run", "achieved", "secs", "p50 µs", "p99 µs", "p99.9 µs", "errors"
+    )?;
+    for (n, step) in r.steps.iter().enumerate() {
+        let run = match (step.run, repeats) {
+            (Some(run), Some(runs)) => format!("{run}/{runs}"),
+            (Some(run), None) => run.to_string(),
+            (None, _) => "-".into(),
+        };
+        let rate_verdict = match (repeats, step.rate_met) {
+            (Some(_), Some(true)) => "; the rate met it",
+            (Some(_), Some(false)) => "; the rate failed",
+            _ => "",
+        };
+        writeln!(
+            out,
+            "{:>4} {:>12.0} {:>5} {:>12} {:>7.1} {:>11} {:>11} {:>11} {:>7}  {}{}",
             n + 1,
             step.offered_per_s,
+            run,
             fixed(step.achieved_per_s, 0),
             step.duration_s,
             fixed(step.p50_us, 1),
             fixed(step.p99_us, 1),
             fixed(step.p999_us, 1),
             step.errors,
-            step.verdict
+            step.verdict,
+            rate_verdict
         )?;
     }
     let ending = match (r.cut_short, r.stalled) {

@@ -15,8 +15,9 @@
 //!   Once one fails, the search bisects between the last rate that met it
 //!   and the first that failed, until the failed one is within
 //!   `--search-precision` (default 5%) of the good one. The capacity is
-//!   the highest rate that met the objective; if the first step fails,
-//!   none did (exit status 1: start lower).
+//!   the highest rate that met the objective (by the majority of its
+//!   runs, below); if the first rate fails, none did (exit status 1:
+//!   start lower).
 //! - **A step meets the objective** when it counted no error of any kind
 //!   (no mismatch, no lost echo, no in-flight overflow, no lost datagram,
 //!   no timed-out lifecycle), its achieved rate is at least 95% of the
@@ -34,6 +35,18 @@
 //!   p90, 10,000 for p99 and 100,000 for p99.9. A step whose `--duration`
 //!   is too short for that at its rate is lengthened, and stderr says so
 //!   (p99 at 1,000/s: 10 s; at 20,000/s, 0.5 s is plenty).
+//! - **Sturdier steps: `--step-repeats N`.** On a busy machine one stall
+//!   of the machine (another process, a page-cache flush) puts a step's
+//!   p99 over a 1 ms bound that the server meets, the rate fails, and the
+//!   search never goes back up: five searches of one server on a shared
+//!   2-core machine gave 320k, 77.5k, 9.7k, 140k and under 5k. With `N`
+//!   (odd, default 1) a rate is judged by the majority of up to `N` runs
+//!   of its step, and no more runs than it takes: with 3, two that agree
+//!   settle it, and a third runs only when the first two disagree. One
+//!   stall then costs one run, not the rate. Every run is in the report,
+//!   with which run of its rate it was and, on the run that decided it,
+//!   the rate's verdict. A stalled server (below) is not outvoted: it ends
+//!   the search at once, whatever the runs before it said.
 //! - **Stalls end it.** A step in which the server broke (an I/O error, an
 //!   unexpected end of stream, a mismatched byte) or answered under a
 //!   tenth of the offered rate found a server that stalled, not one at its
@@ -42,10 +55,11 @@
 //!   other: its echoes are given up after the run's drain (2 s, udp: at
 //!   least `--udp-timeout-ms`) and churn's waits after
 //!   `--lifecycle-timeout-ms`.
-//! - **Bounded time.** A step starts only if its warm-up and measured time
-//!   fit in what is left of `--max-duration` (default 120 s; a stalled
-//!   step can overrun by its drain); otherwise the search stops, reports
-//!   the best rate so far and says it was cut short.
+//! - **Bounded time.** A step (each run of one) starts only if its
+//!   warm-up and measured time fit in what is left of `--max-duration`
+//!   (default 120 s; a stalled step can overrun by its drain); otherwise
+//!   the search stops, reports the best rate so far and says it was cut
+//!   short.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -53,7 +67,7 @@ use std::time::{Duration, Instant};
 use echo_reactor::tools::report::{SearchReport, SearchStep};
 
 use crate::live::LiveStream;
-use crate::model::{Objective, Pace, Plan, Search};
+use crate::model::{Messages, Objective, Pace, Plan, Search, StepRepeats};
 use crate::report::{summarize, Outcome};
 use crate::run;
 use crate::tls::TlsClient;
@@ -84,20 +98,78 @@ pub fn search(
     let Pace::Rate(first) = messages.pace else {
         return Err("a search needs a first --rate".into());
     };
-    let objective = search.objective;
     let mut report = SearchReport {
         mode: plan.load.name().into(),
         target: plan.target.to_string(),
-        objective: objective.to_string(),
+        objective: search.objective.to_string(),
         precision: search.precision,
         steps: Vec::new(),
         capacity_per_s: None,
         cut_short: false,
         stalled: false,
+        step_repeats: Some(search.step_repeats.runs()),
     };
     let mut failed: Option<f64> = None;
     let mut rate = first;
-    loop {
+    let steps = Steps {
+        plan,
+        messages: *messages,
+        search,
+        tls,
+        began,
+    };
+    // Until a rate's runs decide nothing (a stall, or no time left).
+    while let Decided::Rate(rate_met) = steps.judge_rate(rate, &mut report, err, &mut live)? {
+        if rate_met {
+            report.capacity_per_s = Some(rate);
+        } else {
+            failed = Some(rate);
+        }
+        let Some(good) = report.capacity_per_s else {
+            break; // the first rate failed: every rate above fails too
+        };
+        rate = match failed {
+            None => good * 2.0,
+            Some(bad) if bad <= good * (1.0 + search.precision) => break,
+            Some(bad) => (good + bad) / 2.0,
+        };
+    }
+    Ok(report)
+}
+
+/// What the runs of one rate decided.
+enum Decided {
+    /// The majority of its runs met the objective (`true`) or failed it.
+    Rate(bool),
+    /// Nothing more is to run: a run found the server stalled, or the next
+    /// would end after `--max-duration` (the report says which).
+    Stop,
+}
+
+/// What every step of one search shares.
+struct Steps<'a> {
+    plan: &'a Plan,
+    /// The plan's messages: their warm-up and `--duration`.
+    messages: Messages,
+    search: &'a Search,
+    tls: Option<&'a TlsClient>,
+    /// When the search began, for `--max-duration`.
+    began: Instant,
+}
+
+impl Steps<'_> {
+    /// Runs the step at `rate` until the majority of its runs agree (one
+    /// run with `--step-repeats 1`), each run added to `report` and told
+    /// on `err`; the error of a first step that cannot start at all.
+    fn judge_rate(
+        &self,
+        rate: f64,
+        report: &mut SearchReport,
+        err: &mut dyn Write,
+        live: &mut Option<&mut LiveStream>,
+    ) -> Result<Decided, String> {
+        let (objective, repeats) = (self.search.objective, self.search.step_repeats);
+        let messages = self.messages;
         let duration = step_duration(objective, messages.duration, rate);
         if duration > messages.duration {
             let _ = writeln!(
@@ -110,58 +182,100 @@ pub fn search(
                 objective.percentile.name(),
             );
         }
-        if began.elapsed() + messages.warmup + duration > search.max_duration {
-            report.cut_short = true;
+        let mut votes = Majority::new(repeats);
+        loop {
+            if self.began.elapsed() + messages.warmup + duration > self.search.max_duration {
+                report.cut_short = true;
+                let _ = writeln!(
+                    err,
+                    "search cut short: a step at {rate:.0}/s would end after --max-duration {:.0} s",
+                    self.search.max_duration.as_secs_f64()
+                );
+                return Ok(Decided::Stop);
+            }
+            if let Some(live) = live.as_deref_mut() {
+                live.set_step(rate);
+            }
+            let step_plan = self.plan.at_rate(rate, duration);
+            let mut step = match run::execute(&step_plan, self.tls, err, live.as_deref_mut()) {
+                Ok(threads) => judge(objective, rate, &summarize(&step_plan, threads)),
+                Err(message) if report.steps.is_empty() => return Err(message),
+                Err(message) => Judged::stalled(rate, duration, message),
+            };
+            let run = votes.record(step.step.met);
+            step.step.run = Some(run);
+            step.step.rate_met = votes.decided();
             let _ = writeln!(
                 err,
-                "search cut short: a step at {rate:.0}/s would end after --max-duration {:.0} s",
-                search.max_duration.as_secs_f64()
+                "step {}: {rate:.0}/s offered{}, {}/s achieved, {} {} µs: {}",
+                report.steps.len() + 1,
+                match repeats.runs() {
+                    1 => String::new(),
+                    runs => format!(" (run {run} of up to {runs})"),
+                },
+                step.step
+                    .achieved_per_s
+                    .map_or("-".into(), |a| format!("{a:.0}")),
+                objective.percentile.name(),
+                step.step
+                    .judged_us
+                    .map_or("-".into(), |us| format!("{us:.1}")),
+                step.step.verdict,
             );
-            break;
+            report.steps.push(step.step);
+            if step.stalled {
+                report.stalled = true;
+                return Ok(Decided::Stop);
+            }
+            if let Some(met) = votes.decided() {
+                return Ok(Decided::Rate(met));
+            }
         }
-        if let Some(live) = live.as_deref_mut() {
-            live.set_step(rate);
-        }
-        let step_plan = plan.at_rate(rate, duration);
-        let step = match run::execute(&step_plan, tls, err, live.as_deref_mut()) {
-            Ok(threads) => judge(objective, rate, &summarize(&step_plan, threads)),
-            Err(message) if report.steps.is_empty() => return Err(message),
-            Err(message) => Judged::stalled(rate, duration, message),
-        };
-        let _ = writeln!(
-            err,
-            "step {}: {rate:.0}/s offered, {}/s achieved, {} {} µs: {}",
-            report.steps.len() + 1,
-            step.step
-                .achieved_per_s
-                .map_or("-".into(), |a| format!("{a:.0}")),
-            objective.percentile.name(),
-            step.step
-                .judged_us
-                .map_or("-".into(), |us| format!("{us:.1}")),
-            step.step.verdict,
-        );
-        let met = step.step.met;
-        report.steps.push(step.step);
-        if step.stalled {
-            report.stalled = true;
-            break;
-        }
-        if met {
-            report.capacity_per_s = Some(rate);
-        } else {
-            failed = Some(rate);
-        }
-        let Some(good) = report.capacity_per_s else {
-            break; // the first step failed: every rate above fails too
-        };
-        rate = match failed {
-            None => good * 2.0,
-            Some(bad) if bad <= good * (1.0 + search.precision) => break,
-            Some(bad) => (good + bad) / 2.0,
-        };
     }
-    Ok(report)
+}
+
+/// The verdict of one rate, from the runs of its step so far: the rate is
+/// decided as soon as a majority of the most runs it may take agree, so
+/// with three runs two that agree settle it and the third is not run.
+#[derive(Debug, Clone, Copy)]
+struct Majority {
+    repeats: StepRepeats,
+    met: u32,
+    failed: u32,
+}
+
+impl Majority {
+    fn new(repeats: StepRepeats) -> Majority {
+        Majority {
+            repeats,
+            met: 0,
+            failed: 0,
+        }
+    }
+
+    /// Counts one run's verdict; which run it was, from 1.
+    fn record(&mut self, met: bool) -> u32 {
+        debug_assert!(self.decided().is_none(), "a decided rate runs no more");
+        if met {
+            self.met += 1;
+        } else {
+            self.failed += 1;
+        }
+        self.met + self.failed
+    }
+
+    /// Whether the rate met the objective, once a majority says so either
+    /// way; `None` while it is still open.
+    fn decided(&self) -> Option<bool> {
+        let majority = self.repeats.majority();
+        if self.met >= majority {
+            Some(true)
+        } else if self.failed >= majority {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// How long a step at `rate` is measured: `duration`, or longer if that
@@ -183,6 +297,8 @@ impl Judged {
         Judged {
             step: SearchStep {
                 offered_per_s: rate,
+                run: None,
+                rate_met: None,
                 achieved_per_s: None,
                 duration_s: duration.as_secs_f64(),
                 messages: 0,
@@ -246,6 +362,8 @@ fn judge(objective: Objective, rate: f64, outcome: &Outcome) -> Judged {
     Judged {
         step: SearchStep {
             offered_per_s: rate,
+            run: None,
+            rate_met: None,
             achieved_per_s: report.messages_per_s,
             duration_s: report.duration_s.unwrap_or_default(),
             messages: report.messages.unwrap_or(0),
@@ -280,5 +398,51 @@ mod tests {
             ..p99
         };
         assert_eq!(step_duration(p50, one, 100.0), Duration::from_secs(2));
+    }
+
+    /// The verdicts `runs` recorded one by one until the rate is decided:
+    /// the runs it took, and the verdict.
+    fn judged_by(repeats: u32, runs: &[bool]) -> (usize, Option<bool>) {
+        let mut votes = Majority::new(StepRepeats::new(repeats).unwrap());
+        for (n, &met) in runs.iter().enumerate() {
+            assert_eq!(votes.record(met), n as u32 + 1);
+            if let Some(verdict) = votes.decided() {
+                return (n + 1, Some(verdict));
+            }
+        }
+        (runs.len(), votes.decided())
+    }
+
+    #[test]
+    fn one_run_decides_a_rate_by_itself() {
+        assert_eq!(judged_by(1, &[true]), (1, Some(true)));
+        assert_eq!(judged_by(1, &[false]), (1, Some(false)));
+    }
+
+    #[test]
+    fn a_majority_decides_a_rate_as_soon_as_it_is_reached() {
+        // Two that agree settle three: the third is never run.
+        assert_eq!(judged_by(3, &[true, true, false]), (2, Some(true)));
+        assert_eq!(judged_by(3, &[false, false, true]), (2, Some(false)));
+        // One stall of the machine is outvoted, whichever run it hits.
+        assert_eq!(judged_by(3, &[false, true, true]), (3, Some(true)));
+        assert_eq!(judged_by(3, &[true, false, true]), (3, Some(true)));
+        assert_eq!(judged_by(3, &[true, false, false]), (3, Some(false)));
+        // Five: three of one kind, however they come.
+        assert_eq!(
+            judged_by(5, &[true, false, true, false, true]),
+            (5, Some(true))
+        );
+        assert_eq!(judged_by(5, &[false, false, false]), (3, Some(false)));
+        assert_eq!(judged_by(5, &[true, true, false]), (3, None));
+    }
+
+    #[test]
+    fn step_repeats_are_odd() {
+        assert_eq!(StepRepeats::new(1), Some(StepRepeats::ONE));
+        assert_eq!(StepRepeats::new(3).map(StepRepeats::majority), Some(2));
+        assert_eq!(StepRepeats::new(5).map(StepRepeats::majority), Some(3));
+        assert_eq!(StepRepeats::new(2), None);
+        assert_eq!(StepRepeats::new(0), None);
     }
 }

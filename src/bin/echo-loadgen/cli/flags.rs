@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_reactor::units;
 
-use crate::model::{Objective, Percentile};
+use crate::model::{Objective, Percentile, StepRepeats};
 
 /// Topics of `--help`, in the order it shows them.
 const TARGET: &str = "Target";
@@ -194,6 +194,11 @@ pub struct Cli {
     /// binary message (pingpong, pipeline, bulk, churn)
     #[arg(long, help_heading = WEBSOCKET)]
     pub(super) websocket: bool,
+    /// Judge each rate by the majority of up to N runs of its step (odd:
+    /// 1, 3, 5...), so that one stall of the machine does not fail a rate
+    /// the server meets; every run is reported [default: 1]
+    #[arg(long, value_name = "N", value_parser = parse_step_repeats, help_heading = SEARCH)]
+    pub(super) step_repeats: Option<StepRepeats>,
 
     /// Speak TLS to the target (not for udp), trusting --tls-ca
     #[arg(long, help_heading = TLS)]
@@ -333,6 +338,20 @@ fn parse_objective(text: &str) -> Result<Objective, String> {
     })
 }
 
+/// An odd number of runs, 1 to 99.
+fn parse_step_repeats(text: &str) -> Result<StepRepeats, String> {
+    let runs: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of runs"))?;
+    match StepRepeats::new(runs) {
+        Some(repeats) if runs <= 99 => Ok(repeats),
+        _ => Err(format!(
+            "'{text}' is not an odd number of runs from 1 to 99 (a majority needs an odd count)"
+        )),
+    }
+}
+
 /// A percentage above 0 and at most 100, with or without `%`; as a share.
 fn parse_precision(text: &str) -> Result<f64, String> {
     let percent: f64 = text
@@ -382,5 +401,9 @@ mod tests {
         assert_eq!(parse_precision("5").unwrap(), 0.05);
         assert_eq!(parse_precision("10%").unwrap(), 0.10);
         assert!(parse_precision("0").is_err());
+        assert_eq!(parse_step_repeats("3").unwrap().runs(), 3);
+        assert!(parse_step_repeats("2").unwrap_err().contains("odd"));
+        assert!(parse_step_repeats("0").is_err());
+        assert!(parse_step_repeats("101").is_err());
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::flags::{Cli, Mode, Sub};
 use crate::model::{
-    Command, Lifecycles, Load, Messages, Pace, Plan, ProgressSink, Run, Search, TlsSettings,
+    Command, Lifecycles, Load, Messages, Pace, Plan, ProgressSink, Run, Search, StepRepeats,
+    TlsSettings,
 };
 
 /// The largest UDP payload over IPv4 (65,535 bytes less the IP and UDP
@@ -83,9 +84,13 @@ pub fn command(mut cli: Cli) -> Result<Command, String> {
 /// needs a mode that takes `--rate`, and gives `--rate` its default.
 fn search(cli: &mut Cli) -> Result<Option<Search>, String> {
     let (precision, max_duration) = (cli.search_precision.take(), cli.max_duration.take());
+    let step_repeats = cli.step_repeats.take();
     let Some(objective) = cli.objective.take() else {
-        if precision.is_some() || max_duration.is_some() {
-            return Err("--search-precision and --max-duration only apply with --objective".into());
+        if precision.is_some() || max_duration.is_some() || step_repeats.is_some() {
+            return Err(
+                "--search-precision, --max-duration and --step-repeats only apply with --objective"
+                    .into(),
+            );
         }
         return Ok(None);
     };
@@ -98,7 +103,8 @@ fn search(cli: &mut Cli) -> Result<Option<Search>, String> {
         }
         Mode::Threads => {
             return Err(
-                "--objective does not apply to threads: it searches over --rate, which threads                  does not take (--mode pingpong keeps a schedule)"
+                "--objective does not apply to threads: it searches over --rate, which threads \
+                 does not take (--mode pingpong keeps a schedule)"
                     .into(),
             )
         }
@@ -109,6 +115,7 @@ fn search(cli: &mut Cli) -> Result<Option<Search>, String> {
         objective,
         precision: precision.unwrap_or(DEFAULT_SEARCH_PRECISION),
         max_duration: max_duration.unwrap_or(DEFAULT_MAX_DURATION),
+        step_repeats: step_repeats.unwrap_or(StepRepeats::ONE),
     }))
 }
 
@@ -502,6 +509,7 @@ mod tests {
         );
         assert_eq!(search.precision, 0.05);
         assert_eq!(search.max_duration, Duration::from_secs(120));
+        assert_eq!(search.step_repeats, StepRepeats::ONE);
         for mode in ["udp", "churn", "pipeline"] {
             assert!(command(&["--mode", mode, "--objective", "p90<=5ms"]).is_ok());
         }
@@ -510,6 +518,13 @@ mod tests {
             assert!(refused.contains(mode), "{refused}");
         }
         assert!(command(&["--max-duration", "10"]).is_err());
+        assert!(command(&["--step-repeats", "3"]).is_err());
+        let Ok(Command::Run(run)) = command(&["--objective", "p99<=1ms", "--step-repeats", "3"])
+        else {
+            panic!("a run")
+        };
+        let repeats = run.search.map(|s| s.step_repeats.runs());
+        assert_eq!(repeats, Some(3));
         assert!(command(&["--progress-json", "-", "--json"]).is_err());
         let Ok(Command::Run(run)) = command(&["--progress-json", "-"]) else {
             panic!("a run")
