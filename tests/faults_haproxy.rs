@@ -8,59 +8,34 @@
 use crate::support::*;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use echo_reactor::faults::{FaultListener, FaultTable};
 use echo_reactor::{Config, Server};
 
-/// HAProxy running with a configuration of ours; killed, and its files
-/// removed, when dropped.
-struct Haproxy {
-    child: Child,
-    files: Vec<PathBuf>,
-}
+use crate::haproxy::{free_port, readme_haproxy_config, spawn_haproxy, Haproxy};
 
-impl Drop for Haproxy {
+/// HAProxy's stats socket, removed when dropped.
+struct StatsSocket(PathBuf);
+
+impl Drop for StatsSocket {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for file in &self.files {
-            let _ = std::fs::remove_file(file);
-        }
+        let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// The README's HAProxy configuration for fault listeners, as printed.
-fn readme_config() -> &'static str {
-    const README: &str = include_str!("../README.md");
-    let section = &README[README
-        .find("### Changing faults while it runs")
-        .expect("the section")..];
-    let start = section.find("```haproxy\n").expect("a ```haproxy block") + "```haproxy\n".len();
-    let end = start + section[start..].find("```").expect("the block's end");
-    &section[start..end]
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// HAProxy running the README's configuration, its frontend on a fresh
 /// port and its servers `a` and `b` at the addresses given; returns it,
-/// the frontend's address and its stats socket.
-fn start_haproxy(a: SocketAddr, b: SocketAddr) -> (Haproxy, SocketAddr, PathBuf) {
+/// its stats socket and the frontend's address.
+fn start_haproxy(a: SocketAddr, b: SocketAddr) -> (Haproxy, StatsSocket, SocketAddr) {
     let front = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let tag = format!("{}-{}", std::process::id(), front.port());
     let stats = std::env::temp_dir().join(format!("echo-faults-haproxy-{tag}.sock"));
-    let printed = readme_config();
+    let printed = readme_haproxy_config("### Changing faults while it runs");
     let placeholders = [
         ("127.0.0.1:7100", front.to_string()),
         ("127.0.0.1:7001", a.to_string()),
@@ -75,34 +50,10 @@ fn start_haproxy(a: SocketAddr, b: SocketAddr) -> (Haproxy, SocketAddr, PathBuf)
         );
         config = config.replace(placeholder, &ours);
     }
-    let path = std::env::temp_dir().join(format!("echo-faults-haproxy-{tag}.cfg"));
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new("haproxy")
-        .arg("-db")
-        .arg("-f")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start haproxy");
-    let mut haproxy = Haproxy {
-        child,
-        files: vec![path, stats.clone()],
-    };
-    let deadline = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(front).is_err() || !stats.exists() {
-        if let Ok(Some(status)) = haproxy.child.try_wait() {
-            let mut why = String::new();
-            if let Some(mut stderr) = haproxy.child.stderr.take() {
-                let _ = stderr.read_to_string(&mut why);
-            }
-            panic!("haproxy exited ({status}) with the README's configuration:\n{why}");
-        }
-        assert!(Instant::now() < deadline, "haproxy did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (haproxy, front, stats)
+    let haproxy = spawn_haproxy(&config, front);
+    let stats = StatsSocket(stats);
+    wait_until("haproxy's stats socket", || stats.0.exists());
+    (haproxy, stats, front)
 }
 
 /// One server's line of `show stat`: its status (`UP`, `DOWN`, ...) and
@@ -216,17 +167,18 @@ fn a_latency_past_haproxys_check_timeout_takes_that_server_down_and_back_up() {
         let proxy: serde_json::Value = serde_json::from_str(body).unwrap();
         proxy["listen"].as_str().unwrap().parse().unwrap()
     };
-    let (_haproxy, front, stats) = start_haproxy(listen("a"), listen("b"));
-    wait_for_status(&stats, "a", "UP");
-    wait_for_status(&stats, "b", "UP");
+    let (_haproxy, stats_socket, front) = start_haproxy(listen("a"), listen("b"));
+    let stats = &stats_socket.0;
+    wait_for_status(stats, "a", "UP");
+    wait_for_status(stats, "b", "UP");
 
     toxiproxy_python(admin, "add");
-    wait_for_status(&stats, "a", "DOWN");
-    assert_eq!(server_stat(&stats, "b").status, "UP");
+    wait_for_status(stats, "a", "DOWN");
+    assert_eq!(server_stat(stats, "b").status, "UP");
     // Every client now goes to b, and is echoed at once.
     let (a_before, b_before) = (
-        server_stat(&stats, "a").sessions,
-        server_stat(&stats, "b").sessions,
+        server_stat(stats, "a").sessions,
+        server_stat(stats, "b").sessions,
     );
     for n in 0..10 {
         let mut client = connect(front);
@@ -238,9 +190,9 @@ fn a_latency_past_haproxys_check_timeout_takes_that_server_down_and_back_up() {
             started.elapsed()
         );
     }
-    assert_eq!(server_stat(&stats, "a").sessions, a_before);
-    assert_eq!(server_stat(&stats, "b").sessions, b_before + 10);
+    assert_eq!(server_stat(stats, "a").sessions, a_before);
+    assert_eq!(server_stat(stats, "b").sessions, b_before + 10);
 
     toxiproxy_python(admin, "remove");
-    wait_for_status(&stats, "a", "UP");
+    wait_for_status(stats, "a", "UP");
 }

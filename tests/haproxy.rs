@@ -42,10 +42,14 @@ pub(crate) fn free_port() -> u16 {
 
 /// The README's HAProxy configuration, exactly as printed.
 fn readme_config() -> &'static str {
+    readme_haproxy_config("## Behind a load balancer")
+}
+
+/// The first HAProxy configuration the README prints after `heading`,
+/// exactly as printed.
+pub(crate) fn readme_haproxy_config(heading: &str) -> &'static str {
     const README: &str = include_str!("../README.md");
-    let section = &README[README
-        .find("## Behind a load balancer")
-        .expect("the section")..];
+    let section = &README[README.find(heading).expect("the section")..];
     let start = section.find("```haproxy\n").expect("a ```haproxy block") + "```haproxy\n".len();
     let end = start + section[start..].find("```").expect("the block's end");
     &section[start..end]
