@@ -326,6 +326,13 @@ fn whoami_answers_with_what_it_saw_plain_and_behind_a_proxy_header() {
     );
 }
 
+/// `openssl s_client`'s arguments to offer ALPN `echo` and present the
+/// client certificate `cert` with its `key`.
+fn alpn_echo_with_cert<'a>(cert: &'a Path, key: &'a Path) -> [&'a str; 6] {
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    ["-alpn", "echo", "-cert", cert, "-key", key]
+}
+
 /// The SHA-256 fingerprint of the certificate in `pem`, as `openssl x509`
 /// prints it, lower case without colons.
 fn openssl_fingerprint(pem: &Path) -> String {
@@ -370,14 +377,7 @@ fn tls_receipts_name_the_version_cipher_sni_alpn_and_client_certificate() {
     let with_cert = openssl_s_client(
         tls_addr,
         &server_ca,
-        &[
-            "-alpn",
-            "echo",
-            "-cert",
-            client_cert.to_str().unwrap(),
-            "-key",
-            client_key.to_str().unwrap(),
-        ],
+        &alpn_echo_with_cert(&client_cert, &client_key),
         b"Hello with a certificate\n",
     );
     assert!(with_cert.echoed, "{}", with_cert.stdout);
@@ -585,16 +585,7 @@ fn haproxy_terminating_tls_sends_its_tlvs_and_the_client_cn_exactly() {
     let through = openssl_s_client(
         front,
         &server_ca,
-        &[
-            "-servername",
-            "localhost",
-            "-alpn",
-            "echo",
-            "-cert",
-            client_cert.to_str().unwrap(),
-            "-key",
-            client_key.to_str().unwrap(),
-        ],
+        &alpn_echo_with_cert(&client_cert, &client_key),
         b"Hello through HAProxy\n",
     );
     assert!(through.echoed, "{}", through.stdout);

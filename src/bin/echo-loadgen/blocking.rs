@@ -417,22 +417,7 @@ impl Read for WsStream {
     /// or 0 at the server's close frame or end of stream.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.send_out()?;
-        loop {
-            if self.framing.ended() {
-                return Ok(0);
-            }
-            let n = match self.framing.take_early(buf) {
-                0 => match self.inner.read(buf)? {
-                    0 => return Ok(0),
-                    n => n,
-                },
-                n => n,
-            };
-            match self.framing.unframe(buf, n) {
-                0 => continue,
-                kept => return Ok(kept),
-            }
-        }
+        self.framing.read_payload(&mut self.inner, buf)
     }
 }
 

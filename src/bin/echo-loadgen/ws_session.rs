@@ -151,6 +151,28 @@ impl Framing {
         n
     }
 
+    /// Reads the next payload bytes of the server's frames from `inner`
+    /// into `buf` (frame bytes that came with the answer first); 0 at the
+    /// server's close frame or end of stream.
+    pub fn read_payload(&mut self, inner: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.ended() {
+                return Ok(0);
+            }
+            let n = match self.take_early(buf) {
+                0 => match inner.read(buf)? {
+                    0 => return Ok(0),
+                    n => n,
+                },
+                n => n,
+            };
+            match self.unframe(buf, n) {
+                0 => continue,
+                kept => return Ok(kept),
+            }
+        }
+    }
+
     /// Strips frame headers from `buf[..n]` in place; answers how many
     /// payload bytes are left at its start.
     pub fn unframe(&mut self, buf: &mut [u8], n: usize) -> usize {
@@ -271,22 +293,7 @@ impl<T: Transport> Read for WsSession<T> {
     /// The echo's payload bytes, or 0 at the server's close frame or end
     /// of stream.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.framing.ended() {
-                return Ok(0);
-            }
-            let n = match self.framing.take_early(buf) {
-                0 => match self.inner.read(buf)? {
-                    0 => return Ok(0),
-                    n => n,
-                },
-                n => n,
-            };
-            match self.framing.unframe(buf, n) {
-                0 => continue,
-                kept => return Ok(kept),
-            }
-        }
+        self.framing.read_payload(&mut self.inner, buf)
     }
 }
 
