@@ -71,7 +71,13 @@ enum Service {
     /// Echoes the first this many messages (over all connections), then
     /// reads on and answers nothing.
     StallAfter(u64, Arc<AtomicU64>),
+    /// Echoes whatever one `read` returned, [`SLOW_ECHO`] after it, and
+    /// keeps the largest such read (bytes on the wire at once).
+    Slow(Arc<AtomicU64>),
 }
+
+/// How long [`Service::Slow`] holds each read before echoing it.
+const SLOW_ECHO: Duration = Duration::from_millis(20);
 
 /// One stall of the machine, as a busy machine makes them: the first time
 /// messages arrive faster than `above` a second (counted over windows of
@@ -179,6 +185,17 @@ impl Drop for TestServer {
 /// closes it (or a minute passes: no test runs that long).
 fn serve(mut stream: TcpStream, service: &Service) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    if let Service::Slow(largest) = service {
+        let mut chunk = [0u8; 64 << 10];
+        while let Ok(n @ 1..) = stream.read(&mut chunk) {
+            largest.fetch_max(n as u64, Ordering::Relaxed);
+            thread::sleep(SLOW_ECHO);
+            if stream.write_all(&chunk[..n]).is_err() {
+                return;
+            }
+        }
+        return;
+    }
     let mut message = [0u8; SIZE];
     while stream.read_exact(&mut message).is_ok() {
         let answer = match service {
@@ -192,6 +209,7 @@ fn serve(mut stream: TcpStream, service: &Service) {
                 true
             }
             Service::StallAfter(limit, served) => served.fetch_add(1, Ordering::Relaxed) < *limit,
+            Service::Slow(_) => unreachable!("served above"),
         };
         if answer && stream.write_all(&message).is_err() {
             return;
@@ -209,6 +227,65 @@ fn take_a_slot(next_free: &Mutex<Instant>) {
         slot
     };
     thread::sleep(slot.saturating_duration_since(Instant::now()));
+}
+
+// ------------------------------------------------- what a fixed rate sends
+
+/// `--rate` against [`Service::Slow`] in `mode`, one connection at 500
+/// messages a second (one due every 2 ms, ten per [`SLOW_ECHO`]): the
+/// largest read the server saw, and the run's p50 in µs.
+fn against_a_slow_server(mode: &str) -> (u64, f64) {
+    let largest = Arc::new(AtomicU64::new(0));
+    let server = TestServer::start(Service::Slow(largest.clone()));
+    let target = server.addr.to_string();
+    let args = [
+        "--target",
+        &target,
+        "--mode",
+        mode,
+        "--rate",
+        "500",
+        "--connections",
+        "1",
+        "--warmup",
+        "0",
+        "--duration",
+        "0.5",
+        "--size",
+        "64",
+        "--json",
+    ];
+    let (output, _) = loadgen(&args, Duration::from_secs(30));
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&output.stderr)));
+    let p50 = report["latency_p50_us"].as_f64().expect("a p50");
+    (largest.load(Ordering::Relaxed), p50)
+}
+
+#[test]
+fn pingpong_at_a_rate_keeps_one_message_on_the_wire_and_pipeline_does_not() {
+    // Ping-pong writes a message only once the echo before it is back, so
+    // the server never holds more than one, however late it answers; the
+    // messages due meanwhile wait in the client, and their latency, counted
+    // from their schedule, shows the backlog: a queue that grows by 9 of
+    // every 10 messages over half a second is far above one slow echo.
+    let (largest, p50) = against_a_slow_server("pingpong");
+    assert_eq!(
+        largest, SIZE as u64,
+        "pingpong put {largest} bytes on the wire at once"
+    );
+    let slow_echo_us = SLOW_ECHO.as_secs_f64() * 1e6;
+    assert!(
+        p50 > 5.0 * slow_echo_us,
+        "p50 {p50} µs: the wait in the client is not counted"
+    );
+    // Pipeline writes each message when it is due: while the server holds
+    // one read for 20 ms, ten more arrive, and its next read takes them all.
+    let (largest, _) = against_a_slow_server("pipeline");
+    assert!(
+        largest >= 5 * SIZE as u64,
+        "pipeline's largest read: {largest} bytes"
+    );
 }
 
 // ------------------------------------------------------------ the search

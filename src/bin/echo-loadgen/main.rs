@@ -75,9 +75,17 @@
 //! in milliseconds), and its latency is counted from its *scheduled* time, not
 //! from when the `write` happened. If the server stalls, messages queue up
 //! behind it and every one of them reports the stall, as
-//! [wrk2](https://github.com/giltene/wrk2) does. The only cap on messages in
-//! flight is a safety bound (`IN_FLIGHT_TOTAL` spread over the connections);
-//! a message that would pass it is not sent and counts as an error. In udp
+//! [wrk2](https://github.com/giltene/wrk2) does. Where a queued message waits
+//! depends on the mode. In pingpong a connection has one message on the wire,
+//! as a client of a request-response protocol that does not pipeline: one that
+//! comes due while the echo before it is still out waits in the client and is
+//! written when that echo is back (wrk2's model, and what a capacity search
+//! judges: each echo a round trip of its own). In pipeline every message is
+//! written when it comes due, so a server that falls behind is handed batches,
+//! and can catch up by echoing many messages per `read`. The only cap on
+//! messages queued is a safety bound (`IN_FLIGHT_TOTAL` spread over the
+//! connections); a message that would pass it is not sent and counts as an
+//! error. In udp
 //! mode every scheduled message is one datagram, sent at once on its socket
 //! whatever is in flight there; it is declared lost `--udp-timeout-ms` after
 //! it was actually sent.

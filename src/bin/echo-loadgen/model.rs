@@ -178,9 +178,11 @@ pub struct Plan {
 /// The shape of the load, each with the settings it has and no others.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Load {
-    /// TCP messages, one in flight per connection (or `--rate`).
+    /// TCP messages, one on the wire per connection (with `--rate`, those
+    /// due meanwhile wait in the client).
     PingPong(Messages),
-    /// TCP messages, up to a depth in flight per connection (or `--rate`).
+    /// TCP messages, up to a depth in flight per connection (or, with
+    /// `--rate`, all that are due).
     Pipeline(Messages),
     /// One TCP connection streams `bytes` and reads them back; no messages,
     /// no warm-up. Gives up waiting for the echo after `timeout`.
@@ -277,6 +279,20 @@ impl Load {
             }
             Load::Udp { messages, .. } | Load::Churn(Lifecycles { messages, .. }) => Some(messages),
             Load::Bulk { .. } => None,
+        }
+    }
+
+    /// TCP: most messages a connection has written whose echo is not back,
+    /// `None` for no bound but what is queued. Ping-pong means one: with
+    /// `--rate`, a message that comes due while the one before it is still
+    /// out waits in the client, its latency counted from its schedule all
+    /// the same (wrk2's model: a client of a request-response protocol
+    /// that does not pipeline). Pipeline sends whatever is due at once, so
+    /// a server that falls behind sees them batched; bulk has no messages.
+    pub fn wire_window(&self) -> Option<u64> {
+        match self {
+            Load::PingPong(_) => Some(1),
+            _ => None,
         }
     }
 

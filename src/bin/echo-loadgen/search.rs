@@ -10,7 +10,13 @@
 //! - **Steps.** Each step is one fixed-rate run, exactly as `--rate`
 //!   makes it: its own connections, `--warmup`, then a measured time,
 //!   latencies counted from each message's scheduled send time, every byte
-//!   checked. The first step offers `--rate` (default 1000/s).
+//!   checked. The first step offers `--rate` (default 1000/s). In
+//!   pingpong (the default) each connection has one message on the wire,
+//!   so every echo is a round trip of its own and the capacity is the
+//!   server's at answering requests; in pipeline a server that falls
+//!   behind is handed each connection's overdue messages at once, and
+//!   can echo them with one `read` and one `write`: its capacity there is
+//!   closer to a bulk stream's.
 //! - **Up, then in.** While steps meet the objective, the rate doubles.
 //!   Once one fails, the search bisects between the last rate that met it
 //!   and the first that failed, until the failed one is within

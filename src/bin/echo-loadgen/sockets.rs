@@ -86,25 +86,52 @@ impl Sockets {
                 websocket,
             } => {
                 let size = load.messages().map_or(0, |messages| messages.size);
+                let window = load.wire_window();
                 let bulk = match *load {
                     Load::Bulk { bytes, .. } => Some(bytes),
                     _ => None,
                 };
                 match (tls, websocket) {
-                    (None, false) => {
-                        Sockets::Tcp(tcp_conns(streams, registry, size, ring, bulk, Ok)?)
-                    }
+                    (None, false) => Sockets::Tcp(tcp_conns(
+                        streams,
+                        registry,
+                        (size, window),
+                        ring,
+                        bulk,
+                        Ok,
+                    )?),
                     (Some(client), false) => {
                         let tls = |socket| TlsSession::new(&client, socket);
-                        Sockets::Tls(tcp_conns(streams, registry, size, ring, bulk, tls)?)
+                        Sockets::Tls(tcp_conns(
+                            streams,
+                            registry,
+                            (size, window),
+                            ring,
+                            bulk,
+                            tls,
+                        )?)
                     }
                     (None, true) => {
                         let ws = |socket| Ok(WsSession::new(socket));
-                        Sockets::Ws(tcp_conns(streams, registry, size, ring, bulk, ws)?)
+                        Sockets::Ws(tcp_conns(
+                            streams,
+                            registry,
+                            (size, window),
+                            ring,
+                            bulk,
+                            ws,
+                        )?)
                     }
                     (Some(client), true) => {
                         let wss = |socket| Ok(WsSession::new(TlsSession::new(&client, socket)?));
-                        Sockets::Wss(tcp_conns(streams, registry, size, ring, bulk, wss)?)
+                        Sockets::Wss(tcp_conns(
+                            streams,
+                            registry,
+                            (size, window),
+                            ring,
+                            bulk,
+                            wss,
+                        )?)
                     }
                 }
             }
@@ -222,20 +249,26 @@ fn finish_conns<S: Transport>(mut conns: Vec<Conn<S>>, tally: &mut Tally) -> Opt
 }
 
 /// Wraps each of `streams` with `transport` into a connection sending
-/// `size`-byte messages (bulk: `bulk` bytes, queued whole), with room for
-/// `ring` timestamps, registered in `registry` for both directions under
+/// `size`-byte messages, at most `window` on the wire (bulk: `bulk` bytes,
+/// queued whole), with room for `ring` timestamps, registered in `registry` for both directions under
 /// its index.
 fn tcp_conns<S: Transport>(
     streams: Vec<(usize, StdTcpStream)>,
     registry: &Registry,
-    size: u64,
+    (size, window): (u64, Option<u64>),
     ring: usize,
     bulk: Option<u64>,
     transport: impl Fn(TcpStream) -> io::Result<S>,
 ) -> io::Result<Vec<Conn<S>>> {
     let mut conns = Vec::with_capacity(streams.len());
     for (token, (id, stream)) in streams.into_iter().enumerate() {
-        let mut conn = Conn::new(transport(TcpStream::from_std(stream))?, id, size, ring);
+        let mut conn = Conn::new(
+            transport(TcpStream::from_std(stream))?,
+            id,
+            size,
+            window,
+            ring,
+        );
         if let Some(bytes) = bulk {
             conn.queue_stream(bytes);
         }

@@ -81,6 +81,11 @@ pub struct Conn<S> {
     queued: u64,
     /// Bytes the kernel accepted.
     sent: u64,
+    /// Most messages written whose echo is not back ([`Load::wire_window`]);
+    /// `None`: as many as are queued.
+    ///
+    /// [`Load::wire_window`]: crate::model::Load::wire_window
+    window: Option<u64>,
     /// Bytes echoed back and checked.
     received: u64,
     /// Messages whose echo completed.
@@ -120,14 +125,16 @@ impl<S: Transport> Channel for Conn<S> {
 
 impl<S: Transport> Conn<S> {
     /// Connection `id` of the run, sending `size`-byte messages (bulk: 0),
-    /// with room for `ring` timestamps before its queue of them grows.
-    pub fn new(stream: S, id: usize, size: u64, ring: usize) -> Conn<S> {
+    /// at most `window` of them written and not echoed, with room for
+    /// `ring` timestamps before its queue of them grows.
+    pub fn new(stream: S, id: usize, size: u64, window: Option<u64>, ring: usize) -> Conn<S> {
         Conn {
             stream,
             phase: Pattern::phase(id),
             size,
             queued: 0,
             sent: 0,
+            window,
             received: 0,
             completed: 0,
             in_flight: VecDeque::with_capacity(ring),
@@ -306,8 +313,22 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Writes queued bytes until they are all out or the kernel is full
-    /// (first what the transport still holds from earlier writes).
+    /// Where writing stops for now: the end of what is queued or, with a
+    /// window, of the messages it lets onto the wire; the rest waits for
+    /// echoes to come back.
+    fn writable_up_to(&self) -> u64 {
+        match self.window {
+            None => self.queued,
+            Some(window) => {
+                let open = (self.completed.saturating_add(window)).saturating_mul(self.size);
+                self.queued.min(open)
+            }
+        }
+    }
+
+    /// Writes queued bytes until they are all out, the window is full or
+    /// the kernel is (first what the transport still holds from earlier
+    /// writes).
     pub fn flush(&mut self, pattern: &Pattern, tally: &mut Tally) -> Step {
         if !self.alive {
             return Step::Wait;
@@ -318,8 +339,9 @@ impl<S: Transport> Conn<S> {
             Err(e) => return self.fail_with(e, tally),
         }
         let mut budget = TURN_BUDGET;
-        while self.sent < self.queued {
-            let want = usize::try_from(self.queued - self.sent).unwrap_or(usize::MAX);
+        let limit = self.writable_up_to();
+        while self.sent < limit {
+            let want = usize::try_from(limit - self.sent).unwrap_or(usize::MAX);
             let bytes = pattern.slice(self.phase, self.sent, want.min(budget));
             match self.stream.write(bytes) {
                 Ok(0) => return self.fail(&mut tally.errors.io_errors),
@@ -329,7 +351,7 @@ impl<S: Transport> Conn<S> {
                     if n < bytes.len() {
                         return Step::Wait; // the send queue is full
                     }
-                    if budget == 0 && self.sent < self.queued {
+                    if budget == 0 && self.sent < limit {
                         return Step::Again;
                     }
                 }

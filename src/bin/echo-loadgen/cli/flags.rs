@@ -124,8 +124,9 @@ pub struct Cli {
     pub(super) warmup: Duration,
 
     /// Offered load in messages per second over all connections (open loop:
-    /// each message goes out at its scheduled time, and its latency counts
-    /// from then); churn: lifecycles per second; not for threads
+    /// each message is due at its scheduled time, and its latency counts
+    /// from then; pingpong writes it once the echo before it is back,
+    /// pipeline at once); churn: lifecycles per second; not for threads
     #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = TIME_AND_PACING)]
     pub(super) rate: Option<f64>,
 
@@ -254,9 +255,10 @@ pub(super) struct MergeArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum Mode {
-    /// One message in flight per connection
+    /// One message on the wire per connection
     Pingpong,
-    /// Up to --depth messages in flight per connection
+    /// Up to --depth messages in flight per connection (--rate: all that
+    /// are due)
     Pipeline,
     /// One connection streams --bytes and reads them back
     Bulk,
