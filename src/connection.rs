@@ -86,7 +86,8 @@ impl Connection {
     }
 
     /// Has nothing left to echo and has not said goodbye yet: at shutdown,
-    /// such a connection gets its FIN.
+    /// such a connection gets its FIN once its client has fallen silent
+    /// (`drain`).
     pub fn is_quiet(&self) -> bool {
         self.pending.is_none() && self.flags == 0 && !self.queued
     }
@@ -188,6 +189,11 @@ impl Connection {
             Ok(()) => Next::Wait,
             Err(next) => next,
         }
+    }
+
+    /// Our FIN went out ([`Connection::send_fin`]).
+    pub fn fin_sent(&self) -> bool {
+        self.flags & FIN_SENT != 0
     }
 
     /// Shutdown: tell the client we are done (FIN) while still accepting its

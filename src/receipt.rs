@@ -33,9 +33,7 @@ use serde_json::{json, Map, Value};
 use crate::serve::{CloseReason, ListenerKind};
 use crate::stats::Reason;
 
-mod tcp_info;
-
-pub(crate) use tcp_info::TcpInfo;
+pub(crate) use crate::tcp_info::TcpInfo;
 
 /// Connection ids, shared by the reactors of one server: each id names one
 /// connection, whichever reactor took it. Drawn only for connections that

@@ -345,6 +345,13 @@ pub trait Stage {
         Next::Close(CloseReason::Shutdown)
     }
 
+    /// Its drain has said goodbye, or never will. One that has not (it
+    /// waits for its client to fall silent, see `drain`) is drained again
+    /// at every sweep until it says it, closes, or the drain ends.
+    fn said_goodbye(&self) -> bool {
+        true
+    }
+
     /// Adds what it knows of its connection to the connection's receipt
     /// (what a PROXY header said, the TLS session's names). Asked only of
     /// connections that keep a receipt, before the stage hands off or

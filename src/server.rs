@@ -183,6 +183,9 @@ struct Reactor {
     /// and the list being served this turn (kept to reuse its allocation).
     serve_again: Vec<usize>,
     serving: Vec<usize>,
+    /// During the drain, the connections not yet said goodbye to, asked
+    /// again at every sweep (`drain`).
+    lingering: Vec<usize>,
     acceptor: Acceptor,
     timers: Timers,
     /// What the optional features keep (`--proxy-protocol`, `--banner`,

@@ -36,6 +36,9 @@ pub struct Timers {
     stats_log: Option<StatsLog>,
     accept_retry: Option<Instant>,
     drain: Option<Instant>,
+    /// During the drain, the next sweep of the connections not yet said
+    /// goodbye to (`drain`).
+    goodbye_sweep: Option<Instant>,
     /// The metrics endpoint's next request deadline.
     request: Option<Instant>,
     /// The stages in progress that must end by a deadline, one queue per
@@ -62,6 +65,7 @@ impl Timers {
             stats_log: stats_interval.map(|every| StatsLog::new(every, now)),
             accept_retry: None,
             drain: None,
+            goodbye_sweep: None,
             request: None,
             stages: Default::default(),
             wakes: Wakes::default(),
@@ -86,6 +90,7 @@ impl Timers {
             stats_line,
             self.accept_retry,
             self.drain,
+            self.goodbye_sweep,
             self.request,
         ]
         .into_iter()
@@ -130,6 +135,17 @@ impl Timers {
     /// Shutdown began: everything must be closed by `deadline`.
     pub fn set_drain(&mut self, deadline: Instant) {
         self.drain = Some(deadline);
+        self.rearm();
+    }
+
+    /// The drain's next sweep of the connections not yet said goodbye to.
+    pub fn goodbye_sweep(&self) -> Option<Instant> {
+        self.goodbye_sweep
+    }
+
+    /// Sets or clears the drain's next sweep.
+    pub fn set_goodbye_sweep(&mut self, at: Option<Instant>) {
+        self.goodbye_sweep = at;
         self.rearm();
     }
 
@@ -185,6 +201,7 @@ impl Timers {
             || self.stats_log.is_some()
             || self.accept_retry.is_some()
             || self.drain.is_some()
+            || self.goodbye_sweep.is_some()
             || self.request.is_some()
             || self.stages.iter().any(|queue| !queue.is_empty())
             || !self.wakes.is_empty();

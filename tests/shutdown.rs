@@ -124,6 +124,53 @@ fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
 }
 
 #[test]
+fn a_client_sending_steadily_when_the_stop_comes_loses_no_byte_to_the_goodbye() {
+    // Every few milliseconds a chunk: between two of them the connection
+    // has nothing in flight, which alone does not make it idle. A FIN
+    // there would drop every chunk after it.
+    const CHUNK: usize = 1024;
+    const CHUNKS: usize = 60;
+    const EVERY: Duration = Duration::from_millis(5);
+    let mut config = Config::default();
+    config.drain_timeout = Duration::from_secs(600);
+    let server = InProcess::start(config);
+    let mut client = connect(server.addr);
+    let mut writer = client.try_clone().unwrap();
+    let stream = pattern(CHUNK * CHUNKS, 31);
+    let to_send = stream.clone();
+    let (started, halfway) = std::sync::mpsc::channel();
+    let sending = std::thread::spawn(move || {
+        for (i, chunk) in to_send.chunks(CHUNK).enumerate() {
+            writer.write_all(chunk).unwrap();
+            if i == CHUNKS / 4 {
+                started.send(()).unwrap();
+            }
+            std::thread::sleep(EVERY);
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    halfway.recv().unwrap();
+    server.handle.stop();
+
+    let mut echoed = Vec::with_capacity(stream.len());
+    client
+        .read_to_end(&mut echoed)
+        .expect("read the echoes to the end");
+    sending.join().unwrap();
+    assert_eq!(
+        echoed.len(),
+        stream.len(),
+        "end of stream after {} of {} bytes: the goodbye came mid-stream",
+        echoed.len(),
+        stream.len()
+    );
+    assert_same_bytes(&echoed, &stream);
+    let stats = server.join();
+    assert_eq!(stats.bytes_in, stream.len() as u64, "{stats:?}");
+    assert_eq!(stats.closed_by_peer, 1, "{stats:?}");
+}
+
+#[test]
 fn a_second_stop_during_the_drain_closes_a_stuck_client_at_once() {
     let mut config = Config::default();
     config.drain_timeout = Duration::from_secs(60);

@@ -2,9 +2,12 @@
 //! serve-again queue, shutdown, closing) reach it, as they reach every
 //! other kind of entry.
 
+use std::os::fd::AsRawFd;
+
 use log::trace;
 
 use super::Connection;
+use crate::drain;
 use crate::serve::{CloseReason, Context, Next, Ready, Stage};
 
 /// The loop's cold paths (the serve-again queue, shutdown, closing) reach
@@ -27,14 +30,22 @@ impl Stage for Connection {
         Connection::memory(self)
     }
 
-    /// Echo what has arrived; with nothing left in flight, send our FIN.
-    /// One that still has work goes on being served in full until its
-    /// client closes or the drain ends: a queue that is empty for a moment
-    /// does not mean the client has finished sending, and bytes read after
-    /// our FIN would be dropped.
+    /// Echo what has arrived; with nothing left in flight and a client
+    /// that has fallen silent (`drain`), send our FIN. One that still has
+    /// work, or whose client sent a moment ago, goes on being served and
+    /// is asked again at the next sweep: a receive queue that is empty for
+    /// a moment does not mean the client has finished sending, and bytes
+    /// read after our FIN would be dropped.
     fn drain(&mut self, cx: &mut Context) -> Next {
         let next = Connection::serve(self, Ready::ALL, cx);
         if !matches!(next, Next::Wait) || !self.is_quiet() {
+            return next;
+        }
+        if !drain::client_is_silent(self.stream.as_raw_fd()) {
+            trace!(
+                "token {}: nothing in flight, but the client sent lately",
+                cx.key
+            );
             return next;
         }
         match self.send_fin() {
@@ -44,5 +55,9 @@ impl Stage for Connection {
             }
             Err(e) => Next::Close(CloseReason::Error(e)),
         }
+    }
+
+    fn said_goodbye(&self) -> bool {
+        self.fin_sent()
     }
 }

@@ -37,14 +37,25 @@
 //!    arrived.
 //! 3. One with nothing in flight (no pending echoes, nothing left to read,
 //!    not queued: [`Connection::is_quiet`](crate::connection::Connection::is_quiet))
-//!    then gets our FIN
+//!    whose client has fallen silent then gets our FIN
 //!    ([`Connection::send_fin`](crate::connection::Connection::send_fin)).
 //!    A TLS connection gets its `close_notify` first (chapter 9).
-//! 4. The others are served in full until their client closes or
+//! 4. The others are served in full, and asked again every 50 ms (a
+//!    *sweep*), until they too have nothing in flight and a silent
+//!    client, or their client closes, or
 //!    [`Config::drain_timeout`](crate::config::Config::drain_timeout)
 //!    passes. A receive queue that is empty for a moment does not mean
-//!    the client has finished sending, so a FIN then would cut off bytes
-//!    still on their way.
+//!    the client has finished sending: a client our closed window held
+//!    back has its next bytes waiting in its own kernel, and they arrive a
+//!    round trip after the read that opened the window. A FIN then would
+//!    cut them off. *Silent* is what the server can know: the kernel keeps
+//!    how long ago each socket's last data arrived (`TCP_INFO`), and a
+//!    client that has sent nothing for 100 ms (or four of its round trips,
+//!    if longer) has nothing on its way
+//!    ([`drain`](crate::drain)). A client that sends just as the FIN
+//!    leaves is the race every server has with an idle connection; it
+//!    reads the end of the stream where the echo would have been, so it
+//!    knows exactly what came back.
 //! 5. At the drain deadline every connection still open is closed, and
 //!    once none is left, [`Server::run`](crate::server::Server::run)
 //!    returns the final [`Stats`](crate::Stats).

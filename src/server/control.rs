@@ -11,6 +11,7 @@ use log::{info, trace};
 use mio::Registry;
 
 use super::{Entry, Reactor};
+use crate::drain;
 use crate::faults::counts;
 use crate::handle::Command;
 use crate::serve::{CloseReason, Role};
@@ -39,6 +40,9 @@ impl Reactor {
         }
         if self.timers.accept_retry().is_some_and(|at| now >= at) {
             self.resume_accepting(registry);
+        }
+        if self.timers.goodbye_sweep().is_some_and(|at| now >= at) {
+            self.sweep_for_goodbyes(registry);
         }
         if let Some(deadline) = self.timers.drain() {
             if now >= deadline && self.cx.stats.active > 0 {
@@ -169,17 +173,31 @@ impl Reactor {
             self.cx.stats.active, self.drain_timeout
         );
         // Serve every connection once, to echo what has arrived, and let
-        // each say goodbye as its protocol does (`Stage::drain`): the
-        // others go on being served until their client closes or the
-        // drain deadline passes.
-        for key in self.connection_keys() {
+        // each say goodbye as its protocol does (`Stage::drain`). One not
+        // ready to (work in flight, a client that sent a moment ago) goes
+        // on being served, and is asked again at every sweep until it
+        // says it, its client closes, or the drain deadline passes.
+        self.lingering = self.connection_keys();
+        self.sweep_for_goodbyes(registry);
+    }
+
+    /// Drains each lingering connection again; keeps those that still
+    /// have not said goodbye, for the next sweep.
+    fn sweep_for_goodbyes(&mut self, registry: &Registry) {
+        let mut keys = std::mem::take(&mut self.lingering);
+        keys.retain(|&key| {
             let Some(stage) = self.entries.get_mut(key).and_then(Entry::stage) else {
-                continue; // closed while another was served
+                return false; // closed since
             };
             self.cx.key = key;
             let next = stage.drain(&mut self.cx);
+            let waiting = !stage.said_goodbye();
             self.after(registry, key, next, Role::Client);
-        }
+            waiting && self.entries.contains(key)
+        });
+        self.lingering = keys;
+        let next_sweep = (!self.lingering.is_empty()).then(|| Instant::now() + drain::SWEEP_EVERY);
+        self.timers.set_goodbye_sweep(next_sweep);
     }
 
     fn close_all(&mut self, registry: &Registry) {

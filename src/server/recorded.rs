@@ -214,6 +214,12 @@ impl Stage for Recorded {
         })
     }
 
+    fn said_goodbye(&self) -> bool {
+        self.inner
+            .stage_ref()
+            .is_none_or(|stage| stage.said_goodbye())
+    }
+
     fn describe(&mut self, receipt: &mut Receipt) {
         self.stage().describe(receipt)
     }

@@ -51,6 +51,7 @@ impl Server {
             udp_sockets: Vec::new(),
             serve_again: Vec::new(),
             serving: Vec::new(),
+            lingering: Vec::new(),
             acceptor: Acceptor::default(),
             timers: Timers::new(config.idle_timeout, config.stats_interval, Instant::now()),
             features: Features::new(&config, tls_config),

@@ -38,6 +38,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +47,7 @@ use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
 use super::socket::Socket;
+use crate::drain;
 use crate::serve::{CloseReason, Context, Next, Ready, READ_BUDGET_PER_TURN};
 use crate::stats::HandshakeFailure;
 use crate::stats::Stats;
@@ -252,6 +254,27 @@ impl TlsConnection {
         Ok(true)
     }
 
+    /// Its goodbye went out, or never will from the drain's sweeps: a
+    /// WebSocket session says its own, once.
+    pub fn said_goodbye(&self) -> bool {
+        self.goodbye_sent || self.websocket.is_some()
+    }
+
+    /// Shutdown: whether the client has stopped sending (`drain`), so that
+    /// our goodbye cuts off nothing on its way. A WebSocket session was
+    /// just told it is going away, and answers with its close: it needs
+    /// no wait.
+    pub fn may_say_goodbye(&self, cx: &Context) -> bool {
+        if self.websocket.is_some() || drain::client_is_silent(self.stream.as_raw_fd()) {
+            return true;
+        }
+        trace!(
+            "token {}: nothing in flight, but the client sent lately",
+            cx.key
+        );
+        false
+    }
+
     /// Shutdown: a connection with nothing in flight gets our
     /// `close_notify` and a FIN, and closes once the client answers; one
     /// still handshaking has nothing to lose and closes now (`false`).
@@ -264,6 +287,7 @@ impl TlsConnection {
         }
         self.session.send_close_notify();
         self.goodbye_sent = true;
+        trace!("token {}: close_notify sent", cx.key);
         if !self.flush()? {
             self.stream.shutdown(Shutdown::Write)?;
         }

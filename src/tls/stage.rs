@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use log::trace;
-
 use super::connection::TlsConnection;
 use crate::receipt::Receipt;
 use crate::serve::{CloseReason, Context, Next, Ready, Stage};
@@ -49,7 +47,8 @@ impl Stage for TlsConnection {
     }
 
     /// Echo what has arrived, then our `close_notify` and a FIN if nothing
-    /// is in flight; mid-handshake, close now.
+    /// is in flight and the client has fallen silent (`drain`);
+    /// mid-handshake, close now.
     fn drain(&mut self, cx: &mut Context) -> Next {
         let next = TlsConnection::serve(self, Ready::ALL, cx);
         if let Next::Close(_) = next {
@@ -60,13 +59,17 @@ impl Stage for TlsConnection {
             Ok(false) => return Next::Close(CloseReason::Shutdown),
             Err(next) => return next,
         }
+        if !self.is_handshaking() && !self.may_say_goodbye(cx) {
+            return next;
+        }
         match self.say_goodbye(cx) {
-            Ok(true) => {
-                trace!("token {}: close_notify sent", cx.key);
-                next
-            }
+            Ok(true) => next,
             Ok(false) => Next::Close(CloseReason::Shutdown),
             Err(e) => Next::Close(CloseReason::Error(e)),
         }
+    }
+
+    fn said_goodbye(&self) -> bool {
+        TlsConnection::said_goodbye(self)
     }
 }

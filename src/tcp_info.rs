@@ -1,5 +1,7 @@
-//! `TCP_INFO`: how the path looked to the kernel's TCP, read once, just
-//! before a connection with a receipt closes (Linux).
+//! `TCP_INFO`: how the path looked to the kernel's TCP. Read once just
+//! before a connection with a receipt closes (its receipt shows it), and
+//! by the graceful drain, which asks how long a client has been silent
+//! before it says goodbye (`drain`) (Linux).
 //!
 //! The layout is the kernel's `struct tcp_info` (`linux/tcp.h`) as far as
 //! `tcpi_delivery_rate` (Linux 4.9); the `libc` crate's glibc definition
@@ -93,9 +95,14 @@ impl TcpInfo {
     }
 
     /// Smoothed round-trip time, µs.
-    #[cfg(test)]
     pub(crate) fn rtt_us(&self) -> u32 {
         self.raw.rtt
+    }
+
+    /// Milliseconds since the peer's last data arrived (since the
+    /// handshake, if it has sent none), in the kernel's clock ticks.
+    pub(crate) fn since_last_data_ms(&self) -> u32 {
+        self.raw.last_data_recv
     }
 
     /// The fields as the receipt shows them, each only if the kernel filled
