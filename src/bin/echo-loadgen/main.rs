@@ -85,10 +85,9 @@
 //! and can catch up by echoing many messages per `read`. The only cap on
 //! messages queued is a safety bound (`IN_FLIGHT_TOTAL` spread over the
 //! connections); a message that would pass it is not sent and counts as an
-//! error. In udp
-//! mode every scheduled message is one datagram, sent at once on its socket
-//! whatever is in flight there; it is declared lost `--udp-timeout-ms` after
-//! it was actually sent.
+//! error. In udp mode every scheduled message is one datagram, sent at once
+//! on its socket whatever is in flight there; it is declared lost
+//! `--udp-timeout-ms` after it was actually sent.
 //!
 //! # Verification
 //!

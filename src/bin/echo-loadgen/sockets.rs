@@ -84,57 +84,21 @@ impl Sockets {
                 streams,
                 tls,
                 websocket,
-            } => {
-                let size = load.messages().map_or(0, |messages| messages.size);
-                let window = load.wire_window();
-                let bulk = match *load {
-                    Load::Bulk { bytes, .. } => Some(bytes),
-                    _ => None,
-                };
-                match (tls, websocket) {
-                    (None, false) => Sockets::Tcp(tcp_conns(
-                        streams,
-                        registry,
-                        (size, window),
-                        ring,
-                        bulk,
-                        Ok,
-                    )?),
-                    (Some(client), false) => {
-                        let tls = |socket| TlsSession::new(&client, socket);
-                        Sockets::Tls(tcp_conns(
-                            streams,
-                            registry,
-                            (size, window),
-                            ring,
-                            bulk,
-                            tls,
-                        )?)
-                    }
-                    (None, true) => {
-                        let ws = |socket| Ok(WsSession::new(socket));
-                        Sockets::Ws(tcp_conns(
-                            streams,
-                            registry,
-                            (size, window),
-                            ring,
-                            bulk,
-                            ws,
-                        )?)
-                    }
-                    (Some(client), true) => {
-                        let wss = |socket| Ok(WsSession::new(TlsSession::new(&client, socket)?));
-                        Sockets::Wss(tcp_conns(
-                            streams,
-                            registry,
-                            (size, window),
-                            ring,
-                            bulk,
-                            wss,
-                        )?)
-                    }
+            } => match (tls, websocket) {
+                (None, false) => Sockets::Tcp(tcp_conns(streams, registry, load, ring, Ok)?),
+                (Some(client), false) => {
+                    let tls = |socket| TlsSession::new(&client, socket);
+                    Sockets::Tls(tcp_conns(streams, registry, load, ring, tls)?)
                 }
-            }
+                (None, true) => {
+                    let ws = |socket| Ok(WsSession::new(socket));
+                    Sockets::Ws(tcp_conns(streams, registry, load, ring, ws)?)
+                }
+                (Some(client), true) => {
+                    let wss = |socket| Ok(WsSession::new(TlsSession::new(&client, socket)?));
+                    Sockets::Wss(tcp_conns(streams, registry, load, ring, wss)?)
+                }
+            },
         })
     }
 
@@ -248,18 +212,23 @@ fn finish_conns<S: Transport>(mut conns: Vec<Conn<S>>, tally: &mut Tally) -> Opt
     conns.iter_mut().find_map(Conn::take_failure)
 }
 
-/// Wraps each of `streams` with `transport` into a connection sending
-/// `size`-byte messages, at most `window` on the wire (bulk: `bulk` bytes,
-/// queued whole), with room for `ring` timestamps, registered in `registry` for both directions under
-/// its index.
+/// Wraps each of `streams` with `transport` into a connection sending the
+/// messages of `load` (bulk: its whole stream, queued at once), with room
+/// for `ring` timestamps, registered in `registry` for both directions
+/// under its index.
 fn tcp_conns<S: Transport>(
     streams: Vec<(usize, StdTcpStream)>,
     registry: &Registry,
-    (size, window): (u64, Option<u64>),
+    load: &Load,
     ring: usize,
-    bulk: Option<u64>,
     transport: impl Fn(TcpStream) -> io::Result<S>,
 ) -> io::Result<Vec<Conn<S>>> {
+    let size = load.messages().map_or(0, |messages| messages.size);
+    let window = load.wire_window();
+    let bulk = match *load {
+        Load::Bulk { bytes, .. } => Some(bytes),
+        _ => None,
+    };
     let mut conns = Vec::with_capacity(streams.len());
     for (token, (id, stream)) in streams.into_iter().enumerate() {
         let mut conn = Conn::new(
