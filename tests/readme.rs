@@ -16,6 +16,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
+use std::sync::mpsc;
 use std::thread;
 
 use crate::support::{Binary, PATIENCE};
@@ -93,21 +94,35 @@ fn the_guide_trace_excerpt_is_what_the_server_logs() {
 
     // The guide's client: 8 MiB sent before it reads a byte, then its end
     // of stream; it starts reading once the server has paused reading it.
+    // Its last 64 KiB and its end of stream wait until the server has
+    // resumed reading: loopback's buffers (up to 32 MiB of receive queue)
+    // could otherwise hold all 8 MiB, and a FIN already queued when the
+    // client starts reading makes that event say read_closed=true.
     let sent: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let (head, tail) = sent.split_at(sent.len() - (64 << 10));
+    let (head, tail) = (head.to_vec(), tail.to_vec());
     let mut client = TcpStream::connect(addr).expect("connect");
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client.set_write_timeout(Some(PATIENCE)).unwrap();
     let mut writer = client.try_clone().unwrap();
-    let to_send = sent.clone();
+    let (resumed, wait_for_resume) = mpsc::channel::<()>();
     let sending = thread::spawn(move || {
-        writer.write_all(&to_send).expect("send 8 MiB");
+        writer.write_all(&head).expect("send 8 MiB");
+        wait_for_resume.recv().expect("the test's go-ahead");
+        writer.write_all(&tail).expect("send the last 64 KiB");
         writer.shutdown(Shutdown::Write).expect("half-close");
     });
     server.wait_for_log("reads paused until the client catches up");
-    let mut echoed = Vec::with_capacity(sent.len());
-    client
-        .read_to_end(&mut echoed)
-        .expect("read the echo to its end");
+    let reading = thread::spawn(move || {
+        let mut echoed = Vec::new();
+        client
+            .read_to_end(&mut echoed)
+            .expect("read the echo to its end");
+        echoed
+    });
+    server.wait_for_log("resuming reads");
+    resumed.send(()).unwrap();
+    let echoed = reading.join().expect("the reading thread");
     sending.join().expect("the sending thread");
     assert!(echoed == sent, "the echo differs from what was sent");
     server.wait_for_log("closed: client closed, every byte echoed");
