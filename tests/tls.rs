@@ -2,7 +2,8 @@
 //! order, TLS 1.2 and 1.3; a client's `close_notify` is answered and a
 //! bare end of stream counted as a truncation; a client that never reads
 //! is held to the same bounds as a plain one; every kind of bad input is a
-//! counted close, never a stall for others; outside clients (`openssl
+//! counted close, never a stall for others; a stop mid-stream sends
+//! `close_notify` only after the client's last record; outside clients (`openssl
 //! s_client`, Python's `ssl`) get their bytes back; client certificates
 //! (`--tls-client-ca`) let in only clients of the CA, and ALPN
 //! (`--tls-alpn`) refuses only clients that offer other protocols.
@@ -69,6 +70,65 @@ fn one_mebibyte_of_random_bytes_comes_back_byte_for_byte() {
     drop(client);
     let stats = server.wait_for_stats("the client to close", |s| s.active == 0);
     assert_eq!(stats.bytes_in, data.len() as u64);
+}
+
+#[test]
+fn a_client_sending_steadily_when_the_stop_comes_gets_every_echo_before_close_notify() {
+    // A record every few milliseconds: between two of them the session
+    // has nothing in flight, which alone does not make it idle. A
+    // close_notify there would cut off every record after it.
+    const CHUNK: usize = 1024;
+    const CHUNKS: usize = 60;
+    const EVERY: Duration = Duration::from_millis(5);
+    let cert = TestCert::new();
+    let mut config = tls_config(&cert);
+    config.drain_timeout = Duration::from_secs(600);
+    let (server, addr) = start_tls(config);
+    let mut client = tls_connect(addr, &cert.client(&[]));
+    let data = all_byte_values(CHUNK * CHUNKS, 41);
+    // Each chunk sealed into its own records up front, then written raw
+    // by a thread on the schedule, the client's close_notify last.
+    let mut sealed = Vec::new();
+    for chunk in data.chunks(CHUNK) {
+        client.conn.writer().write_all(chunk).unwrap();
+        let mut records = Vec::new();
+        while client.conn.wants_write() {
+            client.conn.write_tls(&mut records).unwrap();
+        }
+        sealed.push(records);
+    }
+    client.conn.send_close_notify();
+    let mut goodbye = Vec::new();
+    while client.conn.wants_write() {
+        client.conn.write_tls(&mut goodbye).unwrap();
+    }
+    sealed.push(goodbye);
+    let mut writer = client.sock.try_clone().unwrap();
+    let (started, a_quarter_sent) = std::sync::mpsc::channel();
+    let feeder = thread::spawn(move || {
+        for (i, records) in sealed.iter().enumerate() {
+            writer.write_all(records).unwrap();
+            if i == CHUNKS / 4 {
+                started.send(()).unwrap();
+            }
+            thread::sleep(EVERY);
+        }
+    });
+    a_quarter_sent.recv().unwrap();
+    server.handle.stop();
+
+    let echoed = tls_read_to_end(&mut client).expect("every echo, then close_notify");
+    join_within("the writer", feeder, PATIENCE);
+    assert_eq!(
+        echoed.len(),
+        data.len(),
+        "close_notify after {} of {} bytes: the goodbye came mid-stream",
+        echoed.len(),
+        data.len()
+    );
+    assert_same_bytes(&echoed, &data);
+    let stats = server.join();
+    assert_eq!(stats.bytes_in, data.len() as u64, "{stats:?}");
 }
 
 #[test]
