@@ -198,10 +198,10 @@
 //! # Watch it
 //!
 //! Start the server with `RUST_LOG=trace` and run a client that sends
-//! 8 MiB before it starts reading, then half-closes (excerpt; timestamps
-//! cut, `...` marks lines left out). A test replays this against the
-//! binary, so every line below is one the server really logs, in this
-//! order:
+//! 8 MiB, starting to read only once the server has paused reading it,
+//! then half-closes (excerpt; timestamps cut, `...` marks lines left
+//! out). A test replays this against the binary, so every line below is
+//! one the server really logs, in this order:
 //!
 //! ```text
 //! [DEBUG echo_reactor::server::accepting] token 1 opened: peer 127.0.0.1:41762
@@ -214,7 +214,7 @@
 //!   ... (the client's socket buffers fill up)
 //! [TRACE echo_reactor::connection] token 1: read 65536 bytes, wrote 61306 back
 //! [TRACE echo_reactor::connection] token 1: 4230 bytes pending (send queue full)
-//! [TRACE echo_reactor::connection] token 1: 65536 bytes pending (send queue full)
+//!   ...
 //! [TRACE echo_reactor::connection::memory] token 1: 65536 bytes pending, reads paused until the client catches up
 //! [TRACE echo_reactor::server] poll: waiting, timeout None
 //!   ... (the client starts reading)
