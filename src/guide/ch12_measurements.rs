@@ -80,7 +80,10 @@
 //!   alternating one-second runs of each server, twice, gave median p99s
 //!   of 705 and then 588 µs for echo-reactor, 338 and then 632 µs for the
 //!   C server (and 269 µs for tokio in the second batch); which server
-//!   leads changes from batch to batch.
+//!   leads changes from batch to batch. Yet in whole searches at 1 ms
+//!   with 1,000 connections the C server did better in 6 of 8 pairs. What
+//!   a search adds to a fixed-rate run (fresh connections each step, one
+//!   server across steps) may matter there; that is not found yet.
 //! - **Pinned or not.** Three searches each at p99 <= 10 ms with 50
 //!   connections, alternating servers: pinned, echo-reactor 190k, 200k and
 //!   220k, the C server 200k, 190k and 200k; unpinned, 200k, 200k and 170k
