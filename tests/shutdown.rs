@@ -125,38 +125,24 @@ fn handle_stop_mid_echo_lets_the_echo_finish_and_returns_the_final_stats() {
 
 #[test]
 fn a_client_sending_steadily_when_the_stop_comes_loses_no_byte_to_the_goodbye() {
-    // Every few milliseconds a chunk: between two of them the connection
+    // A chunk every few milliseconds: between two of them the connection
     // has nothing in flight, which alone does not make it idle. A FIN
     // there would drop every chunk after it.
-    const CHUNK: usize = 1024;
-    const CHUNKS: usize = 60;
-    const EVERY: Duration = Duration::from_millis(5);
     let mut config = Config::default();
     config.drain_timeout = Duration::from_secs(600);
     let server = InProcess::start(config);
     let mut client = connect(server.addr);
-    let mut writer = client.try_clone().unwrap();
-    let stream = pattern(CHUNK * CHUNKS, 31);
-    let to_send = stream.clone();
-    let (started, halfway) = std::sync::mpsc::channel();
-    let sending = std::thread::spawn(move || {
-        for (i, chunk) in to_send.chunks(CHUNK).enumerate() {
-            writer.write_all(chunk).unwrap();
-            if i == CHUNKS / 4 {
-                started.send(()).unwrap();
-            }
-            std::thread::sleep(EVERY);
-        }
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    halfway.recv().unwrap();
+    let stream = pattern(60 << 10, 31);
+    let chunks = stream.chunks(1024).map(<[u8]>::to_vec).collect();
+    let (sending, a_quarter_sent) = send_paced(&client, chunks, true);
+    a_quarter_sent.recv().unwrap();
     server.handle.stop();
 
     let mut echoed = Vec::with_capacity(stream.len());
     client
         .read_to_end(&mut echoed)
         .expect("read the echoes to the end");
-    sending.join().unwrap();
+    sending.finish();
     assert_eq!(
         echoed.len(),
         stream.len(),

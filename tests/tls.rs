@@ -77,48 +77,34 @@ fn a_client_sending_steadily_when_the_stop_comes_gets_every_echo_before_close_no
     // A record every few milliseconds: between two of them the session
     // has nothing in flight, which alone does not make it idle. A
     // close_notify there would cut off every record after it.
-    const CHUNK: usize = 1024;
-    const CHUNKS: usize = 60;
-    const EVERY: Duration = Duration::from_millis(5);
     let cert = TestCert::new();
     let mut config = tls_config(&cert);
     config.drain_timeout = Duration::from_secs(600);
     let (server, addr) = start_tls(config);
     let mut client = tls_connect(addr, &cert.client(&[]));
-    let data = all_byte_values(CHUNK * CHUNKS, 41);
-    // Each chunk sealed into its own records up front, then written raw
-    // by a thread on the schedule, the client's close_notify last.
+    let data = all_byte_values(60 << 10, 41);
+    // Each 1 KiB sealed into its own records up front, then written raw
+    // on the schedule, the client's close_notify last.
     let mut sealed = Vec::new();
-    for chunk in data.chunks(CHUNK) {
-        client.conn.writer().write_all(chunk).unwrap();
+    let mut seal = |conn: &mut rustls::ClientConnection| {
         let mut records = Vec::new();
-        while client.conn.wants_write() {
-            client.conn.write_tls(&mut records).unwrap();
+        while conn.wants_write() {
+            conn.write_tls(&mut records).unwrap();
         }
         sealed.push(records);
+    };
+    for chunk in data.chunks(1024) {
+        client.conn.writer().write_all(chunk).unwrap();
+        seal(&mut client.conn);
     }
     client.conn.send_close_notify();
-    let mut goodbye = Vec::new();
-    while client.conn.wants_write() {
-        client.conn.write_tls(&mut goodbye).unwrap();
-    }
-    sealed.push(goodbye);
-    let mut writer = client.sock.try_clone().unwrap();
-    let (started, a_quarter_sent) = std::sync::mpsc::channel();
-    let feeder = thread::spawn(move || {
-        for (i, records) in sealed.iter().enumerate() {
-            writer.write_all(records).unwrap();
-            if i == CHUNKS / 4 {
-                started.send(()).unwrap();
-            }
-            thread::sleep(EVERY);
-        }
-    });
+    seal(&mut client.conn);
+    let (feeder, a_quarter_sent) = send_paced(&client.sock, sealed, false);
     a_quarter_sent.recv().unwrap();
     server.handle.stop();
 
     let echoed = tls_read_to_end(&mut client).expect("every echo, then close_notify");
-    join_within("the writer", feeder, PATIENCE);
+    feeder.finish();
     assert_eq!(
         echoed.len(),
         data.len(),

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,36 @@ pub fn send_then_half_close(stream: &TcpStream, data: Vec<u8>) -> Sender {
         writer.write_all(&data).expect("send");
         writer.shutdown(Shutdown::Write).expect("half-close");
     }))
+}
+
+/// How far apart [`send_paced`] writes its pieces: a stream still being
+/// sent, far inside the drain's 100 ms of silence.
+pub const PACE: Duration = Duration::from_millis(5);
+
+/// Writes `pieces` one after another on a clone of `stream` from a new
+/// thread, [`PACE`] apart, then half-closes it if `half_close`. Also answers
+/// a receiver told once a quarter of the pieces are out: the moment to stop
+/// a server mid-stream.
+pub fn send_paced(
+    stream: &TcpStream,
+    pieces: Vec<Vec<u8>>,
+    half_close: bool,
+) -> (Sender, mpsc::Receiver<()>) {
+    let mut writer = stream.try_clone().expect("clone the client's socket");
+    let (quarter_out, a_quarter_sent) = mpsc::channel();
+    let sender = Sender(thread::spawn(move || {
+        for (i, piece) in pieces.iter().enumerate() {
+            writer.write_all(piece).expect("send");
+            if i == pieces.len() / 4 {
+                let _ = quarter_out.send(());
+            }
+            thread::sleep(PACE);
+        }
+        if half_close {
+            writer.shutdown(Shutdown::Write).expect("half-close");
+        }
+    }));
+    (sender, a_quarter_sent)
 }
 
 /// Compares two byte strings and reports the first difference, not a
