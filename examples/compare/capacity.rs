@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::binaries::Binaries;
+use crate::noise_floor::Floor;
 use crate::pinning::Pinning;
 use crate::report::{human, median_of, Results};
 use crate::scenarios::{self, Unit, FIXED_RATE, TLS_FIXED_RATE};
@@ -222,7 +223,15 @@ pub fn capacity_runs(
         searches as f64 * budget.max_duration / 60.0,
         pinning.describe()
     );
+    let probed: Vec<u32> = pinning
+        .server()
+        .into_iter()
+        .chain(pinning.generator())
+        .collect();
     for repeat in 1..=args.repeats {
+        let floor = Floor::measure(&probed);
+        eprintln!("compare: {}", floor.describe(repeat));
+        results.setup.push(floor.describe(repeat));
         // Each server's capacities in this repeat, by row.
         let mut found: HashMap<(&str, Server), f64> = HashMap::new();
         for row in &ROWS {

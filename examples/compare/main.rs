@@ -130,8 +130,12 @@
 //!    generator to another (`taskset -c`; `--no-pin` to let the scheduler
 //!    place them); and each capacity as a share of the server's own core
 //!    limit, one second over its CPU per echo of measurement 2 (plain, or
-//!    its TLS twin). Up to 16 minutes a repeat; `--skip-capacity` leaves
-//!    it out. See [`capacity`].
+//!    its TLS twin). Each repeat starts with a 5-second probe of the
+//!    machine's own floor: how late a sleeping thread is woken on the two
+//!    CPUs, and so what share of echoes the machine alone puts over 1 ms
+//!    and over 10 ms; the report says, above the table, which bounds that
+//!    makes chance on this run (see [`noise_floor`]). Up to 16 minutes a
+//!    repeat; `--skip-capacity` leaves it out. See [`capacity`].
 //!
 //! # Output
 //!
@@ -152,7 +156,8 @@
 //! (measurements 1 and 2); [`noise_free`] with [`lifecycle_syscalls`], and
 //! [`idle`] and [`tls_idle`], are the measurements 3 and 4; [`websocket`]
 //! with [`websocket_idle`] is 5; [`capacity`] runs the searches of
-//! measurement 6, where [`pinning`] puts them; [`report`] and [`chart`] tell
+//! measurement 6, where [`pinning`] puts them, after [`noise_floor`] has
+//! probed the machine; [`report`] and [`chart`] tell
 //! the results. [`children`] keeps every
 //! child process bounded in time and dying with this one.
 
@@ -162,6 +167,7 @@ mod chart;
 mod children;
 mod idle;
 mod lifecycle_syscalls;
+mod noise_floor;
 mod noise_free;
 mod parse;
 mod pinning;
