@@ -134,7 +134,7 @@
 //!    machine's own floor: how late a sleeping thread is woken on the two
 //!    CPUs, and so what share of echoes the machine alone puts over 1 ms
 //!    and over 10 ms; the report says, above the table, which bounds that
-//!    makes chance on this run (see [`noise_floor`]). Up to 16 minutes a
+//!    makes chance on this run, and marks those rows (see [`noise_floor`]). Up to 16 minutes a
 //!    repeat; `--skip-capacity` leaves it out. See [`capacity`].
 //!
 //! # Output

@@ -28,9 +28,6 @@ pub const PROBE_SECONDS: f64 = 5.0;
 /// about this much of its start, long enough not to spin.
 const NAP: Duration = Duration::from_micros(100);
 
-/// The bounds of the capacity rows' objectives, µs.
-pub const BOUNDS_US: [f64; 2] = [1_000.0, 10_000.0];
-
 /// Machine-alone share of time over a bound, on average, past which a p99
 /// row is flagged: a tenth of the 1 % p99 allows.
 const MEAN_SHARE_FLAG: f64 = 0.001;
@@ -151,8 +148,8 @@ impl Floor {
         mean >= MEAN_SHARE_FLAG || worst >= WORST_SECOND_FLAG
     }
 
-    /// One line for the report.
-    pub fn describe(&self, repeat: u32) -> String {
+    /// One line for the report, with the shares over each of `bounds_ms`.
+    pub fn describe(&self, repeat: u32, bounds_ms: &[u32]) -> String {
         let on: Vec<String> = self
             .cpus
             .iter()
@@ -165,16 +162,16 @@ impl Floor {
                 )
             })
             .collect();
-        let shares: Vec<String> = BOUNDS_US
+        let shares: Vec<String> = bounds_ms
             .iter()
-            .map(|&bound| {
-                let (mean, worst) = self.share_over(bound);
+            .map(|&bound_ms| {
+                let bound_us = f64::from(bound_ms) * 1000.0;
+                let (mean, worst) = self.share_over(bound_us);
                 format!(
-                    "over {} ms {:.3} % of the time (worst second {:.3} %){}",
-                    bound / 1000.0,
+                    "over {bound_ms} ms {:.3} % of the time (worst second {:.3} %){}",
                     mean * 100.0,
                     worst * 100.0,
-                    if self.makes_chance(bound) {
+                    if self.makes_chance(bound_us) {
                         ": p99 rows at this bound are chance on this run"
                     } else {
                         ""
@@ -254,16 +251,23 @@ mod tests {
     }
 
     #[test]
-    fn every_capacity_row_is_judged_at_a_bound_the_probe_reports() {
-        for row in &crate::capacity::ROWS {
-            let bound = row
-                .objective
-                .strip_prefix("p99<=")
-                .and_then(|ms| ms.strip_suffix("ms"))
-                .and_then(|ms| ms.parse::<f64>().ok())
-                .expect(row.objective);
-            assert!(BOUNDS_US.contains(&(bound * 1000.0)), "{}", row.objective);
-        }
+    fn the_report_line_names_each_bound_and_the_ones_made_chance() {
+        let stalled = wakeups(&[(500_000.0, 3_000.0)], 1.0);
+        let floor = Floor {
+            cpus: vec![(Some(1), stalled)],
+        };
+        let line = floor.describe(2, &[1, 10]);
+        assert!(line.contains("repeat 2"), "{line}");
+        // 2 ms over 1 ms in 1 s: 0.2 %, all in one second.
+        assert!(
+            line.contains("over 1 ms 0.200 % of the time (worst second 0.200 %): p99 rows"),
+            "{line}"
+        );
+        assert!(
+            line.contains("over 10 ms 0.000 % of the time (worst second 0.000 %);"),
+            "{line}"
+        );
+        assert!(line.contains("CPU 1: p99.9 3000 µs, max 3000 µs"), "{line}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! failures.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -38,6 +39,9 @@ pub struct Results {
     /// How runs were set up, one line each, told above the tables (where
     /// the capacity searches ran).
     pub setup: Vec<String>,
+    /// The capacity rows' bounds, ms, at which the machine's own stalls
+    /// made a p99 row chance in some repeat (see [`crate::noise_floor`]).
+    pub chance_bounds_ms: BTreeSet<u32>,
 }
 
 impl Results {
@@ -235,23 +239,29 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> Result<(), String> {
 }
 
 /// The headline's rows: capacity at each objective, then the same as a
-/// share of each server's core limit.
-fn capacity_rows() -> Vec<Row> {
-    capacity::ROWS
-        .iter()
-        .map(|row| Row {
-            label: row.label(),
-            scenario: row.key,
-            metric: capacity::CAPACITY,
-            higher_is_better: true,
-        })
-        .chain(capacity::ROWS.iter().map(|row| Row {
-            label: row.share_label(),
-            scenario: row.key,
-            metric: capacity::SHARE,
-            higher_is_better: true,
-        }))
-        .collect()
+/// share of each server's core limit; a row at a bound in `chance_ms` says
+/// so in its label.
+fn capacity_rows(chance_ms: &BTreeSet<u32>) -> Vec<Row> {
+    let flagged = |row: &capacity::Row, label: String| {
+        if chance_ms.contains(&row.bound_ms) {
+            format!("{label} (chance: machine floor)")
+        } else {
+            label
+        }
+    };
+    let capacity = capacity::ROWS.iter().map(|row| Row {
+        label: flagged(row, row.label()),
+        scenario: row.key,
+        metric: capacity::CAPACITY,
+        higher_is_better: true,
+    });
+    let share = capacity::ROWS.iter().map(|row| Row {
+        label: flagged(row, row.share_label()),
+        scenario: row.key,
+        metric: capacity::SHARE,
+        higher_is_better: true,
+    });
+    capacity.chain(share).collect()
 }
 
 /// The rows of `scenarios`: each one's headline, then the p99 latency of
@@ -291,7 +301,7 @@ pub fn render_report(
     results: &mut Results,
 ) -> String {
     // The headline leads: capacity, then the scenarios.
-    let mut rows = capacity_rows();
+    let mut rows = capacity_rows(&results.chance_bounds_ms);
     rows.extend(scenario_rows(scenarios));
     let once = [
         ("strace", "syscalls/echo", "syscalls per echo (strace)"),
@@ -442,5 +452,18 @@ mod tests {
             ]
         );
         assert_eq!(lines[2], ["ping-pong", "110", "100", "1.10"]);
+    }
+
+    #[test]
+    fn only_the_rows_at_a_bound_the_floor_made_chance_say_so() {
+        let chance: BTreeSet<u32> = [1].into();
+        let rows = capacity_rows(&chance);
+        assert_eq!(rows.len(), 2 * capacity::ROWS.len());
+        for (row, capacity_row) in rows.iter().zip(capacity::ROWS.iter().cycle()) {
+            let flagged = row.label.ends_with("(chance: machine floor)");
+            assert_eq!(flagged, capacity_row.bound_ms == 1, "{}", row.label);
+        }
+        let calm = capacity_rows(&BTreeSet::new());
+        assert!(calm.iter().all(|row| !row.label.contains("chance")));
     }
 }
