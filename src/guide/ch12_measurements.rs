@@ -76,10 +76,13 @@
 //!   measure). The gap that matters, what a server can take before its
 //!   tail breaks, shows only on a quieter machine than this one.
 //! - **Where a gap might hide.** At 1 ms with 1,000 connections, where
-//!   echo-reactor's figure was lowest, 28 interleaved pairs of whole
-//!   searches (same arguments) went 15 to the C server, 8 to echo-reactor
-//!   and 5 ties (both failed the first rate, 10,000 a second): a sign test
-//!   gives p = 0.21, two-sided, which the pairs cannot tell from chance.
+//!   echo-reactor's figure was lowest, 31 interleaved pairs of whole
+//!   searches (same arguments) went 15 to the C server, 11 to
+//!   echo-reactor and 5 ties (both failed the first rate, 10,000 a
+//!   second): a sign test gives p = 0.56, two-sided, which the pairs
+//!   cannot tell from chance. (The first comparison's three pairs went 2
+//!   to 1 to the C server, a second comparison's three all to
+//!   echo-reactor, 95k against 60k, 95k against 80k, 140k against 37.5k.)
 //!   Two measurements that would show a tail of echo-reactor's own show
 //!   none. Back-to-back fixed-rate runs against one server, three at a
 //!   time as a search's step repeats run them (10,000 a second, 1,000
