@@ -236,11 +236,9 @@ pub fn capacity_runs(
         let line = floor.describe(repeat, &bounds_ms);
         eprintln!("compare: {line}");
         results.setup.push(line);
-        results.chance_bounds_ms.extend(
-            bounds_ms
-                .iter()
-                .filter(|&&ms| floor.makes_chance(f64::from(ms) * 1000.0)),
-        );
+        results
+            .chance_bounds_ms
+            .extend(bounds_ms.iter().filter(|&&ms| floor.makes_chance(ms)));
         // Each server's capacities in this repeat, by row.
         let mut found: HashMap<(&str, Server), f64> = HashMap::new();
         for row in &ROWS {

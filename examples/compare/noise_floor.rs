@@ -131,10 +131,11 @@ impl Floor {
         }
     }
 
-    /// The share over `bound_us` that an echo meets, on average and in the
+    /// The share over `bound_ms` that an echo meets, on average and in the
     /// worst second: a stall on either CPU delays it, so the CPUs' shares
     /// add up (stalls are rare enough that they seldom overlap).
-    pub fn share_over(&self, bound_us: f64) -> (f64, f64) {
+    fn share_over(&self, bound_ms: u32) -> (f64, f64) {
+        let bound_us = f64::from(bound_ms) * 1000.0;
         self.cpus
             .iter()
             .map(|(_, wakeups)| wakeups.share_over(bound_us))
@@ -143,8 +144,8 @@ impl Floor {
 
     /// Whether the machine alone makes a p99 objective with this bound
     /// chance (see the module doc).
-    pub fn makes_chance(&self, bound_us: f64) -> bool {
-        let (mean, worst) = self.share_over(bound_us);
+    pub fn makes_chance(&self, bound_ms: u32) -> bool {
+        let (mean, worst) = self.share_over(bound_ms);
         mean >= MEAN_SHARE_FLAG || worst >= WORST_SECOND_FLAG
     }
 
@@ -165,13 +166,12 @@ impl Floor {
         let shares: Vec<String> = bounds_ms
             .iter()
             .map(|&bound_ms| {
-                let bound_us = f64::from(bound_ms) * 1000.0;
-                let (mean, worst) = self.share_over(bound_us);
+                let (mean, worst) = self.share_over(bound_ms);
                 format!(
                     "over {bound_ms} ms {:.3} % of the time (worst second {:.3} %){}",
                     mean * 100.0,
                     worst * 100.0,
-                    if self.makes_chance(bound_us) {
+                    if self.makes_chance(bound_ms) {
                         ": p99 rows at this bound are chance on this run"
                     } else {
                         ""
@@ -239,15 +239,15 @@ mod tests {
             cpus: vec![(Some(1), quiet.clone()), (Some(0), one_stall)],
         };
         // 6 ms over 1 ms in 5 s: 0.12 % on average, 0.6 % in its second.
-        let (mean, worst) = floor.share_over(1_000.0);
+        let (mean, worst) = floor.share_over(1);
         assert!((mean - 0.0012).abs() < 1e-12, "{mean}");
         assert!((worst - 0.006).abs() < 1e-12, "{worst}");
-        assert!(floor.makes_chance(1_000.0));
-        assert!(!floor.makes_chance(10_000.0));
+        assert!(floor.makes_chance(1));
+        assert!(!floor.makes_chance(10));
         let calm = Floor {
             cpus: vec![(Some(1), quiet)],
         };
-        assert!(!calm.makes_chance(1_000.0));
+        assert!(!calm.makes_chance(1));
     }
 
     #[test]
