@@ -190,6 +190,10 @@ impl WsConnection {
             if let Err(next) = self.send(len, cx) {
                 return next;
             }
+            // The next read is sized by what the budget has left, so what
+            // this one left pending is charged first: one turn may read
+            // many times.
+            self.recharge(cx);
             if self.pending.is_none() {
                 if let Some(next) = self.all_sent(cx) {
                     return next;
