@@ -120,6 +120,20 @@ pub fn assert_same_bytes(got: &[u8], expected: &[u8]) {
     assert_eq!(got.len(), expected.len(), "echo has the wrong length");
 }
 
+/// Asserts that `echoed`, read up to the server's goodbye (`goodbye`: how
+/// it ended, for the message), is all of `sent`: first that the goodbye
+/// did not come mid-stream, then that every byte matches.
+pub fn assert_whole_echo_before(goodbye: &str, echoed: &[u8], sent: &[u8]) {
+    assert_eq!(
+        echoed.len(),
+        sent.len(),
+        "{goodbye} after {} of {} bytes: the goodbye came mid-stream",
+        echoed.len(),
+        sent.len()
+    );
+    assert_same_bytes(echoed, sent);
+}
+
 /// Asserts that for `quiet` nothing arrives on `stream`: no byte, no end of
 /// stream, no error. (A time window, so only ever an extra check beside a
 /// counter that proves the point.)
